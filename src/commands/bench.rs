@@ -1,0 +1,254 @@
+//! `cellgate bench`: the station against bare ONNX Runtime on the same model and inputs, in one run.
+//!
+//! Bare runs time `Session::run` alone on tensors prepared beforehand. Station runs push the same frames
+//! through the whole graph (trigger, capture, preprocess, infer, decide, actuate, record) flat out, with
+//! backpressure instead of load shedding, and measure parts judged per second from the first trigger to
+//! the last verdict.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cellgate::config::{GpioConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
+use cellgate::inspect::preprocess::Preprocessor;
+use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::runtime::Runtime;
+use cellgate::sources::replay::{read_rgb, ReplaySource};
+use cellgate::sources::{Frame, FrameSource, PixelFormat};
+use cellgate::station::summary::percentile;
+use cellgate::station::{Overrides, RunReport, Station};
+use ort::value::TensorRef;
+
+use super::CliError;
+
+fn other(e: impl std::fmt::Display) -> CliError {
+    CliError::Other(e.to_string())
+}
+
+/// One prepared part: its image tensor and its recipe's reference tensor.
+struct Prepared {
+    image: Vec<f32>,
+    reference: Vec<f32>,
+    recipe: String,
+}
+
+struct Row {
+    name: String,
+    parts_per_s: f64,
+    p50: f64,
+    p99: f64,
+    note: String,
+}
+
+pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
+    let base = StationConfig::load(config)?;
+    let SourceConfig::Replay { path, .. } = &base.source;
+    let images = match images {
+        Some(p) => p.to_path_buf(),
+        None => base.resolve(path),
+    };
+    let images = std::path::absolute(&images).map_err(other)?;
+    let rt = Runtime::load(&base.runtime, None)?;
+    let model_path = base.resolve(&base.seal().model);
+    let parts = parts.max(12);
+
+    // Inputs as the station sees them: each frame with its recipe's reference.
+    let mut src = ReplaySource::open(&images, false).map_err(other)?;
+    let mut refs: BTreeMap<String, PathBuf> =
+        base.seal().recipes.iter().map(|(k, r)| (k.clone(), base.resolve(&r.reference))).collect();
+    refs.extend(src.references.clone());
+    let mut full = LoadedModel::load(&rt, &model_path, Task::SealClassifier, GraphRole::Full)?;
+    let spec = full.manifest.input("image").cloned().ok_or_else(|| other("model has no 'image' input"))?;
+    let mut pre = Preprocessor::new(&spec).map_err(other)?;
+    let mut ref_tensors = BTreeMap::new();
+    for (name, p) in &refs {
+        let (width, height, data) = read_rgb(p).map_err(other)?;
+        let f = Frame {
+            width,
+            height,
+            format: PixelFormat::Rgb8,
+            data: data.into(),
+            timestamp: Instant::now(),
+            sequence: 0,
+            info: Arc::default(),
+        };
+        let mut t = vec![0f32; pre.len()];
+        pre.write(&f, &mut t).map_err(other)?;
+        ref_tensors.insert(name.clone(), t);
+    }
+    let mut prepared = Vec::new();
+    for _ in 0..src.len() {
+        let f = src.capture(Instant::now()).map_err(other)?;
+        let recipe = f.info.recipe.as_deref().unwrap_or(&base.seal().recipe).to_string();
+        let mut image = vec![0f32; pre.len()];
+        pre.write(&f, &mut image).map_err(other)?;
+        let reference = ref_tensors.get(&recipe).cloned().ok_or_else(|| other(format!("no reference for {recipe}")))?;
+        prepared.push(Prepared { image, reference, recipe });
+    }
+    let shape = [1usize, pre.channels(), pre.height as usize, pre.width as usize];
+    println!(
+        "bench: {} on {} ({} intra-op threads), {parts} parts per run, {} distinct images from {}",
+        full.label(),
+        full.provider,
+        base.runtime.intra_threads,
+        prepared.len(),
+        images.display()
+    );
+
+    let mut rows = Vec::new();
+    // 1. Bare ONNX Runtime, full pair graph, one pair per run: the naive station.
+    let lat = timed(parts, |i| {
+        let p = &prepared[i % prepared.len()];
+        let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
+        let rf = TensorRef::from_array_view((shape, &p.reference[..])).map_err(other)?;
+        full.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(other)?;
+        Ok(())
+    })?;
+    rows.push(row("bare ORT: full graph, batch 1", &lat, 1, String::new()));
+    drop(full);
+
+    // 2. Bare ONNX Runtime, encoder + head with the reference embedding computed once per recipe.
+    let stem = model_path.with_extension("");
+    let enc_path = PathBuf::from(format!("{}.encoder.onnx", stem.display()));
+    let head_path = PathBuf::from(format!("{}.head.onnx", stem.display()));
+    if enc_path.is_file() && head_path.is_file() {
+        let mut enc = LoadedModel::load(&rt, &enc_path, Task::SealClassifier, GraphRole::Encoder)?;
+        let mut head = LoadedModel::load(&rt, &head_path, Task::SealClassifier, GraphRole::Head)?;
+        let mut ref_emb: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+        for (name, t) in &ref_tensors {
+            let img = TensorRef::from_array_view((shape, &t[..])).map_err(other)?;
+            let out = enc.session.run(ort::inputs!["image" => img]).map_err(other)?;
+            let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
+            ref_emb.insert(name.clone(), (s.iter().map(|&d| d as usize).collect(), e.to_vec()));
+        }
+        let lat = timed(parts, |i| {
+            let p = &prepared[i % prepared.len()];
+            let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
+            let out = enc.session.run(ort::inputs!["image" => img]).map_err(other)?;
+            let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
+            let dims: Vec<usize> = s.iter().map(|&d| d as usize).collect();
+            let (_, r) = ref_emb.get(&p.recipe).ok_or_else(|| other("no reference embedding"))?;
+            let e = TensorRef::from_array_view((dims.clone(), e)).map_err(other)?;
+            let r = TensorRef::from_array_view((dims, &r[..])).map_err(other)?;
+            head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(other)?;
+            Ok(())
+        })?;
+        rows.push(row("bare ORT: encoder+head, cached reference, batch 1", &lat, 1, String::new()));
+    }
+
+    // 3. The station, flat out, same frames.
+    let out_dir = std::env::temp_dir().join(format!("cellgate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).map_err(other)?;
+    for (name, split, cavities) in [
+        ("station: full graph, batch 1", false, 1usize),
+        ("station: encoder+head, batch 1", true, 1),
+        ("station: encoder+head, 6 cavities per batch", true, 6),
+    ] {
+        let triggers = parts.div_ceil(cavities) as u64;
+        let report =
+            station_run(&base, &images, split, cavities, triggers, &out_dir.join(format!("{cavities}-{split}")))?;
+        let s = &report.summary;
+        let note = format!(
+            "trigger->verdict p50 {:.2} ms; late {}; batch p50 {:.2} ms",
+            s.latency_ms(50.0).unwrap_or(f64::NAN),
+            s.late,
+            s.infer_ms(50.0).unwrap_or(f64::NAN)
+        );
+        let per_part: Vec<f64> =
+            [50.0, 99.0].iter().map(|&q| s.infer_ms(q).unwrap_or(f64::NAN) / cavities as f64).collect();
+        rows.push(Row {
+            name: name.into(),
+            parts_per_s: s.judged_per_s().unwrap_or(0.0),
+            p50: per_part[0],
+            p99: per_part[1],
+            note,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+
+    println!("{:<52} {:>9} {:>14} {:>10}", "", "parts/s", "ms/part p50", "p99");
+    for r in &rows {
+        println!("{:<52} {:>9.1} {:>14.3} {:>10.3}  {}", r.name, r.parts_per_s, r.p50, r.p99, r.note);
+    }
+    let rate = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix)).map(|r| r.parts_per_s);
+    if let (Some(bare), Some(st)) = (rate("bare ORT: full graph"), rate("station: full graph")) {
+        println!(
+            "station overhead vs bare ORT (full graph, batch 1): {:+.1}% (target <= 5%)",
+            100.0 * (1.0 - st / bare)
+        );
+    }
+    if let (Some(bare), Some(st)) = (rate("bare ORT: encoder+head"), rate("station: encoder+head, batch 1")) {
+        println!(
+            "station overhead vs bare ORT (encoder+head, batch 1): {:+.1}% (target <= 5%)",
+            100.0 * (1.0 - st / bare)
+        );
+    }
+    if let (Some(naive), Some(st)) = (rate("bare ORT: full graph"), rate("station: encoder+head, 6")) {
+        println!("reference caching + fixture batching vs naive pair-per-part: {:.2}x (target >= 1.5x)", st / naive);
+    }
+    println!("peak RSS: {}", peak_rss().unwrap_or_else(|| "unknown".into()));
+    Ok(())
+}
+
+fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<Vec<f64>, CliError> {
+    for i in 0..n.min(20) {
+        f(i)?; // warm-up: first runs allocate and pick kernels
+    }
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        f(i)?;
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(lat)
+}
+
+fn row(name: &str, lat: &[f64], per_run: usize, note: String) -> Row {
+    let total: f64 = lat.iter().sum();
+    Row {
+        name: name.into(),
+        parts_per_s: (lat.len() * per_run) as f64 / (total / 1e3),
+        p50: percentile(lat, 50.0).unwrap_or(f64::NAN),
+        p99: percentile(lat, 99.0).unwrap_or(f64::NAN),
+        note,
+    }
+}
+
+fn station_run(
+    base: &StationConfig,
+    images: &Path,
+    split: bool,
+    cavities: usize,
+    triggers: u64,
+    out: &Path,
+) -> Result<RunReport, CliError> {
+    let mut cfg = base.clone();
+    cfg.source = SourceConfig::Replay { path: images.to_path_buf(), r#loop: true };
+    cfg.trigger = TriggerConfig::FreeRun { rate_hz: 1000.0 };
+    cfg.actuation.delay_ms = 1000;
+    let seal = cfg.seal_mut();
+    seal.use_split = split;
+    seal.cavities = cavities;
+    cfg.gpio = GpioConfig::Sim {
+        timeline: None,
+        reject: (0..cavities).map(|i| format!("reject{i}")).collect(),
+        alarm: "alarm".into(),
+    };
+    cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
+    let ov = Overrides { saturate: true, max_triggers: Some(triggers), ..Overrides::default() };
+    // Warm the sessions with a short run first, as a station does before READY.
+    let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
+    Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
+    let report = Station::build(cfg, &ov)?.run(Arc::new(AtomicBool::new(false)))?;
+    std::thread::sleep(Duration::from_millis(50));
+    Ok(report)
+}
+
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.1} MiB", kb / 1024.0))
+}

@@ -1,0 +1,115 @@
+//! The command line: one module per command.
+
+mod bench;
+mod check_config;
+mod models;
+mod replay;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use cellgate::config::ConfigError;
+use cellgate::model::ModelError;
+use cellgate::runtime::RuntimeError;
+use cellgate::station::StationError;
+
+/// Firmware of an AI inspection station: captures frames, runs ONNX models, decides pass/fail and
+/// drives the reject outputs.
+#[derive(Parser)]
+#[command(name = "cellgate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the station until SIGTERM (or until a non-looping replay source ends).
+    Run {
+        /// Station config (JSON).
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+    },
+    /// Replay a folder of images through the station once: per-part verdicts and a summary. Given a
+    /// folder in the DESIGN seal dataset format, also reports agreement with its labels.
+    Replay {
+        #[arg(long)]
+        config: PathBuf,
+        /// Folder of images, or a dataset folder with manifest.jsonl.
+        #[arg(long)]
+        images: PathBuf,
+        /// Trigger rate instead of the config's (parts per second).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Print only the summary, not a line per part.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Validate a config file: every key, every path it names.
+    CheckConfig { config: PathBuf },
+    /// Model files.
+    Models {
+        #[command(subcommand)]
+        cmd: ModelsCommand,
+    },
+    /// Station throughput and latency against bare ONNX Runtime on the same model and inputs.
+    Bench {
+        #[arg(long)]
+        config: PathBuf,
+        /// Folder of images to feed (default: the config's replay folder).
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// Parts per measurement.
+        #[arg(long, default_value_t = 600)]
+        parts: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Print a model's manifest, its graph's inputs/outputs, and the provider it runs on.
+    Inspect {
+        file: PathBuf,
+        /// Take the runtime settings (library, providers, threads) from this config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Station(#[from] StationError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) => 2,
+            CliError::Runtime(_)
+            | CliError::Model(_)
+            | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_)) => 3,
+            CliError::Station(_) | CliError::Other(_) => 1,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.cmd {
+        Command::Run { config } => run::run(&config),
+        Command::Replay { config, images, rate, quiet } => replay::run(&config, &images, rate, quiet),
+        Command::CheckConfig { config } => check_config::run(&config),
+        Command::Models { cmd: ModelsCommand::Inspect { file, config } } => models::inspect(&file, config.as_deref()),
+        Command::Bench { config, images, parts } => bench::run(&config, images.as_deref(), parts),
+    }
+}

@@ -1,0 +1,400 @@
+//! The station's one configuration file (`/etc/cellgate/station.json` on a station).
+//!
+//! Every section owns its struct with documented defaults; unknown keys are refused, and every error names
+//! the key path and the problem. Relative paths are taken from the config file's folder, so a config and
+//! the files it names can move together.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[cfg(test)]
+mod tests;
+
+/// A configuration error: which key, what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{file}: {key}: {problem}")]
+    Invalid { file: PathBuf, key: String, problem: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationConfig {
+    /// Station name, written into every result.
+    #[serde(default = "default_station_name")]
+    pub name: String,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    pub inspection: InspectionConfig,
+    pub source: SourceConfig,
+    pub trigger: TriggerConfig,
+    #[serde(default)]
+    pub actuation: ActuationConfig,
+    pub gpio: GpioConfig,
+    pub records: RecordsConfig,
+    /// Folder the config was read from; relative paths resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn default_station_name() -> String {
+    "cellgate".into()
+}
+
+/// ONNX Runtime: where its library is and how sessions are built.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Path of `libonnxruntime.so`; when absent, `ORT_DYLIB_PATH`, then the project-local `.ort/`.
+    #[serde(default)]
+    pub library: Option<PathBuf>,
+    /// Execution providers tried in order; the first that registers runs the model.
+    #[serde(default = "default_providers")]
+    pub providers: Vec<Provider>,
+    /// Intra-op threads per session (0 = ONNX Runtime's choice).
+    #[serde(default = "default_intra_threads")]
+    pub intra_threads: usize,
+    #[serde(default)]
+    pub tensorrt: TensorRtConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            library: None,
+            providers: default_providers(),
+            intra_threads: default_intra_threads(),
+            tensorrt: TensorRtConfig::default(),
+        }
+    }
+}
+
+fn default_providers() -> Vec<Provider> {
+    vec![Provider::Tensorrt, Provider::Cuda, Provider::Cpu]
+}
+
+fn default_intra_threads() -> usize {
+    2
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Tensorrt,
+    Cuda,
+    Cpu,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::Tensorrt => "tensorrt",
+            Provider::Cuda => "cuda",
+            Provider::Cpu => "cpu",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorRtConfig {
+    /// Where built engines are cached (building one can take minutes on a Jetson).
+    #[serde(default = "default_engine_cache")]
+    pub engine_cache: PathBuf,
+    #[serde(default = "default_true")]
+    pub fp16: bool,
+}
+
+impl Default for TensorRtConfig {
+    fn default() -> Self {
+        Self { engine_cache: default_engine_cache(), fp16: true }
+    }
+}
+
+fn default_engine_cache() -> PathBuf {
+    PathBuf::from("/var/lib/cellgate/trt-cache")
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What the station inspects and with which model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum InspectionConfig {
+    Seal(SealConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealConfig {
+    /// The full pair model; `<stem>.encoder.onnx` and `<stem>.head.onnx` beside it are used when present.
+    pub model: PathBuf,
+    /// Use the encoder/head pair (reference encoded once per recipe) when it is present.
+    #[serde(default = "default_true")]
+    pub use_split: bool,
+    /// NG threshold on `probs[1]`; when absent, the model manifest's.
+    #[serde(default)]
+    pub threshold: Option<f32>,
+    /// Recipe used for frames that do not name one.
+    pub recipe: String,
+    /// Reference image of a good seal, per recipe.
+    pub recipes: BTreeMap<String, RecipeConfig>,
+    /// Parts captured per trigger (cavities of the fixture), inferred as one batch.
+    #[serde(default = "default_one")]
+    pub cavities: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeConfig {
+    pub reference: PathBuf,
+}
+
+fn default_one() -> usize {
+    1
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// Images replayed from a folder (plain images by name, or a DESIGN seal dataset with manifest.jsonl).
+    Replay {
+        path: PathBuf,
+        /// Start over at the end (a demo that runs until stopped); otherwise the station stops at the end.
+        #[serde(default)]
+        r#loop: bool,
+    },
+}
+
+/// What starts an inspection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum TriggerConfig {
+    /// Free-running at a fixed rate.
+    FreeRun { rate_hz: f64 },
+}
+
+/// Reject timing and fault policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActuationConfig {
+    /// Time the part travels from the camera to the reject point.
+    #[serde(default = "default_delay_ms")]
+    pub delay_ms: u64,
+    /// How long the reject output stays on.
+    #[serde(default = "default_pulse_ms")]
+    pub pulse_ms: u64,
+    /// While a fault is active (camera lost, model failing), reject every part.
+    #[serde(default = "default_true")]
+    pub reject_on_fault: bool,
+}
+
+impl Default for ActuationConfig {
+    fn default() -> Self {
+        Self { delay_ms: default_delay_ms(), pulse_ms: default_pulse_ms(), reject_on_fault: true }
+    }
+}
+
+fn default_delay_ms() -> u64 {
+    400
+}
+
+fn default_pulse_ms() -> u64 {
+    60
+}
+
+/// GPIO backend and line names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "backend", rename_all = "snake_case")]
+pub enum GpioConfig {
+    /// Simulated lines; every change is recorded with its time.
+    Sim {
+        /// JSON-lines file of line changes (none: kept in memory only).
+        #[serde(default)]
+        timeline: Option<PathBuf>,
+        /// Reject output per cavity (one name per cavity).
+        #[serde(default = "default_reject_lines")]
+        reject: Vec<String>,
+        #[serde(default = "default_alarm_line")]
+        alarm: String,
+    },
+}
+
+fn default_reject_lines() -> Vec<String> {
+    vec!["reject0".into()]
+}
+
+fn default_alarm_line() -> String {
+    "alarm".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsConfig {
+    /// Results log, one JSON line per part.
+    pub results: PathBuf,
+    #[serde(default)]
+    pub archive: Option<ArchiveConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Folder for NG images (PNG).
+    pub dir: PathBuf,
+    /// Byte quota of the folder; the oldest images go first.
+    #[serde(default = "default_quota")]
+    pub quota_bytes: u64,
+}
+
+fn default_quota() -> u64 {
+    512 * 1024 * 1024
+}
+
+impl StationConfig {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, path, &base)
+    }
+
+    /// Parses and validates config text; `file` is only used in messages.
+    pub fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Self, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let mut cfg: StationConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Invalid {
+                file: file.to_path_buf(),
+                key: if key == "." { "(top level)".into() } else { key },
+                problem: strip_position(&e.into_inner().to_string()),
+            }
+        })?;
+        cfg.base_dir = base_dir.to_path_buf();
+        cfg.validate().map_err(|(key, problem)| ConfigError::Invalid { file: file.to_path_buf(), key, problem })?;
+        Ok(cfg)
+    }
+
+    /// A path from the config, resolved against the config's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, m: String| Err((k.to_string(), m));
+        if self.name.trim().is_empty() {
+            return bad("name", "must not be empty".into());
+        }
+        if self.runtime.providers.is_empty() {
+            return bad("runtime.providers", "needs at least one provider (e.g. [\"cpu\"])".into());
+        }
+        if let Some(lib) = &self.runtime.library {
+            let lib = self.resolve(lib);
+            if !lib.is_file() {
+                return bad("runtime.library", format!("{} is not a file", lib.display()));
+            }
+        }
+        let InspectionConfig::Seal(seal) = &self.inspection;
+        let model = self.resolve(&seal.model);
+        if !model.is_file() {
+            return bad("inspection.model", format!("{} is not a file", model.display()));
+        }
+        if let Some(t) = seal.threshold {
+            if !(0.0..=1.0).contains(&t) || t.is_nan() {
+                return bad("inspection.threshold", format!("{t} is outside 0..1"));
+            }
+        }
+        if !(1..=16).contains(&seal.cavities) {
+            return bad("inspection.cavities", format!("{} is outside 1..16", seal.cavities));
+        }
+        if seal.recipes.is_empty() {
+            return bad("inspection.recipes", "needs at least one recipe".into());
+        }
+        for (name, r) in &seal.recipes {
+            let p = self.resolve(&r.reference);
+            if !p.is_file() {
+                return bad(&format!("inspection.recipes.{name}.reference"), format!("{} is not a file", p.display()));
+            }
+        }
+        if !seal.recipes.contains_key(&seal.recipe) {
+            let known: Vec<_> = seal.recipes.keys().cloned().collect();
+            return bad(
+                "inspection.recipe",
+                format!("'{}' is not in inspection.recipes ({})", seal.recipe, known.join(", ")),
+            );
+        }
+        let SourceConfig::Replay { path, .. } = &self.source;
+        let p = self.resolve(path);
+        if !p.is_dir() {
+            return bad("source.path", format!("{} is not a folder", p.display()));
+        }
+        let TriggerConfig::FreeRun { rate_hz } = &self.trigger;
+        if !(*rate_hz > 0.0 && *rate_hz <= 1000.0) {
+            return bad("trigger.rate_hz", format!("{rate_hz} is outside (0, 1000]"));
+        }
+        let a = &self.actuation;
+        if a.pulse_ms == 0 || a.pulse_ms > 10_000 {
+            return bad("actuation.pulse_ms", format!("{} is outside 1..10000", a.pulse_ms));
+        }
+        if a.delay_ms > 60_000 {
+            return bad("actuation.delay_ms", format!("{} is over 60000", a.delay_ms));
+        }
+        if a.pulse_ms >= a.delay_ms.max(1) * 10 {
+            // Not an error in itself, but a pulse far longer than the travel time overlaps many parts.
+            log::warn!("actuation.pulse_ms {} is long against delay_ms {}", a.pulse_ms, a.delay_ms);
+        }
+        let GpioConfig::Sim { reject, alarm, .. } = &self.gpio;
+        if reject.len() != seal.cavities {
+            return bad(
+                "gpio.reject",
+                format!(
+                    "has {} line(s) but inspection.cavities is {}: one reject output per cavity",
+                    reject.len(),
+                    seal.cavities
+                ),
+            );
+        }
+        let mut names: Vec<&String> = reject.iter().chain(std::iter::once(alarm)).collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return bad("gpio", format!("line '{}' is used twice", w[0]));
+        }
+        if let Some(arch) = &self.records.archive {
+            if arch.quota_bytes < 1024 * 1024 {
+                return bad("records.archive.quota_bytes", format!("{} is under 1 MiB", arch.quota_bytes));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn seal(&self) -> &SealConfig {
+        let InspectionConfig::Seal(s) = &self.inspection;
+        s
+    }
+
+    pub fn seal_mut(&mut self) -> &mut SealConfig {
+        let InspectionConfig::Seal(s) = &mut self.inspection;
+        s
+    }
+}
+
+/// serde_json appends " at line L column C"; the key path already says where.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}

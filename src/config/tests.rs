@@ -1,0 +1,134 @@
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo")
+}
+
+fn demo() -> Value {
+    let text = std::fs::read_to_string(demo_dir().join("station.json")).expect("demo config");
+    serde_json::from_str(&text).expect("demo config is JSON")
+}
+
+fn parse(v: &Value) -> Result<StationConfig, ConfigError> {
+    StationConfig::parse(&v.to_string(), Path::new("station.json"), &demo_dir())
+}
+
+/// The error's key and problem, for a config edited by `edit`.
+fn error_of(edit: impl FnOnce(&mut Value)) -> (String, String) {
+    let mut v = demo();
+    edit(&mut v);
+    match parse(&v) {
+        Err(ConfigError::Invalid { key, problem, .. }) => (key, problem),
+        Err(e) => panic!("unexpected error kind: {e}"),
+        Ok(_) => panic!("config was accepted: {v}"),
+    }
+}
+
+#[test]
+fn demo_config_is_valid() {
+    let cfg = parse(&demo()).expect("demo config");
+    assert_eq!(cfg.seal().recipes.len(), 4);
+    assert!(cfg.resolve(&cfg.seal().model).is_file());
+}
+
+#[test]
+fn documented_defaults_apply() {
+    let mut v = demo();
+    let o = v.as_object_mut().expect("object");
+    o.remove("runtime");
+    o.remove("actuation");
+    o.remove("name");
+    let cfg = parse(&v).expect("config without optional sections");
+    assert_eq!(cfg.name, "cellgate");
+    assert_eq!(cfg.runtime.providers, vec![Provider::Tensorrt, Provider::Cuda, Provider::Cpu]);
+    assert_eq!(cfg.runtime.intra_threads, 2);
+    assert!(cfg.runtime.tensorrt.fp16);
+    assert_eq!(cfg.actuation.delay_ms, 400);
+    assert_eq!(cfg.actuation.pulse_ms, 60);
+    assert!(cfg.actuation.reject_on_fault);
+    assert_eq!(cfg.seal().cavities, 1);
+    assert!(cfg.seal().use_split);
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_path() {
+    let (key, problem) = error_of(|v| v["actuation"]["delay"] = json!(10));
+    assert_eq!(key, "actuation.delay");
+    assert!(problem.contains("unknown field `delay`"), "{problem}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let (key, problem) = error_of(|v| v["actuation"]["pulse_ms"] = json!("fast"));
+    assert_eq!(key, "actuation.pulse_ms");
+    assert!(problem.contains("invalid type"), "{problem}");
+}
+
+#[test]
+fn unknown_provider_names_the_list_entry() {
+    let (key, problem) = error_of(|v| v["runtime"]["providers"] = json!(["cpu", "opencl"]));
+    assert_eq!(key, "runtime.providers[1]");
+    assert!(problem.contains("opencl"), "{problem}");
+}
+
+#[test]
+fn missing_required_section_is_named() {
+    let (key, problem) = error_of(|v| {
+        v.as_object_mut().expect("object").remove("trigger");
+    });
+    assert_eq!(key, "(top level)");
+    assert!(problem.contains("missing field `trigger`"), "{problem}");
+}
+
+#[test]
+fn missing_model_file_is_named() {
+    let (key, problem) = error_of(|v| v["inspection"]["model"] = json!("nowhere/model.onnx"));
+    assert_eq!(key, "inspection.model");
+    assert!(problem.contains("is not a file"), "{problem}");
+}
+
+#[test]
+fn missing_reference_names_the_recipe() {
+    let (key, _) = error_of(|v| v["inspection"]["recipes"]["recipe-b"]["reference"] = json!("gone.png"));
+    assert_eq!(key, "inspection.recipes.recipe-b.reference");
+}
+
+#[test]
+fn active_recipe_must_exist() {
+    let (key, problem) = error_of(|v| v["inspection"]["recipe"] = json!("recipe-z"));
+    assert_eq!(key, "inspection.recipe");
+    assert!(problem.contains("recipe-a"), "lists the known recipes: {problem}");
+}
+
+#[test]
+fn ranges_are_checked() {
+    assert_eq!(error_of(|v| v["trigger"]["rate_hz"] = json!(0)).0, "trigger.rate_hz");
+    assert_eq!(error_of(|v| v["actuation"]["pulse_ms"] = json!(0)).0, "actuation.pulse_ms");
+    assert_eq!(error_of(|v| v["inspection"]["threshold"] = json!(1.5)).0, "inspection.threshold");
+    assert_eq!(error_of(|v| v["inspection"]["cavities"] = json!(0)).0, "inspection.cavities");
+    assert_eq!(error_of(|v| v["runtime"]["providers"] = json!([])).0, "runtime.providers");
+}
+
+#[test]
+fn one_reject_line_per_cavity() {
+    let (key, problem) = error_of(|v| v["inspection"]["cavities"] = json!(4));
+    assert_eq!(key, "gpio.reject");
+    assert!(problem.contains("one reject output per cavity"), "{problem}");
+}
+
+#[test]
+fn a_line_cannot_serve_twice() {
+    let (key, problem) = error_of(|v| v["gpio"]["alarm"] = json!("reject0"));
+    assert_eq!(key, "gpio");
+    assert!(problem.contains("reject0"), "{problem}");
+}
+
+#[test]
+fn unreadable_file_is_a_read_error() {
+    let err = StationConfig::load(Path::new("/nonexistent/station.json")).expect_err("no file");
+    assert!(err.to_string().contains("/nonexistent/station.json"), "{err}");
+}

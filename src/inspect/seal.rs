@@ -1,0 +1,293 @@
+//! The seal inspection: a live image of a seal edge against its recipe's reference (DESIGN.md).
+//!
+//! With the encoder/head pair beside the full model, each recipe's reference is encoded once and a part
+//! costs one encoder run plus one head run; otherwise each part runs the full pair graph. All parts of
+//! a fixture cycle go through as one batch. Input buffers live as long as the inspector.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ort::value::TensorRef;
+
+use super::preprocess::{PreprocessError, Preprocessor};
+use crate::config::{Provider, SealConfig};
+use crate::model::{GraphRole, LoadedModel, ModelError, Task};
+use crate::runtime::Runtime;
+use crate::sources::replay::{read_rgb, ReplayError};
+use crate::sources::{Frame, FrameInfo, PixelFormat};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    #[error("reference of recipe '{recipe}': {source}")]
+    Reference { recipe: String, source: ReplayError },
+    #[error("recipe '{0}' has no reference image configured")]
+    UnknownRecipe(String),
+    #[error("inference failed: {0}")]
+    Run(String),
+    #[error("model output is unusable: {0}")]
+    Output(String),
+}
+
+/// One part's score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SealScore {
+    /// `probs[1]`, the NG probability.
+    pub p_ng: f32,
+    pub probs: [f32; 2],
+}
+
+/// Which model judged a part: written into every result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelIdentity {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub provider: Provider,
+    /// "split" (encoder + head, cached references) or "full".
+    pub graph: &'static str,
+}
+
+// One engine per inspector, built once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Engine {
+    Full { model: LoadedModel, ref_inputs: HashMap<Arc<str>, Vec<f32>> },
+    Split { encoder: LoadedModel, head: LoadedModel, emb_len: usize, ref_embeddings: HashMap<Arc<str>, Vec<f32>> },
+}
+
+pub struct SealInspector {
+    engine: Engine,
+    pre: Preprocessor,
+    default_recipe: Arc<str>,
+    threshold: f32,
+    identity: ModelIdentity,
+    /// Batch buffers, grown to the largest batch seen and then reused.
+    image_buf: Vec<f32>,
+    ref_buf: Vec<f32>,
+}
+
+fn companion(full: &Path, role: &str) -> PathBuf {
+    let stem = full.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    full.with_file_name(format!("{stem}.{role}.onnx"))
+}
+
+fn run_err(e: impl std::fmt::Display) -> InspectError {
+    InspectError::Run(e.to_string())
+}
+
+impl SealInspector {
+    /// Loads the model (and its encoder/head pair when present and wanted) and encodes every recipe's
+    /// reference. `references` maps recipe names to image paths.
+    pub fn load(
+        rt: &Runtime,
+        cfg: &SealConfig,
+        model_path: &Path,
+        references: &BTreeMap<String, PathBuf>,
+    ) -> Result<Self, InspectError> {
+        let full = LoadedModel::load(rt, model_path, Task::SealClassifier, GraphRole::Full)?;
+        let image_spec = full
+            .manifest
+            .input("image")
+            .ok_or_else(|| InspectError::Output("manifest has no 'image' input".into()))?
+            .clone();
+        let pre = Preprocessor::new(&image_spec)?;
+        let threshold = cfg.threshold.or(full.manifest.threshold("ng")).unwrap_or(0.5);
+        let mut identity = ModelIdentity {
+            name: full.manifest.name.clone(),
+            version: full.manifest.version.clone(),
+            sha256: full.sha256.clone(),
+            provider: full.provider,
+            graph: "full",
+        };
+        let engine = match Self::load_split(rt, &full, model_path, cfg.use_split) {
+            Some((encoder, head)) => {
+                let emb_len = encoder
+                    .manifest
+                    .output("embedding")
+                    .map(|s| s.fixed_dims().iter().map(|d| d.unwrap_or(0) as usize).product())
+                    .unwrap_or(0);
+                if emb_len == 0 {
+                    return Err(InspectError::Output("encoder 'embedding' needs fixed dimensions".into()));
+                }
+                identity.graph = "split";
+                identity.provider = encoder.provider;
+                Engine::Split { encoder, head, emb_len, ref_embeddings: HashMap::new() }
+            }
+            None => Engine::Full { model: full, ref_inputs: HashMap::new() },
+        };
+        let mut me = Self {
+            engine,
+            pre,
+            default_recipe: cfg.recipe.as_str().into(),
+            threshold,
+            identity,
+            image_buf: Vec::new(),
+            ref_buf: Vec::new(),
+        };
+        for (name, path) in references {
+            me.add_reference(name, path)?;
+        }
+        if !me.has_recipe(&me.default_recipe.clone()) {
+            return Err(InspectError::UnknownRecipe(me.default_recipe.to_string()));
+        }
+        Ok(me)
+    }
+
+    /// The encoder/head pair when both are present, valid, and carry the full model's weights.
+    fn load_split(rt: &Runtime, full: &LoadedModel, path: &Path, wanted: bool) -> Option<(LoadedModel, LoadedModel)> {
+        if !wanted {
+            return None;
+        }
+        let (enc_path, head_path) = (companion(path, "encoder"), companion(path, "head"));
+        if !enc_path.is_file() || !head_path.is_file() {
+            log::info!("{}: no encoder/head pair beside it; every part runs the full graph", path.display());
+            return None;
+        }
+        let load = |p: &Path, role| LoadedModel::load(rt, p, Task::SealClassifier, role);
+        match (load(&enc_path, GraphRole::Encoder), load(&head_path, GraphRole::Head)) {
+            (Ok(e), Ok(h)) => {
+                let same = |m: &LoadedModel| {
+                    m.manifest.weights_sha256.is_some()
+                        && m.manifest.weights_sha256 == full.manifest.weights_sha256
+                        && m.manifest.version == full.manifest.version
+                };
+                if same(&e) && same(&h) {
+                    Some((e, h))
+                } else {
+                    log::warn!(
+                        "{}: encoder/head pair has other weights than the full model; using the full graph",
+                        path.display()
+                    );
+                    None
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                log::warn!("encoder/head pair refused, using the full graph: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    pub fn has_recipe(&self, recipe: &str) -> bool {
+        match &self.engine {
+            Engine::Full { ref_inputs, .. } => ref_inputs.contains_key(recipe),
+            Engine::Split { ref_embeddings, .. } => ref_embeddings.contains_key(recipe),
+        }
+    }
+
+    /// Reads a recipe's reference image and prepares it (encodes it once in split mode).
+    pub fn add_reference(&mut self, recipe: &str, path: &Path) -> Result<(), InspectError> {
+        let (width, height, data) =
+            read_rgb(path).map_err(|source| InspectError::Reference { recipe: recipe.into(), source })?;
+        let frame = Frame {
+            width,
+            height,
+            format: PixelFormat::Rgb8,
+            data: data.into(),
+            timestamp: Instant::now(),
+            sequence: 0,
+            info: Arc::new(FrameInfo { name: path.display().to_string(), ..FrameInfo::default() }),
+        };
+        let mut input = vec![0f32; self.pre.len()];
+        self.pre.write(&frame, &mut input)?;
+        let key: Arc<str> = recipe.into();
+        let shape = [1, self.pre.channels(), self.pre.height as usize, self.pre.width as usize];
+        match &mut self.engine {
+            Engine::Full { ref_inputs, .. } => {
+                ref_inputs.insert(key, input);
+            }
+            Engine::Split { encoder, ref_embeddings, emb_len, .. } => {
+                let t = TensorRef::from_array_view((shape, &input[..])).map_err(run_err)?;
+                let out = encoder.session.run(ort::inputs!["image" => t]).map_err(run_err)?;
+                let (_, emb) = out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
+                if emb.len() != *emb_len {
+                    return Err(InspectError::Output(format!(
+                        "embedding has {} values, expected {emb_len}",
+                        emb.len()
+                    )));
+                }
+                ref_embeddings.insert(key, emb.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    /// Scores a batch of frames (one fixture cycle). Each frame is judged against its own recipe's
+    /// reference (the configured recipe when the frame names none).
+    pub fn infer<F: AsRef<Frame>>(&mut self, frames: &[F]) -> Result<Vec<SealScore>, InspectError> {
+        let n = frames.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let len = self.pre.len();
+        self.image_buf.resize(n * len, 0.0);
+        for (f, chunk) in frames.iter().zip(self.image_buf.chunks_exact_mut(len)) {
+            self.pre.write(f.as_ref(), chunk)?;
+        }
+        let shape = [n, self.pre.channels(), self.pre.height as usize, self.pre.width as usize];
+        let default_recipe = &self.default_recipe;
+        let recipe_of = |f: &Frame| f.info.recipe.clone().unwrap_or_else(|| default_recipe.clone());
+        let probs: Vec<f32> = match &mut self.engine {
+            Engine::Full { model, ref_inputs } => {
+                self.ref_buf.resize(n * len, 0.0);
+                for (f, chunk) in frames.iter().zip(self.ref_buf.chunks_exact_mut(len)) {
+                    let r = recipe_of(f.as_ref());
+                    let src = ref_inputs.get(&r).ok_or_else(|| InspectError::UnknownRecipe(r.to_string()))?;
+                    chunk.copy_from_slice(src);
+                }
+                let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
+                let rf = TensorRef::from_array_view((shape, &self.ref_buf[..])).map_err(run_err)?;
+                let out = model.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(run_err)?;
+                let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
+                p.to_vec()
+            }
+            Engine::Split { encoder, head, emb_len, ref_embeddings } => {
+                let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
+                let enc_out = encoder.session.run(ort::inputs!["image" => img]).map_err(run_err)?;
+                let (emb_shape, emb) = enc_out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
+                if emb.len() != n * *emb_len {
+                    return Err(InspectError::Output(format!("embedding has {} values for {n} parts", emb.len())));
+                }
+                self.ref_buf.resize(n * *emb_len, 0.0);
+                for (f, chunk) in frames.iter().zip(self.ref_buf.chunks_exact_mut(*emb_len)) {
+                    let r = recipe_of(f.as_ref());
+                    let src = ref_embeddings.get(&r).ok_or_else(|| InspectError::UnknownRecipe(r.to_string()))?;
+                    chunk.copy_from_slice(src);
+                }
+                let dims: Vec<usize> = emb_shape.iter().map(|&d| d as usize).collect();
+                let e = TensorRef::from_array_view((dims.clone(), emb)).map_err(run_err)?;
+                let r = TensorRef::from_array_view((dims, &self.ref_buf[..])).map_err(run_err)?;
+                let out =
+                    head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(run_err)?;
+                let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
+                p.to_vec()
+            }
+        };
+        if probs.len() != 2 * n {
+            return Err(InspectError::Output(format!("probs has {} values for {n} parts", probs.len())));
+        }
+        probs
+            .chunks_exact(2)
+            .map(|p| {
+                if p.iter().all(|v| v.is_finite() && (-1e-3..=1.0 + 1e-3).contains(v)) {
+                    Ok(SealScore { p_ng: p[1], probs: [p[0], p[1]] })
+                } else {
+                    Err(InspectError::Output(format!("probs {p:?} are not probabilities")))
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,14 @@
+//! cellgate: firmware of an AI inspection station on a lithium-battery production line.
+//!
+//! Data flows one way: trigger -> capture (`sources`) -> preprocess -> infer -> decide (`inspect`) ->
+//! actuate + record (`sinks`). `station` wires these into threads from one validated `config`.
+
+pub mod config;
+pub mod inspect;
+pub mod model;
+pub mod runtime;
+pub mod signals;
+pub mod sinks;
+pub mod sources;
+pub mod station;
+pub mod trigger;

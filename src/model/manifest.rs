@@ -1,0 +1,288 @@
+//! The manifest every model carries in its ONNX metadata (`cellgate.manifest`), and its checks against
+//! the graph ONNX Runtime actually loaded.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub const METADATA_KEY: &str = "cellgate.manifest";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    SealClassifier,
+    ElectrodeDetector,
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Task::SealClassifier => "seal_classifier",
+            Task::ElectrodeDetector => "electrode_detector",
+        })
+    }
+}
+
+/// Which graph of a model family a file holds (the seal classifier ships a full graph and an
+/// encoder/head pair with the same weights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphRole {
+    #[default]
+    Full,
+    Encoder,
+    Head,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    Rgb,
+    Gray,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resize {
+    /// Stretch to the input size with a bilinear filter.
+    Bilinear,
+}
+
+/// One dimension: `"N"` (the batch) or a fixed size.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(i64),
+    Named(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorSpec {
+    pub name: String,
+    pub shape: Vec<Dim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<Colour>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize: Option<Resize>,
+}
+
+impl TensorSpec {
+    /// Fixed dimensions after the batch (`None` where the manifest names one).
+    pub fn fixed_dims(&self) -> Vec<Option<i64>> {
+        self.shape
+            .iter()
+            .skip(1)
+            .map(|d| match d {
+                Dim::Fixed(v) => Some(*v),
+                Dim::Named(_) => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Manifest {
+    pub task: Task,
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub graph: GraphRole,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub labels: Vec<String>,
+    pub thresholds: BTreeMap<String, f32>,
+    /// Hash of the weights: the encoder/head pair must carry the full graph's.
+    #[serde(default)]
+    pub weights_sha256: Option<String>,
+    /// Everything else (training data, metrics, architecture) is kept for `models inspect`.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("no '{METADATA_KEY}' entry in the model's metadata: not a cellgate model")]
+    Missing,
+    #[error("manifest is not valid: {0}")]
+    Malformed(String),
+    #[error("manifest says task '{found}', this inspection needs '{wanted}'")]
+    WrongTask { wanted: Task, found: Task },
+    #[error("manifest says graph '{found:?}', expected '{wanted:?}'")]
+    WrongGraph { wanted: GraphRole, found: GraphRole },
+    #[error("manifest and graph disagree: {0}")]
+    GraphMismatch(String),
+    #[error("manifest breaks the {task} contract: {problem}")]
+    Contract { task: Task, problem: String },
+}
+
+/// What the graph declares for one tensor, as ONNX Runtime reports it (-1 for a dynamic dimension).
+#[derive(Debug, Clone)]
+pub struct GraphTensor {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub is_f32: bool,
+}
+
+impl Manifest {
+    pub fn parse(json: &str) -> Result<Self, ManifestError> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            ManifestError::Malformed(format!("{path}: {}", e.into_inner()))
+        })
+    }
+
+    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|t| t.name == name)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|t| t.name == name)
+    }
+
+    /// Checks the manifest against the loaded graph: same tensor names, ranks, fixed sizes, float32.
+    pub fn check_graph(&self, inputs: &[GraphTensor], outputs: &[GraphTensor]) -> Result<(), ManifestError> {
+        check_side("input", &self.inputs, inputs)?;
+        check_side("output", &self.outputs, outputs)
+    }
+
+    /// Checks the task's contract (DESIGN.md) for the graph role the file holds.
+    pub fn check_contract(&self, task: Task, role: GraphRole) -> Result<(), ManifestError> {
+        if self.task != task {
+            return Err(ManifestError::WrongTask { wanted: task, found: self.task });
+        }
+        if self.graph != role {
+            return Err(ManifestError::WrongGraph { wanted: role, found: self.graph });
+        }
+        let bad = |problem: String| Err(ManifestError::Contract { task, problem });
+        for spec in &self.inputs {
+            if spec.shape.first() != Some(&Dim::Named("N".into())) {
+                return bad(format!("input '{}' must have the batch 'N' first", spec.name));
+            }
+        }
+        match task {
+            Task::SealClassifier => {
+                if self.labels != ["ok", "ng"] {
+                    return bad(format!("labels must be [\"ok\", \"ng\"], got {:?}", self.labels));
+                }
+                match self.thresholds.get("ng") {
+                    Some(t) if (0.0..=1.0).contains(t) => {}
+                    Some(t) => return bad(format!("thresholds.ng {t} is outside 0..1")),
+                    None => return bad("thresholds.ng is missing".into()),
+                }
+                let images: &[&str] = match role {
+                    GraphRole::Full => &["image", "reference"],
+                    GraphRole::Encoder => &["image"],
+                    GraphRole::Head => &[],
+                };
+                for name in images {
+                    let Some(spec) = self.input(name) else {
+                        return bad(format!("input '{name}' is missing"));
+                    };
+                    check_image_input(spec, 3).or_else(bad)?;
+                }
+                if role != GraphRole::Encoder {
+                    let probs = self
+                        .output("probs")
+                        .ok_or(ManifestError::Contract { task, problem: "output 'probs' is missing".into() })?;
+                    if probs.fixed_dims() != [Some(2)] {
+                        return bad("output 'probs' must be [N, 2]".into());
+                    }
+                }
+                if role == GraphRole::Head
+                    && (self.input("embedding").is_none() || self.input("reference_embedding").is_none())
+                {
+                    return bad("head needs inputs 'embedding' and 'reference_embedding'".into());
+                }
+                if role == GraphRole::Encoder && self.output("embedding").is_none() {
+                    return bad("encoder needs output 'embedding'".into());
+                }
+                if role == GraphRole::Full
+                    && self.input("image").map(|i| &i.shape) != self.input("reference").map(|r| &r.shape)
+                {
+                    return bad("'image' and 'reference' must have the same shape".into());
+                }
+            }
+            Task::ElectrodeDetector => {
+                return bad("the electrode detector is not supported by this firmware yet".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn threshold(&self, key: &str) -> Option<f32> {
+        self.thresholds.get(key).copied()
+    }
+}
+
+fn check_image_input(spec: &TensorSpec, channels: i64) -> Result<(), String> {
+    let dims = spec.fixed_dims();
+    if dims.len() != 3 || dims.iter().any(Option::is_none) {
+        return Err(format!("input '{}' must be [N, C, H, W] with fixed C, H, W", spec.name));
+    }
+    let c = dims[0].unwrap_or_default();
+    let colour = spec.colour.ok_or(format!("input '{}' has no colour", spec.name))?;
+    let want_c = match colour {
+        Colour::Rgb => 3,
+        Colour::Gray => 1,
+    };
+    if c != want_c || c != channels {
+        return Err(format!("input '{}' has {c} channels for colour {colour:?}", spec.name));
+    }
+    for (key, v) in [("mean", &spec.mean), ("std", &spec.std)] {
+        match v {
+            Some(v) if v.len() as i64 == c && v.iter().all(|x| x.is_finite()) => {}
+            _ => return Err(format!("input '{}': {key} needs {c} finite values", spec.name)),
+        }
+    }
+    if spec.std.iter().flatten().any(|s| *s <= 0.0) {
+        return Err(format!("input '{}': std must be positive", spec.name));
+    }
+    if spec.resize.is_none() {
+        return Err(format!("input '{}' has no resize method", spec.name));
+    }
+    Ok(())
+}
+
+fn check_side(side: &str, specs: &[TensorSpec], graph: &[GraphTensor]) -> Result<(), ManifestError> {
+    let mismatch = |m: String| Err(ManifestError::GraphMismatch(m));
+    let mut want: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let mut have: Vec<&str> = graph.iter().map(|g| g.name.as_str()).collect();
+    want.sort_unstable();
+    have.sort_unstable();
+    if want != have {
+        return mismatch(format!("{side}s: manifest {want:?}, graph {have:?}"));
+    }
+    for g in graph {
+        let Some(s) = specs.iter().find(|s| s.name == g.name) else {
+            continue;
+        };
+        if !g.is_f32 {
+            return mismatch(format!("{side} '{}' is not float32 in the graph", g.name));
+        }
+        if s.shape.len() != g.shape.len() {
+            return mismatch(format!(
+                "{side} '{}': manifest rank {}, graph rank {}",
+                g.name,
+                s.shape.len(),
+                g.shape.len()
+            ));
+        }
+        for (i, (d, &gd)) in s.shape.iter().zip(&g.shape).enumerate() {
+            if let Dim::Fixed(v) = d {
+                if gd >= 0 && gd != *v {
+                    return mismatch(format!("{side} '{}' dim {i}: manifest {v}, graph {gd}", g.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! ONNX Runtime, loaded at run time (`ort` with `load-dynamic`), and sessions on the configured providers.
+//!
+//! ONNX Runtime silently falls back to the CPU when a provider cannot be used, so each provider is
+//! registered on its own with `error_on_failure`, in the configured order: the first one that takes the
+//! session is the one the model really runs on, and it is reported.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::ep::{self, ExecutionProvider};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+
+use crate::config::{Provider, RuntimeConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found: set runtime.library in the config or ORT_DYLIB_PATH \
+         (tried: {tried}); `scripts/setup.sh` puts one in .ort/"
+    )]
+    LibraryMissing { tried: String },
+    #[error("{path}: cannot load ONNX Runtime: {reason}")]
+    LibraryLoad { path: PathBuf, reason: String },
+    #[error("ONNX Runtime environment: {0}")]
+    Environment(String),
+    #[error("{path}: no execution provider could run it: {reasons}")]
+    NoProvider { path: PathBuf, reasons: String },
+}
+
+/// The loaded runtime; one per process (ONNX Runtime's library can only be loaded once).
+pub struct Runtime {
+    env: Environment,
+    pub library: PathBuf,
+    cfg: RuntimeConfig,
+}
+
+static LOADED: OnceLock<Result<(Environment, PathBuf), String>> = OnceLock::new();
+
+/// Where the library is: the config's path, else `ORT_DYLIB_PATH`, else `.ort/` beside the
+/// executable's project (development machines), else the station image's install path.
+pub fn find_library(configured: Option<&Path>) -> Result<PathBuf, RuntimeError> {
+    let mut tried = Vec::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = configured {
+        candidates.push(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        candidates.push(PathBuf::from(p));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // target/{debug,release}/cellgate -> project root/.ort
+        for up in exe.ancestors().skip(1).take(4) {
+            candidates.push(up.join(".ort/libonnxruntime.so"));
+        }
+    }
+    candidates.push(PathBuf::from(".ort/libonnxruntime.so"));
+    candidates.push(PathBuf::from("/usr/lib/libonnxruntime.so"));
+    for c in candidates {
+        if c.is_file() {
+            return Ok(c);
+        }
+        tried.push(c.display().to_string());
+    }
+    Err(RuntimeError::LibraryMissing { tried: tried.join(", ") })
+}
+
+impl Runtime {
+    pub fn load(cfg: &RuntimeConfig, library: Option<&Path>) -> Result<Self, RuntimeError> {
+        let path = find_library(library.or(cfg.library.as_deref()))?;
+        let loaded = LOADED.get_or_init(|| {
+            let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let env = builder.with_name("cellgate").build().map_err(|e| format!("environment: {e}"))?;
+            Ok((env, path.clone()))
+        });
+        match loaded {
+            Ok((env, lib)) => Ok(Self { env: env.clone(), library: lib.clone(), cfg: cfg.clone() }),
+            Err(reason) => Err(RuntimeError::LibraryLoad { path, reason: reason.clone() }),
+        }
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.cfg
+    }
+
+    /// Builds a session on the first configured provider that takes it.
+    pub fn session(&self, model: &Path) -> Result<(Session, Provider), RuntimeError> {
+        let mut reasons = Vec::new();
+        for &provider in &self.cfg.providers {
+            match self.try_provider(model, provider) {
+                Ok(s) => {
+                    if !reasons.is_empty() {
+                        log::info!("{}: runs on {provider} ({})", model.display(), reasons.join("; "));
+                    }
+                    return Ok((s, provider));
+                }
+                Err(e) => reasons.push(format!("{provider}: {e}")),
+            }
+        }
+        Err(RuntimeError::NoProvider { path: model.to_path_buf(), reasons: reasons.join("; ") })
+    }
+
+    fn try_provider(&self, model: &Path, provider: Provider) -> Result<Session, String> {
+        let err = |e: ort::Error| e.to_string();
+        let mut b = Session::builder(&self.env)
+            .map_err(err)?
+            .with_no_environment_execution_providers()
+            .map_err(|e| e.to_string())?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| e.to_string())?
+            .with_intra_threads(self.cfg.intra_threads)
+            .map_err(|e| e.to_string())?
+            .with_inter_threads(1)
+            .map_err(|e| e.to_string())?;
+        let dispatch = match provider {
+            Provider::Cpu => None,
+            Provider::Cuda => {
+                if !ep::CUDA::is_available().unwrap_or(false) {
+                    return Err("not built into this ONNX Runtime library".into());
+                }
+                Some(ep::CUDA::default().build().error_on_failure())
+            }
+            Provider::Tensorrt => {
+                if !ep::TensorRT::is_available().unwrap_or(false) {
+                    return Err("not built into this ONNX Runtime library".into());
+                }
+                let t = &self.cfg.tensorrt;
+                Some(
+                    ep::TensorRT::default()
+                        .with_fp16(t.fp16)
+                        .with_engine_cache(true)
+                        .with_engine_cache_path(t.engine_cache.display())
+                        .build()
+                        .error_on_failure(),
+                )
+            }
+        };
+        if let Some(d) = dispatch {
+            b = b.with_execution_providers([d]).map_err(|e| e.to_string())?;
+        }
+        b.commit_from_file(model).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,100 @@
+//! The results log: one JSON line per part, appended and flushed as each part is settled.
+//! A write error (disk full) is counted and logged once per streak; inspection goes on.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::inspect::decision::Verdict;
+use crate::inspect::seal::ModelIdentity;
+
+/// Per-stage latency of a part, milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageLatency {
+    /// Trigger to frame in hand.
+    pub capture_ms: f64,
+    /// Waiting for the inference thread.
+    pub queue_ms: f64,
+    /// Preprocess + inference of the part's batch.
+    pub infer_ms: f64,
+    /// Trigger to verdict.
+    pub total_ms: f64,
+}
+
+/// One line of the results log.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartRecord {
+    /// Wall-clock time of the trigger (RFC 3339, UTC).
+    pub time: String,
+    /// Milliseconds since the station started (the GPIO timeline's clock).
+    pub trigger_ms: f64,
+    pub part: u64,
+    pub cavity: usize,
+    pub station: String,
+    pub recipe: String,
+    pub frame: String,
+    pub model: Option<ModelIdentity>,
+    pub verdict: Verdict,
+    pub p_ng: Option<f32>,
+    pub threshold: f32,
+    /// Did the reject output fire for this part.
+    pub rejected: bool,
+    /// Verdict not ready at the reject point: rejected fail-safe.
+    pub late: bool,
+    /// A fault was active at the reject point: rejected by the fault policy.
+    pub fault: bool,
+    pub error: Option<String>,
+    pub latency: StageLatency,
+    /// Ground truth, when replaying a labelled dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
+}
+
+pub struct ResultsLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    failing: bool,
+    pub write_errors: u64,
+}
+
+impl ResultsLog {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self { path: path.to_path_buf(), out: BufWriter::new(f), failing: false, write_errors: 0 })
+    }
+
+    pub fn write(&mut self, rec: &PartRecord) {
+        let res = serde_json::to_writer(&mut self.out, rec)
+            .map_err(std::io::Error::from)
+            .and_then(|_| self.out.write_all(b"\n"))
+            .and_then(|_| self.out.flush());
+        match res {
+            Ok(()) => {
+                if self.failing {
+                    log::info!("{}: writing again", self.path.display());
+                    self.failing = false;
+                }
+            }
+            Err(e) => {
+                self.write_errors += 1;
+                if !self.failing {
+                    log::error!("{}: cannot write results ({e}); inspection continues", self.path.display());
+                    self.failing = true;
+                }
+            }
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
+            log::error!("{}: flush: {e}", self.path.display());
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Where frames come from. Every source delivers `Frame`s through the same trait, so the demo, the tests
+//! and the station share one path; only the source differs.
+
+pub mod replay;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Pixel layout of a frame's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    Rgb8,
+    Gray8,
+}
+
+impl PixelFormat {
+    pub fn channels(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Gray8 => 1,
+        }
+    }
+}
+
+/// What the replay knows of a frame (from a labelled dataset); cameras leave it empty.
+#[derive(Debug, Clone, Default)]
+pub struct FrameInfo {
+    /// File name or camera frame name, for logs and archives.
+    pub name: String,
+    /// The recipe this part belongs to, when the source knows it.
+    pub recipe: Option<Arc<str>>,
+    /// Ground truth from a labelled dataset: true = NG.
+    pub label_ng: Option<bool>,
+    pub defect: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    pub data: Arc<[u8]>,
+    /// When the exposure happened (the kernel timestamp for a camera).
+    pub timestamp: Instant,
+    pub sequence: u64,
+    pub info: Arc<FrameInfo>,
+}
+
+impl AsRef<Frame> for Frame {
+    fn as_ref(&self) -> &Frame {
+        self
+    }
+}
+
+impl Frame {
+    /// Checks that the byte count fits the size and format; a bad frame is rejected, never a crash.
+    pub fn validate(&self) -> Result<(), SourceError> {
+        let want = self.width as usize * self.height as usize * self.format.channels();
+        if self.width == 0 || self.height == 0 || self.data.len() != want {
+            return Err(SourceError::BadFrame(format!(
+                "{}: {}x{} {:?} needs {want} bytes, got {}",
+                self.info.name,
+                self.width,
+                self.height,
+                self.format,
+                self.data.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source ended")]
+    Ended,
+    #[error("camera unavailable: {0}")]
+    Unavailable(String),
+    #[error("bad frame: {0}")]
+    BadFrame(String),
+}
+
+/// A camera, or anything that behaves like one.
+pub trait FrameSource: Send {
+    /// The first frame exposed after `after` (the trigger time).
+    fn capture(&mut self, after: Instant) -> Result<Frame, SourceError>;
+    /// A short description for logs and `status`.
+    fn describe(&self) -> String;
+}

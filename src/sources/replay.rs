@@ -1,0 +1,184 @@
+//! Replays images from a folder as if a camera delivered them.
+//!
+//! A folder with `manifest.jsonl` is read as a DESIGN seal dataset: frames carry their label, defect and
+//! recipe (the reference file's stem). Any other folder is replayed as its images sorted by name. Images
+//! are decoded once at open, so replay costs what a camera's frame hand-over costs, not a PNG decode.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::{Frame, FrameInfo, FrameSource, PixelFormat, SourceError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not an image this station can read: {reason}")]
+    Decode { path: PathBuf, reason: String },
+    #[error("{path}:{line}: {reason}")]
+    Manifest { path: PathBuf, line: usize, reason: String },
+    #[error("{0}: no images (.png, .jpg) in it")]
+    Empty(PathBuf),
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestRow {
+    image: String,
+    reference: String,
+    label: String,
+    #[serde(default)]
+    defect: Option<String>,
+}
+
+/// One replayed image and what is known of it.
+#[derive(Clone)]
+pub struct ReplayItem {
+    pub frame_data: Arc<[u8]>,
+    pub width: u32,
+    pub height: u32,
+    pub info: Arc<FrameInfo>,
+}
+
+pub struct ReplaySource {
+    root: PathBuf,
+    items: Vec<ReplayItem>,
+    next: usize,
+    looped: bool,
+    sequence: u64,
+    /// Recipe name -> reference image path, from a dataset manifest.
+    pub references: BTreeMap<String, PathBuf>,
+}
+
+/// Decodes an image file to RGB8.
+pub fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>), ReplayError> {
+    let img = image::open(path).map_err(|e| ReplayError::Decode { path: path.to_path_buf(), reason: e.to_string() })?;
+    let rgb = img.into_rgb8();
+    Ok((rgb.width(), rgb.height(), rgb.into_raw()))
+}
+
+impl ReplaySource {
+    pub fn open(root: &Path, looped: bool) -> Result<Self, ReplayError> {
+        let manifest = root.join("manifest.jsonl");
+        let (items, references) = if manifest.is_file() {
+            Self::read_dataset(root, &manifest)?
+        } else {
+            (Self::read_folder(root)?, BTreeMap::new())
+        };
+        if items.is_empty() {
+            return Err(ReplayError::Empty(root.to_path_buf()));
+        }
+        Ok(Self { root: root.to_path_buf(), items, next: 0, looped, sequence: 0, references })
+    }
+
+    fn item(path: &Path, info: FrameInfo) -> Result<ReplayItem, ReplayError> {
+        let (width, height, data) = read_rgb(path)?;
+        Ok(ReplayItem { frame_data: data.into(), width, height, info: Arc::new(info) })
+    }
+
+    fn read_folder(root: &Path) -> Result<Vec<ReplayItem>, ReplayError> {
+        let io = |source| ReplayError::Io { path: root.to_path_buf(), source };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+                    Some("png" | "jpg" | "jpeg")
+                )
+            })
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                Self::item(p, FrameInfo { name, ..FrameInfo::default() })
+            })
+            .collect()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn read_dataset(root: &Path, manifest: &Path) -> Result<(Vec<ReplayItem>, BTreeMap<String, PathBuf>), ReplayError> {
+        let text = std::fs::read_to_string(manifest)
+            .map_err(|source| ReplayError::Io { path: manifest.to_path_buf(), source })?;
+        let mut items = Vec::new();
+        let mut refs = BTreeMap::new();
+        let mut recipe_names: BTreeMap<String, Arc<str>> = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |reason: String| ReplayError::Manifest { path: manifest.to_path_buf(), line: n + 1, reason };
+            let row: ManifestRow = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+            let label_ng = match row.label.as_str() {
+                "ok" => false,
+                "ng" => true,
+                other => return Err(bad(format!("label must be 'ok' or 'ng', got '{other}'"))),
+            };
+            let recipe = Path::new(&row.reference)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .ok_or_else(|| bad("reference has no file name".into()))?;
+            refs.entry(recipe.clone()).or_insert_with(|| root.join(&row.reference));
+            let recipe = recipe_names.entry(recipe.clone()).or_insert_with(|| recipe.into()).clone();
+            items.push(Self::item(
+                &root.join(&row.image),
+                FrameInfo {
+                    name: row.image.clone(),
+                    recipe: Some(recipe),
+                    label_ng: Some(label_ng),
+                    defect: row.defect,
+                },
+            )?);
+        }
+        Ok((items, refs))
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn items(&self) -> &[ReplayItem] {
+        &self.items
+    }
+}
+
+impl FrameSource for ReplaySource {
+    fn capture(&mut self, after: Instant) -> Result<Frame, SourceError> {
+        if self.next >= self.items.len() {
+            if !self.looped {
+                return Err(SourceError::Ended);
+            }
+            self.next = 0;
+        }
+        let it = &self.items[self.next];
+        self.next += 1;
+        self.sequence += 1;
+        Ok(Frame {
+            width: it.width,
+            height: it.height,
+            format: PixelFormat::Rgb8,
+            data: it.frame_data.clone(),
+            timestamp: after.max(Instant::now()),
+            sequence: self.sequence,
+            info: it.info.clone(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "replay {} ({} images{})",
+            self.root.display(),
+            self.items.len(),
+            if self.looped { ", looped" } else { "" }
+        )
+    }
+}

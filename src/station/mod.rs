@@ -1,0 +1,209 @@
+//! A station: one validated config built into trigger -> capture -> infer -> decide -> actuate + record,
+//! each step on its own thread, joined by bounded queues. The demo, the tests and a real station build
+//! this same graph; only the source and the GPIO backend differ.
+
+pub mod metrics;
+mod pipeline;
+pub mod summary;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::{GpioConfig, SourceConfig, StationConfig, TriggerConfig};
+use crate::inspect::seal::{InspectError, SealInspector};
+use crate::runtime::{Runtime, RuntimeError};
+use crate::sinks::gpio::sim::{LineChange, SimGpio};
+use crate::sinks::gpio::{GpioError, GpioOutputs};
+use crate::sinks::ng_archive::NgArchive;
+use crate::sinks::reject_scheduler::{RejectScheduler, Timing};
+use crate::sinks::results_log::ResultsLog;
+use crate::sources::replay::{ReplayError, ReplaySource};
+use crate::sources::FrameSource;
+use crate::trigger::{FreeRun, Trigger};
+use metrics::{MetricsSnapshot, StationMetrics};
+pub use summary::Summary;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StationError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("inspection: {0}")]
+    Inspect(#[from] InspectError),
+    #[error("source: {0}")]
+    Source(#[from] ReplayError),
+    #[error("gpio: {0}")]
+    Gpio(#[from] GpioError),
+    #[error("{path}: {source}")]
+    Records { path: PathBuf, source: std::io::Error },
+    #[error("cannot start thread {0}")]
+    Thread(String),
+}
+
+/// Overrides a command line may put over the config (the replay tool, tests).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// Replay this folder instead of the configured source, once (no loop).
+    pub replay: Option<PathBuf>,
+    pub rate_hz: Option<f64>,
+    pub library: Option<PathBuf>,
+    /// Print one line per settled part on stdout.
+    pub echo: bool,
+    /// Benchmarks: wait for the inference queue instead of shedding load, so the station runs flat out.
+    pub saturate: bool,
+    /// Stop after this many triggers.
+    pub max_triggers: Option<u64>,
+}
+
+/// Everything a station runs with, built and checked before the first part.
+pub struct Station {
+    cfg: StationConfig,
+    inspector: SealInspector,
+    source: Box<dyn FrameSource>,
+    trigger: Box<dyn Trigger>,
+    gpio: SimGpio,
+    results: ResultsLog,
+    archive: Option<NgArchive>,
+    epoch: Instant,
+    echo: bool,
+    saturate: bool,
+    max_triggers: Option<u64>,
+    pub timeline: Arc<Mutex<Vec<LineChange>>>,
+    pub metrics: Arc<StationMetrics>,
+}
+
+/// What a finished run reports.
+pub struct RunReport {
+    pub summary: Summary,
+    pub metrics: MetricsSnapshot,
+    pub wall: Duration,
+}
+
+impl Station {
+    pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
+        let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?;
+        let seal = cfg.seal();
+        let SourceConfig::Replay { path, r#loop } = &cfg.source;
+        let source = match &ov.replay {
+            Some(dir) => ReplaySource::open(dir, false)?,
+            None => ReplaySource::open(&cfg.resolve(path), *r#loop)?,
+        };
+        // Recipes: the config's, plus those a replayed dataset names (its references).
+        let mut references: BTreeMap<String, PathBuf> =
+            seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect();
+        for (k, p) in &source.references {
+            references.entry(k.clone()).or_insert_with(|| p.clone());
+        }
+        let inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
+        let id = inspector.identity();
+        log::info!(
+            "model {} {} ({} graph) on {}, threshold {}",
+            id.name,
+            id.version,
+            id.graph,
+            id.provider,
+            inspector.threshold()
+        );
+        let TriggerConfig::FreeRun { rate_hz } = cfg.trigger;
+        let trigger = FreeRun::new(ov.rate_hz.unwrap_or(rate_hz));
+        let epoch = Instant::now();
+        let GpioConfig::Sim { timeline, reject, alarm } = &cfg.gpio;
+        let timeline_path = timeline.as_ref().map(|p| cfg.resolve(p));
+        let gpio = SimGpio::new(epoch, reject.clone(), alarm.clone(), timeline_path.as_deref())?;
+        let results_path = cfg.resolve(&cfg.records.results);
+        let results = ResultsLog::open(&results_path)
+            .map_err(|source| StationError::Records { path: results_path.clone(), source })?;
+        let archive = match &cfg.records.archive {
+            Some(a) => {
+                let dir = cfg.resolve(&a.dir);
+                Some(
+                    NgArchive::open(&dir, a.quota_bytes)
+                        .map_err(|source| StationError::Records { path: dir, source })?,
+                )
+            }
+            None => None,
+        };
+        log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
+        Ok(Self {
+            timeline: gpio.timeline.clone(),
+            cfg,
+            inspector,
+            source: Box::new(source),
+            trigger: Box::new(trigger),
+            gpio,
+            results,
+            archive,
+            epoch,
+            echo: ov.echo,
+            saturate: ov.saturate,
+            max_triggers: ov.max_triggers,
+            metrics: Arc::default(),
+        })
+    }
+
+    /// Replaces the frame source (a camera backend, or a test's faulty source); the rest of the graph
+    /// stays as built.
+    pub fn with_source(mut self, source: Box<dyn FrameSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    pub fn config(&self) -> &StationConfig {
+        &self.cfg
+    }
+
+    /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.
+    pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
+        let started = Instant::now();
+        let seal = self.cfg.seal();
+        let cavities = seal.cavities;
+        let a = &self.cfg.actuation;
+        let timing = Timing {
+            delay: Duration::from_millis(a.delay_ms),
+            pulse: Duration::from_millis(a.pulse_ms),
+            reject_on_fault: a.reject_on_fault,
+            threshold: self.inspector.threshold(),
+        };
+        let metrics = self.metrics.clone();
+        // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects).
+        let (infer_tx, infer_rx) = crossbeam_channel::bounded(4);
+        let (act_tx, act_rx) = crossbeam_channel::unbounded();
+        let (rec_tx, rec_rx) = crossbeam_channel::bounded(256);
+        let spawn = |name: &str| std::thread::Builder::new().name(name.into());
+        let scheduler =
+            RejectScheduler::new(self.gpio, cavities, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
+        let recorder = pipeline::Recorder::new(self.results, self.archive, metrics.clone(), self.echo);
+        let rec_h =
+            spawn("record").spawn(move || recorder.run(rec_rx)).map_err(|_| StationError::Thread("record".into()))?;
+        let act_h = spawn("actuate")
+            .spawn(move || scheduler.run(act_rx))
+            .map_err(|_| StationError::Thread("actuate".into()))?;
+        let infer =
+            pipeline::Infer::new(self.inspector, act_tx.clone(), metrics.clone(), timing.delay, timing.threshold);
+        let infer_h =
+            spawn("infer").spawn(move || infer.run(infer_rx)).map_err(|_| StationError::Thread("infer".into()))?;
+        let default_recipe: Arc<str> = seal.recipe.as_str().into();
+        let capture = pipeline::Capture {
+            source: self.source,
+            trigger: self.trigger,
+            cavities,
+            epoch: self.epoch,
+            default_recipe,
+            infer_tx,
+            act_tx,
+            metrics: metrics.clone(),
+            saturate: self.saturate,
+            max_triggers: self.max_triggers,
+        };
+        // The capture loop runs here; when it returns, its senders drop and the threads drain in order.
+        capture.run(&stop);
+        let joined = infer_h.join().is_ok() & act_h.join().is_ok();
+        let summary = rec_h.join().map_err(|_| StationError::Thread("record (panicked)".into()))?;
+        if !joined {
+            log::error!("a station thread panicked; outputs were set safe by the scheduler's exit path");
+        }
+        Ok(RunReport { summary, metrics: metrics.snapshot(), wall: started.elapsed() })
+    }
+}

@@ -1,0 +1,270 @@
+//! The station's steps as threads: capture (trigger + source), infer (preprocess + model + verdict),
+//! record (results log + NG archive). The actuate step is the reject scheduler in `sinks`.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::metrics::StationMetrics;
+use super::summary::Summary;
+use crate::inspect::decision::Verdict;
+use crate::inspect::seal::SealInspector;
+use crate::sinks::ng_archive::NgArchive;
+use crate::sinks::reject_scheduler::{ActuatorMsg, FaultKind, Outcome, PartTicket, Settled};
+use crate::sinks::results_log::{ResultsLog, StageLatency};
+use crate::sources::{Frame, FrameSource, SourceError};
+use crate::trigger::Trigger;
+
+/// One cavity's part on its way to inference.
+pub struct Part {
+    pub id: u64,
+    pub trigger: Instant,
+    pub captured: Instant,
+    pub frame: Frame,
+}
+
+impl AsRef<Frame> for Part {
+    fn as_ref(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub struct Capture {
+    pub source: Box<dyn FrameSource>,
+    pub trigger: Box<dyn Trigger>,
+    pub cavities: usize,
+    pub epoch: Instant,
+    pub default_recipe: Arc<str>,
+    pub infer_tx: Sender<Vec<Part>>,
+    pub act_tx: Sender<ActuatorMsg>,
+    pub metrics: Arc<StationMetrics>,
+    pub saturate: bool,
+    pub max_triggers: Option<u64>,
+}
+
+impl Capture {
+    pub fn run(mut self, stop: &AtomicBool) {
+        let m = self.metrics.clone();
+        let mut next_id = 1u64;
+        let mut source_fault = false;
+        let mut triggers = 0u64;
+        'triggers: while let Some(t) = self.trigger.wait(stop) {
+            if self.max_triggers.is_some_and(|max| triggers >= max) {
+                break;
+            }
+            triggers += 1;
+            m.inc(&m.triggers);
+            let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+            let mut cycle = Vec::with_capacity(self.cavities);
+            for cavity in 0..self.cavities {
+                let captured = self.source.capture(t);
+                if matches!(captured, Err(SourceError::Ended)) {
+                    break 'triggers;
+                }
+                let id = next_id;
+                next_id += 1;
+                let (name, recipe, label) = match &captured {
+                    Ok(f) => (
+                        f.info.name.clone(),
+                        f.info.recipe.clone().unwrap_or_else(|| self.default_recipe.clone()),
+                        f.info.label_ng,
+                    ),
+                    Err(_) => (String::new(), self.default_recipe.clone(), None),
+                };
+                let ticket = PartTicket {
+                    id,
+                    cavity,
+                    trigger: t,
+                    trigger_ms: ms(t.saturating_duration_since(self.epoch)),
+                    time: time.clone(),
+                    recipe: recipe.to_string(),
+                    frame_name: name,
+                    label_ng: label,
+                };
+                let _ = self.act_tx.send(ActuatorMsg::Register(ticket));
+                match captured.and_then(|f| f.validate().map(|_| f)) {
+                    Ok(frame) => {
+                        m.inc(&m.frames_captured);
+                        if source_fault {
+                            source_fault = false;
+                            log::info!("camera back: {}", self.source.describe());
+                            let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: false });
+                        }
+                        cycle.push(Part { id, trigger: t, captured: Instant::now(), frame });
+                    }
+                    Err(SourceError::BadFrame(reason)) => {
+                        m.inc(&m.bad_frames);
+                        log::warn!("part {id}: bad frame, rejected: {reason}");
+                        self.fail(id, format!("bad frame: {reason}"));
+                    }
+                    Err(e) => {
+                        m.inc(&m.capture_errors);
+                        if !source_fault {
+                            source_fault = true;
+                            log::error!("camera fault, alarm on, rejecting parts: {e}");
+                            let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: true });
+                        }
+                        self.fail(id, e.to_string());
+                    }
+                }
+            }
+            if cycle.is_empty() {
+                continue;
+            }
+            if self.saturate {
+                if self.infer_tx.send(cycle).is_err() {
+                    break;
+                }
+                continue;
+            }
+            match self.infer_tx.try_send(cycle) {
+                Ok(()) => {}
+                Err(TrySendError::Full(cycle)) | Err(TrySendError::Disconnected(cycle)) => {
+                    m.inc(&m.overload_drops);
+                    log::warn!("inference queue full: {} part(s) rejected unjudged", cycle.len());
+                    for p in cycle {
+                        self.fail(p.id, "station overloaded: not inspected".into());
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail(&self, id: u64, reason: String) {
+        let _ = self.act_tx.send(ActuatorMsg::Outcome { id, outcome: Outcome::Failed { reason } });
+    }
+}
+
+pub struct Infer {
+    inspector: SealInspector,
+    act_tx: Sender<ActuatorMsg>,
+    metrics: Arc<StationMetrics>,
+    delay: Duration,
+    threshold: f32,
+}
+
+impl Infer {
+    pub fn new(
+        inspector: SealInspector,
+        act_tx: Sender<ActuatorMsg>,
+        metrics: Arc<StationMetrics>,
+        delay: Duration,
+        threshold: f32,
+    ) -> Self {
+        Self { inspector, act_tx, metrics, delay, threshold }
+    }
+
+    pub fn run(mut self, rx: Receiver<Vec<Part>>) {
+        let m = self.metrics.clone();
+        let model = Arc::new(self.inspector.identity().clone());
+        let mut model_fault = false;
+        for mut cycle in rx {
+            let start = Instant::now();
+            // A part already past its reject point was rejected late; inferring it would only delay others.
+            cycle.retain(|p| {
+                let keep = p.trigger + self.delay > start;
+                if !keep {
+                    m.inc(&m.skipped_past_deadline);
+                    let reason = "not inferred: past its reject point".to_string();
+                    let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome: Outcome::Failed { reason } });
+                }
+                keep
+            });
+            if cycle.is_empty() {
+                continue;
+            }
+            let result = self.inspector.infer(&cycle);
+            let done = Instant::now();
+            m.inc(&m.batches);
+            match result {
+                Ok(scores) => {
+                    if model_fault {
+                        model_fault = false;
+                        log::info!("model runs again; alarm cleared");
+                        let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Model, active: false });
+                    }
+                    m.add(&m.parts_scored, scores.len() as u64);
+                    for (p, s) in cycle.into_iter().zip(scores) {
+                        let verdict = Verdict::from_score(s.p_ng, self.threshold);
+                        let latency = StageLatency {
+                            capture_ms: ms(p.captured.saturating_duration_since(p.trigger)),
+                            queue_ms: ms(start.saturating_duration_since(p.captured)),
+                            infer_ms: ms(done - start),
+                            total_ms: ms(done.saturating_duration_since(p.trigger)),
+                        };
+                        let frame = (verdict == Verdict::Ng).then_some(p.frame);
+                        let outcome = Outcome::Scored { p_ng: s.p_ng, verdict, latency, model: model.clone(), frame };
+                        let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome });
+                    }
+                }
+                Err(e) => {
+                    m.inc(&m.inference_errors);
+                    if !model_fault {
+                        model_fault = true;
+                        log::error!("model fault, alarm on, rejecting parts: {e}");
+                        let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Model, active: true });
+                    }
+                    for p in cycle {
+                        let outcome = Outcome::Failed { reason: e.to_string() };
+                        let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome });
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub struct Recorder {
+    results: ResultsLog,
+    archive: Option<NgArchive>,
+    metrics: Arc<StationMetrics>,
+    echo: bool,
+}
+
+impl Recorder {
+    pub fn new(results: ResultsLog, archive: Option<NgArchive>, metrics: Arc<StationMetrics>, echo: bool) -> Self {
+        Self { results, archive, metrics, echo }
+    }
+
+    pub fn run(mut self, rx: Receiver<Settled>) -> Summary {
+        let mut summary = Summary::default();
+        for s in rx {
+            let r = &s.record;
+            self.results.write(r);
+            if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
+                let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
+                a.save(frame, &stem);
+            }
+            if self.echo {
+                println!(
+                    "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}",
+                    r.part,
+                    r.cavity,
+                    r.recipe,
+                    format!("{:?}", r.verdict).to_uppercase(),
+                    r.p_ng.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into()),
+                    r.latency.total_ms,
+                    if r.late { "  LATE" } else { "" },
+                    if r.rejected { "  rejected" } else { "" },
+                    r.frame
+                );
+            }
+            summary.add(r);
+        }
+        self.results.flush();
+        let m = &self.metrics;
+        m.add(&m.results_write_errors, self.results.write_errors);
+        if let Some(a) = &self.archive {
+            m.add(&m.archive_saved, a.saved);
+            m.add(&m.archive_evicted, a.evicted);
+            m.add(&m.archive_write_errors, a.write_errors);
+        }
+        summary
+    }
+}

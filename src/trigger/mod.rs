@@ -1,0 +1,52 @@
+//! What starts an inspection. Free-running at a rate here; the photo-eye on a GPIO input comes with the
+//! GPIO character-device backend.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub trait Trigger: Send {
+    /// Blocks until the next trigger; `None` once `stop` is set.
+    fn wait(&mut self, stop: &AtomicBool) -> Option<Instant>;
+}
+
+/// Triggers at a fixed rate, on a schedule that does not drift with processing time.
+pub struct FreeRun {
+    period: Duration,
+    next: Option<Instant>,
+}
+
+impl FreeRun {
+    pub fn new(rate_hz: f64) -> Self {
+        Self { period: Duration::from_secs_f64(1.0 / rate_hz), next: None }
+    }
+}
+
+/// Sleeps until `t` in short slices so a stop request is seen within ~20 ms.
+pub fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return true;
+        }
+        std::thread::sleep((t - now).min(Duration::from_millis(20)));
+    }
+}
+
+impl Trigger for FreeRun {
+    fn wait(&mut self, stop: &AtomicBool) -> Option<Instant> {
+        let now = Instant::now();
+        let mut t = self.next.unwrap_or(now);
+        if t + self.period < now {
+            // Fell behind by more than a period (stalled): restart the schedule, do not burst.
+            t = now;
+        }
+        if !sleep_until(t, stop) {
+            return None;
+        }
+        self.next = Some(t + self.period);
+        Some(t)
+    }
+}

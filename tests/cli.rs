@@ -1,0 +1,133 @@
+//! The `cellgate` executable as an operator or a service manager uses it.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::json;
+
+fn cellgate() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cellgate"));
+    c.env("RUST_LOG", "info");
+    c
+}
+
+#[test]
+fn sigterm_settles_parts_in_flight_sets_outputs_safe_and_exits_zero() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |v| {
+        v["source"]["loop"] = json!(true);
+        v["trigger"]["rate_hz"] = json!(40);
+        v["actuation"]["delay_ms"] = json!(300);
+    });
+    let child = cellgate()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cellgate");
+    // Wait until parts are flowing (results appear), then stop it as systemd would.
+    let results = dir.path().join("results.jsonl");
+    let t0 = Instant::now();
+    while common::read_jsonl(&results).len() < 5 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "station produced no results");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit status {:?}: {stderr}", out.status);
+    assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
+
+    // Every part triggered before the stop is in the log exactly once, including those that were
+    // still travelling to the reject point (delay 300 ms at 40 parts/s: ~12 in flight).
+    let recs = common::read_jsonl(&results);
+    let ids: Vec<u64> = recs.iter().map(|r| r["part"].as_u64().expect("part")).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("parts {} ", ids.len())), "summary counts the logged parts: {stdout}");
+
+    let timeline = common::read_jsonl(&dir.path().join("gpio.jsonl"));
+    let mut last = std::collections::BTreeMap::new();
+    for c in &timeline {
+        last.insert(c["line"].as_str().expect("line").to_string(), c["value"].as_u64().expect("value"));
+    }
+    assert!(last.values().all(|&v| v == 0), "outputs safe at exit: {last:?}");
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |v| v["actuation"]["pulse_ms"] = json!(-5));
+    let out = cellgate().arg("check-config").arg(&cfg).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("actuation.pulse_ms"), "{err}");
+
+    let good = common::write_config(dir.path(), |_| {});
+    let out = cellgate().arg("check-config").arg(&good).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn models_inspect_shows_manifest_graph_and_provider() {
+    let out = cellgate().args(["models", "inspect"]).arg(common::model()).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("task      seal_classifier"), "{stdout}");
+    assert!(stdout.contains("provider  cpu"), "{stdout}");
+    assert!(stdout.contains("contract  ok"), "{stdout}");
+    assert!(stdout.contains("\"weights_sha256\""), "{stdout}");
+}
+
+#[test]
+fn models_inspect_refuses_a_broken_file_with_exit_3() {
+    let bad = common::fixtures().join("models/no_manifest.onnx");
+    let out = cellgate().args(["models", "inspect"]).arg(&bad).output().expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cellgate.manifest"));
+}
+
+#[test]
+fn replay_of_a_labelled_folder_reports_agreement() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |_| {});
+    let out = cellgate()
+        .args(["replay", "--rate", "50", "--config"])
+        .arg(&cfg)
+        .arg("--images")
+        .arg(common::fixtures().join("seal"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("labels: 12 parts  accuracy 100.00%"), "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("part ")).count(), 12, "a line per part");
+}
+
+#[test]
+fn missing_onnx_runtime_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |_| {});
+    // The library is searched beside the executable too, so run a copy from an empty folder.
+    let exe = dir.path().join("cellgate");
+    std::fs::copy(env!("CARGO_BIN_EXE_cellgate"), &exe).expect("copy binary");
+    let out = Command::new(&exe)
+        .env("ORT_DYLIB_PATH", dir.path().join("missing.so"))
+        .current_dir(dir.path())
+        .args(["replay", "--config"])
+        .arg(&cfg)
+        .arg("--images")
+        .arg(common::fixtures().join("seal"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ONNX Runtime library not found") && err.contains("ORT_DYLIB_PATH"), "{err}");
+}

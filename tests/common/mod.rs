@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests: configs in temp folders, fixtures, result files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{json, Value};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("tests/fixtures")
+}
+
+pub fn model() -> PathBuf {
+    root().join("onnx/seal_classifier.onnx")
+}
+
+/// Station runs measure time; two at once on a 2-core machine would measure each other.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A config replaying the golden fixture set once, writing into `dir`; `edit` adjusts it.
+pub fn write_config(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let seal = fixtures().join("seal");
+    let mut recipes = serde_json::Map::new();
+    for e in std::fs::read_dir(seal.join("references")).expect("fixture references") {
+        let p = e.expect("entry").path();
+        let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
+        recipes.insert(name, json!({ "reference": p }));
+    }
+    let first = recipes.keys().next().cloned().expect("a recipe");
+    let mut v = json!({
+        "name": "test-station",
+        "runtime": { "providers": ["cpu"], "intra_threads": 1 },
+        "inspection": { "kind": "seal", "model": model(), "recipe": first, "recipes": recipes },
+        "source": { "kind": "replay", "path": seal, "loop": false },
+        "trigger": { "kind": "free_run", "rate_hz": 20 },
+        "actuation": { "delay_ms": 200, "pulse_ms": 30 },
+        "gpio": { "backend": "sim", "timeline": dir.join("gpio.jsonl"), "reject": ["reject0"], "alarm": "alarm" },
+        "records": { "results": dir.join("results.jsonl"), "archive": { "dir": dir.join("ng"), "quota_bytes": 8388608 } }
+    });
+    edit(&mut v);
+    let path = dir.join("station.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&v).expect("json")).expect("write config");
+    path
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Golden NG probability per fixture image.
+pub fn golden() -> Vec<(String, String, [f32; 2])> {
+    let text = std::fs::read_to_string(fixtures().join("seal/golden.json")).expect("golden.json");
+    let v: Value = serde_json::from_str(&text).expect("golden JSON");
+    v["pairs"]
+        .as_array()
+        .expect("pairs")
+        .iter()
+        .map(|p| {
+            let probs = p["probs"].as_array().expect("probs");
+            (
+                p["image"].as_str().expect("image").to_string(),
+                p["reference"].as_str().expect("reference").to_string(),
+                [probs[0].as_f64().expect("f") as f32, probs[1].as_f64().expect("f") as f32],
+            )
+        })
+        .collect()
+}
+
+/// Rising and falling edges of one line in a GPIO timeline: (t_ms, value).
+pub fn edges(timeline: &[Value], line: &str) -> Vec<(f64, u8)> {
+    timeline
+        .iter()
+        .filter(|c| c["line"] == line)
+        .map(|c| (c["t_ms"].as_f64().expect("t_ms"), c["value"].as_u64().expect("value") as u8))
+        .collect()
+}
