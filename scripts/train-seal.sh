@@ -9,12 +9,13 @@ ml=scripts/ml
 w=work/seal
 $py $ml/seal_render.py --out $w/train --count 6000 --seed 1
 $py $ml/seal_render.py --out $w/test --count 2000 --seed 2
-$py $ml/seal_train.py --data $w/train --out $w/full.pt --seed 0 "$@"
-$py $ml/seal_train.py --data $w/train --out $w/no-attention.pt --seed 0 --no-attention "$@"
-$py $ml/seal_train.py --data $w/train --out $w/no-gain.pt --seed 0 --alpha 0 "$@"
+$py $ml/seal_train.py --data $w/train --out $w/full.pt --seed 0 --epochs 18 --patience 6 --lr 2e-3 "$@"
+$py $ml/seal_train.py --data $w/train --out $w/no-attention.pt --seed 0 --epochs 18 --patience 6 --lr 2e-3 --no-attention "$@"
+$py $ml/seal_train.py --data $w/train --out $w/no-gain.pt --seed 0 --epochs 18 --patience 6 --lr 2e-3 --alpha 0 "$@"
 for m in full no-attention no-gain; do
   $py $ml/seal_evaluate.py --checkpoint $w/$m.pt --data $w/test --json $w/$m.eval.json
 done
 $py $ml/seal_export.py --checkpoint $w/full.pt --eval $w/full.eval.json --ablation $w/no-attention.eval.json \
   --ablation $w/no-gain.eval.json --out onnx/seal_classifier.onnx
+$py $ml/seal_card.py --report onnx/seal_classifier.report.json --out onnx/seal_classifier.md
 $py $ml/seal_fixtures.py --model onnx/seal_classifier.onnx --out tests/fixtures/seal

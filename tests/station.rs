@@ -15,7 +15,7 @@ use cellgate::station::{Overrides, RunReport, Station};
 use serde_json::{json, Value};
 
 /// Timing slack for a loaded 2-core CI machine.
-const SLACK_MS: f64 = 30.0;
+const SLACK_MS: f64 = 60.0;
 
 struct Run {
     _dir: tempfile::TempDir,
@@ -237,4 +237,71 @@ fn fixture_cycle_of_six_cavities_is_judged_as_one_batch() {
             .any(|e| e.1 == 1 && (e.0 - rec["trigger_ms"].as_f64().expect("t") - 200.0).abs() <= SLACK_MS);
         assert_eq!(pulsed, golden_ng(frame), "cavity {cavity} output for {frame}");
     }
+}
+
+#[test]
+fn full_disk_never_stops_inspection() {
+    // /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
+    let r = run_station(
+        |v| {
+            v["records"]["results"] = json!("/dev/full");
+        },
+        None,
+        None,
+    );
+    let m = &r.report.metrics;
+    assert_eq!(m.parts_settled, 12, "every part still judged");
+    assert!(m.results_write_errors >= 12, "each failed write counted: {m:?}");
+    let rises = common::edges(&r.timeline, "reject0").iter().filter(|e| e.1 == 1).count();
+    let ng = common::golden().iter().filter(|g| g.2[1] >= 0.5).count();
+    assert_eq!(rises, ng, "rejects still fire for every NG part");
+    assert_eq!(r.report.summary.parts, 12, "the summary still has every part");
+}
+
+/// Frames that name a recipe the station has no reference for: inference cannot judge them.
+struct UnknownRecipe {
+    inner: ReplaySource,
+    count: u64,
+    bad: std::ops::RangeInclusive<u64>,
+}
+
+impl FrameSource for UnknownRecipe {
+    fn capture(&mut self, after: Instant) -> Result<Frame, SourceError> {
+        self.count += 1;
+        let mut f = self.inner.capture(after)?;
+        if self.bad.contains(&self.count) {
+            let mut info = (*f.info).clone();
+            info.recipe = Some("recipe-nobody-configured".into());
+            f.info = Arc::new(info);
+        }
+        Ok(f)
+    }
+
+    fn describe(&self) -> String {
+        "test source with unknown recipes".into()
+    }
+}
+
+#[test]
+fn inference_fault_sets_alarm_rejects_and_clears() {
+    let inner = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
+    let r = run_station(
+        |v| {
+            v["trigger"]["rate_hz"] = json!(10);
+            v["actuation"]["delay_ms"] = json!(60);
+        },
+        Some(Box::new(UnknownRecipe { inner, count: 0, bad: 3..=4 })),
+        None,
+    );
+    for id in [3u64, 4] {
+        let rec = r.results.iter().find(|x| x["part"] == id).expect("logged");
+        assert_eq!(rec["verdict"], "error", "{rec}");
+        assert_eq!(rec["rejected"], true);
+        assert!(rec["error"].as_str().is_some_and(|e| e.contains("recipe-nobody-configured")), "{rec}");
+    }
+    let alarm: Vec<u8> = common::edges(&r.timeline, "alarm").iter().map(|e| e.1).collect();
+    assert_eq!(alarm, vec![1, 0], "alarm on at the fault, off when inference works again");
+    assert_eq!(r.report.metrics.inference_errors, 2);
+    let rec5 = r.results.iter().find(|x| x["part"] == 5).expect("logged");
+    assert_ne!(rec5["verdict"], "error", "station recovered: {rec5}");
 }

@@ -237,6 +237,8 @@ fn station_run(
         alarm: "alarm".into(),
     };
     cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
+    cfg.model_updates.watch = false;
+    cfg.model_updates.state_dir = out.join("models");
     let ov = Overrides { saturate: true, max_triggers: Some(triggers), ..Overrides::default() };
     // Warm the sessions with a short run first, as a station does before READY.
     let warm = Overrides { max_triggers: Some(5), ..ov.clone() };

@@ -76,6 +76,25 @@ enum ModelsCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The model in use, swaps, refusals with their reasons, and the last events.
+    Status {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+    },
+    /// Put the previous model back (the running station validates and swaps it in like any drop).
+    Rollback {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+    },
+    /// Sign a model file for stations that require signatures: writes `<file>.sig`.
+    Sign {
+        /// File holding the ed25519 secret key (64 hex characters).
+        #[arg(long)]
+        key: PathBuf,
+        file: PathBuf,
+    },
+    /// Make an ed25519 key pair: `<out>.secret` (keep off the station) and `<out>.pub` (for the config).
+    Keygen { out: PathBuf },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +128,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Run { config } => run::run(&config),
         Command::Replay { config, images, rate, quiet } => replay::run(&config, &images, rate, quiet),
         Command::CheckConfig { config } => check_config::run(&config),
-        Command::Models { cmd: ModelsCommand::Inspect { file, config } } => models::inspect(&file, config.as_deref()),
+        Command::Models { cmd } => match cmd {
+            ModelsCommand::Inspect { file, config } => models::inspect(&file, config.as_deref()),
+            ModelsCommand::Status { config } => models::status(&config),
+            ModelsCommand::Rollback { config } => models::rollback(&config),
+            ModelsCommand::Sign { key, file } => models::sign(&key, &file),
+            ModelsCommand::Keygen { out } => models::keygen(&out),
+        },
         Command::Bench { config, images, parts } => bench::run(&config, images.as_deref(), parts),
     }
 }

@@ -1,6 +1,8 @@
 use std::path::Path;
 
 use cellgate::config::{RuntimeConfig, StationConfig};
+use cellgate::model::integrity;
+use cellgate::model::store::ModelStore;
 use cellgate::model::LoadedModel;
 use cellgate::runtime::Runtime;
 
@@ -38,4 +40,77 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
     let json = serde_json::to_string_pretty(&m.manifest).map_err(|e| CliError::Other(e.to_string()))?;
     println!("{json}");
     contract.map_err(|source| CliError::Model(cellgate::model::ModelError::Manifest { path: file.into(), source }))
+}
+
+pub fn status(config: &Path) -> Result<(), CliError> {
+    let cfg = StationConfig::load(config)?;
+    let dir = cfg.resolve(&cfg.model_updates.state_dir);
+    let st = ModelStore::read_status(&dir)
+        .ok_or_else(|| CliError::Other(format!("{}: no model status yet (has the station run?)", dir.display())))?;
+    match &st.active {
+        Some(a) => println!(
+            "active    {} {} ({} graph on {}) since {}\nfile      {}\nsha256    {}",
+            a.name,
+            a.version,
+            a.graph,
+            a.provider,
+            a.since,
+            a.file.display(),
+            a.sha256
+        ),
+        None => println!("active    none"),
+    }
+    println!("swaps     {}\nrefusals  {}", st.swaps, st.refusals);
+    let previous = dir.join("previous");
+    println!(
+        "rollback  {}",
+        if previous.is_dir() { format!("available ({})", previous.display()) } else { "nothing kept yet".into() }
+    );
+    println!("events (newest last):");
+    for e in st.events.iter().rev().take(15).rev() {
+        println!("  {}  {:<9} {}  {}", e.time, e.event, e.file.display(), e.detail);
+    }
+    Ok(())
+}
+
+pub fn rollback(config: &Path) -> Result<(), CliError> {
+    let cfg = StationConfig::load(config)?;
+    let dir = cfg.resolve(&cfg.model_updates.state_dir);
+    let model = cfg.resolve(&cfg.seal().model);
+    let restored = ModelStore::rollback(&dir, &model).map_err(CliError::Other)?;
+    for f in &restored {
+        println!("restored {}", f.display());
+    }
+    println!("the running station validates and swaps it in; see `cellgate models status`");
+    Ok(())
+}
+
+pub fn sign(key: &Path, file: &Path) -> Result<(), CliError> {
+    let secret = std::fs::read_to_string(key).map_err(|e| CliError::Other(format!("{}: {e}", key.display())))?;
+    let sig = integrity::sign_file(file, &secret).map_err(CliError::Other)?;
+    println!("wrote {}", sig.display());
+    Ok(())
+}
+
+pub fn keygen(out: &Path) -> Result<(), CliError> {
+    let mut secret = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
+        .map_err(|e| CliError::Other(format!("/dev/urandom: {e}")))?;
+    let secret_hex = integrity::hex(&secret);
+    let public = integrity::public_of(&secret_hex).map_err(CliError::Other)?;
+    let with_ext = |ext: &str| {
+        let mut s = out.as_os_str().to_os_string();
+        s.push(ext);
+        std::path::PathBuf::from(s)
+    };
+    let (sec_path, pub_path) = (with_ext(".secret"), with_ext(".pub"));
+    let write =
+        |p: &Path, text: String| std::fs::write(p, text).map_err(|e| CliError::Other(format!("{}: {e}", p.display())));
+    write(&sec_path, secret_hex + "\n")?;
+    std::fs::set_permissions(&sec_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| CliError::Other(format!("{}: {e}", sec_path.display())))?;
+    write(&pub_path, public + "\n")?;
+    println!("wrote {} (keep it off the station) and {}", sec_path.display(), pub_path.display());
+    Ok(())
 }

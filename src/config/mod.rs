@@ -37,6 +37,8 @@ pub struct StationConfig {
     pub actuation: ActuationConfig,
     pub gpio: GpioConfig,
     pub records: RecordsConfig,
+    #[serde(default)]
+    pub model_updates: ModelUpdatesConfig,
     /// Folder the config was read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -259,6 +261,48 @@ fn default_quota() -> u64 {
     512 * 1024 * 1024
 }
 
+/// Technicians' model swaps: the model folder is watched, new files are validated and warmed off the
+/// inspection path and take over between two parts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelUpdatesConfig {
+    /// Watch the model files and swap in replacements.
+    #[serde(default = "default_true")]
+    pub watch: bool,
+    /// Quiet time after the last write before a file is read.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
+    /// Copies of the active and previous models, and `status.json`.
+    #[serde(default = "default_model_state")]
+    pub state_dir: PathBuf,
+    /// Refuse model files without a valid `<file>.sig`.
+    #[serde(default)]
+    pub require_signature: bool,
+    /// ed25519 public key (64 hex characters) that signatures are checked with.
+    #[serde(default)]
+    pub public_key: Option<PathBuf>,
+}
+
+impl Default for ModelUpdatesConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            settle_ms: default_settle_ms(),
+            state_dir: default_model_state(),
+            require_signature: false,
+            public_key: None,
+        }
+    }
+}
+
+fn default_settle_ms() -> u64 {
+    500
+}
+
+fn default_model_state() -> PathBuf {
+    PathBuf::from("/var/lib/cellgate/models")
+}
+
 impl StationConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -371,6 +415,21 @@ impl StationConfig {
         names.sort();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
             return bad("gpio", format!("line '{}' is used twice", w[0]));
+        }
+        let mu = &self.model_updates;
+        if !(50..=60_000).contains(&mu.settle_ms) {
+            return bad("model_updates.settle_ms", format!("{} is outside 50..60000", mu.settle_ms));
+        }
+        match &mu.public_key {
+            Some(k) => {
+                if let Err(e) = crate::model::integrity::read_public_key(&self.resolve(k)) {
+                    return bad("model_updates.public_key", e);
+                }
+            }
+            None if mu.require_signature => {
+                return bad("model_updates.public_key", "require_signature needs a public key to check with".into());
+            }
+            None => {}
         }
         if let Some(arch) = &self.records.archive {
             if arch.quota_bytes < 1024 * 1024 {

@@ -66,12 +66,15 @@ pub struct SealInspector {
     default_recipe: Arc<str>,
     threshold: f32,
     identity: ModelIdentity,
+    /// The default recipe's reference, for the self-test of a freshly loaded model.
+    self_test_frame: Option<Frame>,
     /// Batch buffers, grown to the largest batch seen and then reused.
     image_buf: Vec<f32>,
     ref_buf: Vec<f32>,
 }
 
-fn companion(full: &Path, role: &str) -> PathBuf {
+/// `<stem>.<role>.onnx` beside the full model.
+pub fn companion(full: &Path, role: &str) -> PathBuf {
     let stem = full.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     full.with_file_name(format!("{stem}.{role}.onnx"))
 }
@@ -126,6 +129,7 @@ impl SealInspector {
             default_recipe: cfg.recipe.as_str().into(),
             threshold,
             identity,
+            self_test_frame: None,
             image_buf: Vec::new(),
             ref_buf: Vec::new(),
         };
@@ -204,6 +208,11 @@ impl SealInspector {
         let mut input = vec![0f32; self.pre.len()];
         self.pre.write(&frame, &mut input)?;
         let key: Arc<str> = recipe.into();
+        if key == self.default_recipe {
+            let mut f = frame.clone();
+            f.info = Arc::new(FrameInfo { recipe: Some(key.clone()), ..(*frame.info).clone() });
+            self.self_test_frame = Some(f);
+        }
         let shape = [1, self.pre.channels(), self.pre.height as usize, self.pre.width as usize];
         match &mut self.engine {
             Engine::Full { ref_inputs, .. } => {
@@ -223,6 +232,21 @@ impl SealInspector {
             }
         }
         Ok(())
+    }
+
+    /// Runs the default recipe's reference against itself: the outputs must be probabilities and the
+    /// verdict OK. Catches a file that loads but does not judge (wrong weights, broken export).
+    pub fn self_test(&mut self) -> Result<SealScore, InspectError> {
+        let frame =
+            self.self_test_frame.clone().ok_or_else(|| InspectError::UnknownRecipe(self.default_recipe.to_string()))?;
+        let score = self.infer(&[&frame])?[0];
+        if score.p_ng >= self.threshold {
+            return Err(InspectError::Output(format!(
+                "self-test: the reference judged against itself is NG (p_ng {:.4})",
+                score.p_ng
+            )));
+        }
+        Ok(score)
     }
 
     /// Scores a batch of frames (one fixture cycle). Each frame is judged against its own recipe's

@@ -1,7 +1,10 @@
 //! Loading a model file per the DESIGN contract: session on a provider, manifest from the metadata,
 //! manifest checked against the graph and the task. A model that fails any check is refused with the reason.
 
+pub mod integrity;
 pub mod manifest;
+pub mod store;
+pub mod watch;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -30,6 +30,7 @@ pub enum RuntimeError {
 }
 
 /// The loaded runtime; one per process (ONNX Runtime's library can only be loaded once).
+#[derive(Clone)]
 pub struct Runtime {
     env: Environment,
     pub library: PathBuf,

@@ -35,6 +35,8 @@ pub struct PartTicket {
 pub enum Outcome {
     Scored {
         p_ng: f32,
+        /// The judging model's threshold.
+        threshold: f32,
         verdict: Verdict,
         latency: StageLatency,
         model: Arc<ModelIdentity>,
@@ -273,8 +275,10 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let m = &self.metrics;
         m.inc(&m.parts_settled);
         let t = &p.ticket;
+        let mut threshold = self.timing.threshold;
         let (verdict, p_ng, latency, model, frame, error) = match p.outcome {
-            Some(Outcome::Scored { p_ng, verdict, latency, model, frame }) => {
+            Some(Outcome::Scored { p_ng, threshold: t, verdict, latency, model, frame }) => {
+                threshold = t;
                 (verdict, Some(p_ng), latency, Some((*model).clone()), frame, None)
             }
             Some(Outcome::Failed { reason }) => {
@@ -298,7 +302,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             model,
             verdict,
             p_ng,
-            threshold: self.timing.threshold,
+            threshold,
             rejected,
             late: p.rejected_late,
             fault: p.fault_at_reject,

@@ -61,6 +61,13 @@ metrics!(
         /// Sum and maximum of |actual - scheduled| reject time, microseconds.
         reject_timing_error_us_sum,
         reject_timing_error_us_max,
+        // model swaps
+        /// Replacement models validated, warmed and handed over.
+        model_swaps,
+        /// Replacement models refused (integrity, load, contract, self-test).
+        model_loads_refused,
+        /// Time from the last replacement's files settling to its first part, ms.
+        last_takeover_ms,
         // record
         /// Results-log writes that failed (disk full...).
         results_write_errors,

@@ -3,6 +3,7 @@
 //! this same graph; only the source and the GPIO backend differ.
 
 pub mod metrics;
+pub mod model_swap;
 mod pipeline;
 pub mod summary;
 
@@ -14,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{GpioConfig, SourceConfig, StationConfig, TriggerConfig};
 use crate::inspect::seal::{InspectError, SealInspector};
+use crate::model::integrity::{read_public_key, IntegrityPolicy};
+use crate::model::store::ModelStore;
+use crate::model::watch::ModelWatcher;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::sinks::gpio::sim::{LineChange, SimGpio};
 use crate::sinks::gpio::{GpioError, GpioOutputs};
@@ -40,6 +44,10 @@ pub enum StationError {
     Records { path: PathBuf, source: std::io::Error },
     #[error("cannot start thread {0}")]
     Thread(String),
+    #[error(transparent)]
+    Watch(#[from] crate::model::watch::WatchError),
+    #[error("model_updates.public_key: {0}")]
+    Key(String),
 }
 
 /// Overrides a command line may put over the config (the replay tool, tests).
@@ -68,6 +76,8 @@ pub struct Station {
     archive: Option<NgArchive>,
     epoch: Instant,
     echo: bool,
+    swap: Option<model_swap::ModelSwap>,
+    swap_rx: crossbeam_channel::Receiver<model_swap::Candidate>,
     saturate: bool,
     max_triggers: Option<u64>,
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
@@ -97,6 +107,8 @@ impl Station {
             references.entry(k.clone()).or_insert_with(|| p.clone());
         }
         let inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
+        let mut inspector = inspector;
+        inspector.self_test()?;
         let id = inspector.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
@@ -126,7 +138,12 @@ impl Station {
             None => None,
         };
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
+        let metrics: Arc<StationMetrics> = Arc::default();
+        let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
+        let swap = Self::model_swap(&cfg, &rt, &inspector, references, swap_tx, metrics.clone())?;
         Ok(Self {
+            swap,
+            swap_rx,
             timeline: gpio.timeline.clone(),
             cfg,
             inspector,
@@ -139,8 +156,49 @@ impl Station {
             echo: ov.echo,
             saturate: ov.saturate,
             max_triggers: ov.max_triggers,
-            metrics: Arc::default(),
+            metrics,
         })
+    }
+
+    /// The model-swap step, when the config asks for it; records the model in use either way.
+    fn model_swap(
+        cfg: &StationConfig,
+        rt: &Runtime,
+        inspector: &SealInspector,
+        references: BTreeMap<String, PathBuf>,
+        tx: crossbeam_channel::Sender<model_swap::Candidate>,
+        metrics: Arc<StationMetrics>,
+    ) -> Result<Option<model_swap::ModelSwap>, StationError> {
+        let mu = &cfg.model_updates;
+        let model_path = cfg.resolve(&cfg.seal().model);
+        let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
+        let files: Vec<PathBuf> =
+            model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
+        store.keep_active(&files, false);
+        store.record("loaded", &model_path, format!("{} {}", inspector.identity().name, inspector.identity().version));
+        store.set_active(model_swap::active_model(&model_path, inspector.identity()));
+        if !mu.watch {
+            return Ok(None);
+        }
+        let dir = model_path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let watcher =
+            ModelWatcher::new(&dir, &model_swap::ModelSwap::files(&model_path), Duration::from_millis(mu.settle_ms))?;
+        let public_key = match &mu.public_key {
+            Some(k) => Some(read_public_key(&cfg.resolve(k)).map_err(StationError::Key)?),
+            None => None,
+        };
+        Ok(Some(model_swap::ModelSwap {
+            rt: rt.clone(),
+            seal: cfg.seal().clone(),
+            active_set: model_swap::ModelSwap::set_sha256(&model_path),
+            model_path,
+            references,
+            watcher,
+            store,
+            policy: IntegrityPolicy { require_signature: mu.require_signature, public_key },
+            tx,
+            metrics,
+        }))
     }
 
     /// Replaces the frame source (a camera backend, or a test's faulty source); the rest of the graph
@@ -180,8 +238,24 @@ impl Station {
         let act_h = spawn("actuate")
             .spawn(move || scheduler.run(act_rx))
             .map_err(|_| StationError::Thread("actuate".into()))?;
-        let infer =
-            pipeline::Infer::new(self.inspector, act_tx.clone(), metrics.clone(), timing.delay, timing.threshold);
+        let infer = pipeline::Infer {
+            inspector: self.inspector,
+            act_tx: act_tx.clone(),
+            metrics: metrics.clone(),
+            delay: timing.delay,
+            swaps: self.swap_rx,
+        };
+        let swap_stop = Arc::new(AtomicBool::new(false));
+        let swap_h = match self.swap {
+            Some(swap) => {
+                let st = swap_stop.clone();
+                let h = spawn("model-swap")
+                    .spawn(move || swap.run(&st))
+                    .map_err(|_| StationError::Thread("model-swap".into()))?;
+                Some(h)
+            }
+            None => None,
+        };
         let infer_h =
             spawn("infer").spawn(move || infer.run(infer_rx)).map_err(|_| StationError::Thread("infer".into()))?;
         let default_recipe: Arc<str> = seal.recipe.as_str().into();
@@ -199,6 +273,10 @@ impl Station {
         };
         // The capture loop runs here; when it returns, its senders drop and the threads drain in order.
         capture.run(&stop);
+        swap_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = swap_h {
+            let _ = h.join();
+        }
         let joined = infer_h.join().is_ok() & act_h.join().is_ok();
         let summary = rec_h.join().map_err(|_| StationError::Thread("record (panicked)".into()))?;
         if !joined {

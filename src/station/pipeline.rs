@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::metrics::StationMetrics;
+use super::model_swap::Candidate;
 use super::summary::Summary;
 use crate::inspect::decision::Verdict;
 use crate::inspect::seal::SealInspector;
@@ -142,29 +143,34 @@ impl Capture {
 }
 
 pub struct Infer {
-    inspector: SealInspector,
-    act_tx: Sender<ActuatorMsg>,
-    metrics: Arc<StationMetrics>,
-    delay: Duration,
-    threshold: f32,
+    pub inspector: SealInspector,
+    pub act_tx: Sender<ActuatorMsg>,
+    pub metrics: Arc<StationMetrics>,
+    pub delay: Duration,
+    /// Validated, warmed replacement models from the model-swap step.
+    pub swaps: Receiver<Candidate>,
 }
 
 impl Infer {
-    pub fn new(
-        inspector: SealInspector,
-        act_tx: Sender<ActuatorMsg>,
-        metrics: Arc<StationMetrics>,
-        delay: Duration,
-        threshold: f32,
-    ) -> Self {
-        Self { inspector, act_tx, metrics, delay, threshold }
-    }
-
     pub fn run(mut self, rx: Receiver<Vec<Part>>) {
         let m = self.metrics.clone();
-        let model = Arc::new(self.inspector.identity().clone());
+        let mut model = Arc::new(self.inspector.identity().clone());
         let mut model_fault = false;
         for mut cycle in rx {
+            // A replacement takes over here, between two batches: no part is judged by two models.
+            while let Ok(c) = self.swaps.try_recv() {
+                self.inspector = c.inspector;
+                model = Arc::new(self.inspector.identity().clone());
+                let ms_since = c.seen.elapsed().as_millis() as u64;
+                m.last_takeover_ms.store(ms_since, std::sync::atomic::Ordering::Relaxed);
+                log::info!(
+                    "model {} {} takes over at part {} ({ms_since} ms after the file settled)",
+                    model.name,
+                    model.version,
+                    cycle.first().map(|p| p.id).unwrap_or(0)
+                );
+            }
+            let threshold = self.inspector.threshold();
             let start = Instant::now();
             // A part already past its reject point was rejected late; inferring it would only delay others.
             cycle.retain(|p| {
@@ -191,7 +197,7 @@ impl Infer {
                     }
                     m.add(&m.parts_scored, scores.len() as u64);
                     for (p, s) in cycle.into_iter().zip(scores) {
-                        let verdict = Verdict::from_score(s.p_ng, self.threshold);
+                        let verdict = Verdict::from_score(s.p_ng, threshold);
                         let latency = StageLatency {
                             capture_ms: ms(p.captured.saturating_duration_since(p.trigger)),
                             queue_ms: ms(start.saturating_duration_since(p.captured)),
@@ -199,7 +205,8 @@ impl Infer {
                             total_ms: ms(done.saturating_duration_since(p.trigger)),
                         };
                         let frame = (verdict == Verdict::Ng).then_some(p.frame);
-                        let outcome = Outcome::Scored { p_ng: s.p_ng, verdict, latency, model: model.clone(), frame };
+                        let outcome =
+                            Outcome::Scored { p_ng: s.p_ng, threshold, verdict, latency, model: model.clone(), frame };
                         let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome });
                     }
                 }

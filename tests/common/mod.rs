@@ -42,7 +42,8 @@ pub fn write_config(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
         "trigger": { "kind": "free_run", "rate_hz": 20 },
         "actuation": { "delay_ms": 200, "pulse_ms": 30 },
         "gpio": { "backend": "sim", "timeline": dir.join("gpio.jsonl"), "reject": ["reject0"], "alarm": "alarm" },
-        "records": { "results": dir.join("results.jsonl"), "archive": { "dir": dir.join("ng"), "quota_bytes": 8388608 } }
+        "records": { "results": dir.join("results.jsonl"), "archive": { "dir": dir.join("ng"), "quota_bytes": 8388608 } },
+        "model_updates": { "state_dir": dir.join("models"), "settle_ms": 100 }
     });
     edit(&mut v);
     let path = dir.join("station.json");

@@ -1,0 +1,155 @@
+//! Optional integrity of a model file: a SHA-256 in a sidecar (`<file>.sha256`, hex, as `sha256sum`
+//! writes it) and an ed25519 signature (`<file>.sig`, hex) by the key configured on the station.
+//! A station that requires signatures refuses unsigned files.
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrityError {
+    #[error("{0}: SHA-256 does not match its .sha256 sidecar (file {1}, sidecar {2})")]
+    HashMismatch(PathBuf, String, String),
+    #[error("{0}: unsigned, and this station requires signed models")]
+    Unsigned(PathBuf),
+    #[error("{0}: signature does not verify with the station's key")]
+    BadSignature(PathBuf),
+    #[error("{0}: signed, but no public key is configured to check it")]
+    NoKey(PathBuf),
+    #[error("{path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IntegrityPolicy {
+    pub require_signature: bool,
+    pub public_key: Option<VerifyingKey>,
+}
+
+/// What was proven about a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Integrity {
+    pub sha256_sidecar: bool,
+    pub signed: bool,
+}
+
+fn sidecar(path: &Path, ext: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim();
+    if !t.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..t.len()).step_by(2).map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok()).collect()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a public key file: 32 bytes as 64 hex characters.
+pub fn read_public_key(path: &Path) -> Result<VerifyingKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes: [u8; 32] = hex_decode(&text)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{}: expected 64 hex characters (an ed25519 public key)", path.display()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Signs a file, writing `<file>.sig`; `secret` is 32 bytes as hex.
+pub fn sign_file(path: &Path, secret_hex: &str) -> Result<PathBuf, String> {
+    let bytes: [u8; 32] =
+        hex_decode(secret_hex).and_then(|b| b.try_into().ok()).ok_or("secret key: expected 64 hex characters")?;
+    let key = SigningKey::from_bytes(&bytes);
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sig = key.sign(&data);
+    let out = sidecar(path, ".sig");
+    std::fs::write(&out, hex(&sig.to_bytes()) + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
+}
+
+/// The public key (hex) of a secret key (hex).
+pub fn public_of(secret_hex: &str) -> Result<String, String> {
+    let bytes: [u8; 32] =
+        hex_decode(secret_hex).and_then(|b| b.try_into().ok()).ok_or("secret key: expected 64 hex characters")?;
+    Ok(hex(SigningKey::from_bytes(&bytes).verifying_key().as_bytes()))
+}
+
+/// Checks `data` (the bytes of `path`) against its sidecars and the policy.
+pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integrity, IntegrityError> {
+    let unreadable = |p: &Path, e: std::io::Error| IntegrityError::Unreadable { path: p.into(), reason: e.to_string() };
+    let mut out = Integrity::default();
+    let sha_path = sidecar(path, ".sha256");
+    if sha_path.is_file() {
+        let text = std::fs::read_to_string(&sha_path).map_err(|e| unreadable(&sha_path, e))?;
+        let want = text.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let got = hex(&Sha256::digest(data));
+        if want != got {
+            return Err(IntegrityError::HashMismatch(path.into(), got, want));
+        }
+        out.sha256_sidecar = true;
+    }
+    let sig_path = sidecar(path, ".sig");
+    if sig_path.is_file() {
+        let key = policy.public_key.ok_or_else(|| IntegrityError::NoKey(path.into()))?;
+        let text = std::fs::read_to_string(&sig_path).map_err(|e| unreadable(&sig_path, e))?;
+        let sig: [u8; 64] = hex_decode(&text)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| IntegrityError::BadSignature(path.into()))?;
+        key.verify(data, &Signature::from_bytes(&sig)).map_err(|_| IntegrityError::BadSignature(path.into()))?;
+        out.signed = true;
+    } else if policy.require_signature {
+        return Err(IntegrityError::Unsigned(path.into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+    fn policy(require: bool) -> IntegrityPolicy {
+        let key = hex_decode(&public_of(SECRET).expect("public")).expect("hex");
+        IntegrityPolicy {
+            require_signature: require,
+            public_key: Some(VerifyingKey::from_bytes(&key.try_into().expect("32")).expect("key")),
+        }
+    }
+
+    #[test]
+    fn sidecar_hash_and_signature_are_checked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("m.onnx");
+        std::fs::write(&f, b"model bytes").expect("write");
+        assert!(matches!(check(&f, b"model bytes", &policy(true)), Err(IntegrityError::Unsigned(_))));
+        assert_eq!(check(&f, b"model bytes", &policy(false)).expect("no sidecars"), Integrity::default());
+
+        sign_file(&f, SECRET).expect("sign");
+        let ok = check(&f, b"model bytes", &policy(true)).expect("signed");
+        assert!(ok.signed);
+        // The file changed after signing: refused.
+        assert!(matches!(check(&f, b"model bytez", &policy(true)), Err(IntegrityError::BadSignature(_))));
+
+        std::fs::write(dir.path().join("m.onnx.sha256"), "00ff  m.onnx\n").expect("write");
+        assert!(matches!(check(&f, b"model bytes", &policy(false)), Err(IntegrityError::HashMismatch(..))));
+        let good = hex(&Sha256::digest(b"model bytes"));
+        std::fs::write(dir.path().join("m.onnx.sha256"), format!("{good}  m.onnx\n")).expect("write");
+        assert!(check(&f, b"model bytes", &policy(false)).expect("hash ok").sha256_sidecar);
+    }
+
+    #[test]
+    fn signature_without_a_station_key_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("m.onnx");
+        std::fs::write(&f, b"x").expect("write");
+        sign_file(&f, SECRET).expect("sign");
+        assert!(matches!(check(&f, b"x", &IntegrityPolicy::default()), Err(IntegrityError::NoKey(_))));
+    }
+}

@@ -1,0 +1,161 @@
+//! The model-swap step: watches the model files, and for each replacement checks integrity, loads and
+//! validates it (manifest, task, graph), warms it (sessions created on the configured providers,
+//! references encoded) and self-tests it, all off the inspection path. A model that passes is handed to
+//! the inference thread, which takes it between two batches; one that fails is refused with its reason:
+//! logged once, counted, shown in the status file. The alarm is not set: the line runs on the old model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use super::metrics::StationMetrics;
+use crate::config::SealConfig;
+use crate::inspect::seal::{companion, SealInspector};
+use crate::model::integrity::{self, IntegrityPolicy};
+use crate::model::store::{ActiveModel, ModelStore};
+use crate::model::watch::{FileEvent, ModelWatcher};
+use crate::runtime::Runtime;
+
+/// A checked, warmed model on its way to the inference thread.
+pub struct Candidate {
+    pub inspector: SealInspector,
+    /// When the first file of this replacement was seen settled (for takeover timing).
+    pub seen: Instant,
+}
+
+pub struct ModelSwap {
+    pub rt: Runtime,
+    pub seal: SealConfig,
+    pub model_path: PathBuf,
+    pub references: BTreeMap<String, PathBuf>,
+    pub watcher: ModelWatcher,
+    pub store: ModelStore,
+    pub policy: IntegrityPolicy,
+    pub tx: Sender<Candidate>,
+    pub metrics: Arc<StationMetrics>,
+    /// SHA-256 over the model set now active (full graph and companions), to ignore a rewrite of the
+    /// same files.
+    pub active_set: String,
+}
+
+impl ModelSwap {
+    pub fn files(model: &Path) -> Vec<PathBuf> {
+        vec![model.to_path_buf(), companion(model, "encoder"), companion(model, "head")]
+    }
+
+    pub fn run(mut self, stop: &AtomicBool) {
+        let mut last_refused: Option<(String, String)> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let events = match self.watcher.poll(Duration::from_millis(200)) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    log::error!("model watch stopped: {e}; swaps need a restart");
+                    return;
+                }
+            };
+            for ev in events {
+                match ev {
+                    FileEvent::Removed(path) => {
+                        log::warn!("{}: deleted; the loaded model keeps running", path.display());
+                        self.store.record("deleted", &path, "the loaded model keeps running".into());
+                    }
+                    FileEvent::Replaced(files) => {
+                        let seen = Instant::now();
+                        match self.try_candidate(seen) {
+                            Ok(Some(c)) => {
+                                let id = c.inspector.identity().clone();
+                                if self.tx.send(c).is_err() {
+                                    return; // inference has stopped: the station is shutting down
+                                }
+                                last_refused = None;
+                                self.metrics.inc(&self.metrics.model_swaps);
+                                log::info!(
+                                    "model {} {} ({}) validated and warmed; takes over at the next part",
+                                    id.name,
+                                    id.version,
+                                    &id.sha256[..12]
+                                );
+                                let kept: Vec<PathBuf> =
+                                    Self::files(&self.model_path).into_iter().filter(|p| p.is_file()).collect();
+                                self.store.keep_active(&kept, true);
+                                self.store.record("swapped", &self.model_path, format!("{} {}", id.name, id.version));
+                                self.store.set_active(active_model(&self.model_path, &id));
+                            }
+                            Ok(None) => {
+                                self.store.record(
+                                    "unchanged",
+                                    &self.model_path,
+                                    "same file as the active model".into(),
+                                );
+                            }
+                            Err(reason) => {
+                                self.metrics.inc(&self.metrics.model_loads_refused);
+                                let sha = crate::model::file_sha256(&self.model_path).unwrap_or_default();
+                                // Logged once per file and reason, however many events it causes.
+                                if last_refused.as_ref() != Some(&(sha.clone(), reason.clone())) {
+                                    log::error!(
+                                        "model update refused, the line keeps running on the old model: {reason} (files: {})",
+                                        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+                                    );
+                                    last_refused = Some((sha, reason.clone()));
+                                }
+                                self.store.record("refused", &self.model_path, reason);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// SHA-256 over the set of model files present (full graph first, then its companions).
+    pub fn set_sha256(model: &Path) -> String {
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        for f in Self::files(model) {
+            if let Ok(sha) = crate::model::file_sha256(&f) {
+                sha2::Digest::update(&mut h, sha.as_bytes());
+            }
+        }
+        integrity::hex(&sha2::Digest::finalize(h))
+    }
+
+    /// Checks, loads, warms and self-tests the model files as they are now. `Ok(None)`: unchanged.
+    fn try_candidate(&mut self, seen: Instant) -> Result<Option<Candidate>, String> {
+        for f in Self::files(&self.model_path) {
+            if f == self.model_path || f.is_file() {
+                let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                integrity::check(&f, &bytes, &self.policy).map_err(|e| e.to_string())?;
+            }
+        }
+        let set = Self::set_sha256(&self.model_path);
+        if set == self.active_set {
+            return Ok(None);
+        }
+        let sha = crate::model::file_sha256(&self.model_path).map_err(|e| e.to_string())?;
+        let mut inspector =
+            SealInspector::load(&self.rt, &self.seal, &self.model_path, &self.references).map_err(|e| e.to_string())?;
+        if inspector.identity().sha256 != sha {
+            return Err("the file changed while it was being loaded; waiting for the next write".into());
+        }
+        let score = inspector.self_test().map_err(|e| e.to_string())?;
+        log::info!("self-test passed: reference against itself p_ng {:.4}", score.p_ng);
+        self.active_set = set;
+        Ok(Some(Candidate { inspector, seen }))
+    }
+}
+
+pub fn active_model(file: &Path, id: &crate::inspect::seal::ModelIdentity) -> ActiveModel {
+    ActiveModel {
+        file: file.to_path_buf(),
+        name: id.name.clone(),
+        version: id.version.clone(),
+        sha256: id.sha256.clone(),
+        provider: id.provider.to_string(),
+        graph: id.graph.to_string(),
+        since: String::new(),
+    }
+}

@@ -1,0 +1,245 @@
+//! Technicians swap models by replacing files while the line runs. Each test runs a real station on a
+//! copy of the shipped model in a temp folder, drops files the safe way (write beside, rename over)
+//! or the careless way, and checks what the line would see.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cellgate::config::StationConfig;
+use cellgate::model::store::{ModelStatus, ModelStore};
+use cellgate::station::{Overrides, RunReport, Station};
+use serde_json::{json, Value};
+
+const FILES: [&str; 3] = ["seal_classifier.onnx", "seal_classifier.encoder.onnx", "seal_classifier.head.onnx"];
+const SECRET: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+
+struct Line {
+    dir: tempfile::TempDir,
+    models: PathBuf,
+    cfg: PathBuf,
+}
+
+impl Line {
+    fn new(edit: impl FnOnce(&mut Value, &Path)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let models = dir.path().join("onnx");
+        std::fs::create_dir(&models).expect("mkdir");
+        for f in FILES {
+            std::fs::copy(common::root().join("onnx").join(f), models.join(f)).expect("copy model");
+        }
+        let models2 = models.clone();
+        let cfg = common::write_config(dir.path(), move |v| {
+            v["inspection"]["model"] = json!(models2.join(FILES[0]));
+            v["source"]["loop"] = json!(true);
+            v["trigger"]["rate_hz"] = json!(50);
+            edit(v, &models2);
+        });
+        Self { dir, models, cfg }
+    }
+
+    fn status(&self) -> ModelStatus {
+        ModelStore::read_status(&self.dir.path().join("models")).unwrap_or_default()
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&ModelStatus) -> bool) -> ModelStatus {
+        let t0 = Instant::now();
+        loop {
+            let s = self.status();
+            if pred(&s) {
+                return s;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "timed out waiting for {what}: {s:#?}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Drops a file the safe way: written beside under a temp name, renamed over the model.
+    fn drop_safely(&self, name: &str, bytes: &[u8]) {
+        let tmp = self.models.join(format!(".{name}.incoming"));
+        std::fs::write(&tmp, bytes).expect("write");
+        std::fs::rename(&tmp, self.models.join(name)).expect("rename");
+    }
+
+    fn run(&self, actions: impl FnOnce(&Line) + Send) -> (RunReport, Vec<Value>, Vec<Value>) {
+        let _serial = common::serial();
+        let cfg = StationConfig::load(&self.cfg).expect("config");
+        let station = Station::build(cfg, &Overrides::default()).expect("station");
+        let stop = Arc::new(AtomicBool::new(false));
+        /// Stops the station however the test's actions end, a failed assertion included.
+        struct StopOnDrop(Arc<AtomicBool>);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let report = std::thread::scope(|s| {
+            let st = stop.clone();
+            let h = s.spawn(move || station.run(st));
+            {
+                let _stop = StopOnDrop(stop.clone());
+                std::thread::sleep(Duration::from_millis(400));
+                actions(self);
+                std::thread::sleep(Duration::from_millis(400));
+            }
+            h.join().expect("station thread").expect("station run")
+        });
+        let results = common::read_jsonl(&self.dir.path().join("results.jsonl"));
+        let timeline = common::read_jsonl(&self.dir.path().join("gpio.jsonl"));
+        (report, results, timeline)
+    }
+}
+
+/// The shipped model set with the manifest's version changed (same length, so the protobuf stays valid):
+/// the same weights under a new version, as a retrained model would arrive.
+fn version_bumped(file: &str, to: &str) -> Vec<u8> {
+    let bytes = std::fs::read(common::root().join("onnx").join(file)).expect("model");
+    let from = br#""version": "1.0.0""#;
+    let to = format!(r#""version": "{to}""#);
+    assert_eq!(from.len(), to.len());
+    let at: Vec<usize> = bytes.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "{file}: manifest version found once");
+    let mut out = bytes.clone();
+    out[at[0]..at[0] + from.len()].copy_from_slice(to.as_bytes());
+    out
+}
+
+fn versions(results: &[Value]) -> Vec<String> {
+    results.iter().map(|r| r["model"]["version"].as_str().unwrap_or("none").to_string()).collect()
+}
+
+#[test]
+fn drop_during_full_speed_replay_takes_over_at_one_part_boundary() {
+    let line = Line::new(|_, _| {});
+    let (report, results, timeline) = line.run(|l| {
+        // Companions first, the full model last: the swap unit settles as one.
+        for f in [FILES[1], FILES[2], FILES[0]] {
+            l.drop_safely(f, &version_bumped(f, "1.0.1"));
+        }
+        l.wait_for("the swap", |s| s.swaps == 1);
+    });
+    let v = versions(&results);
+    assert!(v.iter().all(|x| x == "1.0.0" || x == "1.0.1"), "every part judged by one complete model: {v:?}");
+    let first_new = v.iter().position(|x| x == "1.0.1").expect("new model judged parts");
+    assert!(first_new > 0, "old model judged the first parts");
+    assert!(v[first_new..].iter().all(|x| x == "1.0.1"), "one boundary, no flip-flop: {v:?}");
+    assert!(results.iter().all(|r| r["late"] == false), "no part late while the new model warmed");
+    assert!(results.iter().all(|r| r["verdict"] != "error"), "no part failed");
+    for r in &results[first_new..] {
+        assert_eq!(r["model"]["graph"], "split", "companions swapped with it: {r}");
+    }
+    assert_ne!(results[0]["model"]["sha256"], results[first_new]["model"]["sha256"], "results name the file");
+    assert_eq!(report.metrics.model_swaps, 1);
+    assert!(common::edges(&timeline, "alarm").is_empty());
+    let st = line.status();
+    assert_eq!(st.active.expect("active").version, "1.0.1");
+    assert!(line.dir.path().join("models/previous").join(FILES[0]).is_file(), "previous model kept");
+}
+
+#[test]
+fn bad_files_are_refused_with_their_reason_while_inspection_goes_on() {
+    let line = Line::new(|_, _| {});
+    let shipped = std::fs::read(common::model()).expect("model");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("garbage", b"not a model at all".to_vec(), "ONNX Runtime refused it"),
+        ("truncated", shipped[..shipped.len() / 3].to_vec(), "ONNX Runtime refused it"),
+        (
+            "wrong task",
+            std::fs::read(common::fixtures().join("models/wrong_task.onnx")).expect("fixture"),
+            "task 'electrode_detector'",
+        ),
+        (
+            "wrong shape",
+            std::fs::read(common::fixtures().join("models/seal_contract_broken.onnx")).expect("fixture"),
+            "contract",
+        ),
+        (
+            "graph mismatch",
+            std::fs::read(common::fixtures().join("models/graph_mismatch.onnx")).expect("fixture"),
+            "manifest and graph disagree",
+        ),
+    ];
+    let n = cases.len() as u64;
+    let (report, results, timeline) = line.run(|l| {
+        for (i, (what, bytes, reason)) in cases.iter().enumerate() {
+            l.drop_safely(FILES[0], bytes);
+            let st = l.wait_for(what, |s| s.refusals == i as u64 + 1);
+            let last = st.events.last().expect("event");
+            assert_eq!(last.event, "refused");
+            assert!(last.detail.contains(reason), "{what}: {}", last.detail);
+        }
+    });
+    assert_eq!(report.metrics.model_loads_refused, n);
+    assert_eq!(report.metrics.model_swaps, 0);
+    assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
+    assert!(versions(&results).iter().all(|v| v == "1.0.0"), "the old model judged every part");
+    assert!(results.iter().all(|r| r["verdict"] != "error" && r["late"] == false));
+    assert!(results.len() > 20, "the line kept running: {} parts", results.len());
+}
+
+#[test]
+fn deleted_model_file_keeps_the_loaded_model_running() {
+    let line = Line::new(|_, _| {});
+    let (report, results, _) = line.run(|l| {
+        std::fs::remove_file(l.models.join(FILES[0])).expect("delete");
+        l.wait_for("the deletion", |s| s.events.last().is_some_and(|e| e.event == "deleted"));
+    });
+    assert_eq!(report.metrics.model_loads_refused, 0);
+    assert!(results.iter().all(|r| r["verdict"] != "error"), "parts still judged after the delete");
+    assert!(results.len() > 20);
+}
+
+#[test]
+fn station_requiring_signatures_refuses_unsigned_and_takes_signed() {
+    let public = cellgate::model::integrity::public_of(SECRET).expect("key");
+    let line = Line::new(|v, models| {
+        let key = models.parent().expect("dir").join("station.pub");
+        std::fs::write(&key, &public).expect("key");
+        v["model_updates"]["require_signature"] = json!(true);
+        v["model_updates"]["public_key"] = json!(key);
+    });
+    let (report, results, _) = line.run(|l| {
+        let v2 = version_bumped(FILES[0], "1.0.2");
+        l.drop_safely(FILES[0], &v2);
+        let st = l.wait_for("the refusal", |s| s.refusals == 1);
+        assert!(st.events.last().expect("event").detail.contains("unsigned"), "{st:#?}");
+        // A signed release signs every file of the set; the sidecars go first, then the model.
+        for f in [FILES[1], FILES[2]] {
+            cellgate::model::integrity::sign_file(&l.models.join(f), SECRET).expect("sign companion");
+        }
+        let staged = l.models.join("staged.onnx");
+        std::fs::write(&staged, &v2).expect("write");
+        cellgate::model::integrity::sign_file(&staged, SECRET).expect("sign");
+        std::fs::rename(l.models.join("staged.onnx.sig"), l.models.join(format!("{}.sig", FILES[0]))).expect("sig");
+        std::fs::rename(&staged, l.models.join(FILES[0])).expect("model");
+        l.wait_for("the signed swap", |s| s.swaps == 1);
+    });
+    assert_eq!(report.metrics.model_loads_refused, 1);
+    assert_eq!(versions(&results).last().map(String::as_str), Some("1.0.2"));
+}
+
+#[test]
+fn rollback_brings_the_previous_model_back() {
+    let line = Line::new(|_, _| {});
+    let cfg = line.cfg.clone();
+    let (_, results, _) = line.run(|l| {
+        for f in FILES {
+            l.drop_safely(f, &version_bumped(f, "1.0.1"));
+        }
+        l.wait_for("the swap", |s| s.swaps == 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
+            .args(["models", "rollback", "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("rollback");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        l.wait_for("the rollback swap", |s| s.swaps == 2);
+    });
+    let mut v = versions(&results);
+    v.dedup();
+    assert_eq!(v, ["1.0.0", "1.0.1", "1.0.0"], "old, new, old again");
+}
