@@ -106,7 +106,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
         full.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(other)?;
         Ok(())
     })?;
-    rows.push(row("bare ORT: full graph, batch 1", &lat, 1, String::new()));
+    rows.push(row("bare ORT: full graph, batch 1", &lat));
     drop(full);
 
     // 2. Bare ONNX Runtime, encoder + head with the reference embedding computed once per recipe.
@@ -135,7 +135,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
             head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(other)?;
             Ok(())
         })?;
-        rows.push(row("bare ORT: encoder+head, cached reference, batch 1", &lat, 1, String::new()));
+        rows.push(row("bare ORT: encoder+head, cached reference, batch 1", &lat));
     }
 
     // 3. The station, flat out, same frames.
@@ -205,14 +205,15 @@ fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<V
     Ok(lat)
 }
 
-fn row(name: &str, lat: &[f64], per_run: usize, note: String) -> Row {
+/// A bare-runtime row: one part per timed run.
+fn row(name: &str, lat: &[f64]) -> Row {
     let total: f64 = lat.iter().sum();
     Row {
         name: name.into(),
-        parts_per_s: (lat.len() * per_run) as f64 / (total / 1e3),
+        parts_per_s: lat.len() as f64 / (total / 1e3),
         p50: percentile(lat, 50.0).unwrap_or(f64::NAN),
         p99: percentile(lat, 99.0).unwrap_or(f64::NAN),
-        note,
+        note: String::new(),
     }
 }
 

@@ -106,8 +106,7 @@ impl Station {
         for (k, p) in &source.references {
             references.entry(k.clone()).or_insert_with(|| p.clone());
         }
-        let inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
-        let mut inspector = inspector;
+        let mut inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
         inspector.self_test()?;
         let id = inspector.identity();
         log::info!(

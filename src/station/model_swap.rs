@@ -114,28 +114,30 @@ impl ModelSwap {
 
     /// SHA-256 over the set of model files present (full graph first, then its companions).
     pub fn set_sha256(model: &Path) -> String {
-        let mut h = <sha2::Sha256 as sha2::Digest>::new();
-        for f in Self::files(model) {
-            if let Ok(sha) = crate::model::file_sha256(&f) {
-                sha2::Digest::update(&mut h, sha.as_bytes());
-            }
-        }
-        integrity::hex(&sha2::Digest::finalize(h))
+        let hashes: Vec<String> = Self::files(model).iter().filter_map(|f| crate::model::file_sha256(f).ok()).collect();
+        combine(&hashes)
     }
 
     /// Checks, loads, warms and self-tests the model files as they are now. `Ok(None)`: unchanged.
     fn try_candidate(&mut self, seen: Instant) -> Result<Option<Candidate>, String> {
+        // Each file is read once: its integrity is checked and its hash taken from the same bytes.
+        let mut hashes = Vec::new();
+        let mut sha = String::new();
         for f in Self::files(&self.model_path) {
             if f == self.model_path || f.is_file() {
                 let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
                 integrity::check(&f, &bytes, &self.policy).map_err(|e| e.to_string())?;
+                let h = integrity::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                if f == self.model_path {
+                    sha = h.clone();
+                }
+                hashes.push(h);
             }
         }
-        let set = Self::set_sha256(&self.model_path);
+        let set = combine(&hashes);
         if set == self.active_set {
             return Ok(None);
         }
-        let sha = crate::model::file_sha256(&self.model_path).map_err(|e| e.to_string())?;
         let mut inspector =
             SealInspector::load(&self.rt, &self.seal, &self.model_path, &self.references).map_err(|e| e.to_string())?;
         if inspector.identity().sha256 != sha {
@@ -146,6 +148,15 @@ impl ModelSwap {
         self.active_set = set;
         Ok(Some(Candidate { inspector, seen }))
     }
+}
+
+/// One hash over the per-file hashes of a model set.
+fn combine(hashes: &[String]) -> String {
+    let mut h = <sha2::Sha256 as sha2::Digest>::new();
+    for x in hashes {
+        sha2::Digest::update(&mut h, x.as_bytes());
+    }
+    integrity::hex(&sha2::Digest::finalize(h))
 }
 
 pub fn active_model(file: &Path, id: &crate::inspect::seal::ModelIdentity) -> ActiveModel {
