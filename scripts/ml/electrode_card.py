@@ -1,0 +1,175 @@
+"""Writes the electrode detector's model card (Markdown) from the export report and the evaluation JSONs,
+so every figure in it is one measured by `electrode_export.py` and `electrode_evaluate.py`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from electrode_data import CLASSES
+
+PAPER = {"map50": 0.987, "seg_iou_mean": 0.893, "miss_rate": 0.023, "false_detection_rate": 0.052, "size_mb": 18.7}
+PAPER_TABLE = [  # the paper's comparison table: mAP@0.5, seg IoU, FPS, size MB
+    ("Faster R-CNN", "92.3", "-", "18", "235.6"),
+    ("YOLOv7", "95.2", "-", "48", "36.5"),
+    ("Swin + Faster R-CNN", "97.1", "85.6", "28", "245.8"),
+    ("Mask R-CNN", "96.8", "87.2", "22", "320.4"),
+    ("EfficientDet-D1", "94.5", "-", "55", "42.7"),
+    ("paper's method", "98.7", "89.3", "52 (GPU)", "18.7"),
+]
+PAPER_ABLATION = {"base": "93.5", "attention": "96.1", "full": "97.8"}
+ROWS = {"base": "base (additive fusion, plain convolutions)", "attention": "+ cross-modal attention",
+        "full": "+ improved CBAM + dynamic depthwise-separable conv (shipped)"}
+
+
+def pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def ablation_rows(evals: dict) -> list[str]:
+    out = []
+    for k in ("base", "attention", "full"):
+        if k in evals:
+            e = evals[k]
+            out.append(f"| {ROWS[k]} | {pct(e['map50'])} | {pct(e['seg_iou_mean'])} | {pct(e['miss_rate'])} | "
+                       f"{pct(e['false_detection_rate'])} | {PAPER_ABLATION[k]}% |")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--report", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--equal-time", type=Path, help="folder with base/attention/full .eval.json of an equal-time run")
+    p.add_argument("--cpu-run", type=Path, help="eval JSON of the full model trained on the 2-core CPU")
+    p.add_argument("--cpu-checkpoint", type=Path, help="its checkpoint (for the training summary)")
+    a = p.parse_args()
+    r = json.loads(a.report.read_text())
+    t, m, tr = r["test"], r["manifest"], r["training"]
+    lat, size_mb = r["latency_ms_batch1_cpu2"], r["size_bytes"] / 1e6
+    arch = m["architecture"]
+    evals = {"full": t}
+    for e in r["ablations"]:
+        evals[Path(e["model"]).stem] = e
+    lines = [
+        f"# Model card: {m['name']} {m['version']} (`onnx/electrode_detector.onnx`)",
+        "",
+        "Defect detection on coated electrode sheet after the paper in `../shared/seeds/electrode-paper.en.txt`:",
+        "an aligned visible image and X-ray image of the same patch in; image-level defect presence, boxes and a",
+        "segmentation map for five classes out: " + ", ".join(f"`{c}`" for c in CLASSES) + ".",
+        "",
+        "## Architecture",
+        f"- Visible branch: {arch['visible']}. X-ray branch: {arch['xray']}.",
+        f"- Fusion: {arch['fusion']}, multi-head, inside 8x8 windows at strides 4 and 8 and globally at stride 16,",
+        "  with a relative position bias; a linear projection maps the attended X-ray values to the visible",
+        "  channel count before the residual sum.",
+        f"- Pyramid: {arch['pyramid']} (K = 4 depthwise kernels mixed per sample).",
+        f"- Heads: {arch['heads']}.",
+        f"- {arch['parameters']:,} parameters; file {size_mb:.1f} MB (fp32, including the constant shifted-window",
+        "  masks).",
+        "",
+        "Contract (DESIGN.md): inputs `visible` float32 `[N,3,256,256]` RGB, `(x/255 - 0.25)/0.15`, and `xray`",
+        "float32 `[N,1,256,256]` grey, `(x/255 - 0.6)/0.15`, bilinear resize, spatially aligned; outputs `det`",
+        f"`[N,{m['outputs'][0]['shape'][1]},9]` (cx, cy, w, h in input pixels on the stride-4 grid, then 5 sigmoid class",
+        "probabilities), `seg` `[N,6,256,256]` logits (0 = background), `cls` `[N,5]` presence probabilities.",
+        f"Decoding: score = max class probability > {m['thresholds']['score']}, class-wise NMS at IoU 0.5.",
+        "The manifest is in the file's metadata (`cellgate.manifest`).",
+        "",
+        "## Data",
+        "Synthetic, from `scripts/ml/electrode_render.py`: aligned visible/X-ray pairs of coated sheet (granular",
+        "coating, coating stripes, lighting gradient; X-ray thickness texture and quantum noise) with 0..3",
+        "defects each (20% defect-free). Scratches and dark spots are drawn on the visible surface (a scratch",
+        "leaves a faint trace in X-ray), inclusions only in X-ray, foreign objects and cracks in both. Smallest",
+        "defects: inclusions of 2.2 px radius, scratches and cracks 2.5 px wide. Labels are the drawn polygons;",
+        "each box is the tight extent of the rasterised polygon.",
+        f"- Training: 4000 pairs, seed 1; {tr['train_images']} for training, {tr['val_images']} for validation",
+        f"  (split by seed {tr['seed']}).",
+        f"- Held-out test: 1000 pairs ({t['defects']} defects) rendered with seed 2, never used for any choice.",
+        "",
+        "## Training",
+        f"AdamW, lr 2e-3 with warm-up and cosine decay, batch 16, horizontal/vertical flips; {tr['epochs_run']} epochs",
+        f"(best by validation loss: epoch {tr['best']['epoch']}) on {tr['device_name']} in {tr['minutes']} minutes.",
+        "Losses: sigmoid focal loss (point classes), GIoU (boxes), cross-entropy + Dice (segmentation), BCE",
+        "(presence).",
+        "",
+        "```",
+        "bash scripts/train-electrode.sh --epochs 18          # the shipped run (a GPU: minutes)",
+        "bash scripts/train-electrode.sh --max-minutes 50     # a 2-core CPU: the schedule anneals by time",
+        ".venv/bin/python scripts/ml/electrode_evaluate.py --model onnx/electrode_detector.onnx --data DIR",
+        "```",
+        "Train, evaluate and export take any folder in the DESIGN COCO format (`--data`).",
+        "",
+        "## Held-out results against the paper's figures",
+        "| metric | paper | this model | target |",
+        "| --- | --- | --- | --- |",
+        f"| mAP@0.5 | 98.7% | {pct(t['map50'])} | {met(t['map50'] >= PAPER['map50'])} |",
+        f"| mean segmentation IoU (5 classes) | 89.3% | {pct(t['seg_iou_mean'])} | {met(t['seg_iou_mean'] >= PAPER['seg_iou_mean'])} |",
+        f"| miss rate (score >= {t['score_threshold']}, same class, IoU >= 0.5) | 2.3% | {pct(t['miss_rate'])} | {met(t['miss_rate'] <= PAPER['miss_rate'])} |",
+        f"| false-detection rate | 5.2% | {pct(t['false_detection_rate'])} | {met(t['false_detection_rate'] <= PAPER['false_detection_rate'])} |",
+        f"| size | 18.7 MB | {size_mb:.1f} MB | {met(size_mb <= PAPER['size_mb'])} |",
+        f"| image-level accuracy (any detection = NG) | - | {pct(t['image_accuracy'])} | |",
+        "",
+        "| class | AP@0.5 | seg IoU |",
+        "| --- | --- | --- |",
+        *[f"| {c} | {pct(t['ap50'][c])} | {pct(t['seg_iou'][c])} |" for c in CLASSES],
+        "",
+        f"CPU latency, ONNX Runtime {r['onnxruntime']}, 2 intra-op threads, batch 1: p50 {lat['p50']} ms, p99",
+        f"{lat['p99']} ms ({r['fps_batch1_cpu2']} FPS). Parity with PyTorch (max abs diff): "
+        + ", ".join(f"`{k}` {v:.1e}" for k, v in r["parity"].items()) + ".",
+        "",
+        "The paper's comparison (its own dataset of 1,500 real images, GPU speeds) beside ours. The figures are",
+        "not comparable as equals: ours are measured on synthetic data that is easier than a real line's.",
+        "",
+        "| model | mAP@0.5 | seg IoU | FPS | size MB |",
+        "| --- | --- | --- | --- | --- |",
+        *[f"| {n} | {a_}% | {b}{'%' if b != '-' else ''} | {c} | {d} |" for n, a_, b, c, d in PAPER_TABLE],
+        f"| this model | {100 * t['map50']:.1f}% | {100 * t['seg_iou_mean']:.1f}% | {r['fps_batch1_cpu2']} (2-core CPU) | {size_mb:.1f} |",
+        "",
+        "## Ablation (the paper's rows; same data, seed and epochs)",
+        "| model | mAP@0.5 | seg IoU | miss | false det. | paper mAP |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *ablation_rows(evals),
+    ]
+    if a.equal_time:
+        et = {k: json.loads((a.equal_time / f"{k}.eval.json").read_text()) for k in ("base", "attention", "full")}
+        lines += ["", "The same three rows trained for an equal wall-clock budget (5.5 minutes each on the GPU) instead:",
+                  "", "| model | mAP@0.5 | seg IoU | miss | false det. | paper mAP |", "| --- | --- | --- | --- | --- | --- |",
+                  *ablation_rows(et)]
+    lines += [
+        "",
+        "What the ablation says, as measured: on this synthetic set the base model is already saturated",
+        "(mAP above 99%). Cross-modal attention and then CBAM with dynamic convolutions did not add a gain: in",
+        "both runs the rows come out base >= + attention >= full in mAP@0.5, by at most 0.6 points (a handful of",
+        "the 1430 defects), while segmentation IoU stays within 0.3-1.0 points. The extra modules have more to",
+        "learn and may need more epochs than these short runs give them. The paper's fourth row (self-supervised",
+        "pre-training on coating-machine sensor series) is not reproduced: the project has no such sensor data.",
+        "A harder dataset (or real images) is needed to "
+        "measure what each module adds; the shipped model keeps the paper's full architecture, chosen before",
+        "the test set was scored.",
+    ]
+    if a.cpu_run:
+        c = json.loads(a.cpu_run.read_text())
+        ctr = {}
+        if a.cpu_checkpoint:
+            import torch
+
+            ctr = torch.load(a.cpu_checkpoint, map_location="cpu", weights_only=False).get("training", {})
+        lines += [
+            "",
+            "## The same recipe on a 2-core CPU",
+            f"`--max-minutes 50` on this project's 2-core machine: {ctr.get('epochs_run', '?')} epochs in"
+            f" {ctr.get('minutes', '?')} minutes; held-out mAP@0.5 {pct(c['map50'])}, mean seg IoU"
+            f" {pct(c['seg_iou_mean'])}, miss rate {pct(c['miss_rate'])}, false-detection rate"
+            f" {pct(c['false_detection_rate'])}.",
+        ]
+    a.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

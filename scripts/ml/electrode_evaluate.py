@@ -1,0 +1,82 @@
+"""Evaluates an electrode detector (a PyTorch checkpoint or an exported ONNX file) on a DESIGN COCO folder.
+
+Prints mAP@0.5, per-class AP and segmentation IoU, mean IoU, miss rate, false-detection rate and image
+accuracy. Detections for AP are kept down to score 0.05; miss and false-detection rates use the decision
+threshold (the model's manifest, or --threshold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from electrode_data import load_set, normalise_visible, normalise_xray
+from electrode_metrics import Accumulator, decode, format_report
+
+AP_FLOOR = 0.05
+
+
+def onnx_runner(model_path: Path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    manifest = json.loads(sess.get_modelmeta().custom_metadata_map["cellgate.manifest"])
+
+    def run(vis, xray):
+        return sess.run(["det", "seg", "cls"], {"visible": vis, "xray": xray})
+
+    return run, float(manifest["thresholds"]["score"])
+
+
+def torch_runner(ckpt_path: Path):
+    import torch
+
+    from electrode_model import load_checkpoint
+
+    model, _ = load_checkpoint(ckpt_path)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+
+    def run(vis, xray):
+        with torch.no_grad():
+            out = model(torch.from_numpy(vis).to(device), torch.from_numpy(xray).to(device))
+        return [o.cpu().numpy() for o in out]
+
+    return run, 0.5
+
+
+def evaluate(run, data, threshold: float, batch: int = 32) -> dict:
+    acc = Accumulator(threshold)
+    for s in range(0, len(data.files), batch):
+        det, seg, cls = run(normalise_visible(data.visible[s : s + batch]), normalise_xray(data.xray[s : s + batch]))
+        for j in range(len(det)):
+            acc.add(decode(det[j], AP_FLOOR), data.boxes[s + j], seg[j], data.masks[s + j], cls[j])
+    return acc.report()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="PyTorch checkpoint from electrode_train.py")
+    src.add_argument("--model", type=Path, help="exported .onnx (threshold from its manifest)")
+    p.add_argument("--data", type=Path, required=True, help="folder in the DESIGN electrode COCO format")
+    p.add_argument("--threshold", type=float, help="decision score threshold (default: the model's)")
+    p.add_argument("--json", type=Path, help="also write the metrics here")
+    a = p.parse_args()
+    data = load_set(a.data)
+    run, thr = onnx_runner(a.model) if a.model else torch_runner(a.checkpoint)
+    m = evaluate(run, data, a.threshold if a.threshold is not None else thr)
+    m["data"] = str(a.data)
+    m["model"] = str(a.model or a.checkpoint)
+    print(format_report(m))
+    if a.json:
+        a.json.write_text(json.dumps(m, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
