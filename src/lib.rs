@@ -7,6 +7,7 @@ pub mod config;
 pub mod inspect;
 pub mod model;
 pub mod runtime;
+pub mod service;
 pub mod signals;
 pub mod sinks;
 pub mod sources;

@@ -1,7 +1,8 @@
 """Tiny ONNX files the firmware's tests use to prove that bad models are refused with the right reason.
 
 Each is a valid ONNX graph (MatMul + Softmax) that fails one cellgate check: no manifest, a manifest of
-another task, a manifest that disagrees with the graph, a manifest that is not JSON.
+another task, a manifest that disagrees with the graph, a manifest that is not JSON; and one valid model
+whose inference hangs on demand.
 """
 
 from __future__ import annotations
@@ -53,9 +54,59 @@ def manifest(task: str, inp: str) -> str:
     )
 
 
+def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
+    """A seal model that is valid, passes its self-test and judges real frames, but whose inference never
+    returns for a uniform frame (max == min): a Loop whose trip count becomes 10^15. It makes a hung
+    inference happen inside ONNX Runtime, for the watchdog test."""
+    h, w = 64, 256
+    img = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, h, w])
+    ref = helper.make_tensor_value_info("reference", TensorProto.FLOAT, ["N", 3, h, w])
+    out = helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 2])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "zero_f"], ["acc_out"])],
+        "spin",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [])],
+        [numpy_helper.from_array(np.array(0.0, np.float32), "zero_f")],
+    )
+    consts = {"eps": np.array(1e-6, np.float32), "forever": np.array(10**15, np.int64), "never": np.array(0, np.int64),
+              "yes": np.array(True), "acc0": np.array(0.0, np.float32), "zero": np.array(0.0, np.float32),
+              "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64)}
+    nodes = [
+        helper.make_node("ReduceMax", ["image"], ["hi"], keepdims=0),
+        helper.make_node("ReduceMin", ["image"], ["lo"], keepdims=0),
+        helper.make_node("Sub", ["hi", "lo"], ["span"]),
+        helper.make_node("Less", ["span", "eps"], ["uniform"]),
+        helper.make_node("Where", ["uniform", "forever", "never"], ["trips"]),
+        helper.make_node("Loop", ["trips", "yes", "acc0"], ["acc"], body=body),
+        helper.make_node("ReduceMean", ["image"], ["s4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("ReduceMean", ["reference"], ["r4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["s4", "col"], ["s"]),
+        helper.make_node("Reshape", ["r4", "col"], ["r"]),
+        helper.make_node("Sub", ["s", "r"], ["d"]),
+        helper.make_node("Mul", ["d", "zero"], ["d0"]),
+        helper.make_node("Add", ["d0", "acc"], ["z1"]),
+        helper.make_node("Add", ["z1", "one"], ["ok_logit"]),
+        helper.make_node("Concat", ["ok_logit", "z1"], ["z"], axis=1),
+        helper.make_node("Softmax", ["z"], ["probs"], axis=-1),
+    ]
+    g = helper.make_graph(nodes, "hang_on_uniform", [img, ref], [out], [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    man = json.loads(next(p.value for p in onnx.load(str(seal_model), load_external_data=False).metadata_props
+                          if p.key == "cellgate.manifest"))
+    man.update({"name": "hang-on-uniform", "version": "0.0.1", "graph": "full"})
+    for k in ("companions", "weights_sha256"):
+        man.pop(k, None)
+    return with_manifest(m, json.dumps(man))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seal", type=Path, default=Path("onnx/seal_classifier.onnx"), help="manifest source")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     onnx.save(tiny_graph(), a.out / "no_manifest.onnx")
@@ -65,6 +116,7 @@ def main() -> None:
     onnx.save(with_manifest(tiny_graph(), "{not json"), a.out / "bad_manifest.onnx")
     # Right task, graph agrees, but the seal contract (image + reference, NCHW) is broken.
     onnx.save(with_manifest(tiny_graph(), manifest("seal_classifier", "image")), a.out / "seal_contract_broken.onnx")
+    onnx.save(hang_on_uniform(a.seal), a.out / "hang_on_uniform.onnx")
     print(sorted(x.name for x in a.out.iterdir()))
 
 

@@ -3,6 +3,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use cellgate::config::StationConfig;
+use cellgate::service::Service;
 use cellgate::station::{Overrides, Station};
 
 use super::replay::print_report;
@@ -13,8 +14,12 @@ pub fn run(config: &Path) -> Result<(), CliError> {
     cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
     let cfg = StationConfig::load(config)?;
     let station = Station::build(cfg, &Overrides::default())?;
+    let service =
+        Service::start(station.health.clone(), station.metrics.clone(), stop.clone(), station.model_description())
+            .map_err(|e| CliError::Other(format!("systemd watchdog thread: {e}")))?;
     log::info!("station running; SIGTERM stops it");
-    let report = station.run(stop)?;
-    print_report(&report);
+    let report = station.run(stop);
+    service.finish();
+    print_report(&report?);
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! each step on its own thread, joined by bounded queues. The demo, the tests and a real station build
 //! this same graph; only the source and the GPIO backend differ.
 
+pub mod health;
 pub mod metrics;
 pub mod model_swap;
 mod pipeline;
@@ -27,6 +28,7 @@ use crate::sinks::results_log::ResultsLog;
 use crate::sources::replay::{ReplayError, ReplaySource};
 use crate::sources::FrameSource;
 use crate::trigger::{FreeRun, Trigger};
+use health::Health;
 use metrics::{MetricsSnapshot, StationMetrics};
 pub use summary::Summary;
 
@@ -82,6 +84,7 @@ pub struct Station {
     max_triggers: Option<u64>,
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
     pub metrics: Arc<StationMetrics>,
+    pub health: Arc<Health>,
 }
 
 /// What a finished run reports.
@@ -156,6 +159,7 @@ impl Station {
             saturate: ov.saturate,
             max_triggers: ov.max_triggers,
             metrics,
+            health: Arc::default(),
         })
     }
 
@@ -211,6 +215,12 @@ impl Station {
         &self.cfg
     }
 
+    /// "name version on provider" of the model the station starts with.
+    pub fn model_description(&self) -> String {
+        let id = self.inspector.identity();
+        format!("{} {} on {}", id.name, id.version, id.provider)
+    }
+
     /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();
@@ -243,6 +253,7 @@ impl Station {
             metrics: metrics.clone(),
             delay: timing.delay,
             swaps: self.swap_rx,
+            health: self.health.clone(),
         };
         let swap_stop = Arc::new(AtomicBool::new(false));
         let swap_h = match self.swap {
@@ -267,6 +278,7 @@ impl Station {
             infer_tx,
             act_tx,
             metrics: metrics.clone(),
+            health: self.health.clone(),
             saturate: self.saturate,
             max_triggers: self.max_triggers,
         };

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use super::health::{Health, Step};
 use super::metrics::StationMetrics;
 use super::model_swap::Candidate;
 use super::summary::Summary;
@@ -44,6 +45,7 @@ pub struct Capture {
     pub default_recipe: Arc<str>,
     pub infer_tx: Sender<Vec<Part>>,
     pub act_tx: Sender<ActuatorMsg>,
+    pub health: Arc<Health>,
     pub metrics: Arc<StationMetrics>,
     pub saturate: bool,
     pub max_triggers: Option<u64>,
@@ -64,7 +66,10 @@ impl Capture {
             let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
             let mut cycle = Vec::with_capacity(self.cavities);
             for cavity in 0..self.cavities {
-                let captured = self.source.capture(t);
+                let captured = {
+                    let _busy = self.health.busy(Step::Capture);
+                    self.source.capture(t)
+                };
                 if matches!(captured, Err(SourceError::Ended)) {
                     break 'triggers;
                 }
@@ -145,6 +150,7 @@ impl Capture {
 pub struct Infer {
     pub inspector: SealInspector,
     pub act_tx: Sender<ActuatorMsg>,
+    pub health: Arc<Health>,
     pub metrics: Arc<StationMetrics>,
     pub delay: Duration,
     /// Validated, warmed replacement models from the model-swap step.
@@ -185,7 +191,10 @@ impl Infer {
             if cycle.is_empty() {
                 continue;
             }
-            let result = self.inspector.infer(&cycle);
+            let result = {
+                let _busy = self.health.busy(Step::Infer);
+                self.inspector.infer(&cycle)
+            };
             let done = Instant::now();
             m.inc(&m.batches);
             match result {
