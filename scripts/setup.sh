@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
 # Everything the firmware needs to build, run and test on a fresh Debian 12 machine with Rust, installed
 # idempotently: the ONNX Runtime shared library, taken from the pinned `onnxruntime` wheel on PyPI, into
-# the project-local .ort/ (the firmware finds it there; a station image installs its own).
+# the project-local .ort/ (the firmware finds it there; a station image installs its own); the Debian
+# packages and Python lint tools the tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Debian packages: systemd's tools check the unit and lay down its user and folders in the tests;
+# python3-venv holds the lint tools' environment.
+need=()
+command -v systemd-analyze >/dev/null || need+=(systemd)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "setup: apt-get install ${need[*]}" >&2
+  $sudo apt-get update -q && $sudo apt-get install -y -q "${need[@]}"
+fi
+
+# Lint tools (Python, pinned) in a project-local environment: oelint-adv for the Yocto layer.
+OELINT_VERSION=9.11.2
+if ! .venv-ci/bin/oelint-adv --version 2>/dev/null | grep -q "$OELINT_VERSION"; then
+  echo "setup: oelint-adv $OELINT_VERSION -> .venv-ci/" >&2
+  python3 -m venv .venv-ci
+  .venv-ci/bin/pip install -q "oelint-adv==$OELINT_VERSION"
+fi
 
 ORT_VERSION=1.32.0
 lib=.ort/libonnxruntime.so

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Yocto layer's checks: oelint-adv over every recipe (for scarthgap, the layer's release) and the
+# crate list in sync with Cargo.lock. Two rules are suppressed: HOMEPAGE reachability (needs the network)
+# and BBCLASSEXTEND (the firmware and its models are target-only; no native or nativesdk variant makes sense).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 scripts/yocto-crates.py --check
+out=$(.venv-ci/bin/oelint-adv --quiet --release scarthgap \
+  --suppress oelint.vars.homepageping --suppress oelint.var.bbclassextend \
+  yocto/meta-cellgate/recipes-*/*/*.bb yocto/meta-cellgate/recipes-*/*/*.inc 2>&1) || true
+if [ -n "$out" ]; then
+  echo "$out" >&2
+  echo "lint-yocto: oelint-adv findings above" >&2
+  exit 1
+fi
+echo "oelint-adv: clean ($(ls yocto/meta-cellgate/recipes-*/*/*.bb | wc -l) recipes)"

@@ -1,0 +1,42 @@
+SUMMARY = "cellgate inspection station firmware"
+DESCRIPTION = "Captures frames, runs the seal and electrode ONNX models with ONNX Runtime, decides \
+               pass/fail and drives the GPIO reject outputs; runs as a systemd service."
+HOMEPAGE = "https://github.com/cellgate/cellgate"
+BUGTRACKER = "https://github.com/cellgate/cellgate/issues"
+SECTION = "console/utils"
+CVE_PRODUCT = "cellgate"
+LICENSE = "Apache-2.0"
+LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=7;endline=7;md5=2507bd5f0713f05419cd2f22fa06fe62"
+
+# Every crate is fetched by the crate fetcher and pinned by its checksum, generated from Cargo.lock.
+require ${BPN}-crates.inc
+
+SRC_URI += "git://github.com/cellgate/cellgate.git;protocol=https;branch=main"
+# The commit that is built; a release bumps it, together with cellgate-crates.inc from its Cargo.lock.
+SRCREV = "147acc0f54e163171bcf4b637c9a0c7c6d8047b1"
+
+S = "${WORKDIR}/git"
+
+inherit cargo cargo-update-recipe-crates systemd useradd
+
+USERADD_PACKAGES = "${PN}"
+GROUPADD_PARAM:${PN} = "--system gpio; --system video"
+USERADD_PARAM:${PN} = "--system --no-create-home --home-dir ${localstatedir}/lib/cellgate \
+                       --shell /sbin/nologin --groups video,gpio --user-group cellgate"
+
+SYSTEMD_SERVICE:${PN} = "cellgate.service"
+SYSTEMD_AUTO_ENABLE:${PN} = "enable"
+
+do_install:append() {
+    install -d ${D}${systemd_system_unitdir} ${D}${nonarch_libdir}/tmpfiles.d ${D}${nonarch_base_libdir}/udev/rules.d
+    install -m 0644 ${S}/systemd/cellgate.service ${D}${systemd_system_unitdir}/
+    install -m 0644 ${S}/systemd/tmpfiles.d/cellgate.conf ${D}${nonarch_libdir}/tmpfiles.d/
+    install -m 0644 ${S}/systemd/udev/60-cellgate-gpio.rules ${D}${nonarch_base_libdir}/udev/rules.d/
+}
+
+FILES:${PN} += "${systemd_system_unitdir}/cellgate.service \
+                ${nonarch_libdir}/tmpfiles.d/cellgate.conf \
+                ${nonarch_base_libdir}/udev/rules.d/60-cellgate-gpio.rules"
+
+# ONNX Runtime is loaded at run time (ort load-dynamic): no build dependency, a run-time one.
+RDEPENDS:${PN} += "onnxruntime"
