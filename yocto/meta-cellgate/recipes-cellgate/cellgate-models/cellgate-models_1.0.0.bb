@@ -10,7 +10,7 @@ LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=7;endline=7;md5=2507bd5f0713f054
 
 SRC_URI = "git://github.com/cellgate/cellgate.git;protocol=https;branch=main"
 # The commit that is built; a release bumps it, together with cellgate-crates.inc from its Cargo.lock.
-SRCREV = "147acc0f54e163171bcf4b637c9a0c7c6d8047b1"
+SRCREV = "e6697bfbed7689f4e30671bb090e8d60fe3d8018"
 
 S = "${WORKDIR}/git"
 
