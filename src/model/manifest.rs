@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 pub const METADATA_KEY: &str = "cellgate.manifest";
 
+/// The electrode detector's classes, in the output order DESIGN.md fixes.
+pub const ELECTRODE_LABELS: [&str; 5] = ["scratch", "dark_spot", "foreign_object", "inclusion", "crack"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
@@ -212,7 +215,45 @@ impl Manifest {
                 }
             }
             Task::ElectrodeDetector => {
-                return bad("the electrode detector is not supported by this firmware yet".into());
+                if role != GraphRole::Full {
+                    return bad("the electrode detector is one full graph".into());
+                }
+                if self.labels != ELECTRODE_LABELS {
+                    return bad(format!("labels must be {ELECTRODE_LABELS:?}, got {:?}", self.labels));
+                }
+                match self.thresholds.get("score") {
+                    Some(t) if (0.0..=1.0).contains(t) => {}
+                    Some(t) => return bad(format!("thresholds.score {t} is outside 0..1")),
+                    None => return bad("thresholds.score is missing".into()),
+                }
+                let mut sizes = Vec::new();
+                for (name, channels) in [("visible", 3), ("xray", 1)] {
+                    let Some(spec) = self.input(name) else {
+                        return bad(format!("input '{name}' is missing"));
+                    };
+                    check_image_input(spec, channels).or_else(bad)?;
+                    sizes.push(spec.fixed_dims()[1..].to_vec());
+                }
+                if sizes[0] != sizes[1] {
+                    return bad("'visible' and 'xray' must have the same height and width (aligned)".into());
+                }
+                let c = ELECTRODE_LABELS.len() as i64;
+                let out = |name: &str| {
+                    self.output(name)
+                        .map(TensorSpec::fixed_dims)
+                        .ok_or(ManifestError::Contract { task, problem: format!("output '{name}' is missing") })
+                };
+                let det = out("det")?;
+                if det.len() != 2 || det[0].is_none() || det[1] != Some(4 + c) {
+                    return bad(format!("output 'det' must be [N, A, {}]", 4 + c));
+                }
+                let seg = out("seg")?;
+                if seg.len() != 3 || seg[0] != Some(c + 1) || seg[1].is_none() || seg[2].is_none() {
+                    return bad(format!("output 'seg' must be [N, {}, Hs, Ws]", c + 1));
+                }
+                if out("cls")? != [Some(c)] {
+                    return bad(format!("output 'cls' must be [N, {c}]"));
+                }
             }
         }
         Ok(())
