@@ -131,3 +131,47 @@ fn missing_onnx_runtime_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ONNX Runtime library not found") && err.contains("ORT_DYLIB_PATH"), "{err}");
 }
+
+#[test]
+fn calibrate_estimates_the_homography_from_point_pairs_and_writes_an_overlay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Picks on a target seen by both imagers: the X-ray is shifted (12, -7) px and scaled 1.05 on the visible.
+    let pairs: Vec<serde_json::Value> = [(20.0, 30.0), (200.0, 25.0), (210.0, 220.0), (30.0, 215.0), (120.0, 120.0)]
+        .iter()
+        .map(|&(x, y): &(f64, f64)| json!({ "xray": [x, y], "visible": [1.05 * x + 12.0, 1.05 * y - 7.0] }))
+        .collect();
+    let points = dir.path().join("points.json");
+    std::fs::write(&points, json!({ "pairs": pairs }).to_string()).expect("write");
+    let fx = common::fixtures().join("electrode");
+    let overlay = dir.path().join("overlay.png");
+    let out = cellgate()
+        .args(["calibrate", "--points"])
+        .arg(&points)
+        .arg("--visible")
+        .arg(fx.join("visible/000000.png"))
+        .arg("--xray")
+        .arg(fx.join("xray/000000.png"))
+        .arg("--out")
+        .arg(&overlay)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let matrix: Vec<Vec<f64>> =
+        stdout.lines().find_map(|l| serde_json::from_str(l).ok()).expect("the matrix as a JSON line");
+    let want = [[1.05, 0.0, 12.0], [0.0, 1.05, -7.0], [0.0, 0.0, 1.0]];
+    for (r, w) in matrix.iter().zip(want) {
+        for (a, b) in r.iter().zip(w) {
+            assert!((a - b).abs() < 1e-6, "{matrix:?}");
+        }
+    }
+    assert!(stdout.contains("RMS residual: 0.000 px over 5 points"), "{stdout}");
+    let img = image::open(&overlay).expect("overlay png");
+    assert_eq!((img.width(), img.height()), (256, 256));
+
+    // Three picks cannot fix a homography: a clear error, nothing else.
+    std::fs::write(&points, json!({ "pairs": &pairs[..3] }).to_string()).expect("write");
+    let out = cellgate().args(["calibrate", "--points"]).arg(&points).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 4 point pairs, got 3"));
+}

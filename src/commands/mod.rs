@@ -1,6 +1,7 @@
 //! The command line: one module per command.
 
 mod bench;
+mod calibrate;
 mod check_config;
 mod models;
 mod replay;
@@ -46,6 +47,21 @@ enum Command {
         /// Print only the summary, not a line per part.
         #[arg(long)]
         quiet: bool,
+    },
+    /// The X-ray -> visible homography of an electrode station from point pairs picked on a calibration
+    /// target; prints the per-point residuals and the matrix for the config.
+    Calibrate {
+        /// JSON: {"pairs": [{"xray": [x, y], "visible": [x, y]}, ...]}, at least 4 pairs, not collinear.
+        #[arg(long)]
+        points: PathBuf,
+        /// Visible image of the target, to write an alignment overlay (with --xray and --out).
+        #[arg(long, requires_all = ["xray", "out"])]
+        visible: Option<PathBuf>,
+        #[arg(long, requires_all = ["visible", "out"])]
+        xray: Option<PathBuf>,
+        /// Overlay PNG: visible in grey, warped X-ray in magenta.
+        #[arg(long, requires_all = ["visible", "xray"])]
+        out: Option<PathBuf>,
     },
     /// Validate a config file: every key, every path it names.
     CheckConfig { config: PathBuf },
@@ -128,6 +144,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Run { config } => run::run(&config),
         Command::Replay { config, images, rate, quiet } => replay::run(&config, &images, rate, quiet),
         Command::CheckConfig { config } => check_config::run(&config),
+        Command::Calibrate { points, visible, xray, out } => {
+            let check = match (&visible, &xray, &out) {
+                (Some(v), Some(x), Some(o)) => Some((v.as_path(), x.as_path(), o.as_path())),
+                _ => None,
+            };
+            calibrate::run(&points, check)
+        }
         Command::Models { cmd } => match cmd {
             ModelsCommand::Inspect { file, config } => models::inspect(&file, config.as_deref()),
             ModelsCommand::Status { config } => models::status(&config),

@@ -1,5 +1,6 @@
 //! Preprocess -> infer -> decide: from frames to a verdict per part.
 
+pub mod align;
 pub mod decision;
 pub mod electrode;
 pub mod preprocess;
