@@ -107,6 +107,7 @@ fn raw_outputs_and_decoded_defects_match_the_python_golden_outputs() {
                 assert!((a - b).abs() <= 1e-3, "{name}: box {:?} vs {}", d.bbox, w["box"]);
             }
             classes_seen.insert(d.label);
+            assert!(d.area_px > 0.0, "{name}: a found defect has segmented area inside its box: {d:?}");
         }
         // The decoded defects are the labelled ones (same classes, boxes overlapping).
         let truth = g["truth"].as_array().expect("truth");
@@ -115,6 +116,11 @@ fn raw_outputs_and_decoded_defects_match_the_python_golden_outputs() {
         assert_eq!(truth.is_empty(), defect_px == 0.0, "{name}: segmented area {defect_px} px");
     }
     assert_eq!(classes_seen.len(), 5, "the fixtures cover every class: {classes_seen:?}");
+
+    // The NG picture of a real pair: visible with overlay | X-ray, the size of two frames.
+    let (v, x) = &frames[0];
+    let picture = cellgate::sinks::annotate::annotate(v, x, &insp.decode(&raw, 0, (v.width, v.height)));
+    assert_eq!(picture.dimensions(), (2 * v.width, v.height));
 }
 
 #[test]

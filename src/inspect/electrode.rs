@@ -25,6 +25,8 @@ pub struct Detection {
     pub score: f32,
     /// x0, y0, x1, y1.
     pub bbox: [f32; 4],
+    /// Pixels of this class inside the box in the segmentation map, in frame pixels.
+    pub area_px: f64,
 }
 
 /// The model's raw outputs for one batch, as ONNX Runtime returned them.
@@ -50,6 +52,9 @@ pub struct ElectrodeResult {
     pub presence: Vec<f32>,
     /// Segmented defect area per class, in frame pixels (index = class, background left out).
     pub area_px: Vec<f64>,
+    /// The segmentation argmax (0 = background, k + 1 = class k) at `mask_size`, for the NG archive.
+    pub mask: Vec<u8>,
+    pub mask_size: (usize, usize),
 }
 
 pub struct ElectrodeInspector {
@@ -153,12 +158,29 @@ impl ElectrodeInspector {
         }
         let plane = raw.seg_h * raw.seg_w;
         let seg = &raw.seg[i * (C + 1) * plane..(i + 1) * (C + 1) * plane];
-        let counts = argmax_counts(seg, plane);
+        let mask = argmax_map(seg, plane);
+        let mut counts = [0u64; C + 1];
+        for &k in &mask {
+            counts[k as usize] += 1;
+        }
         let px = (frame.0 as f64 * frame.1 as f64) / plane as f64;
+        // Each defect's area: its class's mask pixels inside its box (box scaled to the mask grid).
+        let (mx, my) = (raw.seg_w as f32 / frame.0 as f32, raw.seg_h as f32 / frame.1 as f32);
+        for d in &mut detections {
+            let x0 = (d.bbox[0] * mx).floor().clamp(0.0, raw.seg_w as f32) as usize;
+            let x1 = (d.bbox[2] * mx).ceil().clamp(0.0, raw.seg_w as f32) as usize;
+            let y0 = (d.bbox[1] * my).floor().clamp(0.0, raw.seg_h as f32) as usize;
+            let y1 = (d.bbox[3] * my).ceil().clamp(0.0, raw.seg_h as f32) as usize;
+            let k = d.class as u8 + 1;
+            let n = (y0..y1).map(|y| mask[y * raw.seg_w + x0..y * raw.seg_w + x1].iter().filter(|&&v| v == k).count());
+            d.area_px = n.sum::<usize>() as f64 * px;
+        }
         ElectrodeResult {
             detections,
             presence: raw.cls[i * C..(i + 1) * C].to_vec(),
             area_px: counts[1..].iter().map(|&c| c as f64 * px).collect(),
+            mask,
+            mask_size: (raw.seg_w, raw.seg_h),
         }
     }
 }
@@ -183,6 +205,7 @@ pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
                 label: ELECTRODE_LABELS[class],
                 score,
                 bbox: [r[0] - r[2] / 2.0, r[1] - r[3] / 2.0, r[0] + r[2] / 2.0, r[1] + r[3] / 2.0],
+                area_px: 0.0,
             })
         })
         .collect();
@@ -203,18 +226,21 @@ pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
     kept
 }
 
-/// Pixels per class of the channel-wise argmax of `[C + 1, plane]` logits (the first maximum wins ties).
-pub fn argmax_counts(seg: &[f32], plane: usize) -> Vec<u64> {
+/// Channel-wise argmax of `[channels, plane]` logits (the first maximum wins ties).
+pub fn argmax_map(seg: &[f32], plane: usize) -> Vec<u8> {
     let channels = seg.len() / plane.max(1);
-    let mut counts = vec![0u64; channels];
-    for p in 0..plane {
-        let mut best = 0;
-        for c in 1..channels {
-            if seg[c * plane + p] > seg[best * plane + p] {
-                best = c;
-            }
-        }
-        counts[best] += 1;
+    (0..plane)
+        .map(|p| {
+            (1..channels).fold(0, |best, c| if seg[c * plane + p] > seg[best * plane + p] { c } else { best }) as u8
+        })
+        .collect()
+}
+
+/// Pixels per class of the argmax map.
+pub fn argmax_counts(seg: &[f32], plane: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; seg.len() / plane.max(1)];
+    for k in argmax_map(seg, plane) {
+        counts[k as usize] += 1;
     }
     counts
 }

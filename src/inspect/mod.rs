@@ -2,6 +2,7 @@
 
 pub mod align;
 pub mod decision;
+pub mod defect_rules;
 pub mod electrode;
 pub mod preprocess;
 pub mod seal;

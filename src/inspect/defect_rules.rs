@@ -1,0 +1,163 @@
+//! Per-class decisions of the electrode station: which decoded defects matter, and which output each
+//! fires (e.g. the reject solenoid for cracks and foreign objects, a marker for dark spots).
+
+use serde::{Deserialize, Serialize};
+
+use super::electrode::{Detection, ElectrodeResult};
+use crate::model::manifest::ELECTRODE_LABELS;
+
+fn default_min_score() -> f32 {
+    0.5
+}
+
+/// One rule: a defect of one of `classes` with at least `min_score` and the minimum area counts; more
+/// than `max_count` counted defects fire `output`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DefectRule {
+    pub classes: Vec<String>,
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+    /// Minimum segmented area in frame pixels.
+    #[serde(default)]
+    pub min_area_px: f64,
+    /// Minimum segmented area in mm² (needs the pixel size).
+    #[serde(default)]
+    pub min_area_mm2: f64,
+    /// Defects tolerated before the rule fires (0: any one fires it).
+    #[serde(default)]
+    pub max_count: usize,
+    /// The output line the rule drives.
+    pub output: String,
+}
+
+/// What the rules made of one part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judgement {
+    /// Output lines to pulse, in rule order, without repeats.
+    pub outputs: Vec<String>,
+    /// One line per fired rule, for the log.
+    pub reasons: Vec<String>,
+    /// Every decoded defect with its area, for the result log.
+    pub defects: Vec<DefectRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DefectRecord {
+    pub class: &'static str,
+    pub score: f32,
+    pub bbox: [f32; 4],
+    pub area_px: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area_mm2: Option<f64>,
+}
+
+/// Checks rules at start-up; the error names the rule and the problem (the config adds the key path).
+pub fn validate(rules: &[DefectRule], pixel_size_mm: Option<f64>) -> Result<(), String> {
+    for (i, r) in rules.iter().enumerate() {
+        if r.classes.is_empty() {
+            return Err(format!("rules[{i}].classes: empty"));
+        }
+        for (j, c) in r.classes.iter().enumerate() {
+            if !ELECTRODE_LABELS.contains(&c.as_str()) {
+                return Err(format!("rules[{i}].classes[{j}]: unknown class '{c}' (known: {ELECTRODE_LABELS:?})"));
+            }
+        }
+        if !(0.0..=1.0).contains(&r.min_score) {
+            return Err(format!("rules[{i}].min_score: {} is outside 0..1", r.min_score));
+        }
+        if r.min_area_px < 0.0 || r.min_area_mm2 < 0.0 {
+            return Err(format!("rules[{i}]: a minimum area cannot be negative"));
+        }
+        if r.min_area_mm2 > 0.0 && pixel_size_mm.is_none() {
+            return Err(format!("rules[{i}].min_area_mm2: needs pixel_size_mm"));
+        }
+        if r.output.is_empty() {
+            return Err(format!("rules[{i}].output: empty line name"));
+        }
+    }
+    Ok(())
+}
+
+fn counts(rule: &DefectRule, d: &Detection, mm2: Option<f64>) -> bool {
+    rule.classes.iter().any(|c| c == d.label)
+        && d.score >= rule.min_score
+        && d.area_px >= rule.min_area_px
+        && (rule.min_area_mm2 <= 0.0 || mm2.is_some_and(|a| a >= rule.min_area_mm2))
+}
+
+pub fn judge(result: &ElectrodeResult, rules: &[DefectRule], pixel_size_mm: Option<f64>) -> Judgement {
+    let mm2 = |d: &Detection| pixel_size_mm.map(|p| d.area_px * p * p);
+    let mut outputs: Vec<String> = Vec::new();
+    let mut reasons = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let n = result.detections.iter().filter(|d| counts(rule, d, mm2(d))).count();
+        if n > rule.max_count {
+            reasons.push(format!(
+                "rule {i} ({}): {n} defect(s) > {} -> {}",
+                rule.classes.join("+"),
+                rule.max_count,
+                rule.output
+            ));
+            if !outputs.contains(&rule.output) {
+                outputs.push(rule.output.clone());
+            }
+        }
+    }
+    let defects = result
+        .detections
+        .iter()
+        .map(|d| DefectRecord { class: d.label, score: d.score, bbox: d.bbox, area_px: d.area_px, area_mm2: mm2(d) })
+        .collect();
+    Judgement { outputs, reasons, defects }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(class: usize, score: f32, area_px: f64) -> Detection {
+        Detection { class, label: ELECTRODE_LABELS[class], score, bbox: [0.0, 0.0, 10.0, 10.0], area_px }
+    }
+
+    fn result(detections: Vec<Detection>) -> ElectrodeResult {
+        ElectrodeResult { detections, presence: vec![0.0; 5], area_px: vec![0.0; 5], mask: vec![], mask_size: (0, 0) }
+    }
+
+    fn rules() -> Vec<DefectRule> {
+        serde_json::from_str(
+            r#"[{"classes": ["crack", "foreign_object"], "output": "reject0"},
+                {"classes": ["dark_spot"], "min_score": 0.6, "min_area_mm2": 0.02, "max_count": 1, "output": "marker"}]"#,
+        )
+        .expect("rules")
+    }
+
+    #[test]
+    fn rules_fire_their_own_outputs_by_class_score_area_and_count() {
+        let px = Some(0.01); // 0.01 mm per pixel: 200 px = 0.02 mm²
+        let r = rules();
+        validate(&r, px).expect("valid");
+        // A crack rejects; a clean part fires nothing.
+        assert_eq!(judge(&result(vec![det(4, 0.9, 50.0)]), &r, px).outputs, vec!["reject0"]);
+        assert!(judge(&result(vec![]), &r, px).outputs.is_empty());
+        // Dark spots: one tolerated; two big ones mark; small or faint ones do not count.
+        assert!(judge(&result(vec![det(1, 0.9, 300.0)]), &r, px).outputs.is_empty());
+        assert_eq!(judge(&result(vec![det(1, 0.9, 300.0), det(1, 0.8, 250.0)]), &r, px).outputs, vec!["marker"]);
+        assert!(judge(&result(vec![det(1, 0.9, 300.0), det(1, 0.9, 100.0)]), &r, px).outputs.is_empty());
+        assert!(judge(&result(vec![det(1, 0.9, 300.0), det(1, 0.5, 300.0)]), &r, px).outputs.is_empty());
+        // Both rules at once, each output once; every defect is recorded with its area in mm².
+        let j =
+            judge(&result(vec![det(2, 0.7, 9.0), det(4, 0.6, 9.0), det(1, 0.9, 300.0), det(1, 0.9, 300.0)]), &r, px);
+        assert_eq!(j.outputs, vec!["reject0", "marker"]);
+        assert_eq!(j.defects.len(), 4);
+        assert!((j.defects[2].area_mm2.expect("mm2") - 0.03).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_rules_are_refused_naming_the_rule_and_the_problem() {
+        let mut r = rules();
+        assert_eq!(validate(&r, None).unwrap_err(), "rules[1].min_area_mm2: needs pixel_size_mm");
+        r[0].classes[1] = "scrach".into();
+        assert!(validate(&r, Some(0.01)).unwrap_err().starts_with("rules[0].classes[1]: unknown class 'scrach'"));
+    }
+}
