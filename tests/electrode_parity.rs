@@ -124,6 +124,21 @@ fn raw_outputs_and_decoded_defects_match_the_python_golden_outputs() {
 }
 
 #[test]
+fn a_16_bit_xray_frame_gives_the_same_outputs_as_its_8_bit_reading() {
+    let dir = common::fixtures().join("electrode");
+    let v = frame(&dir.join("visible/000009.png"), false);
+    let x8 = frame(&dir.join("xray/000009.png"), true);
+    // As a Y16 imager delivers it: little-endian 16 bits whose high byte is the 8-bit value.
+    let y16: Vec<u8> = x8.data.iter().flat_map(|&b| (b as u16 * 257 + 3).to_le_bytes()).collect();
+    let x16 = Frame { format: PixelFormat::Gray16, data: y16.into(), ..x8.clone() };
+    let mut insp = inspector();
+    let a = insp.infer_raw(&[(&v, &x8)]).expect("8-bit");
+    let b = insp.infer_raw(&[(&v, &x16)]).expect("16-bit");
+    assert_eq!(a.det, b.det);
+    assert_eq!(a.cls, b.cls);
+}
+
+#[test]
 fn a_seal_model_is_refused_by_the_electrode_inspector() {
     let rt = Runtime::load(&RuntimeConfig { providers: vec![Provider::Cpu], ..Default::default() }, None)
         .expect("ONNX Runtime");

@@ -93,6 +93,16 @@ impl Preprocessor {
                 self.converted.extend(frame.data.iter().flat_map(|&v| [v, v, v]));
                 &self.converted
             }
+            // 16-bit grey keeps its high byte, as the training pipeline reads 16-bit X-ray images.
+            (PixelFormat::Gray16, colour) => {
+                self.converted.clear();
+                let high = frame.data.chunks_exact(2).map(|b| b[1]);
+                match colour {
+                    Colour::Gray => self.converted.extend(high),
+                    Colour::Rgb => self.converted.extend(high.flat_map(|v| [v, v, v])),
+                }
+                &self.converted
+            }
         };
         // 2. Resize when the frame is not the input size.
         let pixels: &[u8] = if frame.width == self.width && frame.height == self.height {

@@ -16,6 +16,7 @@ fn rgb_of(frame: &Frame, x: u32, y: u32) -> [u8; 3] {
     match frame.format {
         PixelFormat::Rgb8 => [frame.data[3 * i], frame.data[3 * i + 1], frame.data[3 * i + 2]],
         PixelFormat::Gray8 => [frame.data[i]; 3],
+        PixelFormat::Gray16 => [frame.data[2 * i + 1]; 3], // the high byte of little-endian 16 bits
     }
 }
 
@@ -101,7 +102,7 @@ mod tests {
             width: w,
             height: h,
             format,
-            data: vec![v; (w * h) as usize * format.channels()].into(),
+            data: vec![v; (w * h) as usize * format.bytes_per_pixel()].into(),
             timestamp: Instant::now(),
             sequence: 0,
             info: Arc::new(FrameInfo::default()),

@@ -52,6 +52,7 @@ impl NgArchive {
         let colour = match frame.format {
             PixelFormat::Rgb8 => ExtendedColorType::Rgb8,
             PixelFormat::Gray8 => ExtendedColorType::L8,
+            PixelFormat::Gray16 => ExtendedColorType::L16,
         };
         let encoded =
             image::codecs::png::PngEncoder::new(&mut png).write_image(&frame.data, frame.width, frame.height, colour);

@@ -1,6 +1,7 @@
 //! Where frames come from. Every source delivers `Frame`s through the same trait, so the demo, the tests
 //! and the station share one path; only the source differs.
 
+pub mod pairing;
 pub mod replay;
 
 use std::sync::Arc;
@@ -11,13 +12,23 @@ use std::time::Instant;
 pub enum PixelFormat {
     Rgb8,
     Gray8,
+    /// 16-bit grey, little-endian (V4L2 Y16): X-ray imagers.
+    Gray16,
 }
 
 impl PixelFormat {
     pub fn channels(self) -> usize {
         match self {
             PixelFormat::Rgb8 => 3,
+            PixelFormat::Gray8 | PixelFormat::Gray16 => 1,
+        }
+    }
+
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 => 3,
             PixelFormat::Gray8 => 1,
+            PixelFormat::Gray16 => 2,
         }
     }
 }
@@ -55,7 +66,7 @@ impl AsRef<Frame> for Frame {
 impl Frame {
     /// Checks that the byte count fits the size and format; a bad frame is rejected, never a crash.
     pub fn validate(&self) -> Result<(), SourceError> {
-        let want = self.width as usize * self.height as usize * self.format.channels();
+        let want = self.width as usize * self.height as usize * self.format.bytes_per_pixel();
         if self.width == 0 || self.height == 0 || self.data.len() != want {
             return Err(SourceError::BadFrame(format!(
                 "{}: {}x{} {:?} needs {want} bytes, got {}",
