@@ -10,7 +10,7 @@ LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=7;endline=7;md5=2507bd5f0713f054
 
 SRC_URI = "git://github.com/cellgate/cellgate.git;protocol=https;branch=main"
 # The commit that is built; a release bumps it, together with cellgate-crates.inc from its Cargo.lock.
-SRCREV = "e6697bfbed7689f4e30671bb090e8d60fe3d8018"
+SRCREV = "06582f6d9a4425b5381c51fc6a1d75edc30e6679"
 
 S = "${WORKDIR}/git"
 

@@ -13,7 +13,7 @@ require ${BPN}-crates.inc
 
 SRC_URI += "git://github.com/cellgate/cellgate.git;protocol=https;branch=main"
 # The commit that is built; a release bumps it, together with cellgate-crates.inc from its Cargo.lock.
-SRCREV = "e6697bfbed7689f4e30671bb090e8d60fe3d8018"
+SRCREV = "06582f6d9a4425b5381c51fc6a1d75edc30e6679"
 
 S = "${WORKDIR}/git"
 
