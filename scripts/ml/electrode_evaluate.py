@@ -20,11 +20,9 @@ AP_FLOOR = 0.05
 
 
 def onnx_runner(model_path: Path):
-    import onnxruntime as ort
+    from export_common import cpu_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    sess = cpu_session(model_path)
     manifest = json.loads(sess.get_modelmeta().custom_metadata_map["cellgate.manifest"])
 
     def run(vis, xray):

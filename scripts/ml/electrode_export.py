@@ -9,9 +9,7 @@ ONNX Runtime (2 intra-op threads), and a report JSON is written beside the model
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,33 +17,13 @@ import onnxruntime as ort
 import torch
 
 import onnx_manifest
+from export_common import cpu_session, time_ms, weights_sha256
 from electrode_data import CLASSES, load_set, normalise_visible, normalise_xray
 from electrode_model import (DET_STRIDE, NUM_CLASSES, SIZE, VIS_MEAN, VIS_STD, XRAY_MEAN, XRAY_STD,
                              count_parameters, load_checkpoint)
 
 OPSET = 17
 TOL = 1e-4
-
-
-def weights_sha256(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def time_ms(fn, repeat: int = 50) -> dict:
-    for _ in range(5):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-    ts.sort()
-    return {"p50": round(ts[len(ts) // 2], 2), "p99": round(ts[int(len(ts) * 0.99) - 1], 2),
-            "mean": round(sum(ts) / len(ts), 2)}
 
 
 def manifest(a, model, ckpt, metrics: dict, anchors: int) -> dict:
@@ -122,16 +100,14 @@ def main() -> None:
     v, x = normalise_visible(data.visible), normalise_xray(data.xray)
     with torch.no_grad():
         want = [o.numpy() for o in model(torch.from_numpy(v), torch.from_numpy(x))]
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    sess = ort.InferenceSession(str(a.out), so, providers=["CPUExecutionProvider"])
+    sess = cpu_session(a.out)
     got = sess.run(names_out, {"visible": v, "xray": x})
     parity = {n: float(np.abs(g - w).max()) for n, g, w in zip(names_out, got, want)}
     print("parity (max abs diff vs PyTorch):", parity)
     if max(parity.values()) > TOL:
         raise SystemExit(f"parity check failed: {parity} > {TOL}")
 
-    lat = time_ms(lambda: sess.run(names_out, {"visible": v[:1], "xray": x[:1]}))
+    lat = time_ms(lambda: sess.run(names_out, {"visible": v[:1], "xray": x[:1]}), repeat=50, warmup=5, digits=2)
     size = a.out.stat().st_size
     report = {"parity": parity, "latency_ms_batch1_cpu2": lat, "fps_batch1_cpu2": round(1000 / lat["p50"], 1),
               "size_bytes": size, "onnxruntime": ort.__version__, "test": metrics,

@@ -9,29 +9,21 @@ export fails if it is not met. CPU latency is measured with ONNX Runtime (2 intr
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
+import export_common
 import onnx_manifest
+from export_common import cpu_session as session, weights_sha256
 from seal_data import INPUT_HW, MEAN, STD, load_set, normalise
 from seal_model import load_checkpoint
 
 OPSET = 17
 TOL = 1e-4
-
-
-def weights_sha256(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def image_input(name: str) -> dict:
@@ -47,6 +39,10 @@ def image_input(name: str) -> dict:
     }
 
 
+def time_ms(fn) -> dict:
+    return export_common.time_ms(fn, repeat=200, warmup=10, digits=3)
+
+
 def export_graph(module, args, path: Path, inputs: list[str], outputs: list[str]) -> None:
     torch.onnx.export(
         module,
@@ -59,25 +55,6 @@ def export_graph(module, args, path: Path, inputs: list[str], outputs: list[str]
         dynamic_axes={n: {0: "N"} for n in inputs + outputs},
         do_constant_folding=True,
     )
-
-
-def session(path: Path, threads: int = 2) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
-def time_ms(fn, repeat: int = 200) -> dict:
-    for _ in range(10):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-    ts.sort()
-    return {"p50": round(ts[len(ts) // 2], 3), "p99": round(ts[int(len(ts) * 0.99) - 1], 3), "mean": round(sum(ts) / len(ts), 3)}
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ use std::path::Path;
 use ort::value::TensorRef;
 
 use super::preprocess::Preprocessor;
-use super::seal::InspectError;
+use super::{run_err, InspectError};
 use crate::model::manifest::ELECTRODE_LABELS;
 use crate::model::{GraphRole, LoadedModel, Task};
 use crate::runtime::Runtime;
@@ -65,10 +65,6 @@ pub struct ElectrodeInspector {
     nms_iou: f32,
     visible_buf: Vec<f32>,
     xray_buf: Vec<f32>,
-}
-
-fn run_err(e: impl std::fmt::Display) -> InspectError {
-    InspectError::Run(e.to_string())
 }
 
 const C: usize = ELECTRODE_LABELS.len();

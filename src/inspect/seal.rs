@@ -11,28 +11,13 @@ use std::time::Instant;
 
 use ort::value::TensorRef;
 
-use super::preprocess::{PreprocessError, Preprocessor};
+use super::preprocess::Preprocessor;
+use super::{run_err, InspectError};
 use crate::config::{Provider, SealConfig};
-use crate::model::{GraphRole, LoadedModel, ModelError, Task};
+use crate::model::{GraphRole, LoadedModel, Task};
 use crate::runtime::Runtime;
-use crate::sources::replay::{read_rgb, ReplayError};
+use crate::sources::replay::read_rgb;
 use crate::sources::{Frame, FrameInfo, PixelFormat};
-
-#[derive(Debug, thiserror::Error)]
-pub enum InspectError {
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error(transparent)]
-    Preprocess(#[from] PreprocessError),
-    #[error("reference of recipe '{recipe}': {source}")]
-    Reference { recipe: String, source: ReplayError },
-    #[error("recipe '{0}' has no reference image configured")]
-    UnknownRecipe(String),
-    #[error("inference failed: {0}")]
-    Run(String),
-    #[error("model output is unusable: {0}")]
-    Output(String),
-}
 
 /// One part's score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,10 +62,6 @@ pub struct SealInspector {
 pub fn companion(full: &Path, role: &str) -> PathBuf {
     let stem = full.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     full.with_file_name(format!("{stem}.{role}.onnx"))
-}
-
-fn run_err(e: impl std::fmt::Display) -> InspectError {
-    InspectError::Run(e.to_string())
 }
 
 impl SealInspector {

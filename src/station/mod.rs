@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{GpioConfig, SourceConfig, StationConfig, TriggerConfig};
-use crate::inspect::seal::{InspectError, SealInspector};
+use crate::inspect::seal::SealInspector;
+use crate::inspect::InspectError;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
 use crate::model::store::ModelStore;
 use crate::model::watch::ModelWatcher;
