@@ -3,7 +3,9 @@
 //! Data flows one way: trigger -> capture (`sources`) -> preprocess -> infer -> decide (`inspect`) ->
 //! actuate + record (`sinks`). `station` wires these into threads from one validated `config`.
 
+pub mod clock;
 pub mod config;
+pub mod gpio_chip;
 pub mod inspect;
 pub mod model;
 pub mod runtime;

@@ -44,10 +44,10 @@ struct Row {
 
 pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
     let base = StationConfig::load(config)?;
-    let SourceConfig::Replay { path, .. } = &base.source;
-    let images = match images {
-        Some(p) => p.to_path_buf(),
-        None => base.resolve(path),
+    let images = match (images, &base.source) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, SourceConfig::Replay { path, .. }) => base.resolve(path),
+        (None, _) => return Err(CliError::Other("--images is needed: the config's source is a camera".into())),
     };
     let images = std::path::absolute(&images).map_err(other)?;
     let rt = Runtime::load(&base.runtime, None)?;
@@ -236,6 +236,7 @@ fn station_run(
         timeline: None,
         reject: (0..cavities).map(|i| format!("reject{i}")).collect(),
         alarm: "alarm".into(),
+        ready: None,
     };
     cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
     cfg.model_updates.watch = false;

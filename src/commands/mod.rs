@@ -2,7 +2,10 @@
 
 mod bench;
 mod calibrate;
+mod camera;
 mod check_config;
+mod devices;
+mod gpio;
 mod models;
 mod replay;
 mod run;
@@ -63,6 +66,45 @@ enum Command {
         #[arg(long, requires_all = ["visible", "xray"])]
         out: Option<PathBuf>,
     },
+    /// Cameras (formats, sizes, rates, controls) and GPIO chips (lines, names, consumers) on this machine.
+    Devices {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save one camera frame as the station would see it (a wiring check, or a recipe's reference).
+    Capture {
+        /// Camera node, e.g. /dev/video0 or /dev/v4l/by-id/...
+        #[arg(long)]
+        device: PathBuf,
+        /// Pixel format by fourcc: MJPG, YUYV, GREY, Y16, RGB3.
+        #[arg(long, default_value = "YUYV")]
+        format: String,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        #[arg(long)]
+        fps: Option<u32>,
+        /// Control to set first, name=value (names as `cellgate devices` lists them); repeatable.
+        #[arg(long = "control")]
+        controls: Vec<String>,
+        /// PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List a camera's controls, or set some: `cellgate controls --device /dev/video0 exposure_time_absolute=120`.
+    Controls {
+        #[arg(long)]
+        device: PathBuf,
+        /// name=value pairs to set; none lists the controls.
+        set: Vec<String>,
+    },
+    /// GPIO wiring checks.
+    Gpio {
+        #[command(subcommand)]
+        cmd: GpioCommand,
+    },
     /// Validate a config file: every key, every path it names.
     CheckConfig { config: PathBuf },
     /// Model files.
@@ -80,6 +122,21 @@ enum Command {
         /// Parts per measurement.
         #[arg(long, default_value_t = 600)]
         parts: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum GpioCommand {
+    /// Drive one output active for MS milliseconds, then release it inactive.
+    Pulse {
+        /// Chip by path, name (gpiochip0) or label.
+        chip: String,
+        /// Line offset or name.
+        line: String,
+        ms: u64,
+        /// The line is active-low (the solenoid fires at 0 V).
+        #[arg(long)]
+        active_low: bool,
     },
 }
 
@@ -144,6 +201,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Run { config } => run::run(&config),
         Command::Replay { config, images, rate, quiet } => replay::run(&config, &images, rate, quiet),
         Command::CheckConfig { config } => check_config::run(&config),
+        Command::Devices { json } => devices::run(json),
+        Command::Capture { device, format, width, height, fps, controls, out } => {
+            camera::capture(camera::CaptureArgs {
+                device: &device,
+                format: &format,
+                width,
+                height,
+                fps,
+                controls: &controls,
+                out: &out,
+            })
+        }
+        Command::Controls { device, set } => camera::controls(&device, &set),
+        Command::Gpio { cmd: GpioCommand::Pulse { chip, line, ms, active_low } } => {
+            let line = line.parse().map_err(|e: std::convert::Infallible| CliError::Other(e.to_string()))?;
+            gpio::pulse(&chip, &line, ms, active_low)
+        }
         Command::Calibrate { points, visible, xray, out } => {
             let check = match (&visible, &xray, &out) {
                 (Some(v), Some(x), Some(o)) => Some((v.as_path(), x.as_path(), o.as_path())),

@@ -174,6 +174,53 @@ pub enum SourceConfig {
         #[serde(default)]
         r#loop: bool,
     },
+    /// A V4L2 camera.
+    V4l2(V4l2Config),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct V4l2Config {
+    /// `/dev/video0`, or better a stable `/dev/v4l/by-id/...` or `/dev/v4l/by-path/...` name.
+    pub device: PathBuf,
+    /// Pixel format by fourcc: `MJPG`, `YUYV`, `GREY`, `Y16`, `RGB3`.
+    pub format: crate::sources::v4l2::convert::CameraFormat,
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second; absent: the device's current rate.
+    #[serde(default)]
+    pub fps: Option<u32>,
+    /// mmap buffers the driver fills.
+    #[serde(default = "default_buffers")]
+    pub buffers: u32,
+    /// A trigger with no frame exposed after it within this time fails (camera stalled).
+    #[serde(default = "default_camera_timeout")]
+    pub timeout_ms: u64,
+    /// Camera controls by name as `cellgate devices` lists them (`exposure_time_absolute`), set at
+    /// every (re)open.
+    #[serde(default)]
+    pub controls: BTreeMap<String, i64>,
+    /// Reopen backoff after the camera is lost: doubles from min to max.
+    #[serde(default = "default_reconnect_min")]
+    pub reconnect_min_ms: u64,
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_ms: u64,
+}
+
+fn default_buffers() -> u32 {
+    4
+}
+
+fn default_camera_timeout() -> u64 {
+    1000
+}
+
+fn default_reconnect_min() -> u64 {
+    200
+}
+
+fn default_reconnect_max() -> u64 {
+    5000
 }
 
 /// What starts an inspection.
@@ -182,6 +229,71 @@ pub enum SourceConfig {
 pub enum TriggerConfig {
     /// Free-running at a fixed rate.
     FreeRun { rate_hz: f64 },
+    /// The photo-eye on a GPIO input.
+    Gpio(GpioTriggerConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioTriggerConfig {
+    /// Chip by path (`/dev/gpiochip0`), name (`gpiochip0`) or label.
+    pub chip: String,
+    /// Line offset or name.
+    pub line: crate::gpio_chip::LineRef,
+    #[serde(default)]
+    pub edge: TriggerEdge,
+    /// Edges closer than this to the last accepted one are ignored (contact bounce).
+    #[serde(default = "default_debounce")]
+    pub debounce_ms: u64,
+    #[serde(default)]
+    pub active_low: bool,
+    #[serde(default)]
+    pub bias: LineBias,
+}
+
+fn default_debounce() -> u64 {
+    5
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerEdge {
+    #[default]
+    Rising,
+    Falling,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineBias {
+    /// Leave the line's bias as the board set it.
+    #[default]
+    AsIs,
+    Disabled,
+    PullUp,
+    PullDown,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineDrive {
+    #[default]
+    PushPull,
+    OpenDrain,
+    OpenSource,
+}
+
+/// One output line on a GPIO chip.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputLineConfig {
+    /// Line offset or name.
+    pub line: crate::gpio_chip::LineRef,
+    #[serde(default)]
+    pub active_low: bool,
+    #[serde(default)]
+    pub drive: LineDrive,
 }
 
 /// Reject timing and fault policy.
@@ -227,7 +339,26 @@ pub enum GpioConfig {
         reject: Vec<String>,
         #[serde(default = "default_alarm_line")]
         alarm: String,
+        #[serde(default)]
+        ready: Option<String>,
     },
+    /// The kernel's GPIO character device.
+    Chardev(ChardevConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChardevConfig {
+    /// Chip by path (`/dev/gpiochip0`), name (`gpiochip0`) or label.
+    pub chip: String,
+    /// Reject output per cavity.
+    pub reject: Vec<OutputLineConfig>,
+    pub alarm: OutputLineConfig,
+    /// Active while the station is up and inspecting.
+    #[serde(default)]
+    pub ready: Option<OutputLineConfig>,
+    #[serde(default)]
+    pub timeline: Option<PathBuf>,
 }
 
 fn default_reject_lines() -> Vec<String> {
@@ -317,10 +448,12 @@ impl StationConfig {
         let de = &mut serde_json::Deserializer::from_str(text);
         let mut cfg: StationConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
+            let problem = strip_position(&e.into_inner().to_string());
+            let (key, problem) = inside_section(text, &key).unwrap_or((key, problem));
             ConfigError::Invalid {
                 file: file.to_path_buf(),
                 key: if key == "." { "(top level)".into() } else { key },
-                problem: strip_position(&e.into_inner().to_string()),
+                problem,
             }
         })?;
         cfg.base_dir = base_dir.to_path_buf();
@@ -380,14 +513,54 @@ impl StationConfig {
                 format!("'{}' is not in inspection.recipes ({})", seal.recipe, known.join(", ")),
             );
         }
-        let SourceConfig::Replay { path, .. } = &self.source;
-        let p = self.resolve(path);
-        if !p.is_dir() {
-            return bad("source.path", format!("{} is not a folder", p.display()));
+        match &self.source {
+            SourceConfig::Replay { path, .. } => {
+                let p = self.resolve(path);
+                if !p.is_dir() {
+                    return bad("source.path", format!("{} is not a folder", p.display()));
+                }
+            }
+            SourceConfig::V4l2(v) => {
+                if !(1..=16384).contains(&v.width) || !(1..=16384).contains(&v.height) {
+                    return bad("source.width", format!("{}x{} is outside 1..16384", v.width, v.height));
+                }
+                if !(2..=32).contains(&v.buffers) {
+                    return bad("source.buffers", format!("{} is outside 2..32", v.buffers));
+                }
+                if v.fps.is_some_and(|f| !(1..=1000).contains(&f)) {
+                    return bad("source.fps", format!("{} is outside 1..1000", v.fps.unwrap_or(0)));
+                }
+                if !(10..=60_000).contains(&v.timeout_ms) {
+                    return bad("source.timeout_ms", format!("{} is outside 10..60000", v.timeout_ms));
+                }
+                if v.reconnect_min_ms == 0 || v.reconnect_min_ms > v.reconnect_max_ms {
+                    return bad(
+                        "source.reconnect_min_ms",
+                        format!(
+                            "{} must be over 0 and at most reconnect_max_ms ({})",
+                            v.reconnect_min_ms, v.reconnect_max_ms
+                        ),
+                    );
+                }
+                if seal.cavities != 1 {
+                    return bad(
+                        "inspection.cavities",
+                        format!("{}: a V4L2 camera gives one frame per trigger, so one cavity", seal.cavities),
+                    );
+                }
+            }
         }
-        let TriggerConfig::FreeRun { rate_hz } = &self.trigger;
-        if !(*rate_hz > 0.0 && *rate_hz <= 1000.0) {
-            return bad("trigger.rate_hz", format!("{rate_hz} is outside (0, 1000]"));
+        match &self.trigger {
+            TriggerConfig::FreeRun { rate_hz } => {
+                if !(*rate_hz > 0.0 && *rate_hz <= 1000.0) {
+                    return bad("trigger.rate_hz", format!("{rate_hz} is outside (0, 1000]"));
+                }
+            }
+            TriggerConfig::Gpio(g) => {
+                if g.debounce_ms > 1000 {
+                    return bad("trigger.debounce_ms", format!("{} is over 1000", g.debounce_ms));
+                }
+            }
         }
         let a = &self.actuation;
         if a.pulse_ms == 0 || a.pulse_ms > 10_000 {
@@ -400,21 +573,34 @@ impl StationConfig {
             // Not an error in itself, but a pulse far longer than the travel time overlaps many parts.
             log::warn!("actuation.pulse_ms {} is long against delay_ms {}", a.pulse_ms, a.delay_ms);
         }
-        let GpioConfig::Sim { reject, alarm, .. } = &self.gpio;
-        if reject.len() != seal.cavities {
+        let mut names: Vec<String> = match &self.gpio {
+            GpioConfig::Sim { reject, alarm, ready, .. } => {
+                reject.iter().chain(std::iter::once(alarm)).chain(ready).map(|n| format!("'{n}'")).collect()
+            }
+            GpioConfig::Chardev(ChardevConfig { reject, alarm, ready, chip, .. }) => {
+                let lines: Vec<String> =
+                    reject.iter().chain(std::iter::once(alarm)).chain(ready).map(|l| l.line.to_string()).collect();
+                if let TriggerConfig::Gpio(t) = &self.trigger {
+                    if t.chip == *chip && lines.contains(&t.line.to_string()) {
+                        return bad("trigger.line", format!("{} is also an output", t.line));
+                    }
+                }
+                lines
+            }
+        };
+        let rejects = names.len() - 1 - usize::from(self.gpio.has_ready());
+        if rejects != seal.cavities {
             return bad(
                 "gpio.reject",
                 format!(
-                    "has {} line(s) but inspection.cavities is {}: one reject output per cavity",
-                    reject.len(),
+                    "has {rejects} line(s) but inspection.cavities is {}: one reject output per cavity",
                     seal.cavities
                 ),
             );
         }
-        let mut names: Vec<&String> = reject.iter().chain(std::iter::once(alarm)).collect();
         names.sort();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return bad("gpio", format!("line '{}' is used twice", w[0]));
+            return bad("gpio", format!("line {} is used twice", w[0]));
         }
         let mu = &self.model_updates;
         if !(50..=60_000).contains(&mu.settle_ms) {
@@ -448,6 +634,36 @@ impl StationConfig {
         let InspectionConfig::Seal(s) = &mut self.inspection;
         s
     }
+}
+
+impl GpioConfig {
+    pub fn has_ready(&self) -> bool {
+        match self {
+            GpioConfig::Sim { ready, .. } => ready.is_some(),
+            GpioConfig::Chardev(c) => c.ready.is_some(),
+        }
+    }
+}
+
+/// serde loses the key path inside a section chosen by its `kind` (or `backend`): the error says only
+/// `source`. This reads that section again as the chosen kind's own struct to name the key inside it.
+fn inside_section(text: &str, section: &str) -> Option<(String, String)> {
+    fn find<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Option<(String, String)> {
+        serde_path_to_error::deserialize::<_, T>(v)
+            .err()
+            .map(|e| (e.path().to_string(), strip_position(&e.into_inner().to_string())))
+    }
+    let root: serde_json::Value = serde_json::from_str(text).ok()?;
+    let mut v = root.get(section)?.clone();
+    let tag = v.as_object_mut()?.remove(if section == "gpio" { "backend" } else { "kind" })?;
+    let (key, problem) = match (section, tag.as_str()?) {
+        ("source", "v4l2") => find::<V4l2Config>(v),
+        ("trigger", "gpio") => find::<GpioTriggerConfig>(v),
+        ("gpio", "chardev") => find::<ChardevConfig>(v),
+        ("inspection", "seal") => find::<SealConfig>(v),
+        _ => None,
+    }?;
+    Some((format!("{section}.{key}"), problem))
 }
 
 /// serde_json appends " at line L column C"; the key path already says where.

@@ -132,3 +132,54 @@ fn unreadable_file_is_a_read_error() {
     let err = StationConfig::load(Path::new("/nonexistent/station.json")).expect_err("no file");
     assert!(err.to_string().contains("/nonexistent/station.json"), "{err}");
 }
+
+fn camera_station(v: &mut Value) {
+    v["source"] = json!({"kind": "v4l2", "device": "/dev/video0", "format": "YUYV", "width": 640, "height": 480});
+    v["trigger"] = json!({"kind": "gpio", "chip": "gpiochip0", "line": "photo_eye"});
+    v["gpio"] = json!({"backend": "chardev", "chip": "gpiochip0", "reject": [{"line": 3}], "alarm": {"line": "alarm"}});
+}
+
+#[test]
+fn a_camera_station_config_is_valid_with_documented_defaults() {
+    let mut v = demo();
+    camera_station(&mut v);
+    let cfg = parse(&v).expect("camera station");
+    let SourceConfig::V4l2(c) = &cfg.source else { panic!("not a camera source") };
+    assert_eq!((c.buffers, c.timeout_ms, c.reconnect_min_ms, c.reconnect_max_ms), (4, 1000, 200, 5000));
+    let TriggerConfig::Gpio(t) = &cfg.trigger else { panic!("not a GPIO trigger") };
+    assert_eq!(t.debounce_ms, 5);
+    assert!(matches!(t.edge, TriggerEdge::Rising));
+}
+
+#[test]
+fn camera_and_gpio_mistakes_name_their_key() {
+    let (key, problem) = error_of(|v| {
+        camera_station(v);
+        v["source"]["format"] = json!("H264");
+    });
+    assert_eq!(key, "source.format");
+    assert!(problem.contains("MJPG") && problem.contains("YUYV"), "{problem}");
+    let (key, problem) = error_of(|v| {
+        camera_station(v);
+        v["inspection"]["cavities"] = json!(2);
+    });
+    assert_eq!(key, "inspection.cavities");
+    assert!(problem.contains("one frame per trigger"), "{problem}");
+    let (key, problem) = error_of(|v| {
+        camera_station(v);
+        v["trigger"]["line"] = json!(3);
+    });
+    assert_eq!(key, "trigger.line");
+    assert!(problem.contains("also an output"), "{problem}");
+    let (key, problem) = error_of(|v| {
+        camera_station(v);
+        v["gpio"]["alarm"]["line"] = json!(true);
+    });
+    assert_eq!(key, "gpio.alarm.line");
+    assert!(problem.contains("line offset (number) or a line name"), "{problem}");
+    let (key, _) = error_of(|v| {
+        camera_station(v);
+        v["gpio"]["reject"][0]["drive"] = json!("open_collector");
+    });
+    assert_eq!(key, "gpio.reject[0].drive");
+}

@@ -3,6 +3,7 @@
 
 pub mod pairing;
 pub mod replay;
+pub mod v4l2;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,4 +98,14 @@ pub trait FrameSource: Send {
     fn capture(&mut self, after: Instant) -> Result<Frame, SourceError>;
     /// A short description for logs and `status`.
     fn describe(&self) -> String;
+    /// Frames the device dropped so far (gaps in its sequence numbers).
+    fn dropped_frames(&self) -> u64 {
+        0
+    }
+    /// Called with `Some(reason)` when the device is lost and `None` when it is back, as it happens, so the
+    /// alarm follows the camera even while no part is triggered. Sources without a device ignore it.
+    fn watch_faults(&mut self, _notify: FaultNotifier) {}
 }
+
+/// Told of a source's device being lost (`Some(reason)`) or back (`None`).
+pub type FaultNotifier = Box<dyn Fn(Option<&str>) + Send>;

@@ -30,6 +30,8 @@ metrics!(
         triggers,
         /// Frames delivered by the source.
         frames_captured,
+        /// Frames the camera dropped (gaps in its sequence numbers).
+        frames_dropped,
         /// Capture attempts that failed (camera lost or erroring).
         capture_errors,
         /// Frames with a wrong size or format: counted, logged, the part rejected.

@@ -14,20 +14,28 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::{GpioConfig, SourceConfig, StationConfig, TriggerConfig};
+use crate::config::{
+    ChardevConfig, GpioConfig, LineBias, LineDrive, SourceConfig, StationConfig, TriggerConfig, TriggerEdge,
+};
+use crate::gpio_chip::ChipError;
 use crate::inspect::seal::SealInspector;
 use crate::inspect::InspectError;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
 use crate::model::store::ModelStore;
 use crate::model::watch::ModelWatcher;
 use crate::runtime::{Runtime, RuntimeError};
-use crate::sinks::gpio::sim::{LineChange, SimGpio};
-use crate::sinks::gpio::{GpioError, GpioOutputs};
+use crate::sinks::gpio::chardev::{ChardevGpio, OutputSpec};
+use crate::sinks::gpio::sim::SimGpio;
+use crate::sinks::gpio::timeline::{LineChange, Timeline};
+use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine, OutputNames};
 use crate::sinks::ng_archive::NgArchive;
-use crate::sinks::reject_scheduler::{RejectScheduler, Timing};
+use crate::sinks::reject_scheduler::{ActuatorMsg, FaultKind, RejectScheduler, Timing};
 use crate::sinks::results_log::ResultsLog;
 use crate::sources::replay::{ReplayError, ReplaySource};
+use crate::sources::v4l2::device::{CameraError, CameraSpec};
+use crate::sources::v4l2::{V4l2Settings, V4l2Source};
 use crate::sources::FrameSource;
+use crate::trigger::photo_eye::{PhotoEye, PhotoEyeSpec};
 use crate::trigger::{FreeRun, Trigger};
 use health::Health;
 use metrics::{MetricsSnapshot, StationMetrics};
@@ -41,6 +49,10 @@ pub enum StationError {
     Inspect(#[from] InspectError),
     #[error("source: {0}")]
     Source(#[from] ReplayError),
+    #[error("camera {0}")]
+    Camera(#[from] CameraError),
+    #[error("trigger: {0}")]
+    Trigger(ChipError),
     #[error("gpio: {0}")]
     Gpio(#[from] GpioError),
     #[error("{path}: {source}")]
@@ -74,7 +86,7 @@ pub struct Station {
     inspector: SealInspector,
     source: Box<dyn FrameSource>,
     trigger: Box<dyn Trigger>,
-    gpio: SimGpio,
+    gpio: Box<dyn GpioOutputs>,
     results: ResultsLog,
     archive: Option<NgArchive>,
     epoch: Instant,
@@ -99,17 +111,29 @@ impl Station {
     pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
         let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?;
         let seal = cfg.seal();
-        let SourceConfig::Replay { path, r#loop } = &cfg.source;
-        let source = match &ov.replay {
-            Some(dir) => ReplaySource::open(dir, false)?,
-            None => ReplaySource::open(&cfg.resolve(path), *r#loop)?,
-        };
         // Recipes: the config's, plus those a replayed dataset names (its references).
         let mut references: BTreeMap<String, PathBuf> =
             seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect();
-        for (k, p) in &source.references {
-            references.entry(k.clone()).or_insert_with(|| p.clone());
-        }
+        let source: Box<dyn FrameSource> = match (&ov.replay, &cfg.source) {
+            (Some(dir), _) => Box::new(Self::replay(ReplaySource::open(dir, false)?, &mut references)),
+            (None, SourceConfig::Replay { path, r#loop }) => {
+                Box::new(Self::replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, &mut references))
+            }
+            (None, SourceConfig::V4l2(v)) => Box::new(V4l2Source::open(V4l2Settings {
+                camera: CameraSpec {
+                    device: v.device.clone(),
+                    format: v.format,
+                    width: v.width,
+                    height: v.height,
+                    fps: v.fps,
+                    controls: v.controls.clone(),
+                },
+                buffers: v.buffers,
+                timeout: Duration::from_millis(v.timeout_ms),
+                reconnect_min: Duration::from_millis(v.reconnect_min_ms),
+                reconnect_max: Duration::from_millis(v.reconnect_max_ms),
+            })?),
+        };
         let mut inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
         inspector.self_test()?;
         let id = inspector.identity();
@@ -121,12 +145,33 @@ impl Station {
             id.provider,
             inspector.threshold()
         );
-        let TriggerConfig::FreeRun { rate_hz } = cfg.trigger;
-        let trigger = FreeRun::new(ov.rate_hz.unwrap_or(rate_hz));
+        let trigger: Box<dyn Trigger> = match (&cfg.trigger, ov.replay.is_some()) {
+            (TriggerConfig::FreeRun { rate_hz }, _) => Box::new(FreeRun::new(ov.rate_hz.unwrap_or(*rate_hz))),
+            // A replay is paced by the tool, not by parts passing the photo-eye.
+            (TriggerConfig::Gpio(_), true) => Box::new(FreeRun::new(ov.rate_hz.unwrap_or(20.0))),
+            (TriggerConfig::Gpio(g), false) => Box::new(
+                PhotoEye::open(&PhotoEyeSpec {
+                    chip: g.chip.clone(),
+                    line: g.line.clone(),
+                    edge: match g.edge {
+                        TriggerEdge::Rising => gpiod::EdgeDetect::Rising,
+                        TriggerEdge::Falling => gpiod::EdgeDetect::Falling,
+                        TriggerEdge::Both => gpiod::EdgeDetect::Both,
+                    },
+                    active_low: g.active_low,
+                    bias: match g.bias {
+                        LineBias::AsIs => None,
+                        LineBias::Disabled => Some(gpiod::Bias::Disable),
+                        LineBias::PullUp => Some(gpiod::Bias::PullUp),
+                        LineBias::PullDown => Some(gpiod::Bias::PullDown),
+                    },
+                    debounce: Duration::from_millis(g.debounce_ms),
+                })
+                .map_err(StationError::Trigger)?,
+            ),
+        };
         let epoch = Instant::now();
-        let GpioConfig::Sim { timeline, reject, alarm } = &cfg.gpio;
-        let timeline_path = timeline.as_ref().map(|p| cfg.resolve(p));
-        let gpio = SimGpio::new(epoch, reject.clone(), alarm.clone(), timeline_path.as_deref())?;
+        let gpio = Self::outputs(&cfg, epoch)?;
         let results_path = cfg.resolve(&cfg.records.results);
         let results = ResultsLog::open(&results_path)
             .map_err(|source| StationError::Records { path: results_path.clone(), source })?;
@@ -147,11 +192,11 @@ impl Station {
         Ok(Self {
             swap,
             swap_rx,
-            timeline: gpio.timeline.clone(),
+            timeline: gpio.timeline(),
             cfg,
             inspector,
-            source: Box::new(source),
-            trigger: Box::new(trigger),
+            source,
+            trigger,
             gpio,
             results,
             archive,
@@ -161,6 +206,48 @@ impl Station {
             max_triggers: ov.max_triggers,
             metrics,
             health: Arc::default(),
+        })
+    }
+
+    /// A replayed dataset's recipes join the configured ones.
+    fn replay(source: ReplaySource, references: &mut BTreeMap<String, PathBuf>) -> ReplaySource {
+        for (k, p) in &source.references {
+            references.entry(k.clone()).or_insert_with(|| p.clone());
+        }
+        source
+    }
+
+    /// The output backend the config names, every line requested in its safe state.
+    fn outputs(cfg: &StationConfig, epoch: Instant) -> Result<Box<dyn GpioOutputs>, StationError> {
+        Ok(match &cfg.gpio {
+            GpioConfig::Sim { timeline, reject, alarm, ready } => {
+                let timeline = Timeline::new(epoch, timeline.as_ref().map(|p| cfg.resolve(p)).as_deref())?;
+                let names = OutputNames { reject: reject.clone(), alarm: alarm.clone(), ready: ready.clone() };
+                Box::new(SimGpio::new(names, timeline))
+            }
+            GpioConfig::Chardev(ChardevConfig { chip, reject, alarm, ready, timeline }) => {
+                let timeline = Timeline::new(epoch, timeline.as_ref().map(|p| cfg.resolve(p)).as_deref())?;
+                let lines: Vec<_> = reject.iter().chain(std::iter::once(alarm)).chain(ready).collect();
+                let specs: Vec<OutputSpec> = lines
+                    .iter()
+                    .map(|l| OutputSpec {
+                        line: l.line.clone(),
+                        active_low: l.active_low,
+                        drive: match l.drive {
+                            LineDrive::PushPull => gpiod::Drive::PushPull,
+                            LineDrive::OpenDrain => gpiod::Drive::OpenDrain,
+                            LineDrive::OpenSource => gpiod::Drive::OpenSource,
+                        },
+                    })
+                    .collect();
+                // Lines are named by role in the timeline and as the kernel's consumer label.
+                let names = OutputNames {
+                    reject: (0..reject.len()).map(|i| format!("reject{i}")).collect(),
+                    alarm: "alarm".into(),
+                    ready: ready.as_ref().map(|_| "ready".into()),
+                };
+                Box::new(ChardevGpio::open(chip, &specs, names, timeline)?)
+            }
         })
     }
 
@@ -240,8 +327,11 @@ impl Station {
         let (act_tx, act_rx) = crossbeam_channel::unbounded();
         let (rec_tx, rec_rx) = crossbeam_channel::bounded(256);
         let spawn = |name: &str| std::thread::Builder::new().name(name.into());
-        let scheduler =
-            RejectScheduler::new(self.gpio, cavities, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
+        let mut gpio = self.gpio;
+        if let Err(e) = gpio.set(OutputLine::Ready, true) {
+            log::error!("ready output: {e}");
+        }
+        let scheduler = RejectScheduler::new(gpio, cavities, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
         let recorder = pipeline::Recorder::new(self.results, self.archive, metrics.clone(), self.echo);
         let rec_h =
             spawn("record").spawn(move || recorder.run(rec_rx)).map_err(|_| StationError::Thread("record".into()))?;
@@ -270,8 +360,13 @@ impl Station {
         let infer_h =
             spawn("infer").spawn(move || infer.run(infer_rx)).map_err(|_| StationError::Thread("infer".into()))?;
         let default_recipe: Arc<str> = seal.recipe.as_str().into();
+        let mut source = self.source;
+        let fault_tx = act_tx.clone();
+        source.watch_faults(Box::new(move |fault| {
+            let _ = fault_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: fault.is_some() });
+        }));
         let capture = pipeline::Capture {
-            source: self.source,
+            source,
             trigger: self.trigger,
             cavities,
             epoch: self.epoch,

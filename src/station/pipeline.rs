@@ -70,6 +70,7 @@ impl Capture {
                     let _busy = self.health.busy(Step::Capture);
                     self.source.capture(t)
                 };
+                m.frames_dropped.store(self.source.dropped_frames(), std::sync::atomic::Ordering::Relaxed);
                 if matches!(captured, Err(SourceError::Ended)) {
                     break 'triggers;
                 }

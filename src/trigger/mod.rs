@@ -1,5 +1,6 @@
-//! What starts an inspection. Free-running at a rate here; the photo-eye on a GPIO input comes with the
-//! GPIO character-device backend.
+//! What starts an inspection: free-running at a rate, or the photo-eye on a GPIO input (`photo_eye`).
+
+pub mod photo_eye;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

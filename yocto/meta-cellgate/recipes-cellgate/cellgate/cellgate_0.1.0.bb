@@ -8,6 +8,10 @@ CVE_PRODUCT = "cellgate"
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://Cargo.toml;beginline=7;endline=7;md5=2507bd5f0713f05419cd2f22fa06fe62"
 
+# The V4L2 crate (v4l2-sys-mit) makes its kernel-header bindings with bindgen at build time: libclang from
+# meta-clang, pointed at the target's headers.
+DEPENDS += "clang-native"
+
 # Every crate is fetched by the crate fetcher and pinned by its checksum, generated from Cargo.lock.
 require ${BPN}-crates.inc
 
@@ -16,6 +20,9 @@ SRC_URI += "git://github.com/cellgate/cellgate.git;protocol=https;branch=main"
 SRCREV = "06582f6d9a4425b5381c51fc6a1d75edc30e6679"
 
 S = "${WORKDIR}/git"
+
+export LIBCLANG_PATH = "${STAGING_LIBDIR_NATIVE}"
+export BINDGEN_EXTRA_CLANG_ARGS = "--sysroot=${STAGING_DIR_TARGET}"
 
 inherit cargo cargo-update-recipe-crates systemd useradd
 
@@ -32,11 +39,14 @@ do_install:append() {
     install -m 0644 ${S}/systemd/cellgate.service ${D}${systemd_system_unitdir}/
     install -m 0644 ${S}/systemd/tmpfiles.d/cellgate.conf ${D}${nonarch_libdir}/tmpfiles.d/
     install -m 0644 ${S}/systemd/udev/60-cellgate-gpio.rules ${D}${nonarch_base_libdir}/udev/rules.d/
+    install -d ${D}${datadir}/cellgate/examples
+    install -m 0644 ${S}/systemd/examples/station-camera.json ${D}${datadir}/cellgate/examples/
 }
 
 FILES:${PN} += "${systemd_system_unitdir}/cellgate.service \
                 ${nonarch_libdir}/tmpfiles.d/cellgate.conf \
-                ${nonarch_base_libdir}/udev/rules.d/60-cellgate-gpio.rules"
+                ${nonarch_base_libdir}/udev/rules.d/60-cellgate-gpio.rules \
+                ${datadir}/cellgate/examples"
 
 # ONNX Runtime is loaded at run time (ort load-dynamic): no build dependency, a run-time one.
 RDEPENDS:${PN} += "onnxruntime"

@@ -1,0 +1,105 @@
+#!/bin/busybox sh
+# /init of the hardware-in-the-loop VM: loads vivid and gpio-sim, runs the station on /dev/video0 and the
+# simulated chip, drives the photo-eye and reads the outputs through gpio-sim's sysfs attributes. Every
+# check prints "HIL ok: ..." or "HIL FAIL: ..."; the host script reads them. Then the VM powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /tmp && mount -t tmpfs tmp /tmp
+FAIL=0
+ok() { echo "HIL ok: $*"; }
+fail() { echo "HIL FAIL: $*"; FAIL=1; }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (read $2, want $3)"; fi; }
+finish() {
+  echo "HIL-FILES-BEGIN results"; cat /tmp/results.jsonl 2>/dev/null; echo "HIL-FILES-END"
+  echo "HIL-FILES-BEGIN timeline"; cat /tmp/gpio.jsonl 2>/dev/null; echo "HIL-FILES-END"
+  echo "HIL-FILES-BEGIN log"; cat /tmp/station.log 2>/dev/null; echo "HIL-FILES-END"
+  if [ $FAIL = 0 ]; then echo "HIL RESULT: PASS"; else echo "HIL RESULT: FAIL"; fi
+  sync; poweroff -f
+}
+
+for m in $(cat /modules/order); do
+  case $m in vivid) args="n_devs=1 node_types=0x1 input_types=0x0" ;; *) args="" ;; esac
+  insmod /modules/$m.ko $args || fail "insmod $m"
+done
+mount -t configfs none /sys/kernel/config
+
+# A simulated chip: line 0 the photo-eye input, 1..3 the outputs, named as on a carrier board.
+G=/sys/kernel/config/gpio-sim/hil
+mkdir $G $G/bank0 && echo 8 > $G/bank0/num_lines
+i=0
+for n in photo_eye reject0 alarm ready; do mkdir $G/bank0/line$i; echo $n > $G/bank0/line$i/name; i=$((i + 1)); done
+echo 1 > $G/live || { fail "gpio-sim chip did not go live"; finish; }
+CHIP=$(cat $G/bank0/chip_name)
+SIM=/sys/devices/platform/$(cat $G/dev_name)/$CHIP
+val() { cat $SIM/sim_gpio$1/value; }
+edge() { echo pull-up > $SIM/sim_gpio0/pull; usleep 30000; echo pull-down > $SIM/sim_gpio0/pull; }
+# A photo-eye that bounces: three rising edges within a few milliseconds, one part (debounce 20 ms).
+bouncy_edge() {
+  for k in 1 2; do echo pull-up > $SIM/sim_gpio0/pull; echo pull-down > $SIM/sim_gpio0/pull; done
+  echo pull-up > $SIM/sim_gpio0/pull; usleep 30000; echo pull-down > $SIM/sim_gpio0/pull
+}
+[ -c /dev/video0 ] && ok "vivid gives /dev/video0" || { fail "no /dev/video0"; finish; }
+[ -c /dev/$CHIP ] && ok "gpio-sim gives /dev/$CHIP" || { fail "no /dev/$CHIP"; finish; }
+cellgate devices
+out=$(cellgate capture --device /dev/video0 --format MJPG --width 640 --height 480 --out /tmp/x.png 2>&1) &&
+  fail "a format the camera lacks was accepted" ||
+  { echo "$out" | grep -q "the device offers: .*YUYV" && ok "unsupported format refused, listing the offer" ||
+    fail "unsupported format message: $out"; }
+
+# The reference of the "good part": a vivid test pattern, captured as the station will see it.
+cellgate capture --device /dev/video0 --format YUYV --width 320 --height 180 --fps 30 \
+  --control osd_text_mode=2 --control test_pattern=@OK_PATTERN@ --out /tmp/reference.png || fail "capture reference"
+sed "s/@CHIP@/$CHIP/; s/@OK_PATTERN@/@OK_PATTERN@/" /hil/station.json > /tmp/station.json
+cellgate check-config /tmp/station.json || fail "check-config"
+cellgate run --config /tmp/station.json > /tmp/station.out 2> /tmp/station.log &
+PID=$!
+# Ready goes active once the model is loaded, warmed and self-tested, camera and lines open.
+n=0
+while [ "$(val 3)" != 1 ] && [ $n -lt 600 ] && kill -0 $PID 2>/dev/null; do usleep 100000; n=$((n + 1)); done
+check "ready output active once the station is up ($((n / 10)) s)" "$(val 3)" 1
+check "outputs safe at start" "$(val 1)$(val 2)" 00
+
+# One part: an edge, then the reject output sampled before, inside and after its pulse (delay 1000 ms,
+# pulse 500 ms).
+part() {
+  kill -0 $PID 2>/dev/null || { fail "$1: the station is not running"; return; }
+  ${3:-edge}
+  usleep 500000; check "$1: no pulse before the reject point" "$(val 1)" 0
+  usleep 750000; check "$1: reject output at trigger + 1.25 s" "$(val 1)" "$2"
+  usleep 750000; check "$1: pulse over at trigger + 2 s" "$(val 1)" 0
+}
+for k in 1 2 3; do part "good part $k" 0; done
+check "alarm off while the camera works" "$(val 2)" 0
+
+out=$(cellgate gpio pulse $CHIP reject0 10 2>&1) && fail "a held line was pulsed by another process" ||
+  { echo "$out" | grep -q "in use by 'cellgate-reject0'" && ok "busy line refused, naming its user: $out" || fail "busy line message: $out"; }
+
+cellgate controls --device /dev/video0 test_pattern=@NG_PATTERN@ >/dev/null || fail "change the test pattern"
+usleep 300000
+for k in 1 2 3; do part "bad part $k" 1; done
+
+# Camera unplugged: vivid's Disconnect control, then the module removed while the station has let go.
+# When it comes back, the station sets its configured controls again (the good part's pattern).
+cellgate controls --device /dev/video0 disconnect=1 >/dev/null 2>&1
+n=0
+while ! rmmod vivid 2>/dev/null && [ $n -lt 300 ]; do usleep 20000; n=$((n + 1)); done
+[ -c /dev/video0 ] && fail "camera still there after rmmod" || ok "camera unplugged (vivid removed)"
+usleep 1500000
+check "alarm on while the camera is gone" "$(val 2)" 1
+part "part while the camera is gone" 1
+insmod /modules/vivid.ko n_devs=1 node_types=0x1 input_types=0x0 || fail "insmod vivid again"
+n=0
+while [ "$(val 2)" != 0 ] && [ $n -lt 100 ]; do usleep 100000; n=$((n + 1)); done
+check "alarm off again after the camera came back ($((n / 10)) s)" "$(val 2)" 0
+part "good part after recovery, bouncing photo-eye" 0 bouncy_edge
+
+kill -TERM $PID
+n=0
+while kill -0 $PID 2>/dev/null && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
+wait $PID; rc=$?
+check "station exits 0 on SIGTERM" "$rc" 0
+check "reject, alarm and ready safe after SIGTERM" "$(val 1)$(val 2)$(val 3)" 000
+finish

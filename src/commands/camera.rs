@@ -1,0 +1,100 @@
+//! Camera tools for commissioning: `cellgate capture` saves one frame as the station would see it (also
+//! the way to take a recipe's reference image), `cellgate controls` lists and sets camera controls.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cellgate::sources::v4l2::convert::CameraFormat;
+use cellgate::sources::v4l2::device::{self, CameraSpec};
+use cellgate::sources::v4l2::{V4l2Settings, V4l2Source};
+use cellgate::sources::{FrameSource, PixelFormat};
+
+use super::CliError;
+
+pub struct CaptureArgs<'a> {
+    pub device: &'a Path,
+    pub format: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub fps: Option<u32>,
+    pub controls: &'a [String],
+    pub out: &'a Path,
+}
+
+pub fn capture(a: CaptureArgs) -> Result<(), CliError> {
+    let mut fourcc = [b' '; 4];
+    for (d, s) in fourcc.iter_mut().zip(a.format.bytes()) {
+        *d = s;
+    }
+    let format = CameraFormat::from_fourcc(fourcc)
+        .ok_or_else(|| CliError::Other(format!("--format {}: one of MJPG, YUYV, GREY, Y16, RGB3", a.format)))?;
+    let settings = V4l2Settings {
+        camera: CameraSpec {
+            device: a.device.to_path_buf(),
+            format,
+            width: a.width,
+            height: a.height,
+            fps: a.fps,
+            controls: parse_controls(a.controls)?,
+        },
+        buffers: 4,
+        timeout: Duration::from_secs(3),
+        reconnect_min: Duration::from_millis(200),
+        reconnect_max: Duration::from_secs(1),
+    };
+    let mut src = V4l2Source::open(settings).map_err(|e| CliError::Other(format!("camera {e}")))?;
+    // A frame exposed after the controls were set, not one already queued.
+    let frame = src.capture(Instant::now()).map_err(|e| CliError::Other(e.to_string()))?;
+    let data = frame.data.to_vec();
+    let img = match frame.format {
+        PixelFormat::Rgb8 => image::RgbImage::from_raw(frame.width, frame.height, data).map(image::DynamicImage::from),
+        PixelFormat::Gray8 => {
+            image::GrayImage::from_raw(frame.width, frame.height, data).map(image::DynamicImage::from)
+        }
+        PixelFormat::Gray16 => {
+            let px = data.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+            image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_raw(frame.width, frame.height, px)
+                .map(image::DynamicImage::from)
+        }
+    }
+    .ok_or_else(|| CliError::Other("frame has the wrong size".into()))?;
+    img.save(a.out).map_err(|e| CliError::Other(format!("{}: {e}", a.out.display())))?;
+    println!("{} -> {} ({}x{}, frame {})", src.describe(), a.out.display(), frame.width, frame.height, frame.sequence);
+    Ok(())
+}
+
+/// Lists the controls, or sets the given `name=value` pairs.
+pub fn controls(dev: &Path, set: &[String]) -> Result<(), CliError> {
+    let wanted = parse_controls(set)?;
+    if wanted.is_empty() {
+        let cams = device::list();
+        let cam = cams
+            .iter()
+            .find(|c| c.path == dev || std::fs::canonicalize(dev).ok() == std::fs::canonicalize(&c.path).ok())
+            .ok_or_else(|| CliError::Other(format!("{}: not a video capture device", dev.display())))?;
+        for k in &cam.controls {
+            let v = k.value.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+            println!("{:<32} {:<8} = {:<6} ({}..{}, default {})", k.name, k.kind, v, k.min, k.max, k.default);
+        }
+        return Ok(());
+    }
+    let d = v4l::Device::with_path(dev).map_err(|e| CliError::Other(format!("{}: {e}", dev.display())))?;
+    device::set_controls(&d, &wanted).map_err(|e| CliError::Other(format!("{}: {e}", dev.display())))?;
+    for (k, v) in &wanted {
+        println!("{} {k} = {v}", dev.display());
+    }
+    Ok(())
+}
+
+fn parse_controls(pairs: &[String]) -> Result<BTreeMap<String, i64>, CliError> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (k, v) = p.split_once('=').ok_or_else(|| CliError::Other(format!("'{p}': expected name=value")))?;
+            let v =
+                v.trim().parse::<i64>().map_err(|_| CliError::Other(format!("'{p}': the value is not an integer")))?;
+            Ok((device::control_key(k), v))
+        })
+        .collect()
+}

@@ -1,0 +1,190 @@
+//! Camera pixel formats to the station's frames: YUYV and MJPEG to RGB, GREY and Y16 kept grey, RGB24 as
+//! is. Rows may be padded (`bytesperline`); the padding is dropped here.
+
+use super::super::PixelFormat;
+
+/// What a camera delivers, by its V4L2 fourcc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum CameraFormat {
+    #[serde(rename = "MJPG")]
+    Mjpeg,
+    #[serde(rename = "YUYV")]
+    Yuyv,
+    #[serde(rename = "GREY")]
+    Grey,
+    #[serde(rename = "Y16")]
+    Y16,
+    #[serde(rename = "RGB3")]
+    Rgb24,
+}
+
+impl CameraFormat {
+    pub const ALL: [CameraFormat; 5] =
+        [CameraFormat::Mjpeg, CameraFormat::Yuyv, CameraFormat::Grey, CameraFormat::Y16, CameraFormat::Rgb24];
+
+    pub fn fourcc(self) -> [u8; 4] {
+        match self {
+            CameraFormat::Mjpeg => *b"MJPG",
+            CameraFormat::Yuyv => *b"YUYV",
+            CameraFormat::Grey => *b"GREY",
+            CameraFormat::Y16 => *b"Y16 ",
+            CameraFormat::Rgb24 => *b"RGB3",
+        }
+    }
+
+    pub fn from_fourcc(f: [u8; 4]) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.fourcc() == f)
+    }
+
+    /// Bytes per pixel of the raw buffer (MJPEG is compressed: none).
+    fn raw_bpp(self) -> usize {
+        match self {
+            CameraFormat::Mjpeg => 0,
+            CameraFormat::Yuyv | CameraFormat::Y16 => 2,
+            CameraFormat::Grey => 1,
+            CameraFormat::Rgb24 => 3,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConvertError {
+    #[error("{format:?} {width}x{height}: buffer of {got} bytes, need {need}")]
+    Short { format: CameraFormat, width: u32, height: u32, got: usize, need: usize },
+    #[error("MJPEG frame does not decode: {0}")]
+    Jpeg(String),
+    #[error("MJPEG frame is {got_w}x{got_h}, negotiated {width}x{height}")]
+    JpegSize { got_w: u32, got_h: u32, width: u32, height: u32 },
+}
+
+/// Converts one raw buffer; `stride` is the negotiated bytes per line (0: tightly packed).
+pub fn convert(
+    format: CameraFormat,
+    raw: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+) -> Result<(PixelFormat, Vec<u8>), ConvertError> {
+    let (w, h) = (width as usize, height as usize);
+    if format == CameraFormat::Mjpeg {
+        return decode_jpeg(raw, width, height);
+    }
+    let row = w * format.raw_bpp();
+    let stride = stride.max(row);
+    let need = stride * (h.saturating_sub(1)) + row;
+    if raw.len() < need || w == 0 || h == 0 {
+        return Err(ConvertError::Short { format, width, height, got: raw.len(), need });
+    }
+    let rows = (0..h).map(|y| &raw[y * stride..y * stride + row]);
+    Ok(match format {
+        CameraFormat::Grey | CameraFormat::Rgb24 | CameraFormat::Y16 => {
+            let mut out = Vec::with_capacity(row * h);
+            rows.for_each(|r| out.extend_from_slice(r));
+            let pf = match format {
+                CameraFormat::Grey => PixelFormat::Gray8,
+                CameraFormat::Y16 => PixelFormat::Gray16,
+                _ => PixelFormat::Rgb8,
+            };
+            (pf, out)
+        }
+        CameraFormat::Yuyv => {
+            let mut out = vec![0u8; w * h * 3];
+            for (r, dst) in rows.zip(out.chunks_exact_mut(w * 3)) {
+                yuyv_row(r, dst);
+            }
+            (PixelFormat::Rgb8, out)
+        }
+        CameraFormat::Mjpeg => unreachable!("decoded above"),
+    })
+}
+
+/// One row of YUYV (Y0 U Y1 V per two pixels) to RGB, BT.601 limited range, the V4L2 default for YUV.
+fn yuyv_row(src: &[u8], dst: &mut [u8]) {
+    for (px, out) in src.chunks_exact(4).zip(dst.chunks_exact_mut(6)) {
+        let d = px[1] as i32 - 128;
+        let e = px[3] as i32 - 128;
+        let (rc, gc, bc) = (409 * e, -100 * d - 208 * e, 516 * d);
+        for (k, y) in [px[0], px[2]].into_iter().enumerate() {
+            let c = 298 * (y as i32 - 16) + 128;
+            out[k * 3] = ((c + rc) >> 8).clamp(0, 255) as u8;
+            out[k * 3 + 1] = ((c + gc) >> 8).clamp(0, 255) as u8;
+            out[k * 3 + 2] = ((c + bc) >> 8).clamp(0, 255) as u8;
+        }
+    }
+}
+
+fn decode_jpeg(raw: &[u8], width: u32, height: u32) -> Result<(PixelFormat, Vec<u8>), ConvertError> {
+    let img = image::load_from_memory_with_format(raw, image::ImageFormat::Jpeg)
+        .map_err(|e| ConvertError::Jpeg(e.to_string()))?;
+    if img.width() != width || img.height() != height {
+        return Err(ConvertError::JpegSize { got_w: img.width(), got_h: img.height(), width, height });
+    }
+    Ok(match img {
+        image::DynamicImage::ImageLuma8(g) => (PixelFormat::Gray8, g.into_raw()),
+        other => (PixelFormat::Rgb8, other.into_rgb8().into_raw()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuyv_known_pixels() {
+        // BT.601 limited range: 75% colour bars as a camera sends them (Y, U, V) and the RGB they stand for.
+        let bars: [([u8; 3], [u8; 3]); 5] = [
+            ([235, 128, 128], [255, 255, 255]), // white
+            ([16, 128, 128], [0, 0, 0]),        // black
+            ([81, 90, 240], [255, 0, 0]),       // red
+            ([145, 54, 34], [0, 255, 0]),       // green
+            ([41, 240, 110], [0, 0, 255]),      // blue
+        ];
+        for (yuv, rgb) in bars {
+            let raw = [yuv[0], yuv[1], yuv[0], yuv[2]];
+            let (pf, out) = convert(CameraFormat::Yuyv, &raw, 2, 1, 0).unwrap();
+            assert_eq!(pf, PixelFormat::Rgb8);
+            for (got, want) in out[..3].iter().zip(rgb) {
+                assert!((*got as i32 - want as i32).abs() <= 2, "{yuv:?} -> {:?}, want {rgb:?}", &out[..3]);
+            }
+            assert_eq!(out[..3], out[3..]);
+        }
+    }
+
+    #[test]
+    fn padded_rows_are_dropped() {
+        // 3x2 GREY with 4 bytes per line: the fourth byte of each row is padding.
+        let raw = [1, 2, 3, 99, 4, 5, 6, 99];
+        let (pf, out) = convert(CameraFormat::Grey, &raw, 3, 2, 4).unwrap();
+        assert_eq!((pf, out), (PixelFormat::Gray8, vec![1, 2, 3, 4, 5, 6]));
+        let raw16 = [0x34, 0x12, 0xff, 0xff, 0x78, 0x56, 0xff, 0xff];
+        let (pf, out) = convert(CameraFormat::Y16, &raw16, 1, 2, 4).unwrap();
+        assert_eq!((pf, out), (PixelFormat::Gray16, vec![0x34, 0x12, 0x78, 0x56]));
+    }
+
+    #[test]
+    fn a_short_buffer_is_an_error_not_a_crash() {
+        let e = convert(CameraFormat::Rgb24, &[0; 10], 2, 2, 0).unwrap_err();
+        assert_eq!(e, ConvertError::Short { format: CameraFormat::Rgb24, width: 2, height: 2, got: 10, need: 12 });
+        assert!(matches!(convert(CameraFormat::Mjpeg, &[0xff, 0xd8, 0], 2, 2, 0), Err(ConvertError::Jpeg(_))));
+    }
+
+    #[test]
+    fn mjpeg_decodes_to_rgb() {
+        let img =
+            image::RgbImage::from_fn(
+                16,
+                8,
+                |x, _| if x < 8 { image::Rgb([250, 10, 10]) } else { image::Rgb([10, 10, 250]) },
+            );
+        let mut jpg = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut jpg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let (pf, out) = convert(CameraFormat::Mjpeg, &jpg, 16, 8, 0).unwrap();
+        assert_eq!(pf, PixelFormat::Rgb8);
+        assert!(out[0] > 200 && out[2] < 60, "left is red: {:?}", &out[..3]);
+        let right = (3 * 16 + 15) * 3; // row 3, last pixel
+        assert!(out[right + 2] > 200 && out[right] < 60, "right is blue: {:?}", &out[right..right + 3]);
+        assert!(matches!(convert(CameraFormat::Mjpeg, &jpg, 8, 8, 0), Err(ConvertError::JpegSize { .. })));
+    }
+}
