@@ -17,7 +17,7 @@ require ${BPN}-crates.inc
 
 SRC_URI += "git://github.com/cellgate/cellgate.git;protocol=https;branch=main"
 # The commit that is built; a release bumps it, together with cellgate-crates.inc from its Cargo.lock.
-SRCREV = "06582f6d9a4425b5381c51fc6a1d75edc30e6679"
+SRCREV = "6b18429f2aaea85c73ed0cca8d943089603f1dcb"
 
 S = "${WORKDIR}/git"
 
