@@ -44,6 +44,11 @@ struct Row {
 
 pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
     let base = StationConfig::load(config)?;
+    let Some(seal_cfg) = base.seal().cloned() else {
+        return Err(CliError::Other(
+            "the benchmark measures the seal inspection; this config is an electrode station".into(),
+        ));
+    };
     let images = match (images, &base.source) {
         (Some(p), _) => p.to_path_buf(),
         (None, SourceConfig::Replay { path, .. }) => base.resolve(path),
@@ -51,13 +56,13 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
     };
     let images = std::path::absolute(&images).map_err(other)?;
     let rt = Runtime::load(&base.runtime, None)?;
-    let model_path = base.resolve(&base.seal().model);
+    let model_path = base.resolve(&seal_cfg.model);
     let parts = parts.max(12);
 
     // Inputs as the station sees them: each frame with its recipe's reference.
     let mut src = ReplaySource::open(&images, false).map_err(other)?;
     let mut refs: BTreeMap<String, PathBuf> =
-        base.seal().recipes.iter().map(|(k, r)| (k.clone(), base.resolve(&r.reference))).collect();
+        seal_cfg.recipes.iter().map(|(k, r)| (k.clone(), base.resolve(&r.reference))).collect();
     refs.extend(src.references.clone());
     let mut full = LoadedModel::load(&rt, &model_path, Task::SealClassifier, GraphRole::Full)?;
     let spec = full.manifest.input("image").cloned().ok_or_else(|| other("model has no 'image' input"))?;
@@ -81,7 +86,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
     let mut prepared = Vec::new();
     for _ in 0..src.len() {
         let f = src.capture(Instant::now()).map_err(other)?;
-        let recipe = f.info.recipe.as_deref().unwrap_or(&base.seal().recipe).to_string();
+        let recipe = f.info.recipe.as_deref().unwrap_or(&seal_cfg.recipe).to_string();
         let mut image = vec![0f32; pre.len()];
         pre.write(&f, &mut image).map_err(other)?;
         let reference = ref_tensors.get(&recipe).cloned().ok_or_else(|| other(format!("no reference for {recipe}")))?;
@@ -229,14 +234,16 @@ fn station_run(
     cfg.source = SourceConfig::Replay { path: images.to_path_buf(), r#loop: true };
     cfg.trigger = TriggerConfig::FreeRun { rate_hz: 1000.0 };
     cfg.actuation.delay_ms = 1000;
-    let seal = cfg.seal_mut();
-    seal.use_split = split;
-    seal.cavities = cavities;
+    if let Some(seal) = cfg.seal_mut() {
+        seal.use_split = split;
+        seal.cavities = cavities;
+    }
     cfg.gpio = GpioConfig::Sim {
         timeline: None,
         reject: (0..cavities).map(|i| format!("reject{i}")).collect(),
         alarm: "alarm".into(),
         ready: None,
+        markers: Vec::new(),
     };
     cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
     cfg.model_updates.watch = false;

@@ -76,7 +76,7 @@ pub fn status(config: &Path) -> Result<(), CliError> {
 pub fn rollback(config: &Path) -> Result<(), CliError> {
     let cfg = StationConfig::load(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
-    let model = cfg.resolve(&cfg.seal().model);
+    let model = cfg.resolve(cfg.inspection.model());
     let restored = ModelStore::rollback(&dir, &model).map_err(CliError::Other)?;
     for f in &restored {
         println!("restored {}", f.display());

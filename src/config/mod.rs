@@ -131,6 +131,26 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
 pub enum InspectionConfig {
     Seal(SealConfig),
+    Electrode(ElectrodeConfig),
+}
+
+/// The electrode station: visible + X-ray pairs through the dual-stream detector, per-class rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElectrodeConfig {
+    pub model: PathBuf,
+    /// Detection score threshold; when absent, the manifest's.
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    /// X-ray -> visible homography (row-major 3x3, from `cellgate calibrate`); absent: the imagers are
+    /// aligned already and must deliver the same size.
+    #[serde(default)]
+    pub homography: Option<[[f64; 3]; 3]>,
+    /// Millimetres per visible-frame pixel, for areas in mm².
+    #[serde(default)]
+    pub pixel_size_mm: Option<f64>,
+    /// What each class of defect does: the first rule whose output is a reject line rejects the part.
+    pub rules: Vec<crate::inspect::defect_rules::DefectRule>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +196,25 @@ pub enum SourceConfig {
     },
     /// A V4L2 camera.
     V4l2(V4l2Config),
+    /// Electrode pairs replayed from a folder in the DESIGN COCO format (`annotations.json` with
+    /// `file_name` and `xray_file_name`).
+    Coco {
+        path: PathBuf,
+        #[serde(default)]
+        r#loop: bool,
+    },
+    /// The electrode station's two imagers, paired per trigger by exposure time.
+    Pair {
+        visible: Box<SourceConfig>,
+        xray: Box<SourceConfig>,
+        /// Exposures further apart than this are not one part: the part is rejected and counted.
+        #[serde(default = "default_max_skew")]
+        max_skew_ms: u64,
+    },
+}
+
+fn default_max_skew() -> u64 {
+    20
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -341,6 +380,9 @@ pub enum GpioConfig {
         alarm: String,
         #[serde(default)]
         ready: Option<String>,
+        /// Further outputs that electrode rules drive (e.g. a marker for dark spots).
+        #[serde(default)]
+        markers: Vec<String>,
     },
     /// The kernel's GPIO character device.
     Chardev(ChardevConfig),
@@ -357,6 +399,9 @@ pub struct ChardevConfig {
     /// Active while the station is up and inspecting.
     #[serde(default)]
     pub ready: Option<OutputLineConfig>,
+    /// Further outputs that electrode rules drive, by the name the rules use.
+    #[serde(default)]
+    pub markers: BTreeMap<String, OutputLineConfig>,
     #[serde(default)]
     pub timeline: Option<PathBuf>,
 }
@@ -484,72 +529,58 @@ impl StationConfig {
                 return bad("runtime.library", format!("{} is not a file", lib.display()));
             }
         }
-        let InspectionConfig::Seal(seal) = &self.inspection;
-        let model = self.resolve(&seal.model);
+        let model = self.resolve(self.inspection.model());
         if !model.is_file() {
             return bad("inspection.model", format!("{} is not a file", model.display()));
         }
-        if let Some(t) = seal.threshold {
-            if !(0.0..=1.0).contains(&t) || t.is_nan() {
-                return bad("inspection.threshold", format!("{t} is outside 0..1"));
-            }
-        }
-        if !(1..=16).contains(&seal.cavities) {
-            return bad("inspection.cavities", format!("{} is outside 1..16", seal.cavities));
-        }
-        if seal.recipes.is_empty() {
-            return bad("inspection.recipes", "needs at least one recipe".into());
-        }
-        for (name, r) in &seal.recipes {
-            let p = self.resolve(&r.reference);
-            if !p.is_file() {
-                return bad(&format!("inspection.recipes.{name}.reference"), format!("{} is not a file", p.display()));
-            }
-        }
-        if !seal.recipes.contains_key(&seal.recipe) {
-            let known: Vec<_> = seal.recipes.keys().cloned().collect();
-            return bad(
-                "inspection.recipe",
-                format!("'{}' is not in inspection.recipes ({})", seal.recipe, known.join(", ")),
-            );
-        }
-        match &self.source {
-            SourceConfig::Replay { path, .. } => {
-                let p = self.resolve(path);
-                if !p.is_dir() {
-                    return bad("source.path", format!("{} is not a folder", p.display()));
+        match &self.inspection {
+            InspectionConfig::Seal(seal) => self.validate_seal(seal)?,
+            InspectionConfig::Electrode(e) => {
+                if let Some(t) = e.score_threshold {
+                    if !(0.0..=1.0).contains(&t) || t.is_nan() {
+                        return bad("inspection.score_threshold", format!("{t} is outside 0..1"));
+                    }
                 }
-            }
-            SourceConfig::V4l2(v) => {
-                if !(1..=16384).contains(&v.width) || !(1..=16384).contains(&v.height) {
-                    return bad("source.width", format!("{}x{} is outside 1..16384", v.width, v.height));
+                if let Some(p) = e.pixel_size_mm {
+                    if !(p > 0.0 && p < 100.0) {
+                        return bad("inspection.pixel_size_mm", format!("{p} is outside (0, 100)"));
+                    }
                 }
-                if !(2..=32).contains(&v.buffers) {
-                    return bad("source.buffers", format!("{} is outside 2..32", v.buffers));
+                if let Some(h) = e.homography {
+                    if let Err(err) = crate::inspect::align::Homography(h).inverse() {
+                        return bad("inspection.homography", err.to_string());
+                    }
                 }
-                if v.fps.is_some_and(|f| !(1..=1000).contains(&f)) {
-                    return bad("source.fps", format!("{} is outside 1..1000", v.fps.unwrap_or(0)));
+                if e.rules.is_empty() {
+                    return bad("inspection.rules", "needs at least one rule (what does a defect do?)".into());
                 }
-                if !(10..=60_000).contains(&v.timeout_ms) {
-                    return bad("source.timeout_ms", format!("{} is outside 10..60000", v.timeout_ms));
+                if let Err(m) = crate::inspect::defect_rules::validate(&e.rules, e.pixel_size_mm) {
+                    let (k, p) = m.split_once(": ").unwrap_or((&m, ""));
+                    return bad(&format!("inspection.{k}"), p.to_string());
                 }
-                if v.reconnect_min_ms == 0 || v.reconnect_min_ms > v.reconnect_max_ms {
-                    return bad(
-                        "source.reconnect_min_ms",
-                        format!(
-                            "{} must be over 0 and at most reconnect_max_ms ({})",
-                            v.reconnect_min_ms, v.reconnect_max_ms
-                        ),
-                    );
-                }
-                if seal.cavities != 1 {
-                    return bad(
-                        "inspection.cavities",
-                        format!("{}: a V4L2 camera gives one frame per trigger, so one cavity", seal.cavities),
-                    );
+                let outputs = self.gpio.output_names();
+                for (i, r) in e.rules.iter().enumerate() {
+                    if !outputs.contains(&r.output) {
+                        return bad(
+                            &format!("inspection.rules[{i}].output"),
+                            format!("'{}' is not an output (gpio: {})", r.output, outputs.join(", ")),
+                        );
+                    }
                 }
             }
         }
+        let cavities = self.inspection.cavities();
+        let seal_source = matches!(self.source, SourceConfig::Replay { .. } | SourceConfig::V4l2(_));
+        match (&self.inspection, seal_source) {
+            (InspectionConfig::Seal(_), false) => {
+                return bad("source.kind", "a seal station takes one camera: \"replay\" or \"v4l2\"".into())
+            }
+            (InspectionConfig::Electrode(_), true) => {
+                return bad("source.kind", "an electrode station takes image pairs: \"coco\" or \"pair\"".into())
+            }
+            _ => {}
+        }
+        self.validate_source(&self.source, "source", cavities)?;
         match &self.trigger {
             TriggerConfig::FreeRun { rate_hz } => {
                 if !(*rate_hz > 0.0 && *rate_hz <= 1000.0) {
@@ -574,12 +605,15 @@ impl StationConfig {
             log::warn!("actuation.pulse_ms {} is long against delay_ms {}", a.pulse_ms, a.delay_ms);
         }
         let mut names: Vec<String> = match &self.gpio {
-            GpioConfig::Sim { reject, alarm, ready, .. } => {
-                reject.iter().chain(std::iter::once(alarm)).chain(ready).map(|n| format!("'{n}'")).collect()
-            }
-            GpioConfig::Chardev(ChardevConfig { reject, alarm, ready, chip, .. }) => {
-                let lines: Vec<String> =
-                    reject.iter().chain(std::iter::once(alarm)).chain(ready).map(|l| l.line.to_string()).collect();
+            GpioConfig::Sim { .. } => self.gpio.output_names().iter().map(|n| format!("'{n}'")).collect(),
+            GpioConfig::Chardev(ChardevConfig { reject, alarm, ready, chip, markers, .. }) => {
+                let lines: Vec<String> = reject
+                    .iter()
+                    .chain(std::iter::once(alarm))
+                    .chain(ready)
+                    .chain(markers.values())
+                    .map(|l| l.line.to_string())
+                    .collect();
                 if let TriggerConfig::Gpio(t) = &self.trigger {
                     if t.chip == *chip && lines.contains(&t.line.to_string()) {
                         return bad("trigger.line", format!("{} is also an output", t.line));
@@ -588,14 +622,14 @@ impl StationConfig {
                 lines
             }
         };
-        let rejects = names.len() - 1 - usize::from(self.gpio.has_ready());
-        if rejects != seal.cavities {
+        let rejects = match &self.gpio {
+            GpioConfig::Sim { reject, .. } => reject.len(),
+            GpioConfig::Chardev(c) => c.reject.len(),
+        };
+        if rejects != cavities {
             return bad(
                 "gpio.reject",
-                format!(
-                    "has {rejects} line(s) but inspection.cavities is {}: one reject output per cavity",
-                    seal.cavities
-                ),
+                format!("has {rejects} line(s) but inspection.cavities is {cavities}: one reject output per cavity"),
             );
         }
         names.sort();
@@ -625,22 +659,136 @@ impl StationConfig {
         Ok(())
     }
 
-    pub fn seal(&self) -> &SealConfig {
-        let InspectionConfig::Seal(s) = &self.inspection;
-        s
+    /// The seal inspection's settings, when this is a seal station.
+    pub fn seal(&self) -> Option<&SealConfig> {
+        match &self.inspection {
+            InspectionConfig::Seal(s) => Some(s),
+            InspectionConfig::Electrode(_) => None,
+        }
     }
 
-    pub fn seal_mut(&mut self) -> &mut SealConfig {
-        let InspectionConfig::Seal(s) = &mut self.inspection;
-        s
+    pub fn seal_mut(&mut self) -> Option<&mut SealConfig> {
+        match &mut self.inspection {
+            InspectionConfig::Seal(s) => Some(s),
+            InspectionConfig::Electrode(_) => None,
+        }
+    }
+}
+
+impl InspectionConfig {
+    pub fn model(&self) -> &Path {
+        match self {
+            InspectionConfig::Seal(s) => &s.model,
+            InspectionConfig::Electrode(e) => &e.model,
+        }
+    }
+
+    /// Parts per trigger: the seal fixture's cavities; one electrode sheet.
+    pub fn cavities(&self) -> usize {
+        match self {
+            InspectionConfig::Seal(s) => s.cavities,
+            InspectionConfig::Electrode(_) => 1,
+        }
+    }
+}
+
+impl StationConfig {
+    fn validate_seal(&self, seal: &SealConfig) -> Result<(), (String, String)> {
+        let bad = |k: &str, m: String| Err((k.to_string(), m));
+        if let Some(t) = seal.threshold {
+            if !(0.0..=1.0).contains(&t) || t.is_nan() {
+                return bad("inspection.threshold", format!("{t} is outside 0..1"));
+            }
+        }
+        if !(1..=16).contains(&seal.cavities) {
+            return bad("inspection.cavities", format!("{} is outside 1..16", seal.cavities));
+        }
+        if seal.recipes.is_empty() {
+            return bad("inspection.recipes", "needs at least one recipe".into());
+        }
+        for (name, r) in &seal.recipes {
+            let p = self.resolve(&r.reference);
+            if !p.is_file() {
+                return bad(&format!("inspection.recipes.{name}.reference"), format!("{} is not a file", p.display()));
+            }
+        }
+        if !seal.recipes.contains_key(&seal.recipe) {
+            let known: Vec<_> = seal.recipes.keys().cloned().collect();
+            return bad(
+                "inspection.recipe",
+                format!("'{}' is not in inspection.recipes ({})", seal.recipe, known.join(", ")),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_source(&self, src: &SourceConfig, key: &str, cavities: usize) -> Result<(), (String, String)> {
+        let bad = |k: String, m: String| Err((k, m));
+        match src {
+            SourceConfig::Replay { path, .. } | SourceConfig::Coco { path, .. } => {
+                let p = self.resolve(path);
+                if !p.is_dir() {
+                    return bad(format!("{key}.path"), format!("{} is not a folder", p.display()));
+                }
+            }
+            SourceConfig::V4l2(v) => {
+                if !(1..=16384).contains(&v.width) || !(1..=16384).contains(&v.height) {
+                    return bad(format!("{key}.width"), format!("{}x{} is outside 1..16384", v.width, v.height));
+                }
+                if !(2..=32).contains(&v.buffers) {
+                    return bad(format!("{key}.buffers"), format!("{} is outside 2..32", v.buffers));
+                }
+                if v.fps.is_some_and(|f| !(1..=1000).contains(&f)) {
+                    return bad(format!("{key}.fps"), format!("{} is outside 1..1000", v.fps.unwrap_or(0)));
+                }
+                if !(10..=60_000).contains(&v.timeout_ms) {
+                    return bad(format!("{key}.timeout_ms"), format!("{} is outside 10..60000", v.timeout_ms));
+                }
+                if v.reconnect_min_ms == 0 || v.reconnect_min_ms > v.reconnect_max_ms {
+                    return bad(
+                        format!("{key}.reconnect_min_ms"),
+                        format!(
+                            "{} must be over 0 and at most reconnect_max_ms ({})",
+                            v.reconnect_min_ms, v.reconnect_max_ms
+                        ),
+                    );
+                }
+                if cavities != 1 {
+                    return bad(
+                        "inspection.cavities".into(),
+                        format!("{cavities}: a V4L2 camera gives one frame per trigger, so one cavity"),
+                    );
+                }
+            }
+            SourceConfig::Pair { visible, xray, max_skew_ms } => {
+                for (name, s) in [("visible", visible), ("xray", xray)] {
+                    if matches!(**s, SourceConfig::Pair { .. } | SourceConfig::Coco { .. }) {
+                        return bad(format!("{key}.{name}.kind"), "one imager: \"v4l2\" or \"replay\"".into());
+                    }
+                    self.validate_source(s, &format!("{key}.{name}"), cavities)?;
+                }
+                if *max_skew_ms == 0 || *max_skew_ms > 10_000 {
+                    return bad(format!("{key}.max_skew_ms"), format!("{max_skew_ms} is outside 1..10000"));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 impl GpioConfig {
-    pub fn has_ready(&self) -> bool {
+    /// Every output line's name as rules and the timeline use it.
+    pub fn output_names(&self) -> Vec<String> {
         match self {
-            GpioConfig::Sim { ready, .. } => ready.is_some(),
-            GpioConfig::Chardev(c) => c.ready.is_some(),
+            GpioConfig::Sim { reject, alarm, ready, markers, .. } => {
+                reject.iter().chain(std::iter::once(alarm)).chain(ready).chain(markers).cloned().collect()
+            }
+            GpioConfig::Chardev(c) => (0..c.reject.len())
+                .map(|i| format!("reject{i}"))
+                .chain(["alarm".to_string()])
+                .chain(c.ready.as_ref().map(|_| "ready".to_string()))
+                .chain(c.markers.keys().cloned())
+                .collect(),
         }
     }
 }
@@ -661,6 +809,7 @@ fn inside_section(text: &str, section: &str) -> Option<(String, String)> {
         ("trigger", "gpio") => find::<GpioTriggerConfig>(v),
         ("gpio", "chardev") => find::<ChardevConfig>(v),
         ("inspection", "seal") => find::<SealConfig>(v),
+        ("inspection", "electrode") => find::<ElectrodeConfig>(v),
         _ => None,
     }?;
     Some((format!("{section}.{key}"), problem))

@@ -31,8 +31,8 @@ fn error_of(edit: impl FnOnce(&mut Value)) -> (String, String) {
 #[test]
 fn demo_config_is_valid() {
     let cfg = parse(&demo()).expect("demo config");
-    assert_eq!(cfg.seal().recipes.len(), 4);
-    assert!(cfg.resolve(&cfg.seal().model).is_file());
+    assert_eq!(cfg.seal().expect("seal station").recipes.len(), 4);
+    assert!(cfg.resolve(&cfg.seal().expect("seal station").model).is_file());
 }
 
 #[test]
@@ -50,8 +50,8 @@ fn documented_defaults_apply() {
     assert_eq!(cfg.actuation.delay_ms, 400);
     assert_eq!(cfg.actuation.pulse_ms, 60);
     assert!(cfg.actuation.reject_on_fault);
-    assert_eq!(cfg.seal().cavities, 1);
-    assert!(cfg.seal().use_split);
+    assert_eq!(cfg.seal().expect("seal station").cavities, 1);
+    assert!(cfg.seal().expect("seal station").use_split);
 }
 
 #[test]

@@ -90,6 +90,11 @@ impl ElectrodeInspector {
         self.score_threshold
     }
 
+    /// The station's own detection threshold instead of the manifest's.
+    pub fn set_score_threshold(&mut self, t: f32) {
+        self.score_threshold = t;
+    }
+
     /// Model input size (width, height).
     pub fn input_size(&self) -> (u32, u32) {
         (self.visible.width, self.visible.height)

@@ -13,6 +13,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use super::gpio::{GpioOutputs, OutputLine};
 use super::results_log::{PartRecord, StageLatency};
 use crate::inspect::decision::Verdict;
+use crate::inspect::defect_rules::DefectRecord;
+use crate::inspect::electrode::ElectrodeResult;
 use crate::inspect::seal::ModelIdentity;
 use crate::sources::Frame;
 use crate::station::metrics::StationMetrics;
@@ -32,16 +34,26 @@ pub struct PartTicket {
 
 /// What inference made of a part.
 #[derive(Debug, Clone)]
+// One per part, moved once through a channel: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Scored {
         p_ng: f32,
         /// The judging model's threshold.
         threshold: f32,
         verdict: Verdict,
+        /// Fire the part's reject output.
+        reject: bool,
+        /// Marker outputs the electrode rules fired.
+        markers: Vec<usize>,
+        defects: Option<Vec<DefectRecord>>,
+        reasons: Vec<String>,
         latency: StageLatency,
         model: Arc<ModelIdentity>,
         /// Kept for the NG archive.
         frame: Option<Frame>,
+        /// Electrode: the aligned X-ray and the decoded result the NG picture is drawn from.
+        drawing: Option<(Frame, Arc<ElectrodeResult>)>,
     },
     Failed {
         reason: String,
@@ -64,6 +76,7 @@ pub enum ActuatorMsg {
 pub struct Settled {
     pub record: PartRecord,
     pub frame: Option<Frame>,
+    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +98,7 @@ struct Pending {
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     RejectPoint(u64),
-    PulseEnd(usize),
+    PulseEnd(OutputLine),
 }
 
 pub struct RejectScheduler<G: GpioOutputs> {
@@ -95,20 +108,13 @@ pub struct RejectScheduler<G: GpioOutputs> {
     metrics: Arc<StationMetrics>,
     parts: BTreeMap<u64, Pending>,
     events: BinaryHeap<Reverse<(Instant, Event)>>,
-    pulse_until: Vec<Option<Instant>>,
+    pulse_until: BTreeMap<OutputLine, Instant>,
     faults: BTreeMap<FaultKind, bool>,
     out: Sender<Settled>,
 }
 
 impl<G: GpioOutputs> RejectScheduler<G> {
-    pub fn new(
-        gpio: G,
-        cavities: usize,
-        timing: Timing,
-        station: String,
-        metrics: Arc<StationMetrics>,
-        out: Sender<Settled>,
-    ) -> Self {
+    pub fn new(gpio: G, timing: Timing, station: String, metrics: Arc<StationMetrics>, out: Sender<Settled>) -> Self {
         Self {
             gpio,
             timing,
@@ -116,7 +122,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             metrics,
             parts: BTreeMap::new(),
             events: BinaryHeap::new(),
-            pulse_until: vec![None; cavities],
+            pulse_until: BTreeMap::new(),
             faults: BTreeMap::new(),
             out,
         }
@@ -218,11 +224,11 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             let Some(Reverse((t, ev))) = self.events.pop() else { break };
             match ev {
                 Event::RejectPoint(id) => self.reject_point(id, t),
-                Event::PulseEnd(cavity) => {
-                    if self.pulse_until[cavity].is_some_and(|u| u <= Instant::now()) {
-                        self.pulse_until[cavity] = None;
-                        if let Err(e) = self.gpio.set(OutputLine::Reject(cavity), false) {
-                            log::error!("reject output {cavity}: {e}");
+                Event::PulseEnd(line) => {
+                    if self.pulse_until.get(&line).is_some_and(|u| *u <= Instant::now()) {
+                        self.pulse_until.remove(&line);
+                        if let Err(e) = self.gpio.set(line, false) {
+                            log::error!("{line} output: {e}");
                         }
                     }
                 }
@@ -235,9 +241,13 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let Some(p) = self.parts.get_mut(&id) else { return };
         p.fault_at_reject = fault;
         let verdict_rejects = match &p.outcome {
-            Some(Outcome::Scored { verdict, .. }) => Some(verdict.rejects()),
+            Some(Outcome::Scored { reject, .. }) => Some(*reject),
             Some(Outcome::Failed { .. }) => Some(true),
             None => None,
+        };
+        let markers = match &p.outcome {
+            Some(Outcome::Scored { markers, .. }) => markers.clone(),
+            _ => Vec::new(),
         };
         let reject = verdict_rejects.unwrap_or(true) || fault;
         let cavity = p.ticket.cavity;
@@ -248,7 +258,10 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             self.metrics.inc(&self.metrics.rejects_on_fault);
         }
         if reject {
-            self.pulse(cavity, scheduled);
+            self.pulse(OutputLine::Reject(cavity), scheduled);
+        }
+        for m in markers {
+            self.pulse(OutputLine::Marker(m), scheduled);
         }
         if verdict_rejects.is_some() {
             if let Some(p) = self.parts.remove(&id) {
@@ -257,20 +270,22 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         }
     }
 
-    fn pulse(&mut self, cavity: usize, scheduled: Instant) {
-        if let Err(e) = self.gpio.set(OutputLine::Reject(cavity), true) {
-            log::error!("reject output {cavity}: {e}");
+    fn pulse(&mut self, line: OutputLine, scheduled: Instant) {
+        if let Err(e) = self.gpio.set(line, true) {
+            log::error!("{line} output: {e}");
         }
         // Time the pulse from when the line changed, not from before the call: a thread preempted in
         // between would otherwise cut the pulse short (27 ms seen for 30 ms on a loaded 2-core box).
         let now = Instant::now();
         let err_us = now.saturating_duration_since(scheduled).as_micros() as u64;
-        self.metrics.reject_timing(err_us);
-        self.metrics.inc(&self.metrics.rejects_fired);
-        // Back-to-back rejects on one cavity extend the pulse instead of chattering the solenoid.
+        if let OutputLine::Reject(_) = line {
+            self.metrics.reject_timing(err_us);
+            self.metrics.inc(&self.metrics.rejects_fired);
+        }
+        // Back-to-back pulses on one output extend the pulse instead of chattering the solenoid.
         let until = now + self.timing.pulse;
-        self.pulse_until[cavity] = Some(until);
-        self.events.push(Reverse((until, Event::PulseEnd(cavity))));
+        self.pulse_until.insert(line, until);
+        self.events.push(Reverse((until, Event::PulseEnd(line))));
     }
 
     fn emit(&mut self, p: Pending, rejected: bool, extra_error: Option<String>) {
@@ -278,9 +293,24 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         m.inc(&m.parts_settled);
         let t = &p.ticket;
         let mut threshold = self.timing.threshold;
+        let mut defects = None;
+        let mut reasons = Vec::new();
+        let mut drawing = None;
         let (verdict, p_ng, latency, model, frame, error) = match p.outcome {
-            Some(Outcome::Scored { p_ng, threshold: t, verdict, latency, model, frame }) => {
+            Some(Outcome::Scored {
+                p_ng,
+                threshold: t,
+                verdict,
+                latency,
+                model,
+                frame,
+                defects: d,
+                reasons: r,
+                drawing: dr,
+                ..
+            }) => {
                 threshold = t;
+                (defects, reasons, drawing) = (d, r, dr);
                 (verdict, Some(p_ng), latency, Some((*model).clone()), frame, None)
             }
             Some(Outcome::Failed { reason }) => {
@@ -311,9 +341,11 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             error,
             latency,
             label: t.label_ng.map(|ng| if ng { "ng" } else { "ok" }),
+            defects,
+            reasons,
         };
         let frame = if verdict == Verdict::Ng { frame } else { None };
-        if self.out.send(Settled { record, frame }).is_err() {
+        if self.out.send(Settled { record, frame, drawing }).is_err() {
             log::error!("recorder gone: part {} not logged", t.id);
         }
     }

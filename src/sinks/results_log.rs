@@ -17,10 +17,17 @@ pub struct StageLatency {
     pub capture_ms: f64,
     /// Waiting for the inference thread.
     pub queue_ms: f64,
+    /// Electrode: aligning the X-ray frame onto the visible one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warp_ms: f64,
     /// Preprocess + inference of the part's batch.
     pub infer_ms: f64,
     /// Trigger to verdict.
     pub total_ms: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// One line of the results log.
@@ -50,6 +57,12 @@ pub struct PartRecord {
     /// Ground truth, when replaying a labelled dataset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<&'static str>,
+    /// Electrode: every decoded defect (class, score, box, area).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defects: Option<Vec<crate::inspect::defect_rules::DefectRecord>>,
+    /// Electrode: the rules that fired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 pub struct ResultsLog {

@@ -3,9 +3,10 @@
 //! their exposure times lie within the configured skew. An incomplete pair is an error for that part (it is
 //! rejected fail-safe and counted); a lost imager is a source fault like a lost camera.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Frame, FrameSource, SourceError};
+use super::{FaultNotifier, Frame, FrameSource, SourceError};
 
 /// The visible and X-ray frames of one part.
 #[derive(Debug, Clone)]
@@ -53,6 +54,29 @@ impl PairedSource {
 
     pub fn describe(&self) -> String {
         format!("visible {} + x-ray {} (max skew {:?})", self.visible.describe(), self.xray.describe(), self.max_skew)
+    }
+
+    pub fn dropped_frames(&self) -> u64 {
+        self.visible.dropped_frames() + self.xray.dropped_frames()
+    }
+
+    /// A fault while either imager is lost; cleared only when both are back.
+    pub fn watch_faults(&mut self, notify: FaultNotifier) {
+        let notify = Arc::new(Mutex::new(notify));
+        let lost = Arc::new(Mutex::new([false; 2]));
+        for (i, imager) in [&mut self.visible, &mut self.xray].into_iter().enumerate() {
+            let (notify, lost) = (notify.clone(), lost.clone());
+            imager.watch_faults(Box::new(move |fault| {
+                let mut l = lost.lock().unwrap_or_else(|p| p.into_inner());
+                l[i] = fault.is_some();
+                let tell = notify.lock().unwrap_or_else(|p| p.into_inner());
+                match fault {
+                    Some(why) => tell(Some(&format!("{} imager: {why}", ["visible", "x-ray"][i]))),
+                    None if !l.iter().any(|&x| x) => tell(None),
+                    None => {}
+                }
+            }));
+        }
     }
 }
 

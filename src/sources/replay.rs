@@ -25,6 +25,27 @@ pub enum ReplayError {
     Empty(PathBuf),
 }
 
+#[derive(Deserialize)]
+struct Coco {
+    images: Vec<CocoImage>,
+    #[serde(default)]
+    annotations: Vec<CocoAnnotation>,
+}
+
+#[derive(Deserialize)]
+struct CocoImage {
+    id: u64,
+    file_name: String,
+    #[serde(default)]
+    xray_file_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CocoAnnotation {
+    image_id: u64,
+    category_id: usize,
+}
+
 #[derive(Debug, Deserialize)]
 struct ManifestRow {
     image: String,
@@ -37,6 +58,7 @@ struct ManifestRow {
 /// One replayed image and what is known of it.
 #[derive(Clone)]
 pub struct ReplayItem {
+    pub format: PixelFormat,
     pub frame_data: Arc<[u8]>,
     pub width: u32,
     pub height: u32,
@@ -76,7 +98,7 @@ impl ReplaySource {
 
     fn item(path: &Path, info: FrameInfo) -> Result<ReplayItem, ReplayError> {
         let (width, height, data) = read_rgb(path)?;
-        Ok(ReplayItem { frame_data: data.into(), width, height, info: Arc::new(info) })
+        Ok(ReplayItem { format: PixelFormat::Rgb8, frame_data: data.into(), width, height, info: Arc::new(info) })
     }
 
     fn read_folder(root: &Path) -> Result<Vec<ReplayItem>, ReplayError> {
@@ -138,6 +160,50 @@ impl ReplaySource {
         Ok((items, refs))
     }
 
+    /// An electrode folder in the DESIGN COCO format as two sources, visible (RGB) and X-ray (grey), in
+    /// the same order; an image with any annotation is labelled NG.
+    pub fn open_coco(root: &Path, looped: bool) -> Result<(Self, Self), ReplayError> {
+        let path = root.join("annotations.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| ReplayError::Io { path: path.clone(), source })?;
+        let bad = |reason: String| ReplayError::Manifest { path: path.clone(), line: 0, reason };
+        let coco: Coco = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let mut vis = Vec::with_capacity(coco.images.len());
+        let mut xray = Vec::with_capacity(coco.images.len());
+        for im in &coco.images {
+            let x = im.xray_file_name.as_ref().ok_or_else(|| bad(format!("image {}: no xray_file_name", im.id)))?;
+            let defects: Vec<&str> = coco
+                .annotations
+                .iter()
+                .filter(|a| a.image_id == im.id)
+                .filter_map(|a| crate::model::manifest::ELECTRODE_LABELS.get(a.category_id.wrapping_sub(1)).copied())
+                .collect();
+            let info = FrameInfo {
+                name: im.file_name.clone(),
+                recipe: None,
+                label_ng: Some(!defects.is_empty()),
+                defect: (!defects.is_empty()).then(|| defects.join("+")),
+            };
+            vis.push(Self::item(&root.join(&im.file_name), info)?);
+            let p = root.join(x);
+            let img = image::open(&p).map_err(|e| ReplayError::Decode { path: p.clone(), reason: e.to_string() })?;
+            let g = img.into_luma8();
+            let (width, height) = g.dimensions();
+            xray.push(ReplayItem {
+                format: PixelFormat::Gray8,
+                frame_data: g.into_raw().into(),
+                width,
+                height,
+                info: Arc::new(FrameInfo { name: x.clone(), ..FrameInfo::default() }),
+            });
+        }
+        if vis.is_empty() {
+            return Err(ReplayError::Empty(root.to_path_buf()));
+        }
+        let source =
+            |items| Self { root: root.to_path_buf(), items, next: 0, looped, sequence: 0, references: BTreeMap::new() };
+        Ok((source(vis), source(xray)))
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -165,7 +231,7 @@ impl FrameSource for ReplaySource {
         Ok(Frame {
             width: it.width,
             height: it.height,
-            format: PixelFormat::Rgb8,
+            format: it.format,
             data: it.frame_data.clone(),
             timestamp: after.max(Instant::now()),
             sequence: self.sequence,

@@ -3,6 +3,7 @@
 //! this same graph; only the source and the GPIO backend differ.
 
 pub mod health;
+pub mod inspector;
 pub mod metrics;
 pub mod model_swap;
 mod pipeline;
@@ -15,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{
-    ChardevConfig, GpioConfig, LineBias, LineDrive, SourceConfig, StationConfig, TriggerConfig, TriggerEdge,
+    ChardevConfig, GpioConfig, InspectionConfig, LineBias, LineDrive, SealConfig, SourceConfig, StationConfig,
+    TriggerConfig, TriggerEdge,
 };
 use crate::gpio_chip::ChipError;
 use crate::inspect::seal::SealInspector;
@@ -31,6 +33,7 @@ use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine, OutputNames};
 use crate::sinks::ng_archive::NgArchive;
 use crate::sinks::reject_scheduler::{ActuatorMsg, FaultKind, RejectScheduler, Timing};
 use crate::sinks::results_log::ResultsLog;
+use crate::sources::pairing::PairedSource;
 use crate::sources::replay::{ReplayError, ReplaySource};
 use crate::sources::v4l2::device::{CameraError, CameraSpec};
 use crate::sources::v4l2::{V4l2Settings, V4l2Source};
@@ -38,7 +41,9 @@ use crate::sources::FrameSource;
 use crate::trigger::photo_eye::{PhotoEye, PhotoEyeSpec};
 use crate::trigger::{FreeRun, Trigger};
 use health::Health;
+use inspector::{ElectrodeJudge, Inspector};
 use metrics::{MetricsSnapshot, StationMetrics};
+use pipeline::Imagers;
 pub use summary::Summary;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +88,8 @@ pub struct Overrides {
 /// Everything a station runs with, built and checked before the first part.
 pub struct Station {
     cfg: StationConfig,
-    inspector: SealInspector,
-    source: Box<dyn FrameSource>,
+    inspector: Inspector,
+    source: Imagers,
     trigger: Box<dyn Trigger>,
     gpio: Box<dyn GpioOutputs>,
     results: ResultsLog,
@@ -110,32 +115,47 @@ pub struct RunReport {
 impl Station {
     pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
         let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?;
-        let seal = cfg.seal();
-        // Recipes: the config's, plus those a replayed dataset names (its references).
-        let mut references: BTreeMap<String, PathBuf> =
-            seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect();
-        let source: Box<dyn FrameSource> = match (&ov.replay, &cfg.source) {
-            (Some(dir), _) => Box::new(Self::replay(ReplaySource::open(dir, false)?, &mut references)),
-            (None, SourceConfig::Replay { path, r#loop }) => {
-                Box::new(Self::replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, &mut references))
+        // Seal recipes: the config's, plus those a replayed dataset names (its references).
+        let mut references: BTreeMap<String, PathBuf> = cfg
+            .seal()
+            .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
+            .unwrap_or_default();
+        let source = match (&cfg.inspection, &ov.replay, &cfg.source) {
+            (InspectionConfig::Electrode(_), Some(dir), _) => Self::coco(dir, false)?,
+            (InspectionConfig::Electrode(_), None, SourceConfig::Coco { path, r#loop }) => {
+                Self::coco(&cfg.resolve(path), *r#loop)?
             }
-            (None, SourceConfig::V4l2(v)) => Box::new(V4l2Source::open(V4l2Settings {
-                camera: CameraSpec {
-                    device: v.device.clone(),
-                    format: v.format,
-                    width: v.width,
-                    height: v.height,
-                    fps: v.fps,
-                    controls: v.controls.clone(),
-                },
-                buffers: v.buffers,
-                timeout: Duration::from_millis(v.timeout_ms),
-                reconnect_min: Duration::from_millis(v.reconnect_min_ms),
-                reconnect_max: Duration::from_millis(v.reconnect_max_ms),
-            })?),
+            (_, Some(dir), _) => {
+                Imagers::Single(Box::new(Self::replay(ReplaySource::open(dir, false)?, &mut references)))
+            }
+            (_, None, SourceConfig::Pair { visible, xray, max_skew_ms }) => Imagers::Pair(PairedSource::new(
+                Self::imager(&cfg, visible, &mut references)?,
+                Self::imager(&cfg, xray, &mut references)?,
+                Duration::from_millis(*max_skew_ms),
+            )),
+            (_, None, src) => Imagers::Single(Self::imager(&cfg, src, &mut references)?),
         };
-        let mut inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
-        inspector.self_test()?;
+        let inspector = match &cfg.inspection {
+            InspectionConfig::Seal(seal) => {
+                let mut inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
+                inspector.self_test()?;
+                Inspector::Seal(inspector)
+            }
+            InspectionConfig::Electrode(e) => {
+                let names = cfg.gpio.output_names();
+                let markers = match &cfg.gpio {
+                    GpioConfig::Sim { markers, .. } => markers.clone(),
+                    GpioConfig::Chardev(c) => c.markers.keys().cloned().collect(),
+                };
+                Inspector::Electrode(Box::new(ElectrodeJudge::load(
+                    &rt,
+                    e,
+                    &cfg.resolve(&e.model),
+                    names.first().cloned().unwrap_or_default(),
+                    markers,
+                )?))
+            }
+        };
         let id = inspector.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
@@ -188,7 +208,20 @@ impl Station {
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let metrics: Arc<StationMetrics> = Arc::default();
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
-        let swap = Self::model_swap(&cfg, &rt, &inspector, references, swap_tx, metrics.clone())?;
+        let swap = match &inspector {
+            Inspector::Seal(seal) => match cfg.seal() {
+                Some(seal_cfg) => Self::model_swap(&cfg, seal_cfg, &rt, seal, references, swap_tx, metrics.clone())?,
+                None => None,
+            },
+            Inspector::Electrode(_) => {
+                if cfg.model_updates.watch {
+                    log::warn!(
+                        "model swaps while running are for the seal inspection; restart to load a new electrode model"
+                    );
+                }
+                None
+            }
+        };
         Ok(Self {
             swap,
             swap_rx,
@@ -209,6 +242,42 @@ impl Station {
         })
     }
 
+    /// One camera (or a replayed folder) as the config describes it.
+    fn imager(
+        cfg: &StationConfig,
+        src: &SourceConfig,
+        references: &mut BTreeMap<String, PathBuf>,
+    ) -> Result<Box<dyn FrameSource>, StationError> {
+        Ok(match src {
+            SourceConfig::Replay { path, r#loop } => {
+                Box::new(Self::replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, references))
+            }
+            SourceConfig::V4l2(v) => Box::new(V4l2Source::open(V4l2Settings {
+                camera: CameraSpec {
+                    device: v.device.clone(),
+                    format: v.format,
+                    width: v.width,
+                    height: v.height,
+                    fps: v.fps,
+                    controls: v.controls.clone(),
+                },
+                buffers: v.buffers,
+                timeout: Duration::from_millis(v.timeout_ms),
+                reconnect_min: Duration::from_millis(v.reconnect_min_ms),
+                reconnect_max: Duration::from_millis(v.reconnect_max_ms),
+            })?),
+            SourceConfig::Coco { .. } | SourceConfig::Pair { .. } => {
+                return Err(StationError::Source(ReplayError::Empty(PathBuf::from("(a pair is not one imager)"))))
+            }
+        })
+    }
+
+    /// Electrode pairs replayed from a COCO folder (exposures are simultaneous by construction).
+    fn coco(dir: &std::path::Path, looped: bool) -> Result<Imagers, StationError> {
+        let (visible, xray) = ReplaySource::open_coco(dir, looped)?;
+        Ok(Imagers::Pair(PairedSource::new(Box::new(visible), Box::new(xray), Duration::from_secs(1))))
+    }
+
     /// A replayed dataset's recipes join the configured ones.
     fn replay(source: ReplaySource, references: &mut BTreeMap<String, PathBuf>) -> ReplaySource {
         for (k, p) in &source.references {
@@ -220,14 +289,20 @@ impl Station {
     /// The output backend the config names, every line requested in its safe state.
     fn outputs(cfg: &StationConfig, epoch: Instant) -> Result<Box<dyn GpioOutputs>, StationError> {
         Ok(match &cfg.gpio {
-            GpioConfig::Sim { timeline, reject, alarm, ready } => {
+            GpioConfig::Sim { timeline, reject, alarm, ready, markers } => {
                 let timeline = Timeline::new(epoch, timeline.as_ref().map(|p| cfg.resolve(p)).as_deref())?;
-                let names = OutputNames { reject: reject.clone(), alarm: alarm.clone(), ready: ready.clone() };
+                let names = OutputNames {
+                    reject: reject.clone(),
+                    alarm: alarm.clone(),
+                    ready: ready.clone(),
+                    markers: markers.clone(),
+                };
                 Box::new(SimGpio::new(names, timeline))
             }
-            GpioConfig::Chardev(ChardevConfig { chip, reject, alarm, ready, timeline }) => {
+            GpioConfig::Chardev(ChardevConfig { chip, reject, alarm, ready, markers, timeline }) => {
                 let timeline = Timeline::new(epoch, timeline.as_ref().map(|p| cfg.resolve(p)).as_deref())?;
-                let lines: Vec<_> = reject.iter().chain(std::iter::once(alarm)).chain(ready).collect();
+                let lines: Vec<_> =
+                    reject.iter().chain(std::iter::once(alarm)).chain(ready).chain(markers.values()).collect();
                 let specs: Vec<OutputSpec> = lines
                     .iter()
                     .map(|l| OutputSpec {
@@ -245,6 +320,7 @@ impl Station {
                     reject: (0..reject.len()).map(|i| format!("reject{i}")).collect(),
                     alarm: "alarm".into(),
                     ready: ready.as_ref().map(|_| "ready".into()),
+                    markers: markers.keys().cloned().collect(),
                 };
                 Box::new(ChardevGpio::open(chip, &specs, names, timeline)?)
             }
@@ -254,6 +330,7 @@ impl Station {
     /// The model-swap step, when the config asks for it; records the model in use either way.
     fn model_swap(
         cfg: &StationConfig,
+        seal: &SealConfig,
         rt: &Runtime,
         inspector: &SealInspector,
         references: BTreeMap<String, PathBuf>,
@@ -261,7 +338,7 @@ impl Station {
         metrics: Arc<StationMetrics>,
     ) -> Result<Option<model_swap::ModelSwap>, StationError> {
         let mu = &cfg.model_updates;
-        let model_path = cfg.resolve(&cfg.seal().model);
+        let model_path = cfg.resolve(&seal.model);
         let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
         let files: Vec<PathBuf> =
             model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
@@ -280,7 +357,7 @@ impl Station {
         };
         Ok(Some(model_swap::ModelSwap {
             rt: rt.clone(),
-            seal: cfg.seal().clone(),
+            seal: seal.clone(),
             active_set: model_swap::ModelSwap::set_sha256(&model_path),
             model_path,
             references,
@@ -295,7 +372,13 @@ impl Station {
     /// Replaces the frame source (a camera backend, or a test's faulty source); the rest of the graph
     /// stays as built.
     pub fn with_source(mut self, source: Box<dyn FrameSource>) -> Self {
-        self.source = source;
+        self.source = Imagers::Single(source);
+        self
+    }
+
+    /// Replaces the electrode station's imagers (a test's faulty pair); the rest stays as built.
+    pub fn with_pair(mut self, visible: Box<dyn FrameSource>, xray: Box<dyn FrameSource>, max_skew: Duration) -> Self {
+        self.source = Imagers::Pair(PairedSource::new(visible, xray, max_skew));
         self
     }
 
@@ -312,8 +395,7 @@ impl Station {
     /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();
-        let seal = self.cfg.seal();
-        let cavities = seal.cavities;
+        let cavities = self.cfg.inspection.cavities();
         let a = &self.cfg.actuation;
         let timing = Timing {
             delay: Duration::from_millis(a.delay_ms),
@@ -331,7 +413,7 @@ impl Station {
         if let Err(e) = gpio.set(OutputLine::Ready, true) {
             log::error!("ready output: {e}");
         }
-        let scheduler = RejectScheduler::new(gpio, cavities, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
+        let scheduler = RejectScheduler::new(gpio, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
         let recorder = pipeline::Recorder::new(self.results, self.archive, metrics.clone(), self.echo);
         let rec_h =
             spawn("record").spawn(move || recorder.run(rec_rx)).map_err(|_| StationError::Thread("record".into()))?;
@@ -359,7 +441,7 @@ impl Station {
         };
         let infer_h =
             spawn("infer").spawn(move || infer.run(infer_rx)).map_err(|_| StationError::Thread("infer".into()))?;
-        let default_recipe: Arc<str> = seal.recipe.as_str().into();
+        let default_recipe: Arc<str> = self.cfg.seal().map(|s| s.recipe.as_str()).unwrap_or("electrode").into();
         let mut source = self.source;
         let fault_tx = act_tx.clone();
         source.watch_faults(Box::new(move |fault| {

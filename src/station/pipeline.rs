@@ -8,15 +8,17 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::health::{Health, Step};
+use super::inspector::Inspector;
 use super::metrics::StationMetrics;
 use super::model_swap::Candidate;
 use super::summary::Summary;
 use crate::inspect::decision::Verdict;
-use crate::inspect::seal::SealInspector;
+use crate::sinks::annotate::annotate;
 use crate::sinks::ng_archive::NgArchive;
 use crate::sinks::reject_scheduler::{ActuatorMsg, FaultKind, Outcome, PartTicket, Settled};
 use crate::sinks::results_log::{ResultsLog, StageLatency};
-use crate::sources::{Frame, FrameSource, SourceError};
+use crate::sources::pairing::{PairError, PairedSource};
+use crate::sources::{Frame, FrameSource, PixelFormat, SourceError};
 use crate::trigger::Trigger;
 
 /// One cavity's part on its way to inference.
@@ -24,7 +26,58 @@ pub struct Part {
     pub id: u64,
     pub trigger: Instant,
     pub captured: Instant,
+    /// The camera frame (the visible frame of an electrode pair).
     pub frame: Frame,
+    /// The electrode station's X-ray frame, as captured (aligned in the infer step).
+    pub xray: Option<Frame>,
+}
+
+/// The imagers a trigger reads: one camera per cavity-frame, or the electrode station's pair.
+pub enum Imagers {
+    Single(Box<dyn FrameSource>),
+    Pair(PairedSource),
+}
+
+impl Imagers {
+    fn capture(&mut self, t: Instant) -> Result<(Frame, Option<Frame>), SourceError> {
+        match self {
+            Imagers::Single(s) => s.capture(t).and_then(|f| f.validate().map(|_| (f, None))),
+            Imagers::Pair(p) => match p.capture(t) {
+                Ok(pair) => {
+                    pair.visible.validate()?;
+                    pair.xray.validate()?;
+                    Ok((pair.visible, Some(pair.xray)))
+                }
+                Err(PairError::Source { imager, source: SourceError::Unavailable(why) }) => {
+                    Err(SourceError::Unavailable(format!("{imager} imager: {why}")))
+                }
+                Err(PairError::Source { source, .. }) => Err(source),
+                // Both imagers work, but not for the same part: this part is lost, the station is fine.
+                Err(e @ PairError::Skew { .. }) => Err(SourceError::BadFrame(e.to_string())),
+            },
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Imagers::Single(s) => s.describe(),
+            Imagers::Pair(p) => p.describe(),
+        }
+    }
+
+    fn dropped_frames(&self) -> u64 {
+        match self {
+            Imagers::Single(s) => s.dropped_frames(),
+            Imagers::Pair(p) => p.dropped_frames(),
+        }
+    }
+
+    pub fn watch_faults(&mut self, notify: crate::sources::FaultNotifier) {
+        match self {
+            Imagers::Single(s) => s.watch_faults(notify),
+            Imagers::Pair(p) => p.watch_faults(notify),
+        }
+    }
 }
 
 impl AsRef<Frame> for Part {
@@ -38,7 +91,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub struct Capture {
-    pub source: Box<dyn FrameSource>,
+    pub source: Imagers,
     pub trigger: Box<dyn Trigger>,
     pub cavities: usize,
     pub epoch: Instant,
@@ -77,7 +130,7 @@ impl Capture {
                 let id = next_id;
                 next_id += 1;
                 let (name, recipe, label) = match &captured {
-                    Ok(f) => (
+                    Ok((f, _)) => (
                         f.info.name.clone(),
                         f.info.recipe.clone().unwrap_or_else(|| self.default_recipe.clone()),
                         f.info.label_ng,
@@ -95,15 +148,15 @@ impl Capture {
                     label_ng: label,
                 };
                 let _ = self.act_tx.send(ActuatorMsg::Register(ticket));
-                match captured.and_then(|f| f.validate().map(|_| f)) {
-                    Ok(frame) => {
+                match captured {
+                    Ok((frame, xray)) => {
                         m.inc(&m.frames_captured);
                         if source_fault {
                             source_fault = false;
                             log::info!("camera back: {}", self.source.describe());
                             let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: false });
                         }
-                        cycle.push(Part { id, trigger: t, captured: Instant::now(), frame });
+                        cycle.push(Part { id, trigger: t, captured: Instant::now(), frame, xray });
                     }
                     Err(SourceError::BadFrame(reason)) => {
                         m.inc(&m.bad_frames);
@@ -149,7 +202,7 @@ impl Capture {
 }
 
 pub struct Infer {
-    pub inspector: SealInspector,
+    pub inspector: Inspector,
     pub act_tx: Sender<ActuatorMsg>,
     pub health: Arc<Health>,
     pub metrics: Arc<StationMetrics>,
@@ -166,7 +219,7 @@ impl Infer {
         for mut cycle in rx {
             // A replacement takes over here, between two batches: no part is judged by two models.
             while let Ok(c) = self.swaps.try_recv() {
-                self.inspector = c.inspector;
+                self.inspector = Inspector::Seal(c.inspector);
                 model = Arc::new(self.inspector.identity().clone());
                 let ms_since = c.seen.elapsed().as_millis() as u64;
                 m.last_takeover_ms.store(ms_since, std::sync::atomic::Ordering::Relaxed);
@@ -194,29 +247,51 @@ impl Infer {
             }
             let result = {
                 let _busy = self.health.busy(Step::Infer);
-                self.inspector.infer(&cycle)
+                self.inspector.judge(&cycle)
             };
             let done = Instant::now();
             m.inc(&m.batches);
             match result {
-                Ok(scores) => {
+                Ok(judged) => {
                     if model_fault {
                         model_fault = false;
                         log::info!("model runs again; alarm cleared");
                         let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Model, active: false });
                     }
-                    m.add(&m.parts_scored, scores.len() as u64);
-                    for (p, s) in cycle.into_iter().zip(scores) {
-                        let verdict = Verdict::from_score(s.p_ng, threshold);
+                    for (p, j) in cycle.into_iter().zip(judged) {
+                        let j = match j {
+                            Ok(j) => j,
+                            Err(reason) => {
+                                m.inc(&m.bad_frames);
+                                log::warn!("part {}: rejected: {reason}", p.id);
+                                let _ = self
+                                    .act_tx
+                                    .send(ActuatorMsg::Outcome { id: p.id, outcome: Outcome::Failed { reason } });
+                                continue;
+                            }
+                        };
+                        m.inc(&m.parts_scored);
                         let latency = StageLatency {
                             capture_ms: ms(p.captured.saturating_duration_since(p.trigger)),
                             queue_ms: ms(start.saturating_duration_since(p.captured)),
+                            warp_ms: ms(j.warp),
                             infer_ms: ms(done - start),
                             total_ms: ms(done.saturating_duration_since(p.trigger)),
                         };
-                        let frame = (verdict == Verdict::Ng).then_some(p.frame);
-                        let outcome =
-                            Outcome::Scored { p_ng: s.p_ng, threshold, verdict, latency, model: model.clone(), frame };
+                        let frame = (j.verdict == Verdict::Ng).then_some(p.frame);
+                        let outcome = Outcome::Scored {
+                            p_ng: j.p_ng,
+                            threshold,
+                            verdict: j.verdict,
+                            reject: j.reject,
+                            markers: j.markers,
+                            defects: j.defects,
+                            reasons: j.reasons,
+                            latency,
+                            model: model.clone(),
+                            frame,
+                            drawing: j.drawing,
+                        };
                         let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome });
                     }
                 }
@@ -256,7 +331,24 @@ impl Recorder {
             self.results.write(r);
             if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
                 let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
-                a.save(frame, &stem);
+                match &s.drawing {
+                    // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
+                    Some((xray, result)) => {
+                        let img = annotate(frame, xray, result);
+                        let (width, height) = img.dimensions();
+                        let drawn = Frame {
+                            width,
+                            height,
+                            format: PixelFormat::Rgb8,
+                            data: img.into_raw().into(),
+                            ..frame.clone()
+                        };
+                        a.save(&drawn, &stem);
+                    }
+                    None => {
+                        a.save(frame, &stem);
+                    }
+                }
             }
             if self.echo {
                 println!(

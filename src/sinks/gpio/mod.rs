@@ -20,6 +20,8 @@ pub enum OutputLine {
     Alarm,
     /// The station is up and inspecting (for the line PLC).
     Ready,
+    /// A further output electrode rules drive (e.g. a marker), by its index in the config.
+    Marker(usize),
 }
 
 impl fmt::Display for OutputLine {
@@ -28,6 +30,7 @@ impl fmt::Display for OutputLine {
             OutputLine::Reject(i) => write!(f, "reject[{i}]"),
             OutputLine::Alarm => f.write_str("alarm"),
             OutputLine::Ready => f.write_str("ready"),
+            OutputLine::Marker(i) => write!(f, "marker[{i}]"),
         }
     }
 }
@@ -42,16 +45,21 @@ pub enum GpioError {
     Chip(#[from] crate::gpio_chip::ChipError),
 }
 
-/// The station's outputs by role, in one order: rejects, alarm, then ready when there is one.
+/// The station's outputs by role, in one order: rejects, alarm, ready when there is one, markers.
 #[derive(Debug, Clone)]
 pub struct OutputNames {
     pub reject: Vec<String>,
     pub alarm: String,
     pub ready: Option<String>,
+    pub markers: Vec<String>,
 }
 
 impl OutputNames {
     pub fn count(&self) -> usize {
+        self.reject.len() + 1 + usize::from(self.ready.is_some()) + self.markers.len()
+    }
+
+    fn first_marker(&self) -> usize {
         self.reject.len() + 1 + usize::from(self.ready.is_some())
     }
 
@@ -64,14 +72,22 @@ impl OutputNames {
             }
             OutputLine::Alarm => Ok(Some(self.reject.len())),
             OutputLine::Ready => Ok(self.ready.as_ref().map(|_| self.reject.len() + 1)),
+            OutputLine::Marker(i) if i < self.markers.len() => Ok(Some(self.first_marker() + i)),
+            OutputLine::Marker(_) => {
+                Err(GpioError::Line { line: line.to_string(), reason: "no such marker output".into() })
+            }
         }
     }
 
     pub fn name(&self, i: usize) -> &str {
-        match i.checked_sub(self.reject.len()) {
-            None => &self.reject[i],
-            Some(0) => &self.alarm,
-            Some(_) => self.ready.as_deref().unwrap_or("ready"),
+        if i < self.reject.len() {
+            &self.reject[i]
+        } else if i == self.reject.len() {
+            &self.alarm
+        } else if i >= self.first_marker() {
+            &self.markers[i - self.first_marker()]
+        } else {
+            self.ready.as_deref().unwrap_or("ready")
         }
     }
 }

@@ -1,0 +1,208 @@
+//! The infer + decide step behind one interface for both inspections: the seal classifier (a score per
+//! part against its recipe's reference) and the electrode detector (an aligned visible + X-ray pair,
+//! decoded defects judged by the configured rules, which name the outputs to fire).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::pipeline::Part;
+use crate::config::ElectrodeConfig;
+use crate::inspect::align::Homography;
+use crate::inspect::decision::Verdict;
+use crate::inspect::defect_rules::{self, DefectRecord, DefectRule};
+use crate::inspect::electrode::{ElectrodeInspector, ElectrodeResult};
+use crate::inspect::seal::{ModelIdentity, SealInspector};
+use crate::inspect::InspectError;
+use crate::runtime::Runtime;
+use crate::sources::{Frame, FrameInfo, PixelFormat};
+
+/// What the model and the rules made of one part.
+#[derive(Debug, Clone)]
+pub struct PartJudgement {
+    /// Seal: the NG probability. Electrode: the best decoded defect's score (0: none).
+    pub p_ng: f32,
+    pub verdict: Verdict,
+    /// Fire the part's reject output.
+    pub reject: bool,
+    /// Further outputs to pulse (indices into the configured markers).
+    pub markers: Vec<usize>,
+    /// Electrode: every decoded defect and the rules that fired.
+    pub defects: Option<Vec<DefectRecord>>,
+    pub reasons: Vec<String>,
+    /// Electrode: what the NG picture is drawn from (the aligned X-ray and the decoded result).
+    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
+    /// Time spent aligning the X-ray frame.
+    pub warp: Duration,
+}
+
+// One per station.
+#[allow(clippy::large_enum_variant)]
+pub enum Inspector {
+    Seal(SealInspector),
+    Electrode(Box<ElectrodeJudge>),
+}
+
+impl Inspector {
+    pub fn identity(&self) -> &ModelIdentity {
+        match self {
+            Inspector::Seal(s) => s.identity(),
+            Inspector::Electrode(e) => &e.identity,
+        }
+    }
+
+    /// The threshold results are logged with (seal: NG probability; electrode: detection score).
+    pub fn threshold(&self) -> f32 {
+        match self {
+            Inspector::Seal(s) => s.threshold(),
+            Inspector::Electrode(e) => e.inspector.score_threshold(),
+        }
+    }
+
+    /// Judges a batch. The outer error fails the whole batch (model fault); an inner one only its part
+    /// (a frame that cannot be used).
+    pub fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, String>>, InspectError> {
+        match self {
+            Inspector::Seal(s) => {
+                let threshold = s.threshold();
+                let scores = s.infer(parts)?;
+                Ok(scores
+                    .into_iter()
+                    .map(|sc| {
+                        let verdict = Verdict::from_score(sc.p_ng, threshold);
+                        Ok(PartJudgement {
+                            p_ng: sc.p_ng,
+                            verdict,
+                            reject: verdict.rejects(),
+                            markers: Vec::new(),
+                            defects: None,
+                            reasons: Vec::new(),
+                            drawing: None,
+                            warp: Duration::ZERO,
+                        })
+                    })
+                    .collect())
+            }
+            Inspector::Electrode(e) => e.judge(parts),
+        }
+    }
+}
+
+pub struct ElectrodeJudge {
+    inspector: ElectrodeInspector,
+    homography: Option<Homography>,
+    rules: Vec<DefectRule>,
+    pixel_size_mm: Option<f64>,
+    identity: ModelIdentity,
+    /// The output name that rejects the part.
+    reject_output: String,
+    /// Marker outputs by index, as the GPIO backend numbers them.
+    markers: Vec<String>,
+}
+
+impl ElectrodeJudge {
+    pub fn load(
+        rt: &Runtime,
+        cfg: &ElectrodeConfig,
+        model: &std::path::Path,
+        reject_output: String,
+        markers: Vec<String>,
+    ) -> Result<Self, InspectError> {
+        let mut inspector = ElectrodeInspector::load(rt, model)?;
+        if let Some(t) = cfg.score_threshold {
+            inspector.set_score_threshold(t);
+        }
+        let m = inspector.model();
+        let identity = ModelIdentity {
+            name: m.manifest.name.clone(),
+            version: m.manifest.version.clone(),
+            sha256: m.sha256.clone(),
+            provider: m.provider,
+            graph: "full",
+        };
+        Ok(Self {
+            inspector,
+            homography: cfg.homography.map(Homography),
+            rules: cfg.rules.clone(),
+            pixel_size_mm: cfg.pixel_size_mm,
+            identity,
+            reject_output,
+            markers,
+        })
+    }
+
+    /// The X-ray frame on the visible frame's pixel grid, as the model needs it.
+    fn align(&self, visible: &Frame, xray: &Frame) -> Result<Frame, String> {
+        let gray = to_gray8(xray);
+        match &self.homography {
+            None if (xray.width, xray.height) != (visible.width, visible.height) => Err(format!(
+                "x-ray frame {}x{} and visible frame {}x{} differ and no inspection.homography is set",
+                xray.width, xray.height, visible.width, visible.height
+            )),
+            None => Ok(Frame { format: PixelFormat::Gray8, data: gray.into(), ..xray.clone() }),
+            Some(h) => {
+                let warped = h
+                    .warp_gray(&gray, xray.width, xray.height, visible.width, visible.height)
+                    .map_err(|e| format!("x-ray alignment: {e}"))?;
+                Ok(Frame {
+                    width: visible.width,
+                    height: visible.height,
+                    format: PixelFormat::Gray8,
+                    data: warped.into(),
+                    timestamp: xray.timestamp,
+                    sequence: xray.sequence,
+                    info: Arc::new(FrameInfo { name: xray.info.name.clone(), ..FrameInfo::default() }),
+                })
+            }
+        }
+    }
+
+    fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, String>>, InspectError> {
+        let start = Instant::now();
+        let aligned: Vec<Result<Frame, String>> = parts
+            .iter()
+            .map(|p| match &p.xray {
+                Some(x) => self.align(&p.frame, x),
+                None => Err("no x-ray frame for this part".into()),
+            })
+            .collect();
+        let warp = start.elapsed() / parts.len().max(1) as u32;
+        let pairs: Vec<(&Frame, &Frame)> =
+            parts.iter().zip(&aligned).filter_map(|(p, x)| x.as_ref().ok().map(|x| (&p.frame, x))).collect();
+        let mut results = if pairs.is_empty() { Vec::new() } else { self.inspector.infer(&pairs)? }.into_iter();
+        Ok(aligned
+            .into_iter()
+            .map(|x| {
+                let x = x?;
+                let r = results.next().ok_or("model returned fewer results than pairs")?;
+                let j = defect_rules::judge(&r, &self.rules, self.pixel_size_mm);
+                let reject = j.outputs.contains(&self.reject_output);
+                let markers = j.outputs.iter().filter_map(|o| self.markers.iter().position(|m| m == o)).collect();
+                let p_ng = r.detections.iter().map(|d| d.score).fold(0.0f32, f32::max);
+                let verdict = if j.outputs.is_empty() { Verdict::Ok } else { Verdict::Ng };
+                Ok(PartJudgement {
+                    p_ng,
+                    verdict,
+                    reject,
+                    markers,
+                    defects: Some(j.defects),
+                    reasons: j.reasons,
+                    drawing: (verdict == Verdict::Ng).then(|| (x, Arc::new(r))),
+                    warp,
+                })
+            })
+            .collect())
+    }
+}
+
+/// Grey 8-bit view of a frame: 16-bit grey keeps its high byte, RGB its luma (BT.601).
+fn to_gray8(f: &Frame) -> Vec<u8> {
+    match f.format {
+        PixelFormat::Gray8 => f.data.to_vec(),
+        PixelFormat::Gray16 => f.data.chunks_exact(2).map(|b| b[1]).collect(),
+        PixelFormat::Rgb8 => f
+            .data
+            .chunks_exact(3)
+            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+            .collect(),
+    }
+}

@@ -1,0 +1,201 @@
+//! The electrode station end to end on the real ONNX Runtime and the shipped detector: bundled visible +
+//! X-ray pairs replayed, simulated GPIO. Checks the verdicts, which outputs fired and when, the defects in
+//! the results log, the annotated NG pictures, and the faults of a two-imager station: a pair whose
+//! exposures are too far apart, an X-ray frame of another size, a model for the other inspection.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cellgate::config::StationConfig;
+use cellgate::sources::replay::ReplaySource;
+use cellgate::sources::{Frame, FrameSource, SourceError};
+use cellgate::station::{Overrides, RunReport, Station};
+use serde_json::{json, Value};
+
+const DELAY_MS: f64 = 200.0;
+const SLACK_MS: f64 = 60.0;
+
+fn samples() -> PathBuf {
+    common::root().join("scripts/demo/electrode")
+}
+
+fn config(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut v = json!({
+        "name": "electrode-test",
+        "runtime": { "library": common::root().join(".ort/libonnxruntime.so"), "providers": ["cpu"], "intra_threads": 2 },
+        "inspection": {
+            "kind": "electrode",
+            "model": common::root().join("onnx/electrode_detector.onnx"),
+            "pixel_size_mm": 0.02,
+            "rules": [
+                { "classes": ["scratch", "foreign_object", "inclusion", "crack"], "output": "reject0" },
+                { "classes": ["dark_spot"], "output": "marker" }
+            ]
+        },
+        "source": { "kind": "coco", "path": samples() },
+        "trigger": { "kind": "free_run", "rate_hz": 4 },
+        "actuation": { "delay_ms": DELAY_MS as u64, "pulse_ms": 40 },
+        "gpio": { "backend": "sim", "timeline": dir.join("gpio.jsonl"), "reject": ["reject0"], "alarm": "alarm", "markers": ["marker"] },
+        "records": { "results": dir.join("results.jsonl"), "archive": { "dir": dir.join("ng") } },
+        "model_updates": { "watch": false, "state_dir": dir.join("models") }
+    });
+    edit(&mut v);
+    let p = dir.join("station.json");
+    std::fs::write(&p, v.to_string()).expect("write config");
+    p
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+    report: RunReport,
+    results: Vec<Value>,
+    timeline: Vec<Value>,
+}
+
+fn run(edit: impl FnOnce(&mut Value), xray: Option<Box<dyn FrameSource>>) -> Run {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = StationConfig::load(&config(dir.path(), edit)).expect("config");
+    let mut station = Station::build(cfg, &Overrides::default()).expect("station builds");
+    if let Some(x) = xray {
+        let (visible, _) = ReplaySource::open_coco(&samples(), false).expect("samples");
+        station = station.with_pair(Box::new(visible), x, Duration::from_millis(20));
+    }
+    let report = station.run(Arc::new(AtomicBool::new(false))).expect("station runs");
+    let results = common::read_jsonl(&dir.path().join("results.jsonl"));
+    let timeline = common::read_jsonl(&dir.path().join("gpio.jsonl"));
+    Run { dir, report, results, timeline }
+}
+
+/// Labels of the bundled samples (annotations.json): which parts the rules must reject and mark.
+fn expected(frame: &str) -> (bool, bool) {
+    let coco: Value = serde_json::from_str(&std::fs::read_to_string(samples().join("annotations.json")).expect("coco"))
+        .expect("json");
+    let id = coco["images"].as_array().expect("images").iter().find(|i| i["file_name"] == frame).expect("image")["id"]
+        .clone();
+    let classes: Vec<u64> = coco["annotations"]
+        .as_array()
+        .expect("annotations")
+        .iter()
+        .filter(|a| a["image_id"] == id)
+        .map(|a| a["category_id"].as_u64().expect("category"))
+        .collect();
+    (classes.iter().any(|&c| c != 2), classes.contains(&2))
+}
+
+fn rises(timeline: &[Value], line: &str) -> Vec<f64> {
+    common::edges(timeline, line).into_iter().filter(|e| e.1 == 1).map(|e| e.0).collect()
+}
+
+#[test]
+fn pairs_get_rule_verdicts_outputs_defects_and_annotated_pictures() {
+    let r = run(|_| {}, None);
+    assert_eq!(r.results.len(), 8, "one result per pair");
+    let (reject_rises, marker_rises) = (rises(&r.timeline, "reject0"), rises(&r.timeline, "marker"));
+    let near = |rises: &[f64], t: f64| rises.iter().any(|&x| x >= t - 1.0 && x <= t + SLACK_MS);
+    let (mut rejects, mut marks) = (0, 0);
+    for rec in &r.results {
+        let frame = rec["frame"].as_str().expect("frame");
+        let (reject, mark) = expected(frame);
+        let due = rec["trigger_ms"].as_f64().expect("trigger_ms") + DELAY_MS;
+        assert_eq!(rec["rejected"], reject, "{frame}: {rec}");
+        assert_eq!(rec["verdict"], if reject || mark { "ng" } else { "ok" }, "{frame}");
+        assert_eq!(near(&reject_rises, due), reject, "{frame}: reject pulse at {due:.0} ms? {reject_rises:?}");
+        assert_eq!(near(&marker_rises, due), mark, "{frame}: marker pulse at {due:.0} ms? {marker_rises:?}");
+        let defects = rec["defects"].as_array().expect("defects logged");
+        assert_eq!(defects.is_empty(), !(reject || mark), "{frame}: {defects:?}");
+        for d in defects {
+            assert!(d["class"].is_string() && d["score"].as_f64().is_some_and(|s| s > 0.5), "{d}");
+            assert_eq!(d["bbox"].as_array().map(Vec::len), Some(4));
+            assert!(d["area_px"].as_f64().is_some_and(|a| a > 0.0) && d["area_mm2"].as_f64().is_some(), "{d}");
+        }
+        assert_eq!(rec["model"]["name"], "electrode-dual-stream");
+        rejects += reject as usize;
+        marks += mark as usize;
+    }
+    assert_eq!((rejects, marks), (5, 2), "the samples hold 5 parts to reject and 2 to mark");
+    assert_eq!(reject_rises.len(), 5);
+    // Each NG part's picture: the visible frame with the defects drawn, the X-ray beside it.
+    let pics: Vec<_> = std::fs::read_dir(r.dir.path().join("ng")).expect("archive").collect();
+    assert_eq!(pics.len(), 5);
+    let pic = image::open(pics[0].as_ref().expect("entry").path()).expect("png");
+    assert_eq!((pic.width(), pic.height()), (512, 256));
+    assert_eq!(r.report.metrics.parts_ng, 5);
+}
+
+/// The bundled X-ray frames, changed by `edit`: a later exposure, another size.
+struct Xray {
+    inner: ReplaySource,
+    n: usize,
+    edit: fn(usize, Frame) -> Frame,
+}
+
+impl FrameSource for Xray {
+    fn capture(&mut self, after: Instant) -> Result<Frame, SourceError> {
+        self.n += 1;
+        self.inner.capture(after).map(|f| (self.edit)(self.n, f))
+    }
+    fn describe(&self) -> String {
+        "edited x-ray replay".into()
+    }
+}
+
+fn xray(edit: fn(usize, Frame) -> Frame) -> Box<dyn FrameSource> {
+    let (_, x) = ReplaySource::open_coco(&samples(), false).expect("samples");
+    Box::new(Xray { inner: x, n: 0, edit })
+}
+
+#[test]
+fn a_pair_exposed_too_far_apart_is_rejected_and_counted_without_alarm() {
+    let late = |n: usize, mut f: Frame| {
+        if n == 2 {
+            f.timestamp += Duration::from_millis(50);
+        }
+        f
+    };
+    let r = run(|_| {}, Some(xray(late)));
+    assert_eq!(r.results.len(), 8);
+    let p2 = &r.results[1];
+    assert_eq!((&p2["verdict"], &p2["rejected"]), (&json!("error"), &json!(true)), "{p2}");
+    assert!(p2["error"].as_str().is_some_and(|e| e.contains("incomplete pair")), "{p2}");
+    assert_eq!(r.report.metrics.bad_frames, 1);
+    assert!(common::edges(&r.timeline, "alarm").is_empty(), "one lost pair is not a station fault");
+    assert_eq!(r.results[0]["verdict"], "ok", "the parts around it are judged as usual");
+}
+
+fn shrink(_: usize, f: Frame) -> Frame {
+    let img = image::GrayImage::from_raw(f.width, f.height, f.data.to_vec()).expect("grey frame");
+    let small = image::imageops::resize(&img, 200, 200, image::imageops::FilterType::Triangle);
+    Frame { width: 200, height: 200, data: small.into_raw().into(), ..f }
+}
+
+#[test]
+fn an_xray_of_another_size_needs_the_homography() {
+    let r = run(|_| {}, Some(xray(shrink)));
+    for rec in &r.results {
+        assert_eq!(rec["verdict"], "error", "{rec}");
+        assert!(rec["error"].as_str().is_some_and(|e| e.contains("200x200") && e.contains("homography")), "{rec}");
+    }
+    // With the homography that maps the 200x200 X-ray onto the 256x256 visible frame, the parts are judged.
+    let s = 256.0 / 200.0;
+    let r = run(
+        |v| v["inspection"]["homography"] = json!([[s, 0.0, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]]),
+        Some(xray(shrink)),
+    );
+    let rejected = r.results.iter().filter(|x| x["rejected"] == true).count();
+    assert!(r.results.iter().all(|x| x["verdict"] != "error"), "{:?}", r.results);
+    assert!((4..=6).contains(&rejected), "aligned parts judged about as the full-size ones: {rejected}");
+}
+
+#[test]
+fn a_seal_model_in_an_electrode_station_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = config(dir.path(), |v| v["inspection"]["model"] = json!(common::model()));
+    let cfg = StationConfig::load(&p).expect("config");
+    let e = Station::build(cfg, &Overrides::default()).err().expect("refused").to_string();
+    assert!(e.contains("electrode_detector") && e.contains("seal_classifier"), "{e}");
+}
