@@ -183,3 +183,50 @@ fn camera_and_gpio_mistakes_name_their_key() {
     });
     assert_eq!(key, "gpio.reject[0].drive");
 }
+
+fn electrode_station(v: &mut Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    v["inspection"] = json!({
+        "kind": "electrode",
+        "model": root.join("onnx/electrode_detector.onnx"),
+        "rules": [{ "classes": ["crack"], "output": "reject0" }, { "classes": ["dark_spot"], "output": "marker" }]
+    });
+    v["source"] = json!({ "kind": "coco", "path": root.join("scripts/demo/electrode") });
+    v["gpio"]["markers"] = json!(["marker"]);
+}
+
+#[test]
+fn electrode_config_mistakes_name_their_key() {
+    let mut v = demo();
+    electrode_station(&mut v);
+    parse(&v).expect("electrode station");
+    let (key, problem) = error_of(|v| {
+        electrode_station(v);
+        v["inspection"]["rules"][1]["output"] = json!("lamp");
+    });
+    assert_eq!(key, "inspection.rules[1].output");
+    assert!(problem.contains("'lamp' is not an output") && problem.contains("marker"), "{problem}");
+    let (key, problem) = error_of(|v| {
+        electrode_station(v);
+        v["inspection"]["rules"][0]["classes"] = json!(["crak"]);
+    });
+    assert_eq!(key, "inspection.rules[0].classes[0]");
+    assert!(problem.contains("unknown class 'crak'"), "{problem}");
+    let (key, problem) = error_of(|v| {
+        electrode_station(v);
+        v["source"] = json!({ "kind": "replay", "path": "seal" });
+    });
+    assert_eq!(key, "source.kind");
+    assert!(problem.contains("pairs"), "{problem}");
+    let (key, _) = error_of(|v| {
+        electrode_station(v);
+        v["inspection"]["homography"] = json!([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
+    });
+    assert_eq!(key, "inspection.homography");
+    let (key, _) = error_of(|v| {
+        electrode_station(v);
+        v["source"] = json!({ "kind": "pair", "visible": { "kind": "replay", "path": "seal" },
+                             "xray": { "kind": "replay", "path": "nowhere" } });
+    });
+    assert_eq!(key, "source.xray.path");
+}
