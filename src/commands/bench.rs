@@ -23,7 +23,7 @@ use ort::value::TensorRef;
 
 use super::CliError;
 
-fn other(e: impl std::fmt::Display) -> CliError {
+pub(super) fn other(e: impl std::fmt::Display) -> CliError {
     CliError::Other(e.to_string())
 }
 
@@ -34,20 +34,18 @@ struct Prepared {
     recipe: String,
 }
 
-struct Row {
-    name: String,
-    parts_per_s: f64,
-    p50: f64,
-    p99: f64,
-    note: String,
+pub(super) struct Row {
+    pub name: String,
+    pub parts_per_s: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub note: String,
 }
 
 pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
     let base = StationConfig::load(config)?;
     let Some(seal_cfg) = base.seal().cloned() else {
-        return Err(CliError::Other(
-            "the benchmark measures the seal inspection; this config is an electrode station".into(),
-        ));
+        return super::bench_electrode::run(&base, images, parts);
     };
     let images = match (images, &base.source) {
         (Some(p), _) => p.to_path_buf(),
@@ -197,7 +195,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
     Ok(())
 }
 
-fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<Vec<f64>, CliError> {
+pub(super) fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<Vec<f64>, CliError> {
     for i in 0..n.min(20) {
         f(i)?; // warm-up: first runs allocate and pick kernels
     }
@@ -211,7 +209,7 @@ fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<V
 }
 
 /// A bare-runtime row: one part per timed run.
-fn row(name: &str, lat: &[f64]) -> Row {
+pub(super) fn row(name: &str, lat: &[f64]) -> Row {
     let total: f64 = lat.iter().sum();
     Row {
         name: name.into(),
@@ -257,7 +255,7 @@ fn station_run(
     Ok(report)
 }
 
-fn peak_rss() -> Option<String> {
+pub(super) fn peak_rss() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -1,6 +1,7 @@
 //! The command line: one module per command.
 
 mod bench;
+mod bench_electrode;
 mod calibrate;
 mod camera;
 mod check_config;

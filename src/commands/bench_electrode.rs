@@ -1,0 +1,168 @@
+//! `cellgate bench` on an electrode station: the whole station against bare ONNX Runtime on the same
+//! model and pairs in one run, and each stage of a part on its own (pairing, X-ray warp, preprocess,
+//! inference, decode + rules), so the overhead can be traced to where it goes.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
+use cellgate::inspect::align::Homography;
+use cellgate::inspect::defect_rules;
+use cellgate::inspect::electrode::ElectrodeInspector;
+use cellgate::inspect::preprocess::Preprocessor;
+use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::runtime::Runtime;
+use cellgate::sources::pairing::{FramePair, PairedSource};
+use cellgate::sources::replay::ReplaySource;
+use cellgate::sources::{Frame, PixelFormat};
+use cellgate::station::summary::percentile;
+use cellgate::station::{Overrides, Station};
+use ort::value::TensorRef;
+
+use super::bench::{other, peak_rss, row, timed, Row};
+use super::CliError;
+
+pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
+    let InspectionConfig::Electrode(ecfg) = &base.inspection else { return Err(other("not an electrode station")) };
+    let images = match (images, &base.source) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, SourceConfig::Coco { path, .. }) => base.resolve(path),
+        (None, _) => return Err(other("--images DIR (a COCO folder) is needed: the config's source is cameras")),
+    };
+    let images = std::path::absolute(&images).map_err(other)?;
+    let rt = Runtime::load(&base.runtime, None)?;
+    let model_path = base.resolve(&ecfg.model);
+    let parts = parts.max(12);
+
+    // The pairs as the station captures them.
+    let (v, x) = ReplaySource::open_coco(&images, false).map_err(other)?;
+    let n_pairs = v.len();
+    let mut pairing = PairedSource::new(Box::new(v), Box::new(x), Duration::from_secs(1));
+    let mut pairs: Vec<FramePair> = Vec::new();
+    let mut pairing_ms = Vec::new();
+    for _ in 0..n_pairs {
+        let t = Instant::now();
+        pairs.push(pairing.capture(Instant::now()).map_err(other)?);
+        pairing_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let homography = Homography(ecfg.homography.unwrap_or([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]));
+    let mut model = LoadedModel::load(&rt, &model_path, Task::ElectrodeDetector, GraphRole::Full)?;
+    let spec = |name: &str| model.manifest.input(name).cloned().ok_or_else(|| other(format!("no '{name}' input")));
+    let mut pre_v = Preprocessor::new(&spec("visible")?).map_err(other)?;
+    let mut pre_x = Preprocessor::new(&spec("xray")?).map_err(other)?;
+    let (h, w) = (pre_v.height as usize, pre_v.width as usize);
+    println!(
+        "bench: {} on {} ({} intra-op threads), {parts} parts per run, {} distinct pairs from {}",
+        model.label(),
+        model.provider,
+        base.runtime.intra_threads,
+        pairs.len(),
+        images.display()
+    );
+
+    // Stages one by one on the same pairs.
+    let mut aligned = Vec::new();
+    let warp_ms = timed(parts, |i| {
+        let p = &pairs[i % pairs.len()];
+        let g = homography
+            .warp_gray(&p.xray.data, p.xray.width, p.xray.height, p.visible.width, p.visible.height)
+            .map_err(other)?;
+        if aligned.len() < pairs.len() {
+            aligned.push(Frame {
+                width: p.visible.width,
+                height: p.visible.height,
+                format: PixelFormat::Gray8,
+                data: g.into(),
+                ..p.xray.clone()
+            });
+        }
+        Ok(())
+    })?;
+    let (lv, lx) = (pre_v.len(), pre_x.len());
+    let mut tensors: Vec<(Vec<f32>, Vec<f32>)> = vec![(vec![0.0; lv], vec![0.0; lx]); pairs.len()];
+    let pre_ms = timed(parts, |i| {
+        let k = i % pairs.len();
+        let (tv, tx) = &mut tensors[k];
+        pre_v.write(&pairs[k].visible, tv).map_err(other)?;
+        pre_x.write(&aligned[k], tx).map_err(other)?;
+        Ok(())
+    })?;
+    // Bare ONNX Runtime: Session::run alone on the prepared tensors, batch 1.
+    let infer_ms = timed(parts, |i| {
+        let (tv, tx) = &tensors[i % tensors.len()];
+        let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..])).map_err(other)?;
+        let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..])).map_err(other)?;
+        model.session.run(ort::inputs!["visible" => vis, "xray" => xr]).map_err(other)?;
+        Ok(())
+    })?;
+    drop(model);
+    let mut inspector = ElectrodeInspector::load(&rt, &model_path).map_err(other)?;
+    if let Some(t) = ecfg.score_threshold {
+        inspector.set_score_threshold(t);
+    }
+    let mut raws = Vec::new();
+    for (p, x) in pairs.iter().zip(&aligned) {
+        raws.push(inspector.infer_raw(&[(&p.visible, x)]).map_err(other)?);
+    }
+    let decode_ms = timed(parts, |i| {
+        let k = i % raws.len();
+        let r = inspector.decode(&raws[k], 0, (pairs[k].visible.width, pairs[k].visible.height));
+        defect_rules::judge(&r, &ecfg.rules, ecfg.pixel_size_mm);
+        Ok(())
+    })?;
+    drop(inspector);
+
+    // The station flat out on the same pairs.
+    let out = std::env::temp_dir().join(format!("cellgate-bench-{}", std::process::id()));
+    let mut cfg = base.clone();
+    cfg.source = SourceConfig::Coco { path: images.clone(), r#loop: true };
+    cfg.trigger = TriggerConfig::FreeRun { rate_hz: 1000.0 };
+    cfg.actuation.delay_ms = 5000;
+    cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
+    cfg.model_updates.watch = false;
+    cfg.model_updates.state_dir = out.join("models");
+    if let cellgate::config::GpioConfig::Chardev(_) = cfg.gpio {
+        return Err(other("bench the electrode station on a config with simulated GPIO"));
+    }
+    let ov = Overrides { saturate: true, max_triggers: Some(parts as u64), ..Overrides::default() };
+    let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
+    Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
+    let report = Station::build(cfg, &ov)?.run(Arc::new(AtomicBool::new(false)))?;
+    let _ = std::fs::remove_dir_all(&out);
+    let s = &report.summary;
+
+    let bare = row("bare ORT: Session::run, batch 1", &infer_ms);
+    let station = Row {
+        name: "station: pair -> verdict, batch 1".into(),
+        parts_per_s: s.judged_per_s().unwrap_or(0.0),
+        p50: s.infer_ms(50.0).unwrap_or(f64::NAN),
+        p99: s.infer_ms(99.0).unwrap_or(f64::NAN),
+        note: format!("trigger->verdict p50 {:.2} ms; late {}", s.latency_ms(50.0).unwrap_or(f64::NAN), s.late),
+    };
+    println!("{:<40} {:>9} {:>14} {:>10}", "", "parts/s", "ms/part p50", "p99");
+    for r in [&bare, &station] {
+        println!("{:<40} {:>9.1} {:>14.3} {:>10.3}  {}", r.name, r.parts_per_s, r.p50, r.p99, r.note);
+    }
+    println!("per stage, ms per part:        p50      p99");
+    for (name, lat) in [
+        ("pairing (capture both)", &pairing_ms),
+        (if ecfg.homography.is_some() { "x-ray warp" } else { "x-ray warp (none set; skipped)" }, &warp_ms),
+        ("preprocess (both inputs)", &pre_ms),
+        ("inference (Session::run)", &infer_ms),
+        ("decode + rules", &decode_ms),
+    ] {
+        println!(
+            "  {name:<26} {:>8.3} {:>8.3}",
+            percentile(lat, 50.0).unwrap_or(f64::NAN),
+            percentile(lat, 99.0).unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "station overhead vs bare ORT (batch 1): {:+.1}% (target <= 5%)",
+        100.0 * (1.0 - station.parts_per_s / bare.parts_per_s)
+    );
+    println!("peak RSS: {}", peak_rss().unwrap_or_else(|| "unknown".into()));
+    Ok(())
+}
