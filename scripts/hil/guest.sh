@@ -102,4 +102,12 @@ while kill -0 $PID 2>/dev/null && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1))
 wait $PID; rc=$?
 check "station exits 0 on SIGTERM" "$rc" 0
 check "reject, alarm and ready safe after SIGTERM" "$(val 1)$(val 2)$(val 3)" 000
+
+# The technician's wiring check, on the line the station released.
+cellgate gpio pulse $CHIP reject0 800 > /tmp/pulse.out 2>&1 &
+PP=$!
+usleep 400000
+check "gpio pulse drives the line during the pulse" "$(val 1)" 1
+wait $PP
+check "gpio pulse releases the line inactive" "$(val 1)" 0
 finish

@@ -111,6 +111,19 @@ impl ElectrodeJudge {
         if let Some(t) = cfg.score_threshold {
             inspector.set_score_threshold(t);
         }
+        // Warm-up and self-test before the station reports ready: the first run builds the kernels, and a
+        // blank sheet must come out of it decoded without error.
+        let (w, h) = inspector.input_size();
+        let blank = |format: PixelFormat, value: u8| Frame {
+            width: w,
+            height: h,
+            format,
+            data: vec![value; (w * h) as usize * format.bytes_per_pixel()].into(),
+            timestamp: Instant::now(),
+            sequence: 0,
+            info: Arc::default(),
+        };
+        inspector.infer(&[(&blank(PixelFormat::Rgb8, 64), &blank(PixelFormat::Gray8, 153))])?;
         let m = inspector.model();
         let identity = ModelIdentity {
             name: m.manifest.name.clone(),

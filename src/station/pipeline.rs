@@ -351,8 +351,17 @@ impl Recorder {
                 }
             }
             if self.echo {
+                let defects = r
+                    .defects
+                    .as_ref()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| {
+                        let each: Vec<String> = d.iter().map(|d| format!("{} {:.2}", d.class, d.score)).collect();
+                        format!("  [{}]", each.join(", "))
+                    })
+                    .unwrap_or_default();
                 println!(
-                    "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}",
+                    "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
                     r.part,
                     r.cavity,
                     r.recipe,
