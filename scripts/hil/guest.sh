@@ -43,7 +43,13 @@ bouncy_edge() {
 }
 [ -c /dev/video0 ] && ok "vivid gives /dev/video0" || { fail "no /dev/video0"; finish; }
 [ -c /dev/$CHIP ] && ok "gpio-sim gives /dev/$CHIP" || { fail "no /dev/$CHIP"; finish; }
+# A stable name as udev would make it (no udev here): the station opens the camera through it.
+mkdir -p /dev/v4l/by-id && ln -s /dev/video0 /dev/v4l/by-id/platform-vivid-video-index0
 cellgate devices
+for f in GREY RGB3 Y16; do
+  c="cellgate capture --device /dev/video0 --format $f --width 320 --height 180 --fps 30 --out /tmp/$f.png"
+  $c >/dev/null 2>&1 && ok "capture $f 320x180" || fail "capture $f: $($c 2>&1)"
+done
 out=$(cellgate capture --device /dev/video0 --format MJPG --width 640 --height 480 --out /tmp/x.png 2>&1) &&
   fail "a format the camera lacks was accepted" ||
   { echo "$out" | grep -q "the device offers: .*YUYV" && ok "unsupported format refused, listing the offer" ||

@@ -69,10 +69,9 @@ pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
     let io = |what: &str, e: std::io::Error| CameraError::Io { device: name.clone(), reason: format!("{what}: {e}") };
     let unsupported = |reason: String| CameraError::Unsupported { device: name.clone(), reason };
     let device = Device::with_path(&spec.device).map_err(|e| io("open", e))?;
-    let mut fmt = device.format().map_err(|e| io("get format", e))?;
-    fmt.width = spec.width;
-    fmt.height = spec.height;
-    fmt.fourcc = FourCC::new(&spec.format.fourcc());
+    // A fresh request: stride, size and colour fields left for the driver to fill in for this format, not
+    // carried over from whatever format the device had before.
+    let fmt = v4l::Format::new(spec.width, spec.height, FourCC::new(&spec.format.fourcc()));
     let got = device.set_format(&fmt).map_err(|e| io("set format", e))?;
     if got.fourcc.repr != spec.format.fourcc() || got.width != spec.width || got.height != spec.height {
         return Err(unsupported(format!(
