@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cellgate::sinks::ng_archive::encode_png;
 use cellgate::sources::v4l2::convert::CameraFormat;
 use cellgate::sources::v4l2::device::{self, CameraSpec};
 use cellgate::sources::v4l2::{V4l2Settings, V4l2Source};
-use cellgate::sources::{FrameSource, PixelFormat};
+use cellgate::sources::FrameSource;
 
 use super::CliError;
 
@@ -46,20 +47,8 @@ pub fn capture(a: CaptureArgs) -> Result<(), CliError> {
     let mut src = V4l2Source::open(settings).map_err(|e| CliError::Other(format!("camera {e}")))?;
     // A frame exposed after the controls were set, not one already queued.
     let frame = src.capture(Instant::now()).map_err(|e| CliError::Other(e.to_string()))?;
-    let data = frame.data.to_vec();
-    let img = match frame.format {
-        PixelFormat::Rgb8 => image::RgbImage::from_raw(frame.width, frame.height, data).map(image::DynamicImage::from),
-        PixelFormat::Gray8 => {
-            image::GrayImage::from_raw(frame.width, frame.height, data).map(image::DynamicImage::from)
-        }
-        PixelFormat::Gray16 => {
-            let px = data.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
-            image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_raw(frame.width, frame.height, px)
-                .map(image::DynamicImage::from)
-        }
-    }
-    .ok_or_else(|| CliError::Other("frame has the wrong size".into()))?;
-    img.save(a.out).map_err(|e| CliError::Other(format!("{}: {e}", a.out.display())))?;
+    let png = encode_png(&frame).map_err(|e| CliError::Other(format!("encode: {e}")))?;
+    std::fs::write(a.out, png).map_err(|e| CliError::Other(format!("{}: {e}", a.out.display())))?;
     println!("{} -> {} ({}x{}, frame {})", src.describe(), a.out.display(), frame.width, frame.height, frame.sequence);
     Ok(())
 }

@@ -80,12 +80,8 @@ impl Preprocessor {
         // 1. Colour to the model's layout (no copy when it already matches).
         let src: &[u8] = match (frame.format, self.colour) {
             (PixelFormat::Rgb8, Colour::Rgb) | (PixelFormat::Gray8, Colour::Gray) => &frame.data,
-            (PixelFormat::Rgb8, Colour::Gray) => {
-                self.converted.clear();
-                self.converted.extend(frame.data.chunks_exact(3).map(|p| {
-                    // ITU-R BT.601 luma, as PIL's convert("L").
-                    ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114 + 500) / 1000) as u8
-                }));
+            (PixelFormat::Rgb8 | PixelFormat::Gray16, Colour::Gray) => {
+                frame.gray8_into(&mut self.converted);
                 &self.converted
             }
             (PixelFormat::Gray8, Colour::Rgb) => {
@@ -93,14 +89,10 @@ impl Preprocessor {
                 self.converted.extend(frame.data.iter().flat_map(|&v| [v, v, v]));
                 &self.converted
             }
-            // 16-bit grey keeps its high byte, as the training pipeline reads 16-bit X-ray images.
-            (PixelFormat::Gray16, colour) => {
+            // 16-bit grey keeps its high byte (see `Frame::gray8_into`).
+            (PixelFormat::Gray16, Colour::Rgb) => {
                 self.converted.clear();
-                let high = frame.data.chunks_exact(2).map(|b| b[1]);
-                match colour {
-                    Colour::Gray => self.converted.extend(high),
-                    Colour::Rgb => self.converted.extend(high.flat_map(|v| [v, v, v])),
-                }
+                self.converted.extend(frame.data.chunks_exact(2).flat_map(|b| [b[1], b[1], b[1]]));
                 &self.converted
             }
         };

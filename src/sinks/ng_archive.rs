@@ -9,6 +9,18 @@ use image::{ExtendedColorType, ImageEncoder};
 
 use crate::sources::{Frame, PixelFormat};
 
+/// A frame as PNG bytes, in its own pixel format (16-bit grey stays 16-bit).
+pub fn encode_png(frame: &Frame) -> image::ImageResult<Vec<u8>> {
+    let mut png = Vec::with_capacity(frame.data.len() / 2);
+    let colour = match frame.format {
+        PixelFormat::Rgb8 => ExtendedColorType::Rgb8,
+        PixelFormat::Gray8 => ExtendedColorType::L8,
+        PixelFormat::Gray16 => ExtendedColorType::L16,
+    };
+    image::codecs::png::PngEncoder::new(&mut png).write_image(&frame.data, frame.width, frame.height, colour)?;
+    Ok(png)
+}
+
 pub struct NgArchive {
     dir: PathBuf,
     quota: u64,
@@ -48,18 +60,13 @@ impl NgArchive {
 
     /// Saves a frame as `<stem>.png`; returns the path when it was written.
     pub fn save(&mut self, frame: &Frame, stem: &str) -> Option<PathBuf> {
-        let mut png = Vec::with_capacity(frame.data.len() / 2);
-        let colour = match frame.format {
-            PixelFormat::Rgb8 => ExtendedColorType::Rgb8,
-            PixelFormat::Gray8 => ExtendedColorType::L8,
-            PixelFormat::Gray16 => ExtendedColorType::L16,
+        let png = match encode_png(frame) {
+            Ok(png) => png,
+            Err(e) => {
+                self.fail(format!("encode {stem}: {e}"));
+                return None;
+            }
         };
-        let encoded =
-            image::codecs::png::PngEncoder::new(&mut png).write_image(&frame.data, frame.width, frame.height, colour);
-        if let Err(e) = encoded {
-            self.fail(format!("encode {stem}: {e}"));
-            return None;
-        }
         let len = png.len() as u64;
         while self.total + len > self.quota {
             let Some((old, size)) = self.files.pop_front() else { break };

@@ -65,6 +65,21 @@ impl AsRef<Frame> for Frame {
 }
 
 impl Frame {
+    /// The frame as 8-bit grey, into `out` (cleared first): RGB by ITU-R BT.601 luma, as PIL's
+    /// convert("L"); 16-bit grey by its high byte, as the training pipeline reads 16-bit X-ray images.
+    pub fn gray8_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        match self.format {
+            PixelFormat::Gray8 => out.extend_from_slice(&self.data),
+            PixelFormat::Gray16 => out.extend(self.data.chunks_exact(2).map(|b| b[1])),
+            PixelFormat::Rgb8 => out.extend(
+                self.data
+                    .chunks_exact(3)
+                    .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114 + 500) / 1000) as u8),
+            ),
+        }
+    }
+
     /// Checks that the byte count fits the size and format; a bad frame is rejected, never a crash.
     pub fn validate(&self) -> Result<(), SourceError> {
         let want = self.width as usize * self.height as usize * self.format.bytes_per_pixel();

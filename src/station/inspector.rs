@@ -145,28 +145,36 @@ impl ElectrodeJudge {
 
     /// The X-ray frame on the visible frame's pixel grid, as the model needs it.
     fn align(&self, visible: &Frame, xray: &Frame) -> Result<Frame, String> {
-        let gray = to_gray8(xray);
-        match &self.homography {
-            None if (xray.width, xray.height) != (visible.width, visible.height) => Err(format!(
-                "x-ray frame {}x{} and visible frame {}x{} differ and no inspection.homography is set",
-                xray.width, xray.height, visible.width, visible.height
-            )),
-            None => Ok(Frame { format: PixelFormat::Gray8, data: gray.into(), ..xray.clone() }),
-            Some(h) => {
-                let warped = h
-                    .warp_gray(&gray, xray.width, xray.height, visible.width, visible.height)
-                    .map_err(|e| format!("x-ray alignment: {e}"))?;
-                Ok(Frame {
-                    width: visible.width,
-                    height: visible.height,
-                    format: PixelFormat::Gray8,
-                    data: warped.into(),
-                    timestamp: xray.timestamp,
-                    sequence: xray.sequence,
-                    info: Arc::new(FrameInfo { name: xray.info.name.clone(), ..FrameInfo::default() }),
-                })
+        let same_size = (xray.width, xray.height) == (visible.width, visible.height);
+        let Some(h) = &self.homography else {
+            if !same_size {
+                return Err(format!(
+                    "x-ray frame {}x{} and visible frame {}x{} differ and no inspection.homography is set",
+                    xray.width, xray.height, visible.width, visible.height
+                ));
             }
-        }
+            // Already aligned: the preprocessor reads any grey or colour frame as the model's input.
+            return Ok(xray.clone());
+        };
+        let mut converted = Vec::new();
+        let gray: &[u8] = if xray.format == PixelFormat::Gray8 {
+            &xray.data
+        } else {
+            xray.gray8_into(&mut converted);
+            &converted
+        };
+        let warped = h
+            .warp_gray(gray, xray.width, xray.height, visible.width, visible.height)
+            .map_err(|e| format!("x-ray alignment: {e}"))?;
+        Ok(Frame {
+            width: visible.width,
+            height: visible.height,
+            format: PixelFormat::Gray8,
+            data: warped.into(),
+            timestamp: xray.timestamp,
+            sequence: xray.sequence,
+            info: Arc::new(FrameInfo { name: xray.info.name.clone(), ..FrameInfo::default() }),
+        })
     }
 
     fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, String>>, InspectError> {
@@ -204,18 +212,5 @@ impl ElectrodeJudge {
                 })
             })
             .collect())
-    }
-}
-
-/// Grey 8-bit view of a frame: 16-bit grey keeps its high byte, RGB its luma (BT.601).
-fn to_gray8(f: &Frame) -> Vec<u8> {
-    match f.format {
-        PixelFormat::Gray8 => f.data.to_vec(),
-        PixelFormat::Gray16 => f.data.chunks_exact(2).map(|b| b[1]).collect(),
-        PixelFormat::Rgb8 => f
-            .data
-            .chunks_exact(3)
-            .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
-            .collect(),
     }
 }

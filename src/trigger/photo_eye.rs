@@ -28,7 +28,6 @@ pub struct PhotoEye {
     events: Receiver<Result<Duration, String>>,
     debounce: Duration,
     last: Option<Duration>,
-    pub bounces: u64,
     failed: bool,
 }
 
@@ -59,7 +58,7 @@ impl PhotoEye {
                 }
             })
             .map_err(|e| ChipError::Chip { chip: spec.chip.clone(), reason: format!("event thread: {e}") })?;
-        Ok(Self { events: rx, debounce: spec.debounce, last: None, bounces: 0, failed: false })
+        Ok(Self { events: rx, debounce: spec.debounce, last: None, failed: false })
     }
 }
 
@@ -73,7 +72,6 @@ impl Trigger for PhotoEye {
                 Ok(Ok(t)) => {
                     let gap = self.last.map(|l| t.saturating_sub(l));
                     if gap.is_some_and(|g| g < self.debounce) {
-                        self.bounces += 1;
                         log::debug!("photo-eye: edge {gap:?} after the last one is bounce, ignored");
                         continue;
                     }

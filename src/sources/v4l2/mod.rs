@@ -250,8 +250,16 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
                 let stamp = monotonic_to_instant(ts);
                 let exposure_start = if soe { stamp } else { stamp - Duration::from_secs_f64(cam.period_s) };
                 let used = (meta.bytesused as usize).min(buf.len());
+                // The buffer of the frame about to leave the ring, when no capture still holds it.
+                let mut data = {
+                    let mut st = shared.lock();
+                    let old = if st.ring.len() == RING { st.ring.pop_front() } else { None };
+                    old.and_then(|f| Arc::try_unwrap(f).ok()).map(|f| f.data).unwrap_or_default()
+                };
+                data.clear();
+                data.extend_from_slice(&buf[..used]);
                 let raw = RawFrame {
-                    data: buf[..used].to_vec(),
+                    data,
                     format: cam.format,
                     width: cam.width,
                     height: cam.height,
@@ -273,9 +281,6 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
                     }
                 }
                 last_seq = Some(meta.sequence);
-                if st.ring.len() == RING {
-                    st.ring.pop_front();
-                }
                 st.ring.push_back(Arc::new(raw));
                 drop(st);
                 shared.fresh.notify_all();
