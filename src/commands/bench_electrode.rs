@@ -21,7 +21,7 @@ use cellgate::station::summary::percentile;
 use cellgate::station::{Overrides, Station};
 use ort::value::TensorRef;
 
-use super::bench::{other, peak_rss, row, timed, Row};
+use super::bench::{flat_out, other, peak_rss, row, timed, Row};
 use super::CliError;
 
 pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
@@ -108,7 +108,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
     }
     let decode_ms = timed(parts, |i| {
         let k = i % raws.len();
-        let r = inspector.decode(&raws[k], 0, (pairs[k].visible.width, pairs[k].visible.height));
+        let r = inspector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height));
         defect_rules::judge(&r, &ecfg.rules, ecfg.pixel_size_mm);
         Ok(())
     })?;
@@ -126,7 +126,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
     if let cellgate::config::GpioConfig::Chardev(_) = cfg.gpio {
         return Err(other("bench the electrode station on a config with simulated GPIO"));
     }
-    let ov = Overrides { saturate: true, max_triggers: Some(parts as u64), ..Overrides::default() };
+    let ov = flat_out(parts as u64);
     let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
     Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
     let report = Station::build(cfg, &ov)?.run(Arc::new(AtomicBool::new(false)))?;

@@ -58,7 +58,7 @@ pub struct RuntimeConfig {
     /// Execution providers tried in order; the first that registers runs the model.
     #[serde(default = "default_providers")]
     pub providers: Vec<Provider>,
-    /// Intra-op threads per session (0 = ONNX Runtime's choice).
+    /// Intra-op threads of the one thread pool every session shares (0 = ONNX Runtime's choice).
     #[serde(default = "default_intra_threads")]
     pub intra_threads: usize,
     #[serde(default)]

@@ -44,6 +44,47 @@ pub struct RawOutputs {
     pub cls: Vec<f32>,
 }
 
+impl RawOutputs {
+    pub fn view(&self) -> RawView<'_> {
+        RawView {
+            n: self.n,
+            det: &self.det,
+            anchors: self.anchors,
+            seg: &self.seg,
+            seg_h: self.seg_h,
+            seg_w: self.seg_w,
+            cls: &self.cls,
+        }
+    }
+}
+
+/// The same outputs borrowed from ONNX Runtime's own buffers: the station decodes from these, so the
+/// 1.5 MB segmentation map of each part is never copied.
+#[derive(Debug, Clone, Copy)]
+pub struct RawView<'a> {
+    pub n: usize,
+    pub det: &'a [f32],
+    pub anchors: usize,
+    pub seg: &'a [f32],
+    pub seg_h: usize,
+    pub seg_w: usize,
+    pub cls: &'a [f32],
+}
+
+impl RawView<'_> {
+    pub fn to_owned(&self) -> RawOutputs {
+        RawOutputs {
+            n: self.n,
+            det: self.det.to_vec(),
+            anchors: self.anchors,
+            seg: self.seg.to_vec(),
+            seg_h: self.seg_h,
+            seg_w: self.seg_w,
+            cls: self.cls.to_vec(),
+        }
+    }
+}
+
 /// Everything the station decides on for one pair.
 #[derive(Debug, Clone)]
 pub struct ElectrodeResult {
@@ -61,10 +102,17 @@ pub struct ElectrodeInspector {
     model: LoadedModel,
     visible: Preprocessor,
     xray: Preprocessor,
-    score_threshold: f32,
-    nms_iou: f32,
+    decoder: Decoder,
     visible_buf: Vec<f32>,
     xray_buf: Vec<f32>,
+}
+
+/// What decoding needs, apart from the model (so it can run while the outputs borrow the session).
+#[derive(Debug, Clone, Copy)]
+struct Decoder {
+    input: (u32, u32),
+    score_threshold: f32,
+    nms_iou: f32,
 }
 
 const C: usize = ELECTRODE_LABELS.len();
@@ -77,9 +125,12 @@ impl ElectrodeInspector {
         };
         let visible = Preprocessor::new(spec("visible")?)?;
         let xray = Preprocessor::new(spec("xray")?)?;
-        let score_threshold = model.manifest.threshold("score").unwrap_or(0.5);
-        let nms_iou = model.manifest.threshold("nms_iou").unwrap_or(DEFAULT_NMS_IOU);
-        Ok(Self { model, visible, xray, score_threshold, nms_iou, visible_buf: Vec::new(), xray_buf: Vec::new() })
+        let decoder = Decoder {
+            input: (visible.width, visible.height),
+            score_threshold: model.manifest.threshold("score").unwrap_or(0.5),
+            nms_iou: model.manifest.threshold("nms_iou").unwrap_or(DEFAULT_NMS_IOU),
+        };
+        Ok(Self { model, visible, xray, decoder, visible_buf: Vec::new(), xray_buf: Vec::new() })
     }
 
     pub fn model(&self) -> &LoadedModel {
@@ -87,12 +138,12 @@ impl ElectrodeInspector {
     }
 
     pub fn score_threshold(&self) -> f32 {
-        self.score_threshold
+        self.decoder.score_threshold
     }
 
     /// The station's own detection threshold instead of the manifest's.
     pub fn set_score_threshold(&mut self, t: f32) {
-        self.score_threshold = t;
+        self.decoder.score_threshold = t;
     }
 
     /// Model input size (width, height).
@@ -100,8 +151,31 @@ impl ElectrodeInspector {
         (self.visible.width, self.visible.height)
     }
 
-    /// Runs the pairs (visible, X-ray) as one batch and returns the raw outputs.
+    /// Runs the pairs (visible, X-ray) as one batch and returns a copy of the raw outputs.
     pub fn infer_raw(&mut self, pairs: &[(&Frame, &Frame)]) -> Result<RawOutputs, InspectError> {
+        self.run(pairs, |raw| raw.to_owned())
+    }
+
+    /// Runs and decodes the pairs; boxes and areas in the pixels of each pair's visible frame.
+    pub fn infer(&mut self, pairs: &[(&Frame, &Frame)]) -> Result<Vec<ElectrodeResult>, InspectError> {
+        let decoder = self.decoder;
+        self.run(pairs, |raw| {
+            pairs.iter().enumerate().map(|(i, (v, _))| decoder.decode(raw, i, (v.width, v.height))).collect()
+        })
+    }
+
+    /// Decodes image `i` of a batch for a frame of `frame` (width, height).
+    pub fn decode(&self, raw: &RawView, i: usize, frame: (u32, u32)) -> ElectrodeResult {
+        self.decoder.decode(raw, i, frame)
+    }
+
+    /// Runs the pairs as one batch and hands the outputs, checked for size, to `use_outputs` while
+    /// they are still ONNX Runtime's buffers.
+    fn run<R>(
+        &mut self,
+        pairs: &[(&Frame, &Frame)],
+        use_outputs: impl FnOnce(&RawView) -> R,
+    ) -> Result<R, InspectError> {
         let n = pairs.len();
         let (lv, lx) = (self.visible.len(), self.xray.len());
         self.visible_buf.resize(n * lv, 0.0);
@@ -118,14 +192,14 @@ impl ElectrodeInspector {
         let (seg_shape, seg) = out["seg"].try_extract_tensor::<f32>().map_err(run_err)?;
         let (_, cls) = out["cls"].try_extract_tensor::<f32>().map_err(run_err)?;
         let dim = |s: &ort::value::Shape, i: usize| s.get(i).map(|&d| d as usize).unwrap_or(0);
-        let raw = RawOutputs {
+        let raw = RawView {
             n,
             anchors: dim(det_shape, 1),
-            det: det.to_vec(),
+            det,
             seg_h: dim(seg_shape, 2),
             seg_w: dim(seg_shape, 3),
-            seg: seg.to_vec(),
-            cls: cls.to_vec(),
+            seg,
+            cls,
         };
         if raw.det.len() != n * raw.anchors * (4 + C)
             || raw.seg.len() != n * (C + 1) * raw.seg_h * raw.seg_w
@@ -138,18 +212,13 @@ impl ElectrodeInspector {
                 raw.cls.len()
             )));
         }
-        Ok(raw)
+        Ok(use_outputs(&raw))
     }
+}
 
-    /// Runs and decodes the pairs; boxes and areas in the pixels of each pair's visible frame.
-    pub fn infer(&mut self, pairs: &[(&Frame, &Frame)]) -> Result<Vec<ElectrodeResult>, InspectError> {
-        let raw = self.infer_raw(pairs)?;
-        Ok(pairs.iter().enumerate().map(|(i, (v, _))| self.decode(&raw, i, (v.width, v.height))).collect())
-    }
-
-    /// Decodes image `i` of a batch for a frame of `frame` (width, height).
-    pub fn decode(&self, raw: &RawOutputs, i: usize, frame: (u32, u32)) -> ElectrodeResult {
-        let (iw, ih) = self.input_size();
+impl Decoder {
+    fn decode(&self, raw: &RawView, i: usize, frame: (u32, u32)) -> ElectrodeResult {
+        let (iw, ih) = self.input;
         let (sx, sy) = (frame.0 as f32 / iw as f32, frame.1 as f32 / ih as f32);
         let row_len = 4 + C;
         let det = &raw.det[i * raw.anchors * row_len..(i + 1) * raw.anchors * row_len];
@@ -230,11 +299,22 @@ pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
 /// Channel-wise argmax of `[channels, plane]` logits (the first maximum wins ties).
 pub fn argmax_map(seg: &[f32], plane: usize) -> Vec<u8> {
     let channels = seg.len() / plane.max(1);
-    (0..plane)
-        .map(|p| {
-            (1..channels).fold(0, |best, c| if seg[c * plane + p] > seg[best * plane + p] { c } else { best }) as u8
-        })
-        .collect()
+    let mut best = vec![0u8; plane];
+    if channels == 0 {
+        return best;
+    }
+    // Plane by plane, so each pass is a straight vectorisable loop rather than a strided gather.
+    let mut top = seg[..plane].to_vec();
+    for c in 1..channels {
+        let logits = &seg[c * plane..(c + 1) * plane];
+        for ((t, b), &v) in top.iter_mut().zip(best.iter_mut()).zip(logits) {
+            if v > *t {
+                *t = v;
+                *b = c as u8;
+            }
+        }
+    }
+    best
 }
 
 /// Pixels per class of the argmax map.

@@ -247,14 +247,22 @@ impl SealInspector {
         let recipe_of = |f: &Frame| f.info.recipe.clone().unwrap_or_else(|| default_recipe.clone());
         let probs: Vec<f32> = match &mut self.engine {
             Engine::Full { model, ref_inputs } => {
-                self.ref_buf.resize(n * len, 0.0);
-                for (f, chunk) in frames.iter().zip(self.ref_buf.chunks_exact_mut(len)) {
-                    let r = recipe_of(f.as_ref());
-                    let src = ref_inputs.get(&r).ok_or_else(|| InspectError::UnknownRecipe(r.to_string()))?;
-                    chunk.copy_from_slice(src);
-                }
+                let reference_of = |f: &Frame| {
+                    let r = recipe_of(f);
+                    ref_inputs.get(&r).ok_or_else(|| InspectError::UnknownRecipe(r.to_string()))
+                };
+                // One part: its reference tensor is fed as it is, without a copy.
+                let refs: &[f32] = if let [f] = frames {
+                    reference_of(f.as_ref())?
+                } else {
+                    self.ref_buf.resize(n * len, 0.0);
+                    for (f, chunk) in frames.iter().zip(self.ref_buf.chunks_exact_mut(len)) {
+                        chunk.copy_from_slice(reference_of(f.as_ref())?);
+                    }
+                    &self.ref_buf
+                };
                 let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
-                let rf = TensorRef::from_array_view((shape, &self.ref_buf[..])).map_err(run_err)?;
+                let rf = TensorRef::from_array_view((shape, refs)).map_err(run_err)?;
                 let out = model.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(run_err)?;
                 let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
                 p.to_vec()
