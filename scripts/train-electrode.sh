@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-makes the shipped electrode detector from seeds: data (train seed 1, held-out test seed 2), the three
 # ablation rows of the paper's table, evaluation, export with parity check, model card, golden fixtures.
-# Not part of CI. Uses a GPU when PyTorch sees one; on a 2-core CPU pass `--max-minutes 50` (see the card).
+# Not part of CI. Uses a GPU when PyTorch sees one; a 2-core CPU has its own recipe: train-electrode-cpu.sh.
 # PYTHON=python3 uses an existing interpreter that has torch, onnx, onnxruntime, numpy and pillow.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -99,7 +99,7 @@ def main() -> None:
         "",
         "```",
         "bash scripts/train-electrode.sh --epochs 18          # the shipped run (a GPU: minutes)",
-        "bash scripts/train-electrode.sh --max-minutes 50     # a 2-core CPU: anneals by time (not enough yet, below)",
+        "bash scripts/train-electrode-cpu.sh                  # a 2-core CPU in about an hour (below)",
         ".venv/bin/python scripts/ml/electrode_evaluate.py --model onnx/electrode_detector.onnx --data DIR",
         "```",
         "Train, evaluate and export take any folder in the DESIGN COCO format (`--data`).",
@@ -152,22 +152,51 @@ def main() -> None:
         "measure what each module adds; the shipped model keeps the paper's full architecture, chosen before",
         "the test set was scored.",
     ]
-    if a.cpu_run:
+    if a.cpu_run and a.cpu_log:
         c = json.loads(a.cpu_run.read_text())
-        epochs = [json.loads(l) for l in a.cpu_log.read_text().splitlines() if l.startswith('{"epoch"')] if a.cpu_log else []
+        log = [json.loads(l) for l in a.cpu_log.read_text().splitlines() if l.startswith("{")]
+        epochs = [e for e in log if "epoch" in e]
+        run = next(e for e in reversed(log) if "minutes" in e)
         secs = [e["s"] for e in epochs]
+        checks = [
+            ("mAP@0.5", c["map50"], PAPER["map50"], c["map50"] >= PAPER["map50"]),
+            ("mean segmentation IoU", c["seg_iou_mean"], PAPER["seg_iou_mean"], c["seg_iou_mean"] >= PAPER["seg_iou_mean"]),
+            ("miss rate", c["miss_rate"], PAPER["miss_rate"], c["miss_rate"] <= PAPER["miss_rate"]),
+            ("false-detection rate", c["false_detection_rate"], PAPER["false_detection_rate"],
+             c["false_detection_rate"] <= PAPER["false_detection_rate"]),
+        ]
+        all_met = all(ok for *_, ok in checks)
         lines += [
             "",
-            "## Training on a 2-core CPU: not yet within an hour",
-            f"On this project's 2-core machine one epoch of the same recipe took {min(secs):.0f}-{max(secs):.0f} s"
-            f" (measured while the machine also built the firmware), so the 18 epochs of the shipped run would take"
-            f" about {18 * sum(secs) / len(secs) / 3600:.1f} h, and `--max-minutes 50` gives about"
-            f" {3000 / (sum(secs) / len(secs)):.0f} epochs." if secs else "",
-            f"A CPU run stopped after {len(epochs)} epochs ({sum(secs) / 60:.0f} min, learning rate not yet annealed)"
-            f" scored on the held-out set: mAP@0.5 {pct(c['map50'])}, mean seg IoU {pct(c['seg_iou_mean'])}, miss"
-            f" rate {pct(c['miss_rate'])}, false-detection rate {pct(c['false_detection_rate'])}: far from the"
-            " targets. Fitting the targets into an hour on 2 cores needs a lighter recipe (fewer or smaller"
-            " images, a slimmer X-ray branch) and a measured run; that is open.",
+            f"## Training on a 2-core CPU in an hour: {'targets met' if all_met else 'targets not all met'}",
+            "`bash scripts/train-electrode-cpu.sh` trains the same architecture on the same 4000 pairs with a recipe"
+            " for a 2-core machine: batch 8 (twice the updates per image), channels-last convolutions (about 17%"
+            f" faster per step on the CPU), and a learning-rate schedule annealed over a {run['args']['max_minutes']}"
+            f"-minute budget. The measured run: {run['epochs_run']} epochs of {min(secs):.0f}-{max(secs):.0f} s"
+            f" ({run['minutes']} min of training on {run['device_name']}; best by validation loss: epoch"
+            f" {run['best']['epoch']}), while the machine also built and tested the firmware now and then."
+            " Held-out set (seed 2, the same 1000 pairs as above), evaluated in PyTorch"
+            " (`electrode_evaluate.py --checkpoint`):",
+            "",
+            "| metric | paper | 2-core CPU hour | target |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [f"| {name} | {pct(target)} | {pct(v)} | {met(ok)} |" for name, v, target, ok in checks]
+        worst = min(c["ap50"], key=c["ap50"].get)
+        ap = ", ".join(f"{k} {pct(v)}" for k, v in c["ap50"].items())
+        lines += [
+            "",
+            f"AP@0.5 per class: {ap}. The shortfall is mostly `{worst}`"
+            + (" (the smallest defects, seen only in the X-ray)" if worst == "inclusion" else "")
+            + f". Validation loss at the end: {run['best']['val_loss']:.3f} (the GPU run ended at"
+            f" {tr.get('best', {}).get('val_loss', float('nan')):.3f} after {tr['epochs_run']} epochs of twice as"
+            " many images per update): the hour buys about half the image passes of the shipped run.",
+        ]
+        lines += [
+            "",
+            "The shipped file is the GPU run above; this section shows that a line without a GPU can re-make"
+            " a detector of this quality from the seeds in about an hour"
+            + ("." if all_met else ", and by how much it falls short."),
         ]
     a.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {a.out}")
