@@ -164,6 +164,9 @@ pub struct LineReport {
     pub consumer: String,
     pub direction: &'static str,
     pub used: bool,
+    /// What the kernel reports beyond the defaults, spelt as in the config: `active_low`, `pull_up`,
+    /// `pull_down`, `bias_disabled`, `open_drain`, `open_source`, `edge_rising`/`_falling`/`_both`.
+    pub flags: Vec<&'static str>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -184,6 +187,7 @@ pub fn list() -> Vec<ChipReport> {
         let lines = (0..chip.num_lines())
             .filter_map(|o| chip.line_info(o).ok().map(|i| (o, i)))
             .map(|(offset, i)| LineReport {
+                flags: line_flags(&i),
                 offset,
                 name: i.name,
                 consumer: i.consumer,
@@ -197,6 +201,32 @@ pub fn list() -> Vec<ChipReport> {
         out.push(ChipReport { path, name: chip.name().into(), label: chip.label().into(), lines });
     }
     out
+}
+
+fn line_flags(i: &gpiod::LineInfo) -> Vec<&'static str> {
+    let mut f = Vec::new();
+    if i.active == gpiod::Active::Low {
+        f.push("active_low");
+    }
+    // The uAPI reports no bias flag for "as the board set it"; gpiod reads that as Disable, so only
+    // a pull is shown.
+    match i.bias {
+        gpiod::Bias::PullUp => f.push("pull_up"),
+        gpiod::Bias::PullDown => f.push("pull_down"),
+        gpiod::Bias::Disable => {}
+    }
+    match i.drive {
+        gpiod::Drive::OpenDrain => f.push("open_drain"),
+        gpiod::Drive::OpenSource => f.push("open_source"),
+        gpiod::Drive::PushPull => {}
+    }
+    match i.edge {
+        gpiod::EdgeDetect::Rising => f.push("edge_rising"),
+        gpiod::EdgeDetect::Falling => f.push("edge_falling"),
+        gpiod::EdgeDetect::Both => f.push("edge_both"),
+        gpiod::EdgeDetect::Disable => {}
+    }
+    f
 }
 
 #[cfg(test)]

@@ -199,3 +199,77 @@ fn a_seal_model_in_an_electrode_station_is_refused() {
     let e = Station::build(cfg, &Overrides::default()).err().expect("refused").to_string();
     assert!(e.contains("electrode_detector") && e.contains("seal_classifier"), "{e}");
 }
+
+/// The shipped detector with its manifest version changed (same length: the protobuf stays valid), as a
+/// retrained model would arrive.
+fn detector_versioned(to: &str) -> Vec<u8> {
+    let bytes = std::fs::read(common::root().join("onnx/electrode_detector.onnx")).expect("model");
+    let from = br#""version": "1.0.0""#;
+    let to = format!(r#""version": "{to}""#);
+    let at: Vec<usize> = bytes.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "manifest version found once");
+    let mut out = bytes.clone();
+    out[at[0]..at[0] + from.len()].copy_from_slice(to.as_bytes());
+    out
+}
+
+#[test]
+fn a_detector_swapped_while_running_takes_over_and_a_broken_one_is_refused() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = dir.path().join("onnx");
+    std::fs::create_dir(&models).expect("mkdir");
+    let model = models.join("electrode_detector.onnx");
+    std::fs::copy(common::root().join("onnx/electrode_detector.onnx"), &model).expect("copy model");
+    let m = model.clone();
+    let cfg = config(dir.path(), move |v| {
+        v["inspection"]["model"] = json!(m);
+        v["source"]["loop"] = json!(true);
+        v["trigger"]["rate_hz"] = json!(5);
+        v["model_updates"] = json!({ "watch": true, "settle_ms": 100, "state_dir": dir_of(&v["records"]["results"]) });
+    });
+    fn dir_of(results: &Value) -> PathBuf {
+        Path::new(results.as_str().expect("path")).with_file_name("models")
+    }
+    let station = Station::build(StationConfig::load(&cfg).expect("config"), &Overrides::default()).expect("station");
+    let status = || cellgate::model::store::ModelStore::read_status(&dir.path().join("models")).unwrap_or_default();
+    let wait_for = |what: &str, pred: &dyn Fn(&cellgate::model::store::ModelStatus) -> bool| {
+        let t0 = Instant::now();
+        while !pred(&status()) {
+            assert!(t0.elapsed() < Duration::from_secs(30), "timed out waiting for {what}: {:#?}", status());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    };
+    // The technician's way: written beside, renamed over the model.
+    let drop_in = |bytes: &[u8]| {
+        let tmp = models.join(".incoming");
+        std::fs::write(&tmp, bytes).expect("write");
+        std::fs::rename(&tmp, &model).expect("rename");
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = std::thread::scope(|s| {
+        let st = stop.clone();
+        let h = s.spawn(move || station.run(st));
+        std::thread::sleep(Duration::from_millis(800));
+        drop_in(b"half a model");
+        wait_for("the refusal", &|s| s.refusals == 1);
+        std::thread::sleep(Duration::from_millis(500));
+        drop_in(&detector_versioned("1.0.1"));
+        wait_for("the swap", &|s| s.swaps == 1);
+        std::thread::sleep(Duration::from_millis(1000));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        h.join().expect("station thread").expect("station run")
+    });
+    let results = common::read_jsonl(&dir.path().join("results.jsonl"));
+    let timeline = common::read_jsonl(&dir.path().join("gpio.jsonl"));
+    let v: Vec<&str> = results.iter().map(|r| r["model"]["version"].as_str().unwrap_or("none")).collect();
+    let first_new = v.iter().position(|x| *x == "1.0.1").expect("the new detector judged parts");
+    assert!(first_new >= 5, "the old detector judged the parts before and during the refusal: {v:?}");
+    assert!(v[..first_new].iter().all(|x| *x == "1.0.0") && v[first_new..].iter().all(|x| *x == "1.0.1"), "{v:?}");
+    assert!(v.len() - first_new >= 3, "the new detector judged the parts after it: {v:?}");
+    assert!(results.iter().all(|r| r["verdict"] != "error" && r["late"] == false), "no part lost to the swaps");
+    assert_eq!((report.metrics.model_swaps, report.metrics.model_loads_refused), (1, 1));
+    assert!(rises(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
+    let last = status().events.into_iter().rev().find(|e| e.event == "refused").expect("refusal recorded");
+    assert!(last.detail.contains("ONNX Runtime refused it"), "{}", last.detail);
+}

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cellgate::config::StationConfig;
+use cellgate::sinks::gpio::timeline::LineChange;
+use cellgate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use cellgate::sources::replay::ReplaySource;
 use cellgate::sources::{Frame, FrameSource, SourceError};
 use cellgate::station::{Overrides, RunReport, Station};
@@ -304,4 +306,63 @@ fn inference_fault_sets_alarm_rejects_and_clears() {
     assert_eq!(r.report.metrics.inference_errors, 2);
     let rec5 = r.results.iter().find(|x| x["part"] == 5).expect("logged");
     assert_ne!(rec5["verdict"], "error", "station recovered: {rec5}");
+}
+
+/// The configured (simulated) lines, with a bug injected into the actuation path: the first reject
+/// pulse panics the actuator thread while the reject output is active.
+struct PanicOnFirstReject(Box<dyn GpioOutputs>);
+
+impl GpioOutputs for PanicOnFirstReject {
+    fn set(&mut self, line: OutputLine, active: bool) -> Result<(), GpioError> {
+        self.0.set(line, active)?;
+        if active && matches!(line, OutputLine::Reject(_)) {
+            panic!("injected: actuator bug while the reject output is active");
+        }
+        Ok(())
+    }
+    fn all_safe(&mut self) -> Result<(), GpioError> {
+        self.0.all_safe()
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn timeline(&self) -> Arc<std::sync::Mutex<Vec<LineChange>>> {
+        self.0.timeline()
+    }
+}
+
+#[test]
+fn a_panic_in_the_actuator_stops_the_station_with_outputs_safe() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg_path = common::write_config(dir.path(), |v| {
+        v["source"]["loop"] = json!(true);
+        v["trigger"]["rate_hz"] = json!(50);
+    });
+    let cfg = StationConfig::load(&cfg_path).expect("config");
+    let station = Station::build(cfg, &Overrides::default())
+        .expect("station builds")
+        .wrap_outputs(|inner| Box::new(PanicOnFirstReject(inner)));
+    // A safety net only: the station must stop by itself long before this.
+    let stop = Arc::new(AtomicBool::new(false));
+    let net = stop.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        net.store(true, Ordering::SeqCst);
+    });
+    let started = Instant::now();
+    let err = match station.run(stop) {
+        Ok(r) => panic!("a station whose actuator died kept running: {:?}", r.metrics),
+        Err(e) => e.to_string(),
+    };
+    assert!(started.elapsed() < Duration::from_secs(5), "stopped by itself in {:?}", started.elapsed());
+    assert!(err.contains("actuate thread panicked"), "{err}");
+    let timeline = common::read_jsonl(&dir.path().join("gpio.jsonl"));
+    let reject = common::edges(&timeline, "reject0");
+    assert_eq!(reject.first().map(|e| e.1), Some(1), "the reject output was active when it panicked: {reject:?}");
+    let mut last = std::collections::BTreeMap::new();
+    for c in &timeline {
+        last.insert(c["line"].as_str().expect("line").to_string(), c["value"].as_u64().expect("v"));
+    }
+    assert!(last.values().all(|&v| v == 0), "outputs safe after the panic: {last:?}");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the HIL VM's initramfs: static busybox, the kernel modules (vivid with its dependencies,
-# configfs, gpio-sim), the cellgate binary with its shared libraries, ONNX Runtime, the shipped seal model
-# and the station config. Usage: initramfs.sh ABI BINARY ORT_LIB OK_PATTERN NG_PATTERN OUT.cpio.gz
+# configfs, gpio-sim), the cellgate binary with its shared libraries, ONNX Runtime, the shipped seal and
+# electrode models and the two station configs. Usage: initramfs.sh ABI BINARY ORT_LIB OK_PATTERN NG_PATTERN OUT.cpio.gz
 set -euo pipefail
 abi=$1 bin=$2 ort=$3 ok=$4 ng=$5 out=$6
 cd "$(dirname "$0")/../.."
@@ -33,8 +33,10 @@ for lib in $( (ldd "$bin"; ldd "$ort") | awk '/=> \//{print $3} /^\t\/lib64/{pri
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
-cp onnx/seal_classifier.onnx onnx/seal_classifier.encoder.onnx onnx/seal_classifier.head.onnx "$root/hil/models/"
+cp onnx/seal_classifier.onnx onnx/seal_classifier.encoder.onnx onnx/seal_classifier.head.onnx \
+  onnx/electrode_detector.onnx "$root/hil/models/"
 sed "s/@OK_PATTERN@/$ok/" scripts/hil/station.json > "$root/hil/station.json"
+cp scripts/hil/electrode.json "$root/hil/electrode.json"
 sed "s/@OK_PATTERN@/$ok/g; s/@NG_PATTERN@/$ng/g" scripts/hil/guest.sh > "$root/init"
 chmod +x "$root/init"
 (cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) > "$out"

@@ -40,7 +40,8 @@ pub fn run(json: bool) -> Result<(), CliError> {
         for l in &c.lines {
             let name = if l.name.is_empty() { "-" } else { &l.name };
             let consumer = if l.used { format!("used by '{}'", l.consumer) } else { "free".into() };
-            println!("    {:>3}  {:<20} {:<6}  {}", l.offset, name, l.direction, consumer);
+            let flags = if l.flags.is_empty() { String::new() } else { format!("  [{}]", l.flags.join(", ")) };
+            println!("    {:>3}  {:<20} {:<6}  {}{flags}", l.offset, name, l.direction, consumer);
         }
     }
     Ok(())

@@ -2,11 +2,13 @@
 //! part against its recipe's reference) and the electrode detector (an aligned visible + X-ray pair,
 //! decoded defects judged by the configured rules, which name the outputs to fire).
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::pipeline::Part;
-use crate::config::ElectrodeConfig;
+use crate::config::{ElectrodeConfig, GpioConfig, InspectionConfig, SealConfig, StationConfig};
 use crate::inspect::align::Homography;
 use crate::inspect::decision::Verdict;
 use crate::inspect::defect_rules::{self, DefectRecord, DefectRule};
@@ -87,6 +89,44 @@ impl Inspector {
     }
 }
 
+/// How this station makes its inspector from a model file: the station's start and every model swap
+/// load the same way (checked, warmed and self-tested before it judges a part).
+#[derive(Clone)]
+pub enum ModelLoader {
+    Seal { cfg: SealConfig, references: BTreeMap<String, PathBuf> },
+    Electrode { cfg: ElectrodeConfig, reject_output: String, markers: Vec<String> },
+}
+
+impl ModelLoader {
+    /// `references`: the seal recipes' reference images (the config's and a replayed dataset's).
+    pub fn new(cfg: &StationConfig, references: BTreeMap<String, PathBuf>) -> Self {
+        match &cfg.inspection {
+            InspectionConfig::Seal(seal) => ModelLoader::Seal { cfg: seal.clone(), references },
+            InspectionConfig::Electrode(e) => ModelLoader::Electrode {
+                cfg: e.clone(),
+                reject_output: cfg.gpio.output_names().first().cloned().unwrap_or_default(),
+                markers: match &cfg.gpio {
+                    GpioConfig::Sim { markers, .. } => markers.clone(),
+                    GpioConfig::Chardev(c) => c.markers.keys().cloned().collect(),
+                },
+            },
+        }
+    }
+
+    pub fn load(&self, rt: &Runtime, model: &Path) -> Result<Inspector, InspectError> {
+        Ok(match self {
+            ModelLoader::Seal { cfg, references } => {
+                let mut inspector = SealInspector::load(rt, cfg, model, references)?;
+                inspector.self_test()?;
+                Inspector::Seal(inspector)
+            }
+            ModelLoader::Electrode { cfg, reject_output, markers } => Inspector::Electrode(Box::new(
+                ElectrodeJudge::load(rt, cfg, model, reject_output.clone(), markers.clone())?,
+            )),
+        })
+    }
+}
+
 pub struct ElectrodeJudge {
     inspector: ElectrodeInspector,
     homography: Option<Homography>,
@@ -103,7 +143,7 @@ impl ElectrodeJudge {
     pub fn load(
         rt: &Runtime,
         cfg: &ElectrodeConfig,
-        model: &std::path::Path,
+        model: &Path,
         reject_output: String,
         markers: Vec<String>,
     ) -> Result<Self, InspectError> {

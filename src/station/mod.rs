@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{
-    ChardevConfig, GpioConfig, InspectionConfig, LineBias, LineDrive, SealConfig, SourceConfig, StationConfig,
-    TriggerConfig, TriggerEdge,
+    ChardevConfig, GpioConfig, InspectionConfig, LineBias, LineDrive, SourceConfig, StationConfig, TriggerConfig,
+    TriggerEdge,
 };
 use crate::gpio_chip::ChipError;
-use crate::inspect::seal::SealInspector;
+use crate::inspect::seal::ModelIdentity;
 use crate::inspect::InspectError;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
 use crate::model::store::ModelStore;
@@ -41,7 +41,7 @@ use crate::sources::FrameSource;
 use crate::trigger::photo_eye::{PhotoEye, PhotoEyeSpec};
 use crate::trigger::{FreeRun, Trigger};
 use health::Health;
-use inspector::{ElectrodeJudge, Inspector};
+use inspector::{Inspector, ModelLoader};
 use metrics::{MetricsSnapshot, StationMetrics};
 use pipeline::Imagers;
 pub use summary::Summary;
@@ -64,6 +64,8 @@ pub enum StationError {
     Records { path: PathBuf, source: std::io::Error },
     #[error("cannot start thread {0}")]
     Thread(String),
+    #[error("the {0} thread panicked: station stopped with its outputs safe")]
+    Panicked(String),
     #[error(transparent)]
     Watch(#[from] crate::model::watch::WatchError),
     #[error("model_updates.public_key: {0}")]
@@ -135,27 +137,8 @@ impl Station {
             )),
             (_, None, src) => Imagers::Single(Self::imager(&cfg, src, &mut references)?),
         };
-        let inspector = match &cfg.inspection {
-            InspectionConfig::Seal(seal) => {
-                let mut inspector = SealInspector::load(&rt, seal, &cfg.resolve(&seal.model), &references)?;
-                inspector.self_test()?;
-                Inspector::Seal(inspector)
-            }
-            InspectionConfig::Electrode(e) => {
-                let names = cfg.gpio.output_names();
-                let markers = match &cfg.gpio {
-                    GpioConfig::Sim { markers, .. } => markers.clone(),
-                    GpioConfig::Chardev(c) => c.markers.keys().cloned().collect(),
-                };
-                Inspector::Electrode(Box::new(ElectrodeJudge::load(
-                    &rt,
-                    e,
-                    &cfg.resolve(&e.model),
-                    names.first().cloned().unwrap_or_default(),
-                    markers,
-                )?))
-            }
-        };
+        let loader = ModelLoader::new(&cfg, references);
+        let inspector = loader.load(&rt, &cfg.resolve(cfg.inspection.model()))?;
         let id = inspector.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
@@ -208,20 +191,7 @@ impl Station {
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let metrics: Arc<StationMetrics> = Arc::default();
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
-        let swap = match &inspector {
-            Inspector::Seal(seal) => match cfg.seal() {
-                Some(seal_cfg) => Self::model_swap(&cfg, seal_cfg, &rt, seal, references, swap_tx, metrics.clone())?,
-                None => None,
-            },
-            Inspector::Electrode(_) => {
-                if cfg.model_updates.watch {
-                    log::warn!(
-                        "model swaps while running are for the seal inspection; restart to load a new electrode model"
-                    );
-                }
-                None
-            }
-        };
+        let swap = Self::model_swap(&cfg, loader, &rt, inspector.identity(), swap_tx, metrics.clone())?;
         Ok(Self {
             swap,
             swap_rx,
@@ -330,21 +300,20 @@ impl Station {
     /// The model-swap step, when the config asks for it; records the model in use either way.
     fn model_swap(
         cfg: &StationConfig,
-        seal: &SealConfig,
+        loader: ModelLoader,
         rt: &Runtime,
-        inspector: &SealInspector,
-        references: BTreeMap<String, PathBuf>,
+        identity: &ModelIdentity,
         tx: crossbeam_channel::Sender<model_swap::Candidate>,
         metrics: Arc<StationMetrics>,
     ) -> Result<Option<model_swap::ModelSwap>, StationError> {
         let mu = &cfg.model_updates;
-        let model_path = cfg.resolve(&seal.model);
+        let model_path = cfg.resolve(cfg.inspection.model());
         let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
         let files: Vec<PathBuf> =
             model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
         store.keep_active(&files, false);
-        store.record("loaded", &model_path, format!("{} {}", inspector.identity().name, inspector.identity().version));
-        store.set_active(model_swap::active_model(&model_path, inspector.identity()));
+        store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
+        store.set_active(model_swap::active_model(&model_path, identity));
         if !mu.watch {
             return Ok(None);
         }
@@ -357,10 +326,9 @@ impl Station {
         };
         Ok(Some(model_swap::ModelSwap {
             rt: rt.clone(),
-            seal: seal.clone(),
+            loader,
             active_set: model_swap::ModelSwap::set_sha256(&model_path),
             model_path,
-            references,
             watcher,
             store,
             policy: IntegrityPolicy { require_signature: mu.require_signature, public_key },
@@ -379,6 +347,14 @@ impl Station {
     /// Replaces the electrode station's imagers (a test's faulty pair); the rest stays as built.
     pub fn with_pair(mut self, visible: Box<dyn FrameSource>, xray: Box<dyn FrameSource>, max_skew: Duration) -> Self {
         self.source = Imagers::Pair(PairedSource::new(visible, xray, max_skew));
+        self
+    }
+
+    /// Wraps the output backend (a test's faulty lines around the configured ones); the rest stays as
+    /// built.
+    pub fn wrap_outputs(mut self, wrap: impl FnOnce(Box<dyn GpioOutputs>) -> Box<dyn GpioOutputs>) -> Self {
+        self.gpio = wrap(self.gpio);
+        self.timeline = self.gpio.timeline();
         self
     }
 
@@ -466,10 +442,19 @@ impl Station {
         if let Some(h) = swap_h {
             let _ = h.join();
         }
-        let joined = infer_h.join().is_ok() & act_h.join().is_ok();
-        let summary = rec_h.join().map_err(|_| StationError::Thread("record (panicked)".into()))?;
-        if !joined {
-            log::error!("a station thread panicked; outputs were set safe by the scheduler's exit path");
+        // A panicked thread ends the run with an error (the service exits non-zero and systemd restarts
+        // it) once the others have drained: parts in flight are still rejected at their reject points,
+        // and the outputs are set safe by the scheduler's exit or, if it was the one that panicked, by
+        // the GPIO backend's Drop while it unwound.
+        let mut panicked = Vec::new();
+        for (name, ok) in [("infer", infer_h.join().is_ok()), ("actuate", act_h.join().is_ok())] {
+            if !ok {
+                panicked.push(name);
+            }
+        }
+        let summary = rec_h.join().map_err(|_| StationError::Panicked("record".into()))?;
+        if !panicked.is_empty() {
+            return Err(StationError::Panicked(panicked.join(" and ")));
         }
         Ok(RunReport { summary, metrics: metrics.snapshot(), wall: started.elapsed() })
     }

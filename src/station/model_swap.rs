@@ -4,7 +4,6 @@
 //! the inference thread, which takes it between two batches; one that fails is refused with its reason:
 //! logged once, counted, shown in the status file. The alarm is not set: the line runs on the old model.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use super::inspector::{Inspector, ModelLoader};
 use super::metrics::StationMetrics;
-use crate::config::SealConfig;
-use crate::inspect::seal::{companion, SealInspector};
+use crate::inspect::seal::companion;
 use crate::model::integrity::{self, IntegrityPolicy};
 use crate::model::store::{ActiveModel, ModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
@@ -22,16 +21,15 @@ use crate::runtime::Runtime;
 
 /// A checked, warmed model on its way to the inference thread.
 pub struct Candidate {
-    pub inspector: SealInspector,
+    pub inspector: Inspector,
     /// When the first file of this replacement was seen settled (for takeover timing).
     pub seen: Instant,
 }
 
 pub struct ModelSwap {
     pub rt: Runtime,
-    pub seal: SealConfig,
+    pub loader: ModelLoader,
     pub model_path: PathBuf,
-    pub references: BTreeMap<String, PathBuf>,
     pub watcher: ModelWatcher,
     pub store: ModelStore,
     pub policy: IntegrityPolicy,
@@ -43,6 +41,8 @@ pub struct ModelSwap {
 }
 
 impl ModelSwap {
+    /// The model file and the seal classifier's encoder/head companions (an electrode model has none;
+    /// the names are watched all the same and simply never appear).
     pub fn files(model: &Path) -> Vec<PathBuf> {
         vec![model.to_path_buf(), companion(model, "encoder"), companion(model, "head")]
     }
@@ -138,13 +138,10 @@ impl ModelSwap {
         if set == self.active_set {
             return Ok(None);
         }
-        let mut inspector =
-            SealInspector::load(&self.rt, &self.seal, &self.model_path, &self.references).map_err(|e| e.to_string())?;
+        let inspector = self.loader.load(&self.rt, &self.model_path).map_err(|e| e.to_string())?;
         if inspector.identity().sha256 != sha {
             return Err("the file changed while it was being loaded; waiting for the next write".into());
         }
-        let score = inspector.self_test().map_err(|e| e.to_string())?;
-        log::info!("self-test passed: reference against itself p_ng {:.4}", score.p_ng);
         self.active_set = set;
         Ok(Some(Candidate { inspector, seen }))
     }

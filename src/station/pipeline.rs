@@ -147,7 +147,11 @@ impl Capture {
                     frame_name: name,
                     label_ng: label,
                 };
-                let _ = self.act_tx.send(ActuatorMsg::Register(ticket));
+                if self.act_tx.send(ActuatorMsg::Register(ticket)).is_err() {
+                    // No actuator: nothing could reject this part or any later one. Stop the station.
+                    log::error!("actuator thread gone: station stops");
+                    break 'triggers;
+                }
                 match captured {
                     Ok((frame, xray)) => {
                         m.inc(&m.frames_captured);
@@ -177,15 +181,21 @@ impl Capture {
             if cycle.is_empty() {
                 continue;
             }
-            if self.saturate {
-                if self.infer_tx.send(cycle).is_err() {
+            let sent = if self.saturate {
+                self.infer_tx.send(cycle).map_err(|e| TrySendError::Disconnected(e.into_inner()))
+            } else {
+                self.infer_tx.try_send(cycle)
+            };
+            match sent {
+                Ok(()) => {}
+                Err(TrySendError::Disconnected(cycle)) => {
+                    log::error!("inference thread gone: station stops");
+                    for p in cycle {
+                        self.fail(p.id, "station stopping: inference thread gone".into());
+                    }
                     break;
                 }
-                continue;
-            }
-            match self.infer_tx.try_send(cycle) {
-                Ok(()) => {}
-                Err(TrySendError::Full(cycle)) | Err(TrySendError::Disconnected(cycle)) => {
+                Err(TrySendError::Full(cycle)) => {
                     m.inc(&m.overload_drops);
                     log::warn!("inference queue full: {} part(s) rejected unjudged", cycle.len());
                     for p in cycle {
@@ -194,6 +204,8 @@ impl Capture {
                 }
             }
         }
+        // Frames dropped after the last trigger count too.
+        m.frames_dropped.store(self.source.dropped_frames(), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn fail(&self, id: u64, reason: String) {
@@ -219,7 +231,7 @@ impl Infer {
         for mut cycle in rx {
             // A replacement takes over here, between two batches: no part is judged by two models.
             while let Ok(c) = self.swaps.try_recv() {
-                self.inspector = Inspector::Seal(c.inspector);
+                self.inspector = c.inspector;
                 model = Arc::new(self.inspector.identity().clone());
                 let ms_since = c.seen.elapsed().as_millis() as u64;
                 m.last_takeover_ms.store(ms_since, std::sync::atomic::Ordering::Relaxed);

@@ -16,6 +16,16 @@ impl SimGpio {
     }
 }
 
+/// As `ChardevGpio` does with real lines: whatever path drops the backend (a panic unwinding the
+/// actuator thread included) leaves every output safe, and the timeline shows it.
+impl Drop for SimGpio {
+    fn drop(&mut self) {
+        if let Err(e) = self.all_safe() {
+            log::error!("GPIO: cannot set outputs safe on release: {e}");
+        }
+    }
+}
+
 impl GpioOutputs for SimGpio {
     fn set(&mut self, line: OutputLine, active: bool) -> Result<(), GpioError> {
         let Some(i) = self.names.index(line)? else { return Ok(()) };

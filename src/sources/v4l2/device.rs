@@ -99,6 +99,13 @@ pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
             )));
         }
         period_s = Ok(1.0 / got_fps);
+    } else if let Ok(current) = device.params() {
+        // No rate configured: ask for the rate the device reports. A driver may keep the rate of the
+        // previous size even where it is not valid for the new one (vivid does, and then refuses to
+        // stream); asking makes it settle on a valid rate before streaming.
+        if let Ok(p) = device.set_params(&current) {
+            period_s = Ok(p.interval.numerator as f64 / p.interval.denominator.max(1) as f64);
+        }
     }
     set_controls(&device, &spec.controls).map_err(|reason| {
         if reason.starts_with("no control") || reason.contains("out of range") {

@@ -227,20 +227,45 @@ fn read_loop(shared: &Shared, s: &V4l2Settings, mut opened: Option<Opened>) {
     }
 }
 
+/// `POLLIN` of Linux's <poll.h>.
+const POLLIN: i16 = 0x0001;
+
 /// Streams until stopped (`None`) or the camera fails (`Some(reason)`).
 fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
     let mut stream = match Stream::with_buffers(&cam.device, Type::VideoCapture, s.buffers) {
         Ok(st) => st,
         Err(e) => return Some(format!("buffers: {e}")),
     };
-    // Short polls so a stop request is seen; a stall is judged by the capture timeout, not here.
-    stream.set_timeout(Duration::from_millis(100));
+    // v4l's `next()` hands the previous buffer back to the driver before it waits for the next one, so
+    // calling it again after a wait timed out queues that buffer twice and the driver answers EINVAL:
+    // any camera slower than the wait would be reopened for nothing. So the reader waits on the file
+    // itself (short polls, so a stop request is seen), and calls `next()` only once a frame is ready.
+    // The stream's own timeout only bounds the first frame after STREAMON.
+    let handle = cam.device.handle();
+    stream.set_timeout(s.timeout.max(Duration::from_millis(500)));
+    let mut streaming = false;
     let mut last_seq: Option<u32> = None;
+    // Dropped frames are logged at most once a minute, with the count since the last line.
+    let (mut drops_unlogged, mut drops_logged_at) = (0u64, None::<Instant>);
     let mut stalled_since = Instant::now();
     let result = loop {
         if shared.stop.load(Ordering::Relaxed) {
             break None;
         }
+        if streaming {
+            match handle.poll(POLLIN, 100) {
+                Ok(0) => {
+                    if stalled_since.elapsed() > s.timeout.max(Duration::from_millis(500)) {
+                        break Some(format!("no frame for {} ms", stalled_since.elapsed().as_millis()));
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => break Some(format!("capture: {e}")),
+            }
+        }
+        streaming = true;
         match stream.next() {
             Ok((buf, meta)) => {
                 stalled_since = Instant::now();
@@ -277,7 +302,17 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
                     let gap = meta.sequence.wrapping_sub(prev).saturating_sub(1);
                     if gap > 0 && gap < 1_000_000 {
                         st.dropped += gap as u64;
-                        log::debug!("camera dropped {gap} frame(s) before {}", meta.sequence);
+                        drops_unlogged += gap as u64;
+                        if drops_logged_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                            log::warn!(
+                                "camera dropped {drops_unlogged} frame(s) (sequence gaps; {} in all): the bus or \
+                                 this box cannot keep up with {}",
+                                st.dropped,
+                                cam.summary
+                            );
+                            drops_unlogged = 0;
+                            drops_logged_at = Some(Instant::now());
+                        }
                     }
                 }
                 last_seq = Some(meta.sequence);
@@ -286,9 +321,7 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
                 shared.fresh.notify_all();
             }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                if stalled_since.elapsed() > s.timeout.max(Duration::from_millis(500)) {
-                    break Some(format!("no frame for {} ms", stalled_since.elapsed().as_millis()));
-                }
+                break Some(format!("no frame for {} ms", stalled_since.elapsed().as_millis()));
             }
             Err(e) => break Some(format!("capture: {e}")),
         }
