@@ -6,17 +6,9 @@
 # section is made from them: electrode_card.py ... --cpu-run full.eval.json --cpu-log full.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${PYTHON:-}" ]; then
-  bash scripts/setup-train.sh
-  PYTHON=.venv/bin/python
-fi
-py=$PYTHON
-ml=scripts/ml
-w=${WORK:-work/electrode}
+source scripts/electrode-sets.sh
 out=$w/cpu-hour
 mkdir -p "$out"
-[ -f $w/train/annotations.json ] || $py $ml/electrode_render.py --out $w/train --count 4000 --seed 1 --workers "$(nproc)"
-[ -f $w/test/annotations.json ] || $py $ml/electrode_render.py --out $w/test --count 1000 --seed 2 --workers "$(nproc)"
 $py $ml/electrode_train.py --data $w/train --out $out/full.pt --variant full --seed 0 --epochs 30 --patience 6 \
   --batch 8 --lr 2e-3 --max-minutes "${MINUTES:-55}" --threads "$(nproc)" --cpu "$@" 2>&1 | tee $out/full.log
 $py $ml/electrode_evaluate.py --checkpoint $out/full.pt --data $w/test --json $out/full.eval.json

@@ -5,16 +5,7 @@
 # PYTHON=python3 uses an existing interpreter that has torch, onnx, onnxruntime, numpy and pillow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${PYTHON:-}" ]; then
-  bash scripts/setup-train.sh
-  PYTHON=.venv/bin/python
-fi
-py=$PYTHON
-ml=scripts/ml
-w=${WORK:-work/electrode}
-workers=$(nproc)
-[ -f $w/train/annotations.json ] || $py $ml/electrode_render.py --out $w/train --count 4000 --seed 1 --workers "$workers"
-[ -f $w/test/annotations.json ] || $py $ml/electrode_render.py --out $w/test --count 1000 --seed 2 --workers "$workers"
+source scripts/electrode-sets.sh
 train() { $py $ml/electrode_train.py --data $w/train --out $w/$1.pt --variant $1 --seed 0 --epochs 30 --patience 6 "${@:2}"; }
 if [ "${PARALLEL:-0}" = 1 ]; then  # a GPU has room for all three rows at once
   for v in base attention full; do train $v "$@" >$w/$v.log 2>&1 & done

@@ -52,6 +52,25 @@ bouncy_edge() {
   for k in 1 2; do echo pull-up > $SIM/sim_gpio0/pull; echo pull-down > $SIM/sim_gpio0/pull; done
   echo pull-up > $SIM/sim_gpio0/pull; usleep 30000; echo pull-down > $SIM/sim_gpio0/pull
 }
+# Starts the station of /hil/$1.json on the simulated chip (stdout and log in /tmp/$1.out, /tmp/$1.log) and
+# waits up to $2 tenths of a second for its ready output (active low): once the model is loaded, warmed
+# and self-tested, cameras and lines open. Sets PID, and UP_S to the seconds it took.
+start_station() {
+  sed "s/@CHIP@/$CHIP/g" /hil/$1.json > /tmp/$1.json
+  cellgate check-config /tmp/$1.json || fail "check-config $1"
+  cellgate run --config /tmp/$1.json > /tmp/$1.out 2> /tmp/$1.log &
+  PID=$!
+  n=0
+  while [ "$(val 3)" != 0 ] && [ $n -lt $2 ] && kill -0 $PID 2>/dev/null; do usleep 100000; n=$((n + 1)); done
+  UP_S=$((n / 10))
+}
+# SIGTERM, then waits (up to 60 s) for the station to settle its parts in flight and exit; sets RC.
+stop_station() {
+  kill -TERM $PID
+  n=0
+  while kill -0 $PID 2>/dev/null && [ $n -lt 600 ]; do usleep 100000; n=$((n + 1)); done
+  wait $PID; RC=$?
+}
 [ -c /dev/video0 ] && ok "vivid gives /dev/video0" || { fail "no /dev/video0"; finish; }
 [ -c /dev/$CHIP ] && ok "gpio-sim gives /dev/$CHIP" || { fail "no /dev/$CHIP"; finish; }
 # A stable name as udev would make it (no udev here): the station opens the camera through it.
@@ -73,14 +92,8 @@ out=$(cellgate capture --device /dev/video0 --format MJPG --width 640 --height 4
 # The reference of the "good part": a vivid test pattern, captured as the station will see it.
 cellgate capture --device /dev/video0 --format YUYV --width 320 --height 180 --fps 30 \
   --control osd_text_mode=2 --control test_pattern=@OK_PATTERN@ --out /tmp/reference.png || fail "capture reference"
-sed "s/@CHIP@/$CHIP/; s/@OK_PATTERN@/@OK_PATTERN@/" /hil/station.json > /tmp/station.json
-cellgate check-config /tmp/station.json || fail "check-config"
-cellgate run --config /tmp/station.json > /tmp/station.out 2> /tmp/station.log &
-PID=$!
-# Ready goes active once the model is loaded, warmed and self-tested, camera and lines open.
-n=0
-while [ "$(val 3)" != 0 ] && [ $n -lt 600 ] && kill -0 $PID 2>/dev/null; do usleep 100000; n=$((n + 1)); done
-check "ready output active (low) once the station is up ($((n / 10)) s)" "$(val 3)" 0
+start_station station 600
+check "ready output active (low) once the station is up ($UP_S s)" "$(val 3)" 0
 check "outputs safe at start: reject low, alarm high (off)" "$(val 1)$(val 2)" 01
 # The line settings reached the kernel: what it reports for each line the station holds.
 lines=$(cellgate devices)
@@ -131,11 +144,8 @@ usleep 1000000
 cellgate controls --device /dev/video0 percentage_of_dropped_buffers=0 >/dev/null || fail "vivid drop control off"
 usleep 300000
 
-kill -TERM $PID
-n=0
-while kill -0 $PID 2>/dev/null && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
-wait $PID; rc=$?
-check "station exits 0 on SIGTERM" "$rc" 0
+stop_station
+check "station exits 0 on SIGTERM" "$RC" 0
 d=$(sed -n 's/.*"frames_dropped":\([0-9]*\).*/\1/p' /tmp/station.out)
 [ "${d:-0}" -ge 20 ] && ok "frames the camera dropped are counted: $d" ||
   fail "frames_dropped ${d:-missing} after vivid dropped every buffer for 1 s"
@@ -153,25 +163,18 @@ check "gpio pulse releases the line inactive" "$(val 1)" 0
 
 # The electrode station on two real imagers: the camera and vivid's second instance as a 16-bit grey
 # X-ray imager at 5 fps, each frame picked by its kernel timestamp for the photo-eye edge and the two
-# paired within 250 ms (the X-ray's frame period and some). The shipped detector has never seen test patterns: its verdicts are whatever they are;
-# what is checked is that every edge gives one judged pair (none incomplete) and that the reject output
-# follows the verdicts (by the host, from the results and the timeline).
-sed "s/@CHIP@/$CHIP/g" /hil/electrode.json > /tmp/electrode.json
-cellgate check-config /tmp/electrode.json || fail "electrode check-config"
-cellgate run --config /tmp/electrode.json > /tmp/electrode.out 2> /tmp/electrode.log &
-PID=$!
-n=0
-while [ "$(val 3)" != 0 ] && [ $n -lt 900 ] && kill -0 $PID 2>/dev/null; do usleep 100000; n=$((n + 1)); done
-check "electrode station ready on two imagers ($((n / 10)) s)" "$(val 3)" 0
+# paired within 250 ms (the X-ray's frame period and some). The shipped detector has never seen test
+# patterns: its verdicts are whatever they are; what is checked is that every edge gives one judged pair
+# (none incomplete) and that the reject output follows the verdicts (by the host, from the results and
+# the timeline).
+start_station electrode 900
+check "electrode station ready on two imagers ($UP_S s)" "$(val 3)" 0
 # Inference under software emulation takes 10-20 s per pair (22 ms on the host), hence the 30 s reject
-# delay and only two parts. SIGTERM comes
-# right after the edges: the parts in flight are still judged and actuated before the station exits.
+# delay and only two parts. SIGTERM comes right after the edges: the parts in flight are still judged
+# and actuated before the station exits.
 for k in 1 2; do edge; usleep 1500000; done
-kill -TERM $PID
-n=0
-while kill -0 $PID 2>/dev/null && [ $n -lt 600 ]; do usleep 100000; n=$((n + 1)); done
-wait $PID; rc=$?
-check "electrode station exits 0 on SIGTERM after its parts in flight" "$rc" 0
+stop_station
+check "electrode station exits 0 on SIGTERM after its parts in flight" "$RC" 0
 judged=$(grep -c '"verdict":"\(ok\|ng\)",.*"late":false' /tmp/electrode.jsonl)
 check "two edges, two pairs judged in time, none incomplete" "$judged" 2
 check "the 5 fps imager streams without being reopened" "$(grep -c 'reopening' /tmp/electrode.log)" 0

@@ -176,10 +176,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 
-    println!("{:<52} {:>9} {:>14} {:>10}", "", "parts/s", "ms/part p50", "p99");
-    for r in &rows {
-        println!("{:<52} {:>9.1} {:>14.3} {:>10.3}  {}", r.name, r.parts_per_s, r.p50, r.p99, r.note);
-    }
+    print_rows(&rows);
     let rate = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix)).map(|r| r.parts_per_s);
     if let (Some(bare), Some(st)) = (rate("bare ORT: full graph"), rate("station: full graph")) {
         println!(
@@ -222,6 +219,15 @@ pub(super) fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) 
         lat.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(lat)
+}
+
+/// The rows as one table, the name column as wide as the longest name.
+pub(super) fn print_rows(rows: &[Row]) {
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    println!("{:<w$} {:>9} {:>14} {:>10}", "", "parts/s", "ms/part p50", "p99");
+    for r in rows {
+        println!("{:<w$} {:>9.1} {:>14.3} {:>10.3}  {}", r.name, r.parts_per_s, r.p50, r.p99, r.note);
+    }
 }
 
 /// A bare-runtime row: one part per timed run.

@@ -21,7 +21,7 @@ use cellgate::station::summary::percentile;
 use cellgate::station::{Overrides, Station};
 use ort::value::TensorRef;
 
-use super::bench::{flat_out, other, peak_rss, row, timed, Row};
+use super::bench::{flat_out, other, peak_rss, print_rows, row, timed, Row};
 use super::CliError;
 
 pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
@@ -141,10 +141,9 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
         p99: s.infer_ms(99.0).unwrap_or(f64::NAN),
         note: format!("trigger->verdict p50 {:.2} ms; late {}", s.latency_ms(50.0).unwrap_or(f64::NAN), s.late),
     };
-    println!("{:<40} {:>9} {:>14} {:>10}", "", "parts/s", "ms/part p50", "p99");
-    for r in [&bare, &station] {
-        println!("{:<40} {:>9.1} {:>14.3} {:>10.3}  {}", r.name, r.parts_per_s, r.p50, r.p99, r.note);
-    }
+    let rows = [bare, station];
+    print_rows(&rows);
+    let [bare, station] = &rows;
     println!("per stage, ms per part:        p50      p99");
     for (name, lat) in [
         ("pairing (capture both)", &pairing_ms),

@@ -72,7 +72,7 @@ pub struct RawView<'a> {
 }
 
 impl RawView<'_> {
-    pub fn to_owned(&self) -> RawOutputs {
+    pub fn to_outputs(&self) -> RawOutputs {
         RawOutputs {
             n: self.n,
             det: self.det.to_vec(),
@@ -153,7 +153,7 @@ impl ElectrodeInspector {
 
     /// Runs the pairs (visible, X-ray) as one batch and returns a copy of the raw outputs.
     pub fn infer_raw(&mut self, pairs: &[(&Frame, &Frame)]) -> Result<RawOutputs, InspectError> {
-        self.run(pairs, |raw| raw.to_owned())
+        self.run(pairs, |raw| raw.to_outputs())
     }
 
     /// Runs and decodes the pairs; boxes and areas in the pixels of each pair's visible frame.

@@ -242,7 +242,8 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
     // itself (short polls, so a stop request is seen), and calls `next()` only once a frame is ready.
     // The stream's own timeout only bounds the first frame after STREAMON.
     let handle = cam.device.handle();
-    stream.set_timeout(s.timeout.max(Duration::from_millis(500)));
+    let stall_limit = s.timeout.max(Duration::from_millis(500));
+    stream.set_timeout(stall_limit);
     let mut streaming = false;
     let mut last_seq: Option<u32> = None;
     // Dropped frames are logged at most once a minute, with the count since the last line.
@@ -255,7 +256,7 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
         if streaming {
             match handle.poll(POLLIN, 100) {
                 Ok(0) => {
-                    if stalled_since.elapsed() > s.timeout.max(Duration::from_millis(500)) {
+                    if stalled_since.elapsed() > stall_limit {
                         break Some(format!("no frame for {} ms", stalled_since.elapsed().as_millis()));
                     }
                     continue;
