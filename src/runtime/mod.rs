@@ -107,7 +107,7 @@ impl Runtime {
                     }
                     return Ok((s, provider));
                 }
-                Err(e) => reasons.push(format!("{provider}: {e}")),
+                Err(e) => reasons.push(format!("{provider}: {}", brief(&e))),
             }
         }
         Err(RuntimeError::NoProvider { path: model.to_path_buf(), reasons: reasons.join("; ") })
@@ -148,5 +148,34 @@ impl Runtime {
             b = b.with_execution_providers([d]).map_err(|e| e.to_string())?;
         }
         b.commit_from_file(model).map_err(|e| e.to_string())
+    }
+}
+
+/// ONNX Runtime's provider errors carry its source location and span lines; the log and the tools
+/// show one line from "[ONNXRuntimeError] : code : STATUS : " on, e.g. which library failed to load.
+fn brief(reason: &str) -> String {
+    let text = match reason.find("[ONNXRuntimeError]") {
+        Some(at) => reason[at..].splitn(4, " : ").nth(3).unwrap_or(&reason[at..]),
+        None => reason,
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brief;
+
+    #[test]
+    fn provider_errors_are_shown_on_one_line_without_the_source_location() {
+        let raw = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& \
+                   onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library \
+                   libonnxruntime_providers_tensorrt.so with error: libnvinfer.so.10: cannot open shared object \
+                   file: No such file or directory\n    ";
+        assert_eq!(
+            brief(raw),
+            "Failed to load library libonnxruntime_providers_tensorrt.so with error: libnvinfer.so.10: cannot \
+             open shared object file: No such file or directory"
+        );
+        assert_eq!(brief("not built into this\nlibrary"), "not built into this library");
     }
 }
