@@ -41,6 +41,32 @@ def ablation_rows(evals: dict) -> list[str]:
     return out
 
 
+def read_log(path: Path) -> tuple[list[dict], dict]:
+    """A training log's epoch rows and its closing summary."""
+    log = [json.loads(l) for l in path.read_text().splitlines() if l.startswith("{")]
+    return [e for e in log if "epoch" in e], next(e for e in reversed(log) if "minutes" in e)
+
+
+def recipe(run: dict) -> str:
+    """The knobs the CPU-hour recipes differ in, from a training summary's arguments."""
+    args = run["args"]
+    over = args.get("oversample", "[]").strip("[]").replace("'", "")
+    alpha = args.get("focal_alpha", "0.25")
+    return (f"lr {float(args['lr']):g}" + (f", oversample {over}" if over else "")
+            + (f", focal alpha {alpha}" if alpha != "0.25" else ""))
+
+
+def screen_rows(folder: Path) -> list[str]:
+    rows = []
+    for ev in sorted(folder.glob("*.eval.json")):
+        e = json.loads(ev.read_text())
+        _, run = read_log(ev.with_name(ev.name.replace(".eval.json", ".log")))
+        rows.append((e["map50"], f"| {recipe(run)} | {pct(e['map50'])} | {pct(e['ap50']['inclusion'])} | "
+                                 f"{pct(e['miss_rate'])} | {pct(e['false_detection_rate'])} | {pct(e['seg_iou_mean'])} | "
+                                 f"{run['best']['val_loss']:.3f} |"))
+    return [r for _, r in sorted(rows)]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--report", type=Path, required=True)
@@ -48,6 +74,12 @@ def main() -> None:
     p.add_argument("--equal-time", type=Path, help="folder with base/attention/full .eval.json of an equal-time run")
     p.add_argument("--cpu-run", type=Path, help="eval JSON of the full model trained on the 2-core CPU")
     p.add_argument("--cpu-log", type=Path, help="its training log (epoch lines with their seconds)")
+    p.add_argument("--cpu-before", type=Path, help="eval JSON of an earlier CPU-hour recipe, for comparison")
+    p.add_argument("--cpu-before-log", type=Path, help="that run's training log")
+    p.add_argument("--cpu-sweep", type=Path, help="selection-set threshold sweep of the CPU-hour model (--sweep JSON)")
+    p.add_argument("--cpu-tuned", type=Path, help="its held-out eval JSON at the threshold chosen from the sweep")
+    p.add_argument("--screen", type=Path,
+                   help="folder of NAME.log + NAME.eval.json: CPU-hour recipes screened on a selection set")
     a = p.parse_args()
     r = json.loads(a.report.read_text())
     t, m, tr = r["test"], r["manifest"], r["training"]
@@ -154,44 +186,94 @@ def main() -> None:
     ]
     if a.cpu_run and a.cpu_log:
         c = json.loads(a.cpu_run.read_text())
-        log = [json.loads(l) for l in a.cpu_log.read_text().splitlines() if l.startswith("{")]
-        epochs = [e for e in log if "epoch" in e]
-        run = next(e for e in reversed(log) if "minutes" in e)
+        epochs, run = read_log(a.cpu_log)
         secs = [e["s"] for e in epochs]
-        checks = [
-            ("mAP@0.5", c["map50"], PAPER["map50"], c["map50"] >= PAPER["map50"]),
-            ("mean segmentation IoU", c["seg_iou_mean"], PAPER["seg_iou_mean"], c["seg_iou_mean"] >= PAPER["seg_iou_mean"]),
-            ("miss rate", c["miss_rate"], PAPER["miss_rate"], c["miss_rate"] <= PAPER["miss_rate"]),
-            ("false-detection rate", c["false_detection_rate"], PAPER["false_detection_rate"],
-             c["false_detection_rate"] <= PAPER["false_detection_rate"]),
-        ]
-        all_met = all(ok for *_, ok in checks)
+        before = json.loads(a.cpu_before.read_text()) if a.cpu_before else None
+        _, before_run = read_log(a.cpu_before_log) if a.cpu_before_log else (None, None)
+        sweep = json.loads(a.cpu_sweep.read_text()) if a.cpu_sweep else None
+        tuned = json.loads(a.cpu_tuned.read_text()) if a.cpu_tuned else None
+        final = tuned or c  # the verdict is on the operating point a station would run
+        keys = [("mAP@0.5", "map50", False), ("mean segmentation IoU", "seg_iou_mean", False),
+                ("miss rate", "miss_rate", True), ("false-detection rate", "false_detection_rate", True)]
+        ok = {k: (final[k] <= PAPER[k]) if low else (final[k] >= PAPER[k]) for _, k, low in keys}
+        all_met = all(ok.values())
         lines += [
             "",
             f"## Training on a 2-core CPU in an hour: {'targets met' if all_met else 'targets not all met'}",
             "`bash scripts/train-electrode-cpu.sh` trains the same architecture on the same 4000 pairs with a recipe"
-            " for a 2-core machine: batch 8 (twice the updates per image), channels-last convolutions (about 17%"
-            f" faster per step on the CPU), and a learning-rate schedule annealed over a {run['args']['max_minutes']}"
-            f"-minute budget. The measured run: {run['epochs_run']} epochs of {min(secs):.0f}-{max(secs):.0f} s"
-            f" ({run['minutes']} min of training on {run['device_name']}; best by validation loss: epoch"
-            f" {run['best']['epoch']}), while the machine also built and tested the firmware now and then."
-            " Held-out set (seed 2, the same 1000 pairs as above), evaluated in PyTorch"
-            " (`electrode_evaluate.py --checkpoint`):",
-            "",
-            "| metric | paper | 2-core CPU hour | target |",
-            "| --- | --- | --- | --- |",
+            f" for a 2-core machine: batch 8 (twice the updates per image), {recipe(run)}, channels-last"
+            " convolutions (about 17% faster per step on the CPU), and a learning-rate schedule annealed over a"
+            f" {run['args']['max_minutes']}-minute budget. The measured run: {run['epochs_run']} epochs of"
+            f" {min(secs):.0f}-{max(secs):.0f} s ({run['minutes']} min of training on {run['device_name']}; best by"
+            f" validation loss: epoch {run['best']['epoch']}).",
         ]
-        lines += [f"| {name} | {pct(target)} | {pct(v)} | {met(ok)} |" for name, v, target, ok in checks]
+        if sweep and tuned:
+            thr = tuned["score_threshold"]
+            lines += [
+                "",
+                "After an hour the detections' scores are less confident than the shipped model's, so the script"
+                " then chooses the station's operating point (`inspection.score_threshold`, the manifest's `score`)"
+                " on the selection set (1000 pairs, seed 3; never the test set): the threshold with the lowest miss"
+                " rate plus false-detection rate there (`electrode_evaluate.py --sweep`, then `--threshold-from`):",
+                "",
+                "| threshold | selection miss | selection false det. |",
+                "| --- | --- | --- |",
+                *[f"| {r['threshold']:.2f}{' (chosen)' if abs(r['threshold'] - thr) < 1e-9 else ''} | "
+                  f"{pct(r['miss_rate'])} | {pct(r['false_detection_rate'])} |" for r in sweep],
+            ]
+        lines += [
+            "",
+            "Held-out set (seed 2, the same 1000 pairs as above), evaluated in PyTorch"
+            " (`electrode_evaluate.py --checkpoint`); mAP@0.5 and segmentation IoU do not depend on the threshold:",
+            "",
+        ]
+        cols = [(f"CPU hour at {c['score_threshold']:.2f}", c)]
+        if tuned:
+            cols.append((f"CPU hour at {tuned['score_threshold']:.2f} (chosen)", tuned))
+        if before:
+            cols.append((f"first recipe ({recipe(before_run)}) at {before['score_threshold']:.2f}"
+                         if before_run else "first recipe", before))
+        head = "| metric | paper | " + " | ".join(n for n, _ in cols) + " | target |"
+        lines += [head, "| --- " * (head.count("|") - 1) + "|"]
+        for name, k, _ in keys:
+            lines.append(f"| {name} | {pct(PAPER[k])} | " + " | ".join(pct(e[k]) for _, e in cols)
+                         + f" | {met(ok[k])} |")
+        lines.append(f"| image-level accuracy | | " + " | ".join(pct(e["image_accuracy"]) for _, e in cols) + " | |")
         worst = min(c["ap50"], key=c["ap50"].get)
         ap = ", ".join(f"{k} {pct(v)}" for k, v in c["ap50"].items())
         lines += [
             "",
-            f"AP@0.5 per class: {ap}. The shortfall is mostly `{worst}`"
+            f"AP@0.5 per class: {ap}; the weakest is `{worst}`"
             + (" (the smallest defects, seen only in the X-ray)" if worst == "inclusion" else "")
             + f". Validation loss at the end: {run['best']['val_loss']:.3f} (the GPU run ended at"
             f" {tr.get('best', {}).get('val_loss', float('nan')):.3f} after {tr['epochs_run']} epochs of twice as"
             " many images per update): the hour buys about half the image passes of the shipped run.",
         ]
+        if tuned:
+            lines += [
+                "",
+                "To ship such a model, export it with its operating point in the manifest: `electrode_export.py"
+                " --checkpoint work/electrode/cpu-hour/full.pt --eval work/electrode/cpu-hour/full.tuned.eval.json"
+                f" --threshold {tuned['score_threshold']:.2f} --out ...`. One run was measured; runs of one recipe"
+                " differ (see below), so re-check the held-out figures of any model before it goes to a line.",
+            ]
+        if a.screen:
+            lines += [
+                "",
+                "How the recipe was chosen: the hour buys 9 epochs at batch 8, so recipes were screened at exactly"
+                " that (9 epochs, batch 8, the step-based schedule) on an H100, side by side, and scored on a"
+                " selection set of 1000 pairs rendered with seed 3, never on the seed-2 test set. One run each;"
+                " the spread between runs of one recipe is large (the first recipe's miss rate was 20.5% in its"
+                " GPU screening run and 9.9% in its CPU hour), so only large differences count (val loss: the 400 pairs held back from training; focal alpha changes its scale):",
+                "",
+                "| recipe (9 epochs, batch 8) | mAP@0.5 | inclusion AP | miss | false det. | seg IoU | val loss |",
+                "| --- | --- | --- | --- | --- | --- | --- |",
+                *screen_rows(a.screen),
+                "",
+                "Drawing the inclusion images 3 times as often lifted inclusion AP by 7 to 10 points, and the"
+                " doubled learning rate brought the under-trained scores over the 0.5 threshold (miss rate down);"
+                " the two together scored best in mAP and went into the script.",
+            ]
         lines += [
             "",
             "The shipped file is the GPU run above; this section shows that a line without a GPU can re-make"

@@ -48,13 +48,23 @@ def torch_runner(ckpt_path: Path):
     return run, 0.5
 
 
-def evaluate(run, data, threshold: float, batch: int = 32) -> dict:
-    acc = Accumulator(threshold)
+def evaluate(run, data, thresholds: list[float], batch: int = 32) -> list[dict]:
+    """The metrics at each decision threshold, from one pass of the model over the set."""
+    accs = [Accumulator(t) for t in thresholds]
     for s in range(0, len(data.files), batch):
         det, seg, cls = run(normalise_visible(data.visible[s : s + batch]), normalise_xray(data.xray[s : s + batch]))
         for j in range(len(det)):
-            acc.add(decode(det[j], AP_FLOOR), data.boxes[s + j], seg[j], data.masks[s + j], cls[j])
-    return acc.report()
+            found = decode(det[j], AP_FLOOR)
+            for acc in accs:
+                acc.add(found, data.boxes[s + j], seg[j], data.masks[s + j], cls[j])
+    return [acc.report() for acc in accs]
+
+
+def chosen_threshold(sweep: list[dict]) -> float:
+    """The operating point from a --sweep JSON: the lowest miss rate plus false-detection rate (ties: the lower
+    threshold, since a missed defect costs more on a line than a false reject)."""
+    best = min(sweep, key=lambda r: (r["miss_rate"] + r["false_detection_rate"], r["threshold"]))
+    return float(best["threshold"])
 
 
 def main() -> None:
@@ -63,12 +73,31 @@ def main() -> None:
     src.add_argument("--checkpoint", type=Path, help="PyTorch checkpoint from electrode_train.py")
     src.add_argument("--model", type=Path, help="exported .onnx (threshold from its manifest)")
     p.add_argument("--data", type=Path, required=True, help="folder in the DESIGN electrode COCO format")
-    p.add_argument("--threshold", type=float, help="decision score threshold (default: the model's)")
+    at = p.add_mutually_exclusive_group()
+    at.add_argument("--threshold", type=float, help="decision score threshold (default: the model's)")
+    at.add_argument("--threshold-from", type=Path, help="a --sweep JSON from a selection set: use the threshold"
+                                                        " with the lowest miss + false-detection rate there")
     p.add_argument("--json", type=Path, help="also write the metrics here")
+    p.add_argument("--sweep", help="comma-separated thresholds: miss and false-detection rate at each, to choose"
+                                   " the station's inspection.score_threshold on a validation set")
     a = p.parse_args()
     data = load_set(a.data)
     run, thr = onnx_runner(a.model) if a.model else torch_runner(a.checkpoint)
-    m = evaluate(run, data, a.threshold if a.threshold is not None else thr)
+    if a.sweep:
+        thresholds = [float(t) for t in a.sweep.split(",")]
+        rows = evaluate(run, data, thresholds)
+        print("threshold  miss rate  false-detection rate  image accuracy")
+        for t, m in zip(thresholds, rows):
+            print(f"{t:9.2f}  {100 * m['miss_rate']:8.2f}%  {100 * m['false_detection_rate']:19.2f}%"
+                  f"  {100 * m['image_accuracy']:13.2f}%")
+        if a.json:
+            a.json.write_text(json.dumps([dict(m, threshold=t) for t, m in zip(thresholds, rows)], indent=2) + "\n")
+        return
+    if a.threshold_from:
+        thr = chosen_threshold(json.loads(a.threshold_from.read_text()))
+    elif a.threshold is not None:
+        thr = a.threshold
+    [m] = evaluate(run, data, [thr])
     m["data"] = str(a.data)
     m["model"] = str(a.model or a.checkpoint)
     print(format_report(m))

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from electrode_data import detection_targets, load_set, normalise_visible, normalise_xray
+from electrode_data import CLASSES, detection_targets, load_set, normalise_visible, normalise_xray
 from electrode_model import NUM_CLASSES, SIZE, DET_STRIDE, ElectrodeDetector, count_parameters, variant
 
 
@@ -111,13 +111,13 @@ def learning_rate(args, step_share: float, elapsed_s: float) -> float:
     return args.lr * 0.5 * (1 + math.cos(math.pi * (t - 0.05) / 0.95))
 
 
-def losses(model: ElectrodeDetector, b: dict) -> dict:
+def losses(model: ElectrodeDetector, b: dict, focal_alpha: float = 0.25) -> dict:
     r = model.raw(b["vis"], b["xray"])
     pos = b["pos"]
     n_pos = pos.sum().clamp(min=1).float()
     boxes = model.boxes(r["ltrb"])
     return {
-        "focal": focal_loss(r["cls_logits"], b["cls_t"]) / n_pos,
+        "focal": focal_loss(r["cls_logits"], b["cls_t"], alpha=focal_alpha) / n_pos,
         "giou": 2.0 * giou_loss(boxes[pos], b["box_t"][pos]) / n_pos,
         "seg_ce": F.cross_entropy(r["seg"], b["masks"].long()),
         "dice": dice_loss(r["seg"], b["masks"]),
@@ -125,17 +125,30 @@ def losses(model: ElectrodeDetector, b: dict) -> dict:
     }
 
 
-def evaluate_loss(model, data: Batches, idx: np.ndarray, batch: int) -> dict:
+def evaluate_loss(model, data: Batches, idx: np.ndarray, batch: int, focal_alpha: float) -> dict:
     model.eval()
     sums: dict[str, float] = {}
     with torch.no_grad():
         for s in range(0, len(idx), batch):
             b = data.take(idx[s : s + batch])
-            for k, v in losses(model, b).items():
+            for k, v in losses(model, b, focal_alpha).items():
                 sums[k] = sums.get(k, 0.0) + v.item() * len(b["vis"])
     out = {k: v / len(idx) for k, v in sums.items()}
     out["total"] = sum(out.values())
     return out
+
+
+def epoch_pool(data: Batches, train_idx: np.ndarray, oversample: list[str]) -> np.ndarray:
+    """The training images an epoch draws from: each image showing an oversampled class (CLASS=K) is in it K
+    times, so rare or hard classes are seen more often within the same number of steps."""
+    pool = [train_idx]
+    for spec in oversample:
+        name, _, k = spec.partition("=")
+        if name not in CLASSES or not k.isdigit() or int(k) < 1:
+            raise SystemExit(f"--oversample {spec}: expected CLASS=K with CLASS one of {', '.join(CLASSES)}")
+        shown = train_idx[data.presence[train_idx, CLASSES.index(name)].cpu().numpy() > 0]
+        pool += [shown] * (int(k) - 1)
+    return np.concatenate(pool)
 
 
 def train(args) -> dict:
@@ -157,17 +170,18 @@ def train(args) -> dict:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = (len(train_idx) // args.batch) * args.epochs
+    pool = epoch_pool(data, train_idx, args.oversample)
     step = 0
     best = {"val_loss": float("inf")}
     history, since_best, started = [], 0, time.time()
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.time()
-        perm = rng.permutation(train_idx)
+        perm = rng.permutation(pool)[: len(train_idx)]  # epochs keep their size (and cost) when oversampling
         total = 0.0
         for s in range(0, len(perm) - args.batch + 1, args.batch):
             b = data.take(perm[s : s + args.batch], bool(rng.random() < 0.5), bool(rng.random() < 0.5))
-            loss = sum(losses(model, b).values())
+            loss = sum(losses(model, b, args.focal_alpha).values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -176,7 +190,7 @@ def train(args) -> dict:
             opt.step()
             step += 1
             total += loss.item() * args.batch
-        val = evaluate_loss(model, data, val_idx, args.batch * 2)
+        val = evaluate_loss(model, data, val_idx, args.batch * 2, args.focal_alpha)
         row = {"epoch": epoch, "train_loss": round(total / len(perm), 4), "val": {k: round(v, 4) for k, v in val.items()},
                "s": round(time.time() - t0, 1)}
         history.append(row)
@@ -221,6 +235,9 @@ def main() -> None:
     p.add_argument("--limit", type=int, help="use only the first N images")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-minutes", type=float, help="wall-clock budget: the schedule anneals by time and ends after the epoch that passes it")
+    p.add_argument("--oversample", action="append", default=[], metavar="CLASS=K",
+                   help="draw images that show CLASS K times as often (epochs keep their size); repeatable")
+    p.add_argument("--focal-alpha", type=float, default=0.25, help="focal loss weight of the positive points")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
     args = p.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
