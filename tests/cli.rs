@@ -15,6 +15,24 @@ fn cellgate() -> Command {
     c
 }
 
+/// Runs `cellgate ARGS --config C --images <the seal fixtures>` on a test config; its stdout, after
+/// checking that it succeeded.
+fn on_seal_fixtures(args: &[&str]) -> String {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |_| {});
+    let out = cellgate()
+        .args(args)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--images")
+        .arg(common::fixtures().join("seal"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn sigterm_settles_parts_in_flight_sets_outputs_safe_and_exits_zero() {
     let _serial = common::serial();
@@ -95,20 +113,32 @@ fn models_inspect_refuses_a_broken_file_with_exit_3() {
 
 #[test]
 fn replay_of_a_labelled_folder_reports_agreement() {
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = common::write_config(dir.path(), |_| {});
-    let out = cellgate()
-        .args(["replay", "--rate", "50", "--config"])
-        .arg(&cfg)
-        .arg("--images")
-        .arg(common::fixtures().join("seal"))
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = on_seal_fixtures(&["replay", "--rate", "50"]);
     assert!(stdout.contains("labels: 12 parts  accuracy 100.00%"), "{stdout}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("part ")).count(), 12, "a line per part");
+}
+
+#[test]
+fn bench_prints_every_row_and_the_overhead_of_each_round() {
+    let stdout = on_seal_fixtures(&["bench", "--parts", "12", "--rounds", "2"]);
+    for row in [
+        "bare ORT: full graph, batch 1",
+        "bare ORT: encoder+head, cached reference, batch 1",
+        "station: full graph, batch 1",
+        "station: encoder+head, batch 1",
+        "station: encoder+head, 6 cavities per batch",
+    ] {
+        let line = stdout.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row {row}: {stdout}"));
+        let rate: f64 = line[row.len()..].split_whitespace().next().and_then(|v| v.parse().ok()).expect("rate");
+        assert!(rate > 0.0, "{line}");
+    }
+    // Each comparison shows its median and both rounds' figures.
+    for what in ["(full graph, batch 1)", "(encoder+head, batch 1)"] {
+        let line = stdout.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no overhead {what}: {stdout}"));
+        let rounds = line.split("rounds: ").nth(1).and_then(|r| r.split(';').next()).expect("rounds");
+        assert_eq!(rounds.split(", ").count(), 2, "{line}");
+    }
+    assert!(stdout.contains("vs naive pair-per-part"), "{stdout}");
 }
 
 #[test]

