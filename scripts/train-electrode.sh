@@ -19,6 +19,7 @@ done
 $py $ml/electrode_export.py --checkpoint $w/full.pt --eval $w/full.eval.json --ablation $w/base.eval.json \
   --ablation $w/attention.eval.json --data $w/test --out onnx/electrode_detector.onnx
 $py $ml/electrode_evaluate.py --model onnx/electrode_detector.onnx --data $w/test --json $w/full.onnx.eval.json
-# CARD_ARGS: e.g. "--equal-time DIR --cpu-run EVAL.json --cpu-checkpoint CKPT" from other runs of this script.
+# CARD_ARGS: e.g. "--equal-time DIR --cpu-run EVAL.json --cpu-log LOG --cpu-sweep SWEEP.json --cpu-tuned EVAL.json"
+# from other runs (train-electrode-cpu.sh writes the --cpu-* files).
 $py $ml/electrode_card.py --report onnx/electrode_detector.report.json --out onnx/electrode_detector.md ${CARD_ARGS:-}
 $py $ml/electrode_fixtures.py --model onnx/electrode_detector.onnx --data $w/test --out tests/fixtures/electrode

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use cellgate::config::{GpioConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
 use cellgate::inspect::preprocess::Preprocessor;
+use cellgate::inspect::seal::companion;
 use cellgate::model::{GraphRole, LoadedModel, Task};
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::{read_rgb, ReplaySource};
@@ -36,7 +37,6 @@ struct Prepared {
     recipe: String,
 }
 
-#[derive(Clone)]
 pub(super) struct Row {
     pub parts_per_s: f64,
     pub p50: f64,
@@ -46,6 +46,7 @@ pub(super) struct Row {
 
 pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) -> Result<(), CliError> {
     let base = StationConfig::load(config)?;
+    let rounds = rounds.max(1);
     let Some(seal_cfg) = base.seal().cloned() else {
         return super::bench_electrode::run(&base, images, parts, rounds);
     };
@@ -124,11 +125,8 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     ));
 
     // 2. Bare ONNX Runtime, encoder + head with the reference embedding computed once per recipe.
-    let stem = model_path.with_extension("");
-    let enc_path = PathBuf::from(format!("{}.encoder.onnx", stem.display()));
-    let head_path = PathBuf::from(format!("{}.head.onnx", stem.display()));
-    let split = enc_path.is_file() && head_path.is_file();
-    if split {
+    let (enc_path, head_path) = (companion(&model_path, "encoder"), companion(&model_path, "head"));
+    if enc_path.is_file() && head_path.is_file() {
         let mut enc = LoadedModel::load(&rt, &enc_path, Task::SealClassifier, GraphRole::Encoder)?;
         let mut head = LoadedModel::load(&rt, &head_path, Task::SealClassifier, GraphRole::Head)?;
         let mut ref_emb: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
@@ -191,11 +189,8 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     }
     if let (Some(naive), Some(st)) = (rounds_of("bare ORT: full graph"), rounds_of("station: encoder+head, 6")) {
         let gain: Vec<f64> = naive.iter().zip(st).map(|(n, s)| s.parts_per_s / n.parts_per_s).collect();
-        println!(
-            "reference caching + fixture batching vs naive pair-per-part: {:.2}x (rounds: {}; target >= 1.5x)",
-            median(&gain),
-            gain.iter().map(|g| format!("{g:.2}x")).collect::<Vec<_>>().join(", ")
-        );
+        let gain = median_and_rounds(&gain, |g| format!("{g:.2}x"));
+        println!("reference caching + fixture batching vs naive pair-per-part: {gain}; target >= 1.5x)");
     }
     let f = &frames[0];
     println!(
@@ -218,7 +213,7 @@ pub(super) type Measure<'a> = (&'static str, Box<dyn FnMut() -> Result<Row, CliE
 /// Runs each measure once per round, in order, round after round; returns each one's rows.
 pub(super) fn in_rounds(rounds: usize, measures: &mut [Measure]) -> Result<Vec<(&'static str, Vec<Row>)>, CliError> {
     let mut out: Vec<(&'static str, Vec<Row>)> = measures.iter().map(|(n, _)| (*n, Vec::new())).collect();
-    for _ in 0..rounds.max(1) {
+    for _ in 0..rounds {
         for ((_, measure), (_, rows)) in measures.iter_mut().zip(&mut out) {
             rows.push(measure()?);
         }
@@ -246,15 +241,14 @@ pub(super) fn station_row(report: &RunReport, cavities: usize) -> Row {
 pub(super) fn print_overhead(what: &str, bare: &[Row], station: &[Row]) {
     let per_round: Vec<f64> =
         bare.iter().zip(station).map(|(b, s)| 100.0 * (1.0 - s.parts_per_s / b.parts_per_s)).collect();
-    println!(
-        "station overhead vs bare ORT ({what}): {:+.1}% (rounds: {}; target <= 5%)",
-        median(&per_round),
-        per_round.iter().map(|o| format!("{o:+.1}%")).collect::<Vec<_>>().join(", ")
-    );
+    let overhead = median_and_rounds(&per_round, |o| format!("{o:+.1}%"));
+    println!("station overhead vs bare ORT ({what}): {overhead}; target <= 5%)");
 }
 
-fn median(v: &[f64]) -> f64 {
-    percentile(v, 50.0).unwrap_or(f64::NAN)
+/// `MEDIAN (rounds: R1, R2, ...` with each figure formatted by `fmt`; the caller closes the parenthesis.
+fn median_and_rounds(v: &[f64], fmt: impl Fn(f64) -> String) -> String {
+    let each: Vec<String> = v.iter().map(|&x| fmt(x)).collect();
+    format!("{} (rounds: {}", fmt(percentile(v, 50.0).unwrap_or(f64::NAN)), each.join(", "))
 }
 
 pub(super) fn timed(n: usize, mut f: impl FnMut(usize) -> Result<(), CliError>) -> Result<Vec<f64>, CliError> {
@@ -320,19 +314,19 @@ fn station_run(
     cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
     cfg.model_updates.watch = false;
     cfg.model_updates.state_dir = out.join("models");
-    let ov = flat_out(triggers);
-    // Warm the sessions with a short run first, as a station does before READY.
-    let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
-    Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
-    let report = Station::build(cfg, &ov)?.run(Arc::new(AtomicBool::new(false)))?;
+    let report = run_flat_out(&cfg, triggers)?;
     std::thread::sleep(Duration::from_millis(50));
     Ok(report)
 }
 
-/// Overrides for a station run flat out: triggers come faster than any model can judge them, so the
-/// bounded inference queue paces the run and the figure is the station's own rate, not the trigger's.
-pub(super) fn flat_out(triggers: u64) -> Overrides {
-    Overrides { saturate: true, max_triggers: Some(triggers), rate_hz: Some(1e6), ..Overrides::default() }
+/// The station run flat out for `triggers` triggers, after a short warm-up run (as a station warms its
+/// sessions before READY). Triggers come faster than any model can judge them, so the bounded inference
+/// queue paces the run and the figure is the station's own rate, not the trigger's.
+pub(super) fn run_flat_out(cfg: &StationConfig, triggers: u64) -> Result<RunReport, CliError> {
+    let ov = Overrides { saturate: true, max_triggers: Some(triggers), rate_hz: Some(1e6), ..Overrides::default() };
+    let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
+    Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
+    Ok(Station::build(cfg.clone(), &ov)?.run(Arc::new(AtomicBool::new(false)))?)
 }
 
 pub(super) fn peak_rss() -> Option<String> {

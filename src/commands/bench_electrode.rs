@@ -3,8 +3,6 @@
 //! inference, decode + rules), so the overhead can be traced to where it goes.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
@@ -18,11 +16,10 @@ use cellgate::sources::pairing::{FramePair, PairedSource};
 use cellgate::sources::replay::ReplaySource;
 use cellgate::sources::{Frame, PixelFormat};
 use cellgate::station::summary::percentile;
-use cellgate::station::{Overrides, Station};
 use ort::value::TensorRef;
 
 use super::bench::{
-    flat_out, in_rounds, other, peak_rss, print_overhead, print_rows, row, station_row, timed, Measure,
+    in_rounds, other, peak_rss, print_overhead, print_rows, row, run_flat_out, station_row, timed, Measure,
 };
 use super::CliError;
 
@@ -133,21 +130,11 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     if let cellgate::config::GpioConfig::Chardev(_) = cfg.gpio {
         return Err(other("bench the electrode station on a config with simulated GPIO"));
     }
-    let ov = flat_out(parts as u64);
     let mut measures: Vec<Measure> = vec![
         ("bare ORT: Session::run, batch 1", Box::new(|| timed(parts, &mut bare_run).map(|lat| row(&lat)))),
-        (
-            "station: pair -> verdict, batch 1",
-            Box::new(|| {
-                let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
-                Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
-                let report = Station::build(cfg.clone(), &ov)?.run(Arc::new(AtomicBool::new(false)))?;
-                Ok(station_row(&report, 1))
-            }),
-        ),
+        ("station: pair -> verdict, batch 1", Box::new(|| Ok(station_row(&run_flat_out(&cfg, parts as u64)?, 1)))),
     ];
     let results = in_rounds(rounds, &mut measures);
-    drop(measures);
     let _ = std::fs::remove_dir_all(&out);
     let results = results?;
     print_rows(&results);
