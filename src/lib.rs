@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod gpio_chip;
 pub mod inspect;
+pub mod mailbox;
 pub mod model;
 pub mod runtime;
 pub mod service;

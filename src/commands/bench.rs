@@ -320,10 +320,16 @@ fn station_run(
 }
 
 /// The station run flat out for `triggers` triggers, after a short warm-up run (as a station warms its
-/// sessions before READY). Triggers come faster than any model can judge them, so the bounded inference
-/// queue paces the run and the figure is the station's own rate, not the trigger's.
+/// sessions before READY). The trigger never waits, so the bounded inference queue paces the run (the
+/// capture thread sleeps until half of it is taken) and the figure is the station's own rate, not the
+/// trigger's.
 pub(super) fn run_flat_out(cfg: &StationConfig, triggers: u64) -> Result<RunReport, CliError> {
-    let ov = Overrides { saturate: true, max_triggers: Some(triggers), rate_hz: Some(1e6), ..Overrides::default() };
+    let ov = Overrides {
+        saturate: true,
+        max_triggers: Some(triggers),
+        rate_hz: Some(f64::INFINITY),
+        ..Overrides::default()
+    };
     let warm = Overrides { max_triggers: Some(5), ..ov.clone() };
     Station::build(cfg.clone(), &warm)?.run(Arc::new(AtomicBool::new(false)))?;
     Ok(Station::build(cfg.clone(), &ov)?.run(Arc::new(AtomicBool::new(false)))?)

@@ -2,13 +2,17 @@
 //! `delay_ms`): an NG or error verdict, a verdict not ready in time (late), or an active fault with
 //! `reject_on_fault` fires the part's reject output for `pulse_ms`. The alarm output follows the
 //! station's faults. Each part leaves here exactly once, as a record for the results log.
+//!
+//! The scheduler wakes only when an output may change: at a reject point that may fire, at the end of a
+//! pulse, for a fault (on two cores every other wake-up takes a core from inference). A quiet part (judged
+//! OK with nothing to fire, or NG on a line an earlier pulse already holds on past its reject point) is
+//! settled, in time order, on the next wake-up or `QUIET_SETTLE` after its reject point, whichever is
+//! first; its outputs and its record are the same either way.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::gpio::{GpioOutputs, OutputLine};
 use super::results_log::{PartRecord, StageLatency};
@@ -16,6 +20,7 @@ use crate::inspect::decision::Verdict;
 use crate::inspect::defect_rules::DefectRecord;
 use crate::inspect::electrode::ElectrodeResult;
 use crate::inspect::seal::ModelIdentity;
+use crate::mailbox;
 use crate::sources::Frame;
 use crate::station::metrics::StationMetrics;
 
@@ -72,6 +77,59 @@ pub enum ActuatorMsg {
     Fault { kind: FaultKind, active: bool },
 }
 
+/// A message with the time it was sent: the scheduler settles what was due before it, then handles it,
+/// so a verdict or a fault takes effect from when it happened, however late the scheduler wakes.
+type Stamped = (Instant, ActuatorMsg);
+
+/// How late a quiet part (judged OK, nothing to fire) may be settled after its reject point.
+const QUIET_SETTLE: Duration = Duration::from_millis(20);
+/// How long a settled part's record may wait before the recorder is woken for it.
+const RECORD_SLACK: Duration = Duration::from_millis(50);
+
+/// The actuator thread is gone: nothing can reject parts any more.
+#[derive(Debug)]
+pub struct ActuatorGone;
+
+/// What capture and inference send to the actuator. Each message says when it is needed (a part's reject
+/// point, or now for a fault), so the actuator is not woken for it earlier.
+#[derive(Clone)]
+pub struct ActuatorTx {
+    tx: mailbox::Sender<Stamped>,
+    delay: Duration,
+}
+
+impl ActuatorTx {
+    fn send(&self, msg: ActuatorMsg, due: Instant) -> Result<(), ActuatorGone> {
+        self.tx.send((Instant::now(), msg), due).map_err(|_| ActuatorGone)
+    }
+
+    pub fn register(&self, ticket: PartTicket) -> Result<(), ActuatorGone> {
+        let due = ticket.trigger + self.delay;
+        self.send(ActuatorMsg::Register(ticket), due)
+    }
+
+    /// The outcome of the part `id` triggered at `trigger`.
+    pub fn outcome(&self, id: u64, trigger: Instant, outcome: Outcome) -> Result<(), ActuatorGone> {
+        self.send(ActuatorMsg::Outcome { id, outcome }, trigger + self.delay)
+    }
+
+    pub fn fault(&self, kind: FaultKind, active: bool) -> Result<(), ActuatorGone> {
+        self.send(ActuatorMsg::Fault { kind, active }, Instant::now())
+    }
+}
+
+/// The actuator's inbox and the handle that feeds it.
+pub fn actuator_channel(delay: Duration) -> (ActuatorTx, mailbox::Receiver<Stamped>) {
+    let (tx, rx) = mailbox::unbounded();
+    (ActuatorTx { tx, delay }, rx)
+}
+
+/// The recorder's inbox and the scheduler's end of it: 256 parts of slack (25 s at 10 parts/s) for a slow
+/// disk; a full disk does not fill it (the recorder counts write errors and goes on).
+pub fn record_channel() -> (mailbox::Sender<Settled>, mailbox::Receiver<Settled>) {
+    mailbox::bounded(256)
+}
+
 /// A settled part, for the recorder.
 pub struct Settled {
     pub record: PartRecord,
@@ -107,14 +165,23 @@ pub struct RejectScheduler<G: GpioOutputs> {
     station: String,
     metrics: Arc<StationMetrics>,
     parts: BTreeMap<u64, Pending>,
+    /// Events at which an output may change, at their time.
     events: BinaryHeap<Reverse<(Instant, Event)>>,
+    /// Reject points of quiet parts (judged OK, nothing to fire), settled without a wake-up of their own.
+    quiet: BinaryHeap<Reverse<(Instant, u64)>>,
     pulse_until: BTreeMap<OutputLine, Instant>,
     faults: BTreeMap<FaultKind, bool>,
-    out: Sender<Settled>,
+    out: mailbox::Sender<Settled>,
 }
 
 impl<G: GpioOutputs> RejectScheduler<G> {
-    pub fn new(gpio: G, timing: Timing, station: String, metrics: Arc<StationMetrics>, out: Sender<Settled>) -> Self {
+    pub fn new(
+        gpio: G,
+        timing: Timing,
+        station: String,
+        metrics: Arc<StationMetrics>,
+        out: mailbox::Sender<Settled>,
+    ) -> Self {
         Self {
             gpio,
             timing,
@@ -122,6 +189,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             metrics,
             parts: BTreeMap::new(),
             events: BinaryHeap::new(),
+            quiet: BinaryHeap::new(),
             pulse_until: BTreeMap::new(),
             faults: BTreeMap::new(),
             out,
@@ -132,41 +200,61 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         self.faults.values().any(|&a| a)
     }
 
-    /// Runs until every sender is gone and every registered part is settled; then all outputs safe.
-    /// Returns the GPIO backend so a caller can read its final state.
-    pub fn run(mut self, rx: Receiver<ActuatorMsg>) -> G {
-        let mut open = true;
-        loop {
-            let next_due = self.events.peek().map(|Reverse((t, _))| *t);
-            if !open && next_due.is_none() {
+    /// A fault rejects every part at its reject point.
+    fn fault_rejects(&self) -> bool {
+        self.timing.reject_on_fault && self.faulted()
+    }
+
+    /// A judged part whose reject point, at `t`, changes no output unless a fault comes first: judged OK
+    /// with nothing to fire, or every line it fires already held on past `t` by an earlier part's pulse.
+    fn is_quiet(&self, id: u64, t: Instant) -> bool {
+        let Some(p) = self.parts.get(&id) else { return false };
+        let Some(Outcome::Scored { reject, markers, .. }) = &p.outcome else { return false };
+        let held = |line: OutputLine| self.pulse_until.get(&line).is_some_and(|u| *u >= t);
+        !self.fault_rejects()
+            && (!reject || held(OutputLine::Reject(p.ticket.cavity)))
+            && markers.iter().all(|&m| held(OutputLine::Marker(m)))
+    }
+
+    /// When the scheduler must be awake next: the first event that may change an output, or a quiet
+    /// part's reject point plus `QUIET_SETTLE`. Quiet reject points settle in time order with the events,
+    /// so a held line is extended before its pulse ends.
+    fn next_wake(&mut self) -> Option<Instant> {
+        while let Some(Reverse((t, Event::RejectPoint(id)))) = self.events.peek() {
+            let (t, id) = (*t, *id);
+            if !self.is_quiet(id, t) {
                 break;
             }
-            let msg = match (open, next_due) {
-                (true, Some(t)) => match rx.recv_timeout(t.saturating_duration_since(Instant::now())) {
-                    Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        open = false;
-                        None
-                    }
-                },
-                (true, None) => match rx.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => {
-                        open = false;
-                        None
-                    }
-                },
-                (false, Some(t)) => {
-                    std::thread::sleep(t.saturating_duration_since(Instant::now()));
-                    None
+            self.events.pop();
+            self.quiet.push(Reverse((t, id)));
+        }
+        let event = self.events.peek().map(|Reverse((t, _))| *t);
+        let slack = if self.fault_rejects() { Duration::ZERO } else { QUIET_SETTLE };
+        let quiet = self.quiet.peek().map(|Reverse((t, _))| *t + slack);
+        match (event, quiet) {
+            (Some(e), Some(q)) => Some(e.min(q)),
+            (e, q) => e.or(q),
+        }
+    }
+
+    /// Runs until every sender is gone and every registered part is settled; then all outputs safe.
+    /// Returns the GPIO backend so a caller can read its final state.
+    pub fn run(mut self, rx: mailbox::Receiver<Stamped>) -> G {
+        let mut open = true;
+        let mut inbox = std::collections::VecDeque::new();
+        loop {
+            let wake = self.next_wake();
+            if !open {
+                let Some(t) = wake else { break };
+                std::thread::sleep(t.saturating_duration_since(Instant::now()));
+            } else {
+                open = rx.recv(wake, &mut inbox);
+                for (at, m) in inbox.drain(..) {
+                    self.fire_due(at);
+                    self.handle(m);
                 }
-                (false, None) => None,
-            };
-            if let Some(m) = msg {
-                self.handle(m);
             }
-            self.fire_due();
+            self.fire_due(Instant::now());
         }
         // Parts whose outcome never came (their sender died): settle them as errors, never lose them.
         let left: Vec<u64> = self.parts.keys().copied().collect();
@@ -215,24 +303,40 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         }
     }
 
-    fn fire_due(&mut self) {
-        let now = Instant::now();
-        while let Some(Reverse((t, _))) = self.events.peek() {
-            if *t > now {
-                break;
-            }
-            let Some(Reverse((t, ev))) = self.events.pop() else { break };
-            match ev {
-                Event::RejectPoint(id) => self.reject_point(id, t),
-                Event::PulseEnd(line) => {
-                    if self.pulse_until.get(&line).is_some_and(|u| *u <= Instant::now()) {
-                        self.pulse_until.remove(&line);
-                        if let Err(e) = self.gpio.set(line, false) {
-                            log::error!("{line} output: {e}");
-                        }
-                    }
+    /// Settles every reject point and ends every pulse due by `now`, in time order.
+    fn fire_due(&mut self, now: Instant) {
+        loop {
+            let event = self.events.peek().map(|Reverse((t, _))| *t).filter(|t| *t <= now);
+            let quiet = self.quiet.peek().map(|Reverse((t, _))| *t).filter(|t| *t <= now);
+            let event_first = match (event, quiet) {
+                (None, None) => break,
+                // A held pulse is extended before it ends at the same instant.
+                (Some(e), Some(q)) => e < q,
+                (e, _) => e.is_some(),
+            };
+            if event_first {
+                let Some(Reverse((t, ev))) = self.events.pop() else { break };
+                match ev {
+                    Event::RejectPoint(id) => self.reject_point(id, t),
+                    Event::PulseEnd(line) => self.pulse_end(line),
                 }
+            } else {
+                let Some(Reverse((t, id))) = self.quiet.pop() else { break };
+                self.reject_point(id, t);
             }
+        }
+    }
+
+    fn pulse_end(&mut self, line: OutputLine) {
+        let Some(&until) = self.pulse_until.get(&line) else { return };
+        if until > Instant::now() {
+            // Extended by a later pulse: end it then.
+            self.events.push(Reverse((until, Event::PulseEnd(line))));
+            return;
+        }
+        self.pulse_until.remove(&line);
+        if let Err(e) = self.gpio.set(line, false) {
+            log::error!("{line} output: {e}");
         }
     }
 
@@ -271,6 +375,16 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     }
 
     fn pulse(&mut self, line: OutputLine, scheduled: Instant) {
+        if let Some(until) = self.pulse_until.get_mut(&line).filter(|u| **u >= scheduled) {
+            // Held on since before this reject point by an earlier pulse: this one runs from its own
+            // reject point, on time, and the pending end moves on when it comes.
+            *until = (*until).max(scheduled + self.timing.pulse);
+            if let OutputLine::Reject(_) = line {
+                self.metrics.reject_timing(0);
+                self.metrics.inc(&self.metrics.rejects_fired);
+            }
+            return;
+        }
         if let Err(e) = self.gpio.set(line, true) {
             log::error!("{line} output: {e}");
         }
@@ -282,7 +396,6 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             self.metrics.reject_timing(err_us);
             self.metrics.inc(&self.metrics.rejects_fired);
         }
-        // Back-to-back pulses on one output extend the pulse instead of chattering the solenoid.
         let until = now + self.timing.pulse;
         self.pulse_until.insert(line, until);
         self.events.push(Reverse((until, Event::PulseEnd(line))));
@@ -345,8 +458,166 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             reasons,
         };
         let frame = if verdict == Verdict::Ng { frame } else { None };
-        if self.out.send(Settled { record, frame, drawing }).is_err() {
+        if self.out.send(Settled { record, frame, drawing }, Instant::now() + RECORD_SLACK).is_err() {
             log::error!("recorder gone: part {} not logged", t.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Provider;
+    use crate::sinks::gpio::sim::SimGpio;
+    use crate::sinks::gpio::timeline::{LineChange, Timeline};
+    use crate::sinks::gpio::OutputNames;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    const DELAY: Duration = Duration::from_millis(150);
+    const PULSE: Duration = Duration::from_millis(40);
+
+    struct Harness {
+        tx: ActuatorTx,
+        records: mailbox::Receiver<Settled>,
+        scheduler: std::thread::JoinHandle<SimGpio>,
+        timeline: Arc<Mutex<Vec<LineChange>>>,
+        epoch: Instant,
+    }
+
+    fn start() -> Harness {
+        let epoch = Instant::now();
+        let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
+        let timeline = Timeline::new(epoch, None).unwrap();
+        let shared = timeline.shared.clone();
+        let timing = Timing { delay: DELAY, pulse: PULSE, reject_on_fault: true, threshold: 0.5 };
+        let (rec_tx, records) = record_channel();
+        let s = RejectScheduler::new(SimGpio::new(names, timeline), timing, "t".into(), Arc::default(), rec_tx);
+        let (tx, rx) = actuator_channel(DELAY);
+        let scheduler = std::thread::spawn(move || s.run(rx));
+        Harness { tx, records, scheduler, timeline: shared, epoch }
+    }
+
+    fn ticket(id: u64, trigger: Instant) -> PartTicket {
+        PartTicket {
+            id,
+            cavity: 0,
+            trigger,
+            trigger_ms: 0.0,
+            time: String::new(),
+            recipe: "r".into(),
+            frame_name: format!("f{id}"),
+            label_ng: None,
+        }
+    }
+
+    fn scored(ng: bool) -> Outcome {
+        let model = ModelIdentity {
+            name: "m".into(),
+            version: "1".into(),
+            sha256: String::new(),
+            provider: Provider::Cpu,
+            graph: "full",
+        };
+        Outcome::Scored {
+            p_ng: if ng { 0.9 } else { 0.1 },
+            threshold: 0.5,
+            verdict: if ng { Verdict::Ng } else { Verdict::Ok },
+            reject: ng,
+            markers: vec![],
+            defects: None,
+            reasons: vec![],
+            latency: StageLatency::default(),
+            model: Arc::new(model),
+            frame: None,
+            drawing: None,
+        }
+    }
+
+    /// Ends the run; returns every record (by part id) and the line changes (ms after the epoch).
+    fn finish(h: Harness) -> (BTreeMap<u64, PartRecord>, Vec<LineChange>) {
+        drop(h.tx);
+        h.scheduler.join().unwrap();
+        let mut got = VecDeque::new();
+        while h.records.recv(None, &mut got) {}
+        let records = got.into_iter().map(|s| (s.record.part, s.record)).collect();
+        let changes = h.timeline.lock().unwrap().clone();
+        (records, changes)
+    }
+
+    fn ms_after(epoch: Instant, t: Instant) -> f64 {
+        t.duration_since(epoch).as_secs_f64() * 1e3
+    }
+
+    #[test]
+    fn back_to_back_ng_parts_hold_one_pulse_until_the_last_ones_end() {
+        let h = start();
+        let t0 = Instant::now();
+        // Three NG parts 10 ms apart, judged at once: one continuous pulse, no chatter.
+        for i in 0..3u64 {
+            let t = t0 + Duration::from_millis(10 * i);
+            h.tx.register(ticket(i + 1, t)).unwrap();
+            h.tx.outcome(i + 1, t, scored(true)).unwrap();
+        }
+        let first = ms_after(h.epoch, t0 + DELAY);
+        let end = ms_after(h.epoch, t0 + Duration::from_millis(20) + DELAY + PULSE);
+        let (records, changes) = finish(h);
+        assert_eq!(records.len(), 3);
+        assert!(records.values().all(|r| r.rejected && !r.late), "{records:?}");
+        let reject: Vec<_> = changes.iter().filter(|c| c.line == "reject0").collect();
+        assert_eq!(reject.len(), 2, "one rise and one fall: {reject:?}");
+        assert_eq!((reject[0].value, reject[1].value), (1, 0));
+        assert!(
+            reject[0].t_ms >= first - 0.5 && reject[0].t_ms < first + 30.0,
+            "rose at {}, due {first}",
+            reject[0].t_ms
+        );
+        assert!(reject[1].t_ms >= end - 0.5 && reject[1].t_ms < end + 30.0, "fell at {}, due {end}", reject[1].t_ms);
+    }
+
+    #[test]
+    fn a_fault_rejects_the_parts_it_finds_at_their_reject_point_and_no_earlier_one() {
+        let h = start();
+        let t0 = Instant::now();
+        // Part 1's reject point passes quietly (judged OK, not yet settled: the fault comes within
+        // QUIET_SETTLE of it); the fault comes before part 2's.
+        h.tx.register(ticket(1, t0)).unwrap();
+        h.tx.outcome(1, t0, scored(false)).unwrap();
+        let t2 = t0 + Duration::from_millis(100);
+        h.tx.register(ticket(2, t2)).unwrap();
+        h.tx.outcome(2, t2, scored(false)).unwrap();
+        // A message due now (clearing a fault that is not active) makes the scheduler read both outcomes
+        // now, so it knows part 1 is quiet before its reject point.
+        h.tx.fault(FaultKind::Source, false).unwrap();
+        std::thread::sleep((t0 + DELAY + QUIET_SETTLE / 4).saturating_duration_since(Instant::now()));
+        h.tx.fault(FaultKind::Model, true).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        h.tx.fault(FaultKind::Model, false).unwrap();
+        let (records, changes) = finish(h);
+        assert!(!records[&1].rejected && !records[&1].fault, "OK before the fault: {:?}", records[&1]);
+        assert!(records[&2].rejected && records[&2].fault, "reject point during the fault: {:?}", records[&2]);
+        let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
+        assert_eq!(alarm, [1, 0]);
+        let rises = changes.iter().filter(|c| c.line == "reject0" && c.value == 1).count();
+        assert_eq!(rises, 1, "only part 2 rejected: {changes:?}");
+    }
+
+    #[test]
+    fn judged_ok_parts_are_recorded_soon_after_their_reject_point() {
+        let h = start();
+        let t0 = Instant::now();
+        h.tx.register(ticket(1, t0)).unwrap();
+        h.tx.outcome(1, t0, scored(false)).unwrap();
+        // The scheduler sleeps through the quiet reject point; the record still comes within the slack.
+        let mut got = VecDeque::new();
+        let deadline = t0 + DELAY + QUIET_SETTLE + RECORD_SLACK + Duration::from_millis(500);
+        while got.is_empty() && Instant::now() < deadline {
+            h.records.recv(Some(deadline), &mut got);
+        }
+        let waited = t0.elapsed();
+        assert_eq!(got.len(), 1, "no record {waited:?} after the trigger");
+        assert!(waited >= DELAY, "recorded {waited:?} after the trigger, before its reject point");
+        assert!(!got[0].record.rejected);
+        finish(h);
     }
 }

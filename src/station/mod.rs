@@ -31,7 +31,7 @@ use crate::sinks::gpio::sim::SimGpio;
 use crate::sinks::gpio::timeline::{LineChange, Timeline};
 use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine, OutputNames};
 use crate::sinks::ng_archive::NgArchive;
-use crate::sinks::reject_scheduler::{ActuatorMsg, FaultKind, RejectScheduler, Timing};
+use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
 use crate::sinks::results_log::ResultsLog;
 use crate::sources::pairing::PairedSource;
 use crate::sources::replay::{ReplayError, ReplaySource};
@@ -71,6 +71,9 @@ pub enum StationError {
     #[error("model_updates.public_key: {0}")]
     Key(String),
 }
+
+/// Inference queue depth of a flat-out run, in fixture cycles.
+const FLAT_OUT_QUEUE: usize = 16;
 
 /// Overrides a command line may put over the config (the replay tool, tests).
 #[derive(Debug, Default, Clone)]
@@ -380,10 +383,12 @@ impl Station {
             threshold: self.inspector.threshold(),
         };
         let metrics = self.metrics.clone();
-        // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects).
-        let (infer_tx, infer_rx) = crossbeam_channel::bounded(4);
-        let (act_tx, act_rx) = crossbeam_channel::unbounded();
-        let (rec_tx, rec_rx) = crossbeam_channel::bounded(256);
+        // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects). A
+        // flat-out run never sheds load: it queues more and refills the queue half at a time.
+        let depth = if self.saturate { FLAT_OUT_QUEUE } else { 4 };
+        let (infer_tx, infer_rx) = crossbeam_channel::bounded(depth);
+        let (act_tx, act_rx) = actuator_channel(timing.delay);
+        let (rec_tx, rec_rx) = record_channel();
         let spawn = |name: &str| std::thread::Builder::new().name(name.into());
         let mut gpio = self.gpio;
         if let Err(e) = gpio.set(OutputLine::Ready, true) {
@@ -403,6 +408,8 @@ impl Station {
             delay: timing.delay,
             swaps: self.swap_rx,
             health: self.health.clone(),
+            // The capture loop below runs on this thread.
+            refill: self.saturate.then(|| pipeline::Refill { producer: std::thread::current(), at: depth / 2 }),
         };
         let swap_stop = Arc::new(AtomicBool::new(false));
         let swap_h = match self.swap {
@@ -421,7 +428,7 @@ impl Station {
         let mut source = self.source;
         let fault_tx = act_tx.clone();
         source.watch_faults(Box::new(move |fault| {
-            let _ = fault_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: fault.is_some() });
+            let _ = fault_tx.fault(FaultKind::Source, fault.is_some());
         }));
         let capture = pipeline::Capture {
             source,

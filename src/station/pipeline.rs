@@ -13,9 +13,10 @@ use super::metrics::StationMetrics;
 use super::model_swap::Candidate;
 use super::summary::Summary;
 use crate::inspect::decision::Verdict;
+use crate::mailbox;
 use crate::sinks::annotate::annotate;
 use crate::sinks::ng_archive::NgArchive;
-use crate::sinks::reject_scheduler::{ActuatorMsg, FaultKind, Outcome, PartTicket, Settled};
+use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket, Settled};
 use crate::sinks::results_log::{ResultsLog, StageLatency};
 use crate::sources::pairing::{PairError, PairedSource};
 use crate::sources::{Frame, FrameSource, PixelFormat, SourceError};
@@ -97,7 +98,7 @@ pub struct Capture {
     pub epoch: Instant,
     pub default_recipe: Arc<str>,
     pub infer_tx: Sender<Vec<Part>>,
-    pub act_tx: Sender<ActuatorMsg>,
+    pub act_tx: ActuatorTx,
     pub health: Arc<Health>,
     pub metrics: Arc<StationMetrics>,
     pub saturate: bool,
@@ -147,7 +148,7 @@ impl Capture {
                     frame_name: name,
                     label_ng: label,
                 };
-                if self.act_tx.send(ActuatorMsg::Register(ticket)).is_err() {
+                if self.act_tx.register(ticket).is_err() {
                     // No actuator: nothing could reject this part or any later one. Stop the station.
                     log::error!("actuator thread gone: station stops");
                     break 'triggers;
@@ -158,40 +159,36 @@ impl Capture {
                         if source_fault {
                             source_fault = false;
                             log::info!("camera back: {}", self.source.describe());
-                            let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: false });
+                            let _ = self.act_tx.fault(FaultKind::Source, false);
                         }
                         cycle.push(Part { id, trigger: t, captured: Instant::now(), frame, xray });
                     }
                     Err(SourceError::BadFrame(reason)) => {
                         m.inc(&m.bad_frames);
                         log::warn!("part {id}: bad frame, rejected: {reason}");
-                        self.fail(id, format!("bad frame: {reason}"));
+                        self.fail(id, t, format!("bad frame: {reason}"));
                     }
                     Err(e) => {
                         m.inc(&m.capture_errors);
                         if !source_fault {
                             source_fault = true;
                             log::error!("camera fault, alarm on, rejecting parts: {e}");
-                            let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Source, active: true });
+                            let _ = self.act_tx.fault(FaultKind::Source, true);
                         }
-                        self.fail(id, e.to_string());
+                        self.fail(id, t, e.to_string());
                     }
                 }
             }
             if cycle.is_empty() {
                 continue;
             }
-            let sent = if self.saturate {
-                self.infer_tx.send(cycle).map_err(|e| TrySendError::Disconnected(e.into_inner()))
-            } else {
-                self.infer_tx.try_send(cycle)
-            };
+            let sent = if self.saturate { self.send_when_room(cycle, stop) } else { self.infer_tx.try_send(cycle) };
             match sent {
                 Ok(()) => {}
                 Err(TrySendError::Disconnected(cycle)) => {
                     log::error!("inference thread gone: station stops");
                     for p in cycle {
-                        self.fail(p.id, "station stopping: inference thread gone".into());
+                        self.fail(p.id, p.trigger, "station stopping: inference thread gone".into());
                     }
                     break;
                 }
@@ -199,7 +196,7 @@ impl Capture {
                     m.inc(&m.overload_drops);
                     log::warn!("inference queue full: {} part(s) rejected unjudged", cycle.len());
                     for p in cycle {
-                        self.fail(p.id, "station overloaded: not inspected".into());
+                        self.fail(p.id, p.trigger, "station overloaded: not inspected".into());
                     }
                 }
             }
@@ -208,19 +205,42 @@ impl Capture {
         m.frames_dropped.store(self.source.dropped_frames(), std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn fail(&self, id: u64, reason: String) {
-        let _ = self.act_tx.send(ActuatorMsg::Outcome { id, outcome: Outcome::Failed { reason } });
+    /// Back-pressure for flat-out runs: waits for room in the inference queue asleep until the infer
+    /// thread has taken half of it (`Refill`), never spinning, which on two cores would take a core from
+    /// inference. A stop request ends the wait; the cycle then goes as if the queue were full.
+    fn send_when_room(&self, mut cycle: Vec<Part>, stop: &AtomicBool) -> Result<(), TrySendError<Vec<Part>>> {
+        loop {
+            match self.infer_tx.try_send(cycle) {
+                Err(TrySendError::Full(c)) if !stop.load(std::sync::atomic::Ordering::Relaxed) => {
+                    cycle = c;
+                    std::thread::park_timeout(Duration::from_millis(20));
+                }
+                sent => return sent,
+            }
+        }
+    }
+
+    fn fail(&self, id: u64, trigger: Instant, reason: String) {
+        let _ = self.act_tx.outcome(id, trigger, Outcome::Failed { reason });
     }
 }
 
 pub struct Infer {
     pub inspector: Inspector,
-    pub act_tx: Sender<ActuatorMsg>,
+    pub act_tx: ActuatorTx,
     pub health: Arc<Health>,
     pub metrics: Arc<StationMetrics>,
     pub delay: Duration,
     /// Validated, warmed replacement models from the model-swap step.
     pub swaps: Receiver<Candidate>,
+    pub refill: Option<Refill>,
+}
+
+/// A flat-out run's capture thread, woken when the inference queue is down to `at` cycles: one wake-up
+/// per several parts instead of one per part.
+pub struct Refill {
+    pub producer: std::thread::Thread,
+    pub at: usize,
 }
 
 impl Infer {
@@ -228,7 +248,10 @@ impl Infer {
         let m = self.metrics.clone();
         let mut model = Arc::new(self.inspector.identity().clone());
         let mut model_fault = false;
-        for mut cycle in rx {
+        for mut cycle in rx.iter() {
+            if let Some(r) = self.refill.as_ref().filter(|r| rx.len() == r.at) {
+                r.producer.unpark();
+            }
             // A replacement takes over here, between two batches: no part is judged by two models.
             while let Ok(c) = self.swaps.try_recv() {
                 self.inspector = c.inspector;
@@ -250,7 +273,7 @@ impl Infer {
                 if !keep {
                     m.inc(&m.skipped_past_deadline);
                     let reason = "not inferred: past its reject point".to_string();
-                    let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome: Outcome::Failed { reason } });
+                    let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Failed { reason });
                 }
                 keep
             });
@@ -268,7 +291,7 @@ impl Infer {
                     if model_fault {
                         model_fault = false;
                         log::info!("model runs again; alarm cleared");
-                        let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Model, active: false });
+                        let _ = self.act_tx.fault(FaultKind::Model, false);
                     }
                     for (p, j) in cycle.into_iter().zip(judged) {
                         let j = match j {
@@ -276,9 +299,7 @@ impl Infer {
                             Err(reason) => {
                                 m.inc(&m.bad_frames);
                                 log::warn!("part {}: rejected: {reason}", p.id);
-                                let _ = self
-                                    .act_tx
-                                    .send(ActuatorMsg::Outcome { id: p.id, outcome: Outcome::Failed { reason } });
+                                let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Failed { reason });
                                 continue;
                             }
                         };
@@ -304,7 +325,7 @@ impl Infer {
                             frame,
                             drawing: j.drawing,
                         };
-                        let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome });
+                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
                     }
                 }
                 Err(e) => {
@@ -312,11 +333,11 @@ impl Infer {
                     if !model_fault {
                         model_fault = true;
                         log::error!("model fault, alarm on, rejecting parts: {e}");
-                        let _ = self.act_tx.send(ActuatorMsg::Fault { kind: FaultKind::Model, active: true });
+                        let _ = self.act_tx.fault(FaultKind::Model, true);
                     }
                     for p in cycle {
                         let outcome = Outcome::Failed { reason: e.to_string() };
-                        let _ = self.act_tx.send(ActuatorMsg::Outcome { id: p.id, outcome });
+                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
                     }
                 }
             }
@@ -336,9 +357,29 @@ impl Recorder {
         Self { results, archive, metrics, echo }
     }
 
-    pub fn run(mut self, rx: Receiver<Settled>) -> Summary {
+    pub fn run(mut self, rx: mailbox::Receiver<Settled>) -> Summary {
         let mut summary = Summary::default();
-        for s in rx {
+        let mut batch = std::collections::VecDeque::new();
+        let mut open = true;
+        while open {
+            open = rx.recv(None, &mut batch);
+            for s in batch.drain(..) {
+                self.record(s, &mut summary);
+            }
+        }
+        self.results.flush();
+        let m = &self.metrics;
+        m.add(&m.results_write_errors, self.results.write_errors);
+        if let Some(a) = &self.archive {
+            m.add(&m.archive_saved, a.saved);
+            m.add(&m.archive_evicted, a.evicted);
+            m.add(&m.archive_write_errors, a.write_errors);
+        }
+        summary
+    }
+
+    fn record(&mut self, s: Settled, summary: &mut Summary) {
+        {
             let r = &s.record;
             self.results.write(r);
             if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
@@ -387,14 +428,5 @@ impl Recorder {
             }
             summary.add(r);
         }
-        self.results.flush();
-        let m = &self.metrics;
-        m.add(&m.results_write_errors, self.results.write_errors);
-        if let Some(a) = &self.archive {
-            m.add(&m.archive_saved, a.saved);
-            m.add(&m.archive_evicted, a.evicted);
-            m.add(&m.archive_write_errors, a.write_errors);
-        }
-        summary
     }
 }
