@@ -5,6 +5,8 @@
 //! needs a part's verdict only at the part's reject point and the recorder needs a record only soon, so
 //! each sender says when its message is needed and the consumer is woken only when that is sooner than it
 //! planned to wake anyway. Nothing here spins or yields: a waiting thread sleeps on a condition variable.
+//! (The channel crates, crossbeam's included, wake a waiting receiver on every send and spin before they
+//! sleep; the other queues of the station stay on crossbeam.)
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
