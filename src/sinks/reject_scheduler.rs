@@ -341,7 +341,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     }
 
     fn reject_point(&mut self, id: u64, scheduled: Instant) {
-        let fault = self.faulted() && self.timing.reject_on_fault;
+        let fault = self.fault_rejects();
         let Some(p) = self.parts.get_mut(&id) else { return };
         p.fault_at_reject = fault;
         let verdict_rejects = match &p.outcome {
@@ -375,30 +375,28 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     }
 
     fn pulse(&mut self, line: OutputLine, scheduled: Instant) {
-        if let Some(until) = self.pulse_until.get_mut(&line).filter(|u| **u >= scheduled) {
+        let held = self.pulse_until.get(&line).copied().filter(|u| *u >= scheduled);
+        let (start, until) = match held {
             // Held on since before this reject point by an earlier pulse: this one runs from its own
             // reject point, on time, and the pending end moves on when it comes.
-            *until = (*until).max(scheduled + self.timing.pulse);
-            if let OutputLine::Reject(_) = line {
-                self.metrics.reject_timing(0);
-                self.metrics.inc(&self.metrics.rejects_fired);
+            Some(u) => (scheduled, u.max(scheduled + self.timing.pulse)),
+            None => {
+                if let Err(e) = self.gpio.set(line, true) {
+                    log::error!("{line} output: {e}");
+                }
+                // Time the pulse from when the line changed, not from before the call: a thread preempted
+                // in between would otherwise cut the pulse short (27 ms seen for 30 ms on a loaded 2-core
+                // box).
+                let now = Instant::now();
+                self.events.push(Reverse((now + self.timing.pulse, Event::PulseEnd(line))));
+                (now, now + self.timing.pulse)
             }
-            return;
-        }
-        if let Err(e) = self.gpio.set(line, true) {
-            log::error!("{line} output: {e}");
-        }
-        // Time the pulse from when the line changed, not from before the call: a thread preempted in
-        // between would otherwise cut the pulse short (27 ms seen for 30 ms on a loaded 2-core box).
-        let now = Instant::now();
-        let err_us = now.saturating_duration_since(scheduled).as_micros() as u64;
+        };
+        self.pulse_until.insert(line, until);
         if let OutputLine::Reject(_) = line {
-            self.metrics.reject_timing(err_us);
+            self.metrics.reject_timing(start.saturating_duration_since(scheduled).as_micros() as u64);
             self.metrics.inc(&self.metrics.rejects_fired);
         }
-        let until = now + self.timing.pulse;
-        self.pulse_until.insert(line, until);
-        self.events.push(Reverse((until, Event::PulseEnd(line))));
     }
 
     fn emit(&mut self, p: Pending, rejected: bool, extra_error: Option<String>) {
@@ -511,6 +509,12 @@ mod tests {
         }
     }
 
+    /// Part `id`, triggered at `t`, registered and judged.
+    fn judged(h: &Harness, id: u64, t: Instant, ng: bool) {
+        h.tx.register(ticket(id, t)).unwrap();
+        h.tx.outcome(id, t, scored(ng)).unwrap();
+    }
+
     fn scored(ng: bool) -> Outcome {
         let model = ModelIdentity {
             name: "m".into(),
@@ -555,9 +559,7 @@ mod tests {
         let t0 = Instant::now();
         // Three NG parts 10 ms apart, judged at once: one continuous pulse, no chatter.
         for i in 0..3u64 {
-            let t = t0 + Duration::from_millis(10 * i);
-            h.tx.register(ticket(i + 1, t)).unwrap();
-            h.tx.outcome(i + 1, t, scored(true)).unwrap();
+            judged(&h, i + 1, t0 + Duration::from_millis(10 * i), true);
         }
         let first = ms_after(h.epoch, t0 + DELAY);
         let end = ms_after(h.epoch, t0 + Duration::from_millis(20) + DELAY + PULSE);
@@ -581,11 +583,8 @@ mod tests {
         let t0 = Instant::now();
         // Part 1's reject point passes quietly (judged OK, not yet settled: the fault comes within
         // QUIET_SETTLE of it); the fault comes before part 2's.
-        h.tx.register(ticket(1, t0)).unwrap();
-        h.tx.outcome(1, t0, scored(false)).unwrap();
-        let t2 = t0 + Duration::from_millis(100);
-        h.tx.register(ticket(2, t2)).unwrap();
-        h.tx.outcome(2, t2, scored(false)).unwrap();
+        judged(&h, 1, t0, false);
+        judged(&h, 2, t0 + Duration::from_millis(100), false);
         // A message due now (clearing a fault that is not active) makes the scheduler read both outcomes
         // now, so it knows part 1 is quiet before its reject point.
         h.tx.fault(FaultKind::Source, false).unwrap();
@@ -606,8 +605,7 @@ mod tests {
     fn judged_ok_parts_are_recorded_soon_after_their_reject_point() {
         let h = start();
         let t0 = Instant::now();
-        h.tx.register(ticket(1, t0)).unwrap();
-        h.tx.outcome(1, t0, scored(false)).unwrap();
+        judged(&h, 1, t0, false);
         // The scheduler sleeps through the quiet reject point; the record still comes within the slack.
         let mut got = VecDeque::new();
         let deadline = t0 + DELAY + QUIET_SETTLE + RECORD_SLACK + Duration::from_millis(500);

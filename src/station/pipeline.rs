@@ -379,54 +379,52 @@ impl Recorder {
     }
 
     fn record(&mut self, s: Settled, summary: &mut Summary) {
-        {
-            let r = &s.record;
-            self.results.write(r);
-            if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
-                let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
-                match &s.drawing {
-                    // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
-                    Some((xray, result)) => {
-                        let img = annotate(frame, xray, result);
-                        let (width, height) = img.dimensions();
-                        let drawn = Frame {
-                            width,
-                            height,
-                            format: PixelFormat::Rgb8,
-                            data: img.into_raw().into(),
-                            ..frame.clone()
-                        };
-                        a.save(&drawn, &stem);
-                    }
-                    None => {
-                        a.save(frame, &stem);
-                    }
+        let r = &s.record;
+        self.results.write(r);
+        if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
+            let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
+            match &s.drawing {
+                // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
+                Some((xray, result)) => {
+                    let img = annotate(frame, xray, result);
+                    let (width, height) = img.dimensions();
+                    let drawn = Frame {
+                        width,
+                        height,
+                        format: PixelFormat::Rgb8,
+                        data: img.into_raw().into(),
+                        ..frame.clone()
+                    };
+                    a.save(&drawn, &stem);
+                }
+                None => {
+                    a.save(frame, &stem);
                 }
             }
-            if self.echo {
-                let defects = r
-                    .defects
-                    .as_ref()
-                    .filter(|d| !d.is_empty())
-                    .map(|d| {
-                        let each: Vec<String> = d.iter().map(|d| format!("{} {:.2}", d.class, d.score)).collect();
-                        format!("  [{}]", each.join(", "))
-                    })
-                    .unwrap_or_default();
-                println!(
-                    "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
-                    r.part,
-                    r.cavity,
-                    r.recipe,
-                    format!("{:?}", r.verdict).to_uppercase(),
-                    r.p_ng.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into()),
-                    r.latency.total_ms,
-                    if r.late { "  LATE" } else { "" },
-                    if r.rejected { "  rejected" } else { "" },
-                    r.frame
-                );
-            }
-            summary.add(r);
         }
+        if self.echo {
+            let defects = r
+                .defects
+                .as_ref()
+                .filter(|d| !d.is_empty())
+                .map(|d| {
+                    let each: Vec<String> = d.iter().map(|d| format!("{} {:.2}", d.class, d.score)).collect();
+                    format!("  [{}]", each.join(", "))
+                })
+                .unwrap_or_default();
+            println!(
+                "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
+                r.part,
+                r.cavity,
+                r.recipe,
+                format!("{:?}", r.verdict).to_uppercase(),
+                r.p_ng.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into()),
+                r.latency.total_ms,
+                if r.late { "  LATE" } else { "" },
+                if r.rejected { "  rejected" } else { "" },
+                r.frame
+            );
+        }
+        summary.add(r);
     }
 }
