@@ -39,6 +39,9 @@ pub struct StationConfig {
     pub records: RecordsConfig,
     #[serde(default)]
     pub model_updates: ModelUpdatesConfig,
+    /// Exposure bounds a frame must meet before a model judges it.
+    #[serde(default)]
+    pub plausibility: crate::inspect::plausibility::PlausibilityConfig,
     /// Folder the config was read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -348,12 +351,32 @@ pub struct ActuationConfig {
     /// While a fault is active (camera lost, model failing), reject every part.
     #[serde(default = "default_true")]
     pub reject_on_fault: bool,
+    /// Overload: the share of the last `overload_window` parts left unjudged (shed for want of capacity,
+    /// or late) above which the alarm goes on.
+    #[serde(default = "default_overload_window")]
+    pub overload_window: u32,
+    #[serde(default = "default_overload_max_share")]
+    pub overload_max_share: f64,
 }
 
 impl Default for ActuationConfig {
     fn default() -> Self {
-        Self { delay_ms: default_delay_ms(), pulse_ms: default_pulse_ms(), reject_on_fault: true }
+        Self {
+            delay_ms: default_delay_ms(),
+            pulse_ms: default_pulse_ms(),
+            reject_on_fault: true,
+            overload_window: default_overload_window(),
+            overload_max_share: default_overload_max_share(),
+        }
     }
+}
+
+fn default_overload_window() -> u32 {
+    200
+}
+
+fn default_overload_max_share() -> f64 {
+    0.05
 }
 
 fn default_delay_ms() -> u64 {
@@ -599,6 +622,21 @@ impl StationConfig {
         }
         if a.delay_ms > 60_000 {
             return bad("actuation.delay_ms", format!("{} is over 60000", a.delay_ms));
+        }
+        if !(10..=100_000).contains(&a.overload_window) {
+            return bad("actuation.overload_window", format!("{} is outside 10..100000 parts", a.overload_window));
+        }
+        if !(a.overload_max_share > 0.0 && a.overload_max_share <= 1.0) {
+            return bad("actuation.overload_max_share", format!("{} is outside (0, 1]", a.overload_max_share));
+        }
+        let pl = &self.plausibility;
+        for (camera, bounds) in [("camera", &pl.camera), ("xray", &pl.xray)] {
+            if let Err((k, m)) = bounds.validate() {
+                return bad(&format!("plausibility.{camera}.{k}"), m);
+            }
+        }
+        if !(1..=1000).contains(&pl.alarm_after) {
+            return bad("plausibility.alarm_after", format!("{} is outside 1..1000 frames", pl.alarm_after));
         }
         if a.pulse_ms >= a.delay_ms.max(1) * 10 {
             // Not an error in itself, but a pulse far longer than the travel time overlaps many parts.

@@ -4,6 +4,7 @@ pub mod align;
 pub mod decision;
 pub mod defect_rules;
 pub mod electrode;
+pub mod plausibility;
 pub mod preprocess;
 pub mod seal;
 

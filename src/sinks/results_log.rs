@@ -50,6 +50,9 @@ pub struct PartRecord {
     pub rejected: bool,
     /// Verdict not ready at the reject point: rejected fail-safe.
     pub late: bool,
+    /// The part should have been rejected and its reject output could not be written: the part went on
+    /// down the line. The alarm is on; the line must be checked by hand.
+    pub reject_failed: bool,
     /// A fault was active at the reject point: rejected by the fault policy.
     pub fault: bool,
     pub error: Option<String>,

@@ -13,12 +13,16 @@ pub struct Health {
     /// Milliseconds since `epoch` + 1 when the call started; 0 while the step is not inside one.
     capture_since: AtomicU64,
     infer_since: AtomicU64,
+    /// Since when the trigger input has been lost: no part can be inspected, which a watchdog must see.
+    trigger_lost_since: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Capture,
     Infer,
+    /// Not a call: the photo-eye input lost, counted like a call that does not return.
+    Trigger,
 }
 
 impl Step {
@@ -26,6 +30,7 @@ impl Step {
         match self {
             Step::Capture => "camera read",
             Step::Infer => "inference",
+            Step::Trigger => "trigger input (lost)",
         }
     }
 }
@@ -43,7 +48,12 @@ impl Drop for Busy<'_> {
 
 impl Default for Health {
     fn default() -> Self {
-        Self { epoch: Instant::now(), capture_since: AtomicU64::new(0), infer_since: AtomicU64::new(0) }
+        Self {
+            epoch: Instant::now(),
+            capture_since: AtomicU64::new(0),
+            infer_since: AtomicU64::new(0),
+            trigger_lost_since: AtomicU64::new(0),
+        }
     }
 }
 
@@ -52,6 +62,17 @@ impl Health {
         match step {
             Step::Capture => &self.capture_since,
             Step::Infer => &self.infer_since,
+            Step::Trigger => &self.trigger_lost_since,
+        }
+    }
+
+    /// Marks the trigger input lost (`true`) or back (`false`); a loss that lasts stops the watchdog.
+    pub fn trigger_lost(&self, lost: bool) {
+        let cell = self.cell(Step::Trigger);
+        if !lost {
+            cell.store(0, Relaxed);
+        } else if cell.load(Relaxed) == 0 {
+            cell.store(self.epoch.elapsed().as_millis() as u64 + 1, Relaxed);
         }
     }
 
@@ -65,7 +86,7 @@ impl Health {
     /// The step that has been inside one call for longer than `limit`, and for how long.
     pub fn stalled(&self, limit: Duration) -> Option<(Step, Duration)> {
         let now = self.epoch.elapsed().as_millis() as u64 + 1;
-        [Step::Infer, Step::Capture].into_iter().find_map(|s| {
+        [Step::Infer, Step::Capture, Step::Trigger].into_iter().find_map(|s| {
             let since = self.cell(s).load(Relaxed);
             let age = Duration::from_millis(now.saturating_sub(since));
             (since != 0 && age > limit).then_some((s, age))
@@ -87,5 +108,21 @@ mod tests {
         assert_eq!(h.stalled(Duration::from_millis(10)).map(|s| s.0), Some(Step::Infer));
         drop(busy);
         assert_eq!(h.stalled(Duration::from_millis(10)), None, "the mark clears when the call returns");
+    }
+
+    #[test]
+    fn a_lost_trigger_starves_the_watchdog_once_it_lasts_and_not_after_it_is_back() {
+        let h = Health::default();
+        h.trigger_lost(true);
+        assert_eq!(h.stalled(Duration::from_millis(20)), None, "a short loss is given time to recover");
+        std::thread::sleep(Duration::from_millis(30));
+        h.trigger_lost(true);
+        assert_eq!(
+            h.stalled(Duration::from_millis(20)).map(|s| s.0),
+            Some(Step::Trigger),
+            "a second report keeps the first time"
+        );
+        h.trigger_lost(false);
+        assert_eq!(h.stalled(Duration::from_millis(20)), None);
     }
 }

@@ -60,6 +60,12 @@ metrics!(
         rejects_fired,
         /// Parts rejected only because a fault was active.
         rejects_on_fault,
+        /// Output writes that failed (a reject that did not fire, a pulse that could not end): alarm.
+        output_write_errors,
+        /// Frames that cannot show a part (too dark, too bright, flat): their parts are rejected.
+        implausible_frames,
+        /// Times the trigger input was lost (alarm on, ready off until it is back).
+        trigger_lost,
         /// Sum and maximum of |actual - scheduled| reject time, microseconds.
         reject_timing_error_us_sum,
         reject_timing_error_us_max,

@@ -19,7 +19,6 @@ use crate::config::{
     ChardevConfig, GpioConfig, InspectionConfig, LineBias, LineDrive, SourceConfig, StationConfig, TriggerConfig,
     TriggerEdge,
 };
-use crate::gpio_chip::ChipError;
 use crate::inspect::seal::ModelIdentity;
 use crate::inspect::InspectError;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
@@ -57,7 +56,7 @@ pub enum StationError {
     #[error("camera {0}")]
     Camera(#[from] CameraError),
     #[error("trigger: {0}")]
-    Trigger(ChipError),
+    Trigger(#[from] crate::trigger::photo_eye::TriggerError),
     #[error("gpio: {0}")]
     Gpio(#[from] GpioError),
     #[error("{path}: {source}")]
@@ -155,26 +154,23 @@ impl Station {
             (TriggerConfig::FreeRun { rate_hz }, _) => Box::new(FreeRun::new(ov.rate_hz.unwrap_or(*rate_hz))),
             // A replay is paced by the tool, not by parts passing the photo-eye.
             (TriggerConfig::Gpio(_), true) => Box::new(FreeRun::new(ov.rate_hz.unwrap_or(20.0))),
-            (TriggerConfig::Gpio(g), false) => Box::new(
-                PhotoEye::open(&PhotoEyeSpec {
-                    chip: g.chip.clone(),
-                    line: g.line.clone(),
-                    edge: match g.edge {
-                        TriggerEdge::Rising => gpiod::EdgeDetect::Rising,
-                        TriggerEdge::Falling => gpiod::EdgeDetect::Falling,
-                        TriggerEdge::Both => gpiod::EdgeDetect::Both,
-                    },
-                    active_low: g.active_low,
-                    bias: match g.bias {
-                        LineBias::AsIs => None,
-                        LineBias::Disabled => Some(gpiod::Bias::Disable),
-                        LineBias::PullUp => Some(gpiod::Bias::PullUp),
-                        LineBias::PullDown => Some(gpiod::Bias::PullDown),
-                    },
-                    debounce: Duration::from_millis(g.debounce_ms),
-                })
-                .map_err(StationError::Trigger)?,
-            ),
+            (TriggerConfig::Gpio(g), false) => Box::new(PhotoEye::open(&PhotoEyeSpec {
+                chip: g.chip.clone(),
+                line: g.line.clone(),
+                edge: match g.edge {
+                    TriggerEdge::Rising => gpiod::EdgeDetect::Rising,
+                    TriggerEdge::Falling => gpiod::EdgeDetect::Falling,
+                    TriggerEdge::Both => gpiod::EdgeDetect::Both,
+                },
+                active_low: g.active_low,
+                bias: match g.bias {
+                    LineBias::AsIs => None,
+                    LineBias::Disabled => Some(gpiod::Bias::Disable),
+                    LineBias::PullUp => Some(gpiod::Bias::PullUp),
+                    LineBias::PullDown => Some(gpiod::Bias::PullDown),
+                },
+                debounce: Duration::from_millis(g.debounce_ms),
+            })?),
         };
         let epoch = Instant::now();
         let gpio = Self::outputs(&cfg, epoch)?;
@@ -347,6 +343,12 @@ impl Station {
         self
     }
 
+    /// Replaces the trigger (a test's photo-eye that dies); the rest stays as built.
+    pub fn with_trigger(mut self, trigger: Box<dyn Trigger>) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
     /// Replaces the electrode station's imagers (a test's faulty pair); the rest stays as built.
     pub fn with_pair(mut self, visible: Box<dyn FrameSource>, xray: Box<dyn FrameSource>, max_skew: Duration) -> Self {
         self.source = Imagers::Pair(PairedSource::new(visible, xray, max_skew));
@@ -381,6 +383,8 @@ impl Station {
             pulse: Duration::from_millis(a.pulse_ms),
             reject_on_fault: a.reject_on_fault,
             threshold: self.inspector.threshold(),
+            overload_window: a.overload_window as usize,
+            overload_max_share: a.overload_max_share,
         };
         let metrics = self.metrics.clone();
         // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects). A
@@ -442,6 +446,7 @@ impl Station {
             health: self.health.clone(),
             saturate: self.saturate,
             max_triggers: self.max_triggers,
+            checks: crate::inspect::plausibility::FrameChecks::new(&self.cfg.plausibility),
         };
         // The capture loop runs here; when it returns, its senders drop and the threads drain in order.
         capture.run(&stop);

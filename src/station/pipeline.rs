@@ -13,6 +13,7 @@ use super::metrics::StationMetrics;
 use super::model_swap::Candidate;
 use super::summary::Summary;
 use crate::inspect::decision::Verdict;
+use crate::inspect::plausibility::FrameChecks;
 use crate::mailbox;
 use crate::sinks::annotate::annotate;
 use crate::sinks::ng_archive::NgArchive;
@@ -20,7 +21,7 @@ use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket,
 use crate::sinks::results_log::{ResultsLog, StageLatency};
 use crate::sources::pairing::{PairError, PairedSource};
 use crate::sources::{Frame, FrameSource, PixelFormat, SourceError};
-use crate::trigger::Trigger;
+use crate::trigger::{Trigger, TriggerEvent};
 
 /// One cavity's part on its way to inference.
 pub struct Part {
@@ -103,6 +104,39 @@ pub struct Capture {
     pub metrics: Arc<StationMetrics>,
     pub saturate: bool,
     pub max_triggers: Option<u64>,
+    /// Exposure checks of every frame before inference (`None`: off).
+    pub checks: Option<FrameChecks>,
+}
+
+/// A warning that may come for every part (a lens cap at 10 parts/s, an overloaded station): logged at
+/// once, then at most once per `THROTTLE` with how many were held back.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+    held: u64,
+}
+
+const THROTTLE: Duration = Duration::from_secs(10);
+
+impl Throttle {
+    /// `Some(held back since the last line)` when this one is to be logged.
+    pub fn hit(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self.last.is_some_and(|l| now.duration_since(l) < THROTTLE) {
+            self.held += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.held))
+    }
+}
+
+fn held_note(held: u64) -> String {
+    if held == 0 {
+        String::new()
+    } else {
+        format!(" ({held} more since the last such line)")
+    }
 }
 
 impl Capture {
@@ -111,7 +145,26 @@ impl Capture {
         let mut next_id = 1u64;
         let mut source_fault = false;
         let mut triggers = 0u64;
-        'triggers: while let Some(t) = self.trigger.wait(stop) {
+        let (mut implausible_log, mut overload_log) = (Throttle::default(), Throttle::default());
+        'triggers: loop {
+            let t = match self.trigger.wait(stop) {
+                TriggerEvent::Part(t) => t,
+                TriggerEvent::Stopped => break,
+                TriggerEvent::Lost(_) => {
+                    // Logged by the trigger; no part can come: alarm on, ready off, watchdog starved.
+                    m.inc(&m.trigger_lost);
+                    self.health.trigger_lost(true);
+                    if self.act_tx.fault(FaultKind::Trigger, true).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                TriggerEvent::Back => {
+                    self.health.trigger_lost(false);
+                    let _ = self.act_tx.fault(FaultKind::Trigger, false);
+                    continue;
+                }
+            };
             if self.max_triggers.is_some_and(|max| triggers >= max) {
                 break;
             }
@@ -161,6 +214,25 @@ impl Capture {
                             log::info!("camera back: {}", self.source.describe());
                             let _ = self.act_tx.fault(FaultKind::Source, false);
                         }
+                        if let Some(checks) = &mut self.checks {
+                            let (verdict, alarm) = checks.check(&frame, xray.as_ref());
+                            if let Some(on) = alarm {
+                                if on {
+                                    log::error!("frames that cannot show a part, several in a row: alarm on");
+                                } else {
+                                    log::info!("frames plausible again; alarm cleared");
+                                }
+                                let _ = self.act_tx.fault(FaultKind::Implausible, on);
+                            }
+                            if let Err(reason) = verdict {
+                                m.inc(&m.implausible_frames);
+                                if let Some(held) = implausible_log.hit() {
+                                    log::warn!("part {id}: rejected unjudged: {reason}{}", held_note(held));
+                                }
+                                self.fail(id, t, reason);
+                                continue;
+                            }
+                        }
                         cycle.push(Part { id, trigger: t, captured: Instant::now(), frame, xray });
                     }
                     Err(SourceError::BadFrame(reason)) => {
@@ -194,9 +266,16 @@ impl Capture {
                 }
                 Err(TrySendError::Full(cycle)) => {
                     m.inc(&m.overload_drops);
-                    log::warn!("inference queue full: {} part(s) rejected unjudged", cycle.len());
+                    if let Some(held) = overload_log.hit() {
+                        log::warn!(
+                            "inference queue full: {} part(s) rejected unjudged{}",
+                            cycle.len(),
+                            held_note(held)
+                        );
+                    }
                     for p in cycle {
-                        self.fail(p.id, p.trigger, "station overloaded: not inspected".into());
+                        let reason = "station overloaded: not inspected".to_string();
+                        let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Shed { reason });
                     }
                 }
             }
@@ -273,7 +352,7 @@ impl Infer {
                 if !keep {
                     m.inc(&m.skipped_past_deadline);
                     let reason = "not inferred: past its reject point".to_string();
-                    let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Failed { reason });
+                    let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Shed { reason });
                 }
                 keep
             });

@@ -5,9 +5,23 @@ pub mod photo_eye;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// What waiting for the next trigger gave.
+#[derive(Debug)]
+pub enum TriggerEvent {
+    /// A part passed: its time (the kernel's timestamp of the edge for a photo-eye).
+    Part(Instant),
+    /// The input died (chip gone, line taken from us): no part can be seen until `Back`. Given once per
+    /// loss; the trigger tries to come back on its own.
+    Lost(photo_eye::TriggerError),
+    /// The input works again after `Lost`.
+    Back,
+    /// `stop` was set.
+    Stopped,
+}
+
 pub trait Trigger: Send {
-    /// Blocks until the next trigger; `None` once `stop` is set.
-    fn wait(&mut self, stop: &AtomicBool) -> Option<Instant>;
+    /// Blocks until the next trigger, a change of the input's health, or `stop`.
+    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent;
 }
 
 /// Triggers at a fixed rate, on a schedule that does not drift with processing time.
@@ -37,7 +51,7 @@ pub fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
 }
 
 impl Trigger for FreeRun {
-    fn wait(&mut self, stop: &AtomicBool) -> Option<Instant> {
+    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent {
         let now = Instant::now();
         let mut t = self.next.unwrap_or(now);
         if t + self.period < now {
@@ -45,9 +59,9 @@ impl Trigger for FreeRun {
             t = now;
         }
         if !sleep_until(t, stop) {
-            return None;
+            return TriggerEvent::Stopped;
         }
         self.next = Some(t + self.period);
-        Some(t)
+        TriggerEvent::Part(t)
     }
 }

@@ -23,6 +23,7 @@ use crate::inspect::seal::ModelIdentity;
 use crate::mailbox;
 use crate::sources::Frame;
 use crate::station::metrics::StationMetrics;
+use overload::OverloadWindow;
 
 /// A part the capture step registered: it must be settled at `reject_at`.
 #[derive(Debug, Clone)]
@@ -63,12 +64,28 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
+    /// Not inspected for want of capacity (inference queue full, or its reject point passed before
+    /// inference could start): rejected, and counted towards the overload alarm.
+    Shed {
+        reason: String,
+    },
 }
 
+/// What can put the station in fault: the alarm is on (and ready off) while any is active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FaultKind {
+    /// Camera lost or erroring.
     Source,
+    /// Inference failing.
     Model,
+    /// The photo-eye input lost.
+    Trigger,
+    /// A run of frames that cannot show a part (lens cap, lighting failed).
+    Implausible,
+    /// An output could not be written (a reject that did not fire).
+    Actuator,
+    /// Too many parts left unjudged over the overload window.
+    Overload,
 }
 
 pub enum ActuatorMsg {
@@ -85,6 +102,8 @@ type Stamped = (Instant, ActuatorMsg);
 const QUIET_SETTLE: Duration = Duration::from_millis(20);
 /// How long a settled part's record may wait before the recorder is woken for it.
 const RECORD_SLACK: Duration = Duration::from_millis(50);
+/// How soon a pulse end whose write failed is tried again.
+const END_RETRY: Duration = Duration::from_millis(10);
 
 /// The actuator thread is gone: nothing can reject parts any more.
 #[derive(Debug)]
@@ -143,6 +162,9 @@ pub struct Timing {
     pub pulse: Duration,
     pub reject_on_fault: bool,
     pub threshold: f32,
+    /// Parts over which the unjudged share is taken, and the share that sets the overload alarm.
+    pub overload_window: usize,
+    pub overload_max_share: f64,
 }
 
 struct Pending {
@@ -151,6 +173,8 @@ struct Pending {
     /// Reject point passed without an outcome: rejected late, record waits for the outcome.
     rejected_late: bool,
     fault_at_reject: bool,
+    /// Its reject output should have fired and could not be written.
+    reject_failed: bool,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -171,6 +195,9 @@ pub struct RejectScheduler<G: GpioOutputs> {
     quiet: BinaryHeap<Reverse<(Instant, u64)>>,
     pulse_until: BTreeMap<OutputLine, Instant>,
     faults: BTreeMap<FaultKind, bool>,
+    /// Outputs whose last write failed: the actuator fault lasts until each has been written again.
+    failed_lines: std::collections::BTreeSet<OutputLine>,
+    overload: OverloadWindow,
     out: mailbox::Sender<Settled>,
 }
 
@@ -192,6 +219,8 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             quiet: BinaryHeap::new(),
             pulse_until: BTreeMap::new(),
             faults: BTreeMap::new(),
+            failed_lines: Default::default(),
+            overload: OverloadWindow::default(),
             out,
         }
     }
@@ -275,8 +304,16 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             ActuatorMsg::Register(ticket) => {
                 let at = ticket.trigger + self.timing.delay;
                 self.events.push(Reverse((at, Event::RejectPoint(ticket.id))));
-                self.parts
-                    .insert(ticket.id, Pending { ticket, outcome: None, rejected_late: false, fault_at_reject: false });
+                self.parts.insert(
+                    ticket.id,
+                    Pending {
+                        ticket,
+                        outcome: None,
+                        rejected_late: false,
+                        fault_at_reject: false,
+                        reject_failed: false,
+                    },
+                );
             }
             ActuatorMsg::Outcome { id, outcome } => {
                 let Some(p) = self.parts.get_mut(&id) else {
@@ -290,15 +327,42 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                     }
                 }
             }
-            ActuatorMsg::Fault { kind, active } => {
-                let was = self.faulted();
-                self.faults.insert(kind, active);
-                let now = self.faulted();
-                if was != now {
-                    if let Err(e) = self.gpio.set(OutputLine::Alarm, now) {
-                        log::error!("alarm output: {e}");
-                    }
+            ActuatorMsg::Fault { kind, active } => self.set_fault(kind, active),
+        }
+    }
+
+    /// The alarm is on and ready off while any fault is active.
+    fn set_fault(&mut self, kind: FaultKind, active: bool) {
+        let was = self.faulted();
+        self.faults.insert(kind, active);
+        let now = self.faulted();
+        if was != now {
+            if let Err(e) = self.gpio.set(OutputLine::Alarm, now) {
+                log::error!("alarm output: {e}");
+            }
+            if let Err(e) = self.gpio.set(OutputLine::Ready, !now) {
+                log::error!("ready output: {e}");
+            }
+        }
+    }
+
+    /// Writes one output; a failed write is an actuator fault (alarm) until the line is written again.
+    fn write(&mut self, line: OutputLine, active: bool) -> bool {
+        match self.gpio.set(line, active) {
+            Ok(()) => {
+                if self.failed_lines.remove(&line) && self.failed_lines.is_empty() {
+                    log::info!("{line} output written again; actuator fault cleared");
+                    self.set_fault(FaultKind::Actuator, false);
                 }
+                true
+            }
+            Err(e) => {
+                self.metrics.inc(&self.metrics.output_write_errors);
+                if self.failed_lines.insert(line) {
+                    log::error!("{line} output cannot be written, alarm on: {e}");
+                }
+                self.set_fault(FaultKind::Actuator, true);
+                false
             }
         }
     }
@@ -334,10 +398,14 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             self.events.push(Reverse((until, Event::PulseEnd(line))));
             return;
         }
-        self.pulse_until.remove(&line);
-        if let Err(e) = self.gpio.set(line, false) {
-            log::error!("{line} output: {e}");
+        if !self.write(line, false) {
+            // The line may still be active: try again soon rather than leave a solenoid on.
+            let retry = Instant::now() + END_RETRY;
+            self.pulse_until.insert(line, retry);
+            self.events.push(Reverse((retry, Event::PulseEnd(line))));
+            return;
         }
+        self.pulse_until.remove(&line);
     }
 
     fn reject_point(&mut self, id: u64, scheduled: Instant) {
@@ -346,7 +414,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         p.fault_at_reject = fault;
         let verdict_rejects = match &p.outcome {
             Some(Outcome::Scored { reject, .. }) => Some(*reject),
-            Some(Outcome::Failed { .. }) => Some(true),
+            Some(Outcome::Failed { .. } | Outcome::Shed { .. }) => Some(true),
             None => None,
         };
         let markers = match &p.outcome {
@@ -361,28 +429,31 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         } else if fault && verdict_rejects == Some(false) {
             self.metrics.inc(&self.metrics.rejects_on_fault);
         }
-        if reject {
-            self.pulse(OutputLine::Reject(cavity), scheduled);
-        }
+        let fired = reject && self.pulse(OutputLine::Reject(cavity), scheduled);
         for m in markers {
             self.pulse(OutputLine::Marker(m), scheduled);
         }
+        if let Some(p) = self.parts.get_mut(&id) {
+            p.reject_failed = reject && !fired;
+        }
         if verdict_rejects.is_some() {
             if let Some(p) = self.parts.remove(&id) {
-                self.emit(p, reject, None);
+                self.emit(p, fired, None);
             }
         }
     }
 
-    fn pulse(&mut self, line: OutputLine, scheduled: Instant) {
+    /// Starts or extends a pulse; `false` when the line could not be set (nothing fired: the next pulse
+    /// on the line writes it again).
+    fn pulse(&mut self, line: OutputLine, scheduled: Instant) -> bool {
         let held = self.pulse_until.get(&line).copied().filter(|u| *u >= scheduled);
         let (start, until) = match held {
             // Held on since before this reject point by an earlier pulse: this one runs from its own
             // reject point, on time, and the pending end moves on when it comes.
             Some(u) => (scheduled, u.max(scheduled + self.timing.pulse)),
             None => {
-                if let Err(e) = self.gpio.set(line, true) {
-                    log::error!("{line} output: {e}");
+                if !self.write(line, true) {
+                    return false;
                 }
                 // Time the pulse from when the line changed, not from before the call: a thread preempted
                 // in between would otherwise cut the pulse short (27 ms seen for 30 ms on a loaded 2-core
@@ -397,6 +468,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             self.metrics.reject_timing(start.saturating_duration_since(scheduled).as_micros() as u64);
             self.metrics.inc(&self.metrics.rejects_fired);
         }
+        true
     }
 
     fn emit(&mut self, p: Pending, rejected: bool, extra_error: Option<String>) {
@@ -407,6 +479,25 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let mut defects = None;
         let mut reasons = Vec::new();
         let mut drawing = None;
+        let unjudged = p.rejected_late || matches!(p.outcome, Some(Outcome::Shed { .. }));
+        if let Some(share) = self.overload.push(unjudged, self.timing.overload_window) {
+            let max = self.timing.overload_max_share;
+            let active = self.faults.get(&FaultKind::Overload).copied().unwrap_or(false);
+            // Hysteresis: on above the bound, off at half of it, so a share near the bound does not flicker.
+            if !active && share > max {
+                log::error!(
+                    "overload: {:.0}% of the last {} parts not judged (bound {:.0}%): alarm on",
+                    share * 100.0,
+                    self.overload.flags.len(),
+                    max * 100.0
+                );
+                self.set_fault(FaultKind::Overload, true);
+            } else if active && share <= max / 2.0 {
+                log::info!("overload over: {:.0}% of the last parts not judged; alarm cleared", share * 100.0);
+                self.set_fault(FaultKind::Overload, false);
+            }
+        }
+        let m = &self.metrics;
         let (verdict, p_ng, latency, model, frame, error) = match p.outcome {
             Some(Outcome::Scored {
                 p_ng,
@@ -424,7 +515,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 (defects, reasons, drawing) = (d, r, dr);
                 (verdict, Some(p_ng), latency, Some((*model).clone()), frame, None)
             }
-            Some(Outcome::Failed { reason }) => {
+            Some(Outcome::Failed { reason } | Outcome::Shed { reason }) => {
                 (Verdict::Error, None, StageLatency::default(), None, None, Some(reason))
             }
             None => (Verdict::Error, None, StageLatency::default(), None, None, extra_error),
@@ -448,6 +539,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             threshold,
             rejected,
             late: p.rejected_late,
+            reject_failed: p.reject_failed,
             fault: p.fault_at_reject,
             error,
             latency,
@@ -462,160 +554,6 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     }
 }
 
+mod overload;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Provider;
-    use crate::sinks::gpio::sim::SimGpio;
-    use crate::sinks::gpio::timeline::{LineChange, Timeline};
-    use crate::sinks::gpio::OutputNames;
-    use std::collections::VecDeque;
-    use std::sync::Mutex;
-
-    const DELAY: Duration = Duration::from_millis(150);
-    const PULSE: Duration = Duration::from_millis(40);
-
-    struct Harness {
-        tx: ActuatorTx,
-        records: mailbox::Receiver<Settled>,
-        scheduler: std::thread::JoinHandle<SimGpio>,
-        timeline: Arc<Mutex<Vec<LineChange>>>,
-        epoch: Instant,
-    }
-
-    fn start() -> Harness {
-        let epoch = Instant::now();
-        let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
-        let timeline = Timeline::new(epoch, None).unwrap();
-        let shared = timeline.shared.clone();
-        let timing = Timing { delay: DELAY, pulse: PULSE, reject_on_fault: true, threshold: 0.5 };
-        let (rec_tx, records) = record_channel();
-        let s = RejectScheduler::new(SimGpio::new(names, timeline), timing, "t".into(), Arc::default(), rec_tx);
-        let (tx, rx) = actuator_channel(DELAY);
-        let scheduler = std::thread::spawn(move || s.run(rx));
-        Harness { tx, records, scheduler, timeline: shared, epoch }
-    }
-
-    fn ticket(id: u64, trigger: Instant) -> PartTicket {
-        PartTicket {
-            id,
-            cavity: 0,
-            trigger,
-            trigger_ms: 0.0,
-            time: String::new(),
-            recipe: "r".into(),
-            frame_name: format!("f{id}"),
-            label_ng: None,
-        }
-    }
-
-    /// Part `id`, triggered at `t`, registered and judged.
-    fn judged(h: &Harness, id: u64, t: Instant, ng: bool) {
-        h.tx.register(ticket(id, t)).unwrap();
-        h.tx.outcome(id, t, scored(ng)).unwrap();
-    }
-
-    fn scored(ng: bool) -> Outcome {
-        let model = ModelIdentity {
-            name: "m".into(),
-            version: "1".into(),
-            sha256: String::new(),
-            provider: Provider::Cpu,
-            graph: "full",
-        };
-        Outcome::Scored {
-            p_ng: if ng { 0.9 } else { 0.1 },
-            threshold: 0.5,
-            verdict: if ng { Verdict::Ng } else { Verdict::Ok },
-            reject: ng,
-            markers: vec![],
-            defects: None,
-            reasons: vec![],
-            latency: StageLatency::default(),
-            model: Arc::new(model),
-            frame: None,
-            drawing: None,
-        }
-    }
-
-    /// Ends the run; returns every record (by part id) and the line changes (ms after the epoch).
-    fn finish(h: Harness) -> (BTreeMap<u64, PartRecord>, Vec<LineChange>) {
-        drop(h.tx);
-        h.scheduler.join().unwrap();
-        let mut got = VecDeque::new();
-        while h.records.recv(None, &mut got) {}
-        let records = got.into_iter().map(|s| (s.record.part, s.record)).collect();
-        let changes = h.timeline.lock().unwrap().clone();
-        (records, changes)
-    }
-
-    fn ms_after(epoch: Instant, t: Instant) -> f64 {
-        t.duration_since(epoch).as_secs_f64() * 1e3
-    }
-
-    #[test]
-    fn back_to_back_ng_parts_hold_one_pulse_until_the_last_ones_end() {
-        let h = start();
-        let t0 = Instant::now();
-        // Three NG parts 10 ms apart, judged at once: one continuous pulse, no chatter.
-        for i in 0..3u64 {
-            judged(&h, i + 1, t0 + Duration::from_millis(10 * i), true);
-        }
-        let first = ms_after(h.epoch, t0 + DELAY);
-        let end = ms_after(h.epoch, t0 + Duration::from_millis(20) + DELAY + PULSE);
-        let (records, changes) = finish(h);
-        assert_eq!(records.len(), 3);
-        assert!(records.values().all(|r| r.rejected && !r.late), "{records:?}");
-        let reject: Vec<_> = changes.iter().filter(|c| c.line == "reject0").collect();
-        assert_eq!(reject.len(), 2, "one rise and one fall: {reject:?}");
-        assert_eq!((reject[0].value, reject[1].value), (1, 0));
-        assert!(
-            reject[0].t_ms >= first - 0.5 && reject[0].t_ms < first + 30.0,
-            "rose at {}, due {first}",
-            reject[0].t_ms
-        );
-        assert!(reject[1].t_ms >= end - 0.5 && reject[1].t_ms < end + 30.0, "fell at {}, due {end}", reject[1].t_ms);
-    }
-
-    #[test]
-    fn a_fault_rejects_the_parts_it_finds_at_their_reject_point_and_no_earlier_one() {
-        let h = start();
-        let t0 = Instant::now();
-        // Part 1's reject point passes quietly (judged OK, not yet settled: the fault comes within
-        // QUIET_SETTLE of it); the fault comes before part 2's.
-        judged(&h, 1, t0, false);
-        judged(&h, 2, t0 + Duration::from_millis(100), false);
-        // A message due now (clearing a fault that is not active) makes the scheduler read both outcomes
-        // now, so it knows part 1 is quiet before its reject point.
-        h.tx.fault(FaultKind::Source, false).unwrap();
-        std::thread::sleep((t0 + DELAY + QUIET_SETTLE / 4).saturating_duration_since(Instant::now()));
-        h.tx.fault(FaultKind::Model, true).unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        h.tx.fault(FaultKind::Model, false).unwrap();
-        let (records, changes) = finish(h);
-        assert!(!records[&1].rejected && !records[&1].fault, "OK before the fault: {:?}", records[&1]);
-        assert!(records[&2].rejected && records[&2].fault, "reject point during the fault: {:?}", records[&2]);
-        let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
-        assert_eq!(alarm, [1, 0]);
-        let rises = changes.iter().filter(|c| c.line == "reject0" && c.value == 1).count();
-        assert_eq!(rises, 1, "only part 2 rejected: {changes:?}");
-    }
-
-    #[test]
-    fn judged_ok_parts_are_recorded_soon_after_their_reject_point() {
-        let h = start();
-        let t0 = Instant::now();
-        judged(&h, 1, t0, false);
-        // The scheduler sleeps through the quiet reject point; the record still comes within the slack.
-        let mut got = VecDeque::new();
-        let deadline = t0 + DELAY + QUIET_SETTLE + RECORD_SLACK + Duration::from_millis(500);
-        while got.is_empty() && Instant::now() < deadline {
-            h.records.recv(Some(deadline), &mut got);
-        }
-        let waited = t0.elapsed();
-        assert_eq!(got.len(), 1, "no record {waited:?} after the trigger");
-        assert!(waited >= DELAY, "recorded {waited:?} after the trigger, before its reject point");
-        assert!(!got[0].record.rejected);
-        finish(h);
-    }
-}
+mod tests;

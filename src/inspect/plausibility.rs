@@ -1,0 +1,353 @@
+//! Can this frame show a part at all? A lens cap, failed lighting or a camera knocked to face a wall gives
+//! frames that a model trained on seals or electrodes may still call OK. Such a frame is judged by its
+//! exposure statistics before any model sees it: a frame outside the camera's bounds makes its part an
+//! error (rejected), and a run of them sets the alarm.
+
+use serde::Deserialize;
+
+use crate::sources::{Frame, PixelFormat};
+
+/// At most this many pixels are sampled per frame (on a regular grid): statistics of a 2-megapixel frame
+/// are as telling from 16k samples, and the check stays far below a millisecond.
+const MAX_SAMPLES: usize = 16_384;
+
+/// The `plausibility` config section: bounds per imager and when implausible frames set the alarm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlausibilityConfig {
+    /// Check frames at all (off only for a bench or a line that checks exposure elsewhere).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Bounds of the camera's frames (the visible camera of an electrode station).
+    #[serde(default)]
+    pub camera: Bounds,
+    /// Bounds of the electrode station's X-ray frames.
+    #[serde(default)]
+    pub xray: Bounds,
+    /// This many implausible frames in a row from one imager set the alarm (cleared by a plausible one).
+    #[serde(default = "default_alarm_after")]
+    pub alarm_after: u32,
+}
+
+impl Default for PlausibilityConfig {
+    fn default() -> Self {
+        Self { enabled: true, camera: Bounds::default(), xray: Bounds::default(), alarm_after: default_alarm_after() }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_alarm_after() -> u32 {
+    3
+}
+
+/// Exposure bounds on the frame's grey levels, as fractions of full scale (0 = black, 1 = white).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bounds {
+    /// Lowest mean grey level (a lens cap or dead lighting is darker).
+    pub min_mean: f32,
+    /// Highest mean grey level (a blinded or overexposed camera is brighter).
+    pub max_mean: f32,
+    /// Lowest standard deviation of the grey levels: a flat frame (a wall, fog, a frozen sensor) shows no
+    /// part. The demo's electrode frames have 0.021 and up, its seal frames 0.17 and up.
+    pub min_contrast: f32,
+    /// Grey level at or below which a pixel counts as dark.
+    pub dark_level: f32,
+    /// Largest share of dark pixels.
+    pub max_dark_fraction: f32,
+    /// Grey level at or above which a pixel counts as saturated.
+    pub saturated_level: f32,
+    /// Largest share of saturated pixels.
+    pub max_saturated_fraction: f32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            min_mean: 0.03,
+            max_mean: 0.97,
+            min_contrast: 0.01,
+            dark_level: 0.03,
+            max_dark_fraction: 0.9,
+            saturated_level: 0.97,
+            max_saturated_fraction: 0.5,
+        }
+    }
+}
+
+impl Bounds {
+    /// The first bound that cannot be met, as (key below the section, problem).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let fractions = [
+            ("min_mean", self.min_mean),
+            ("max_mean", self.max_mean),
+            ("min_contrast", self.min_contrast),
+            ("dark_level", self.dark_level),
+            ("max_dark_fraction", self.max_dark_fraction),
+            ("saturated_level", self.saturated_level),
+            ("max_saturated_fraction", self.max_saturated_fraction),
+        ];
+        for (key, v) in fractions {
+            if !(0.0..=1.0).contains(&v) {
+                return Err((key, format!("{v} is not a fraction of full scale (0..1)")));
+            }
+        }
+        if self.min_mean >= self.max_mean {
+            return Err(("max_mean", format!("must be above min_mean ({})", self.min_mean)));
+        }
+        if self.dark_level >= self.saturated_level {
+            return Err(("saturated_level", format!("must be above dark_level ({})", self.dark_level)));
+        }
+        Ok(())
+    }
+
+    /// Why a frame with these statistics cannot show a part, or `None` when it can.
+    pub fn check(&self, s: &FrameStats) -> Option<Implausible> {
+        let reason = if s.mean < self.min_mean {
+            format!("too dark: mean {:.3} < {}", s.mean, self.min_mean)
+        } else if s.mean > self.max_mean {
+            format!("too bright: mean {:.3} > {}", s.mean, self.max_mean)
+        } else if s.contrast < self.min_contrast {
+            format!("flat: contrast {:.4} < {}", s.contrast, self.min_contrast)
+        } else if s.dark_fraction > self.max_dark_fraction {
+            format!("{:.0}% of the frame dark (> {:.0}%)", s.dark_fraction * 100.0, self.max_dark_fraction * 100.0)
+        } else if s.saturated_fraction > self.max_saturated_fraction {
+            format!(
+                "{:.0}% of the frame saturated (> {:.0}%)",
+                s.saturated_fraction * 100.0,
+                self.max_saturated_fraction * 100.0
+            )
+        } else {
+            return None;
+        };
+        Some(Implausible { reason, stats: *s })
+    }
+}
+
+/// A frame's exposure statistics, grey levels as fractions of full scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameStats {
+    pub mean: f32,
+    /// Standard deviation of the grey levels.
+    pub contrast: f32,
+    pub dark_fraction: f32,
+    pub saturated_fraction: f32,
+}
+
+/// Why a frame cannot show a part.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("implausible frame: {reason}")]
+pub struct Implausible {
+    pub reason: String,
+    pub stats: FrameStats,
+}
+
+impl FrameStats {
+    /// Statistics of the frame's grey levels (RGB by BT.601 luma, 16-bit by its full range), sampled on a
+    /// regular grid of at most `MAX_SAMPLES` pixels. A frame with no pixels is black and flat.
+    pub fn of(frame: &Frame, bounds: &Bounds) -> Self {
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let bpp = frame.format.bytes_per_pixel();
+        if w == 0 || h == 0 || frame.data.len() < w * h * bpp {
+            return Self { mean: 0.0, contrast: 0.0, dark_fraction: 1.0, saturated_fraction: 0.0 };
+        }
+        // The same step in both directions keeps the grid square whatever the aspect ratio.
+        let step = (((w * h) as f64 / MAX_SAMPLES as f64).sqrt().ceil() as usize).max(1);
+        let grey = |i: usize| -> f32 {
+            let p = &frame.data[i * bpp..];
+            match frame.format {
+                PixelFormat::Gray8 => p[0] as f32 / 255.0,
+                PixelFormat::Gray16 => u16::from_le_bytes([p[0], p[1]]) as f32 / 65535.0,
+                PixelFormat::Rgb8 => (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0,
+            }
+        };
+        let (mut n, mut sum, mut sum_sq, mut dark, mut saturated) = (0u32, 0f64, 0f64, 0u32, 0u32);
+        for y in (0..h).step_by(step) {
+            for x in (0..w).step_by(step) {
+                let g = grey(y * w + x);
+                n += 1;
+                sum += g as f64;
+                sum_sq += (g as f64) * (g as f64);
+                dark += u32::from(g <= bounds.dark_level);
+                saturated += u32::from(g >= bounds.saturated_level);
+            }
+        }
+        let n_f = n as f64;
+        let mean = sum / n_f;
+        let var = (sum_sq / n_f - mean * mean).max(0.0);
+        Self {
+            mean: mean as f32,
+            contrast: var.sqrt() as f32,
+            dark_fraction: (dark as f64 / n_f) as f32,
+            saturated_fraction: (saturated as f64 / n_f) as f32,
+        }
+    }
+}
+
+/// The station's frame checks: each imager's frames against its own bounds (the camera, and the X-ray
+/// imager of a pair). A part is implausible when any of its frames is; `alarm_after` such parts in a row
+/// set the alarm, and the next plausible part clears it.
+#[derive(Debug)]
+pub struct FrameChecks {
+    camera: Bounds,
+    xray: Bounds,
+    alarm_after: u32,
+    run: u32,
+}
+
+impl FrameChecks {
+    /// `None` when the config turns the checks off.
+    pub fn new(cfg: &PlausibilityConfig) -> Option<Self> {
+        cfg.enabled.then(|| Self { camera: cfg.camera, xray: cfg.xray, alarm_after: cfg.alarm_after.max(1), run: 0 })
+    }
+
+    /// Checks a part's frames: `Err` names the imager and the reason; the second value is `Some(on)` when
+    /// the implausible-frame alarm changes.
+    pub fn check(&mut self, camera: &Frame, xray: Option<&Frame>) -> (Result<(), String>, Option<bool>) {
+        let mut verdict = match self.camera.check(&FrameStats::of(camera, &self.camera)) {
+            Some(why) => Err(format!("camera: {why}")),
+            None => Ok(()),
+        };
+        if let (Ok(()), Some(x)) = (&verdict, xray) {
+            if let Some(why) = self.xray.check(&FrameStats::of(x, &self.xray)) {
+                verdict = Err(format!("X-ray imager: {why}"));
+            }
+        }
+        let was = self.run >= self.alarm_after;
+        self.run = if verdict.is_ok() { 0 } else { self.run.saturating_add(1) };
+        let now = self.run >= self.alarm_after;
+        (verdict, (now != was).then_some(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    fn frame(format: PixelFormat, w: u32, h: u32, px: impl Fn(usize, usize) -> Vec<u8>) -> Frame {
+        let mut data = Vec::new();
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                data.extend(px(x, y));
+            }
+        }
+        Frame {
+            width: w,
+            height: h,
+            format,
+            data: data.into(),
+            timestamp: Instant::now(),
+            sequence: 0,
+            info: Arc::default(),
+        }
+    }
+
+    fn grey(v: u8) -> Frame {
+        frame(PixelFormat::Gray8, 64, 16, |_, _| vec![v])
+    }
+
+    /// A textured frame like a seal band: stripes of two grey levels.
+    fn textured(lo: u8, hi: u8) -> Frame {
+        frame(PixelFormat::Rgb8, 256, 64, |x, _| if (x / 4) % 2 == 0 { vec![lo; 3] } else { vec![hi; 3] })
+    }
+
+    fn verdict(f: &Frame) -> Option<Implausible> {
+        let b = Bounds::default();
+        b.check(&FrameStats::of(f, &b))
+    }
+
+    #[test]
+    fn blank_frames_of_every_kind_are_refused_with_their_reason() {
+        let black = verdict(&grey(0)).map(|i| i.reason);
+        assert!(black.as_deref().is_some_and(|r| r.starts_with("too dark")), "{black:?}");
+        let white = verdict(&grey(255)).map(|i| i.reason);
+        assert!(white.as_deref().is_some_and(|r| r.starts_with("too bright")), "{white:?}");
+        let mid = verdict(&grey(128)).map(|i| i.reason);
+        assert!(mid.as_deref().is_some_and(|r| r.starts_with("flat")), "{mid:?}");
+        let one = frame(PixelFormat::Rgb8, 1, 1, |_, _| vec![120, 130, 140]);
+        assert!(verdict(&one).is_some(), "a 1x1 frame shows no part");
+        // A lens cap with sensor noise: dark, a little texture.
+        let cap = frame(PixelFormat::Gray8, 200, 100, |x, y| vec![((x * 7 + y * 13) % 5) as u8]);
+        assert!(verdict(&cap).is_some());
+        // Mostly black with a bright corner: dark share over the bound though the mean passes.
+        let corner = frame(PixelFormat::Gray8, 100, 100, |x, y| vec![if x < 30 && y < 30 { 250 } else { 0 }]);
+        let r = verdict(&corner).map(|i| i.reason);
+        assert!(r.as_deref().is_some_and(|r| r.contains("dark")), "{r:?}");
+        // Half the frame blown out.
+        let blown = frame(PixelFormat::Gray8, 100, 100, |x, _| vec![if x < 60 { 255 } else { 100 }]);
+        let r = verdict(&blown).map(|i| i.reason);
+        assert!(r.as_deref().is_some_and(|r| r.contains("saturated")), "{r:?}");
+    }
+
+    #[test]
+    fn textured_frames_pass_in_every_pixel_format() {
+        assert_eq!(verdict(&textured(60, 180)), None);
+        // A low-contrast electrode coating (std about 0.02 of full scale) still passes.
+        assert_eq!(verdict(&textured(55, 65)), None);
+        // 16-bit X-ray: full 16-bit range, the low byte matters.
+        let xray = frame(PixelFormat::Gray16, 128, 128, |x, _| {
+            let v: u16 = if x % 2 == 0 { 40_000 } else { 44_000 };
+            v.to_le_bytes().to_vec()
+        });
+        assert_eq!(verdict(&xray), None);
+        let flat16 = frame(PixelFormat::Gray16, 128, 128, |_, _| 40_000u16.to_le_bytes().to_vec());
+        assert!(verdict(&flat16).is_some());
+    }
+
+    #[test]
+    fn statistics_of_a_large_frame_are_sampled_but_exact_for_a_regular_pattern() {
+        // 1920x1080 half black, half white (left/right): mean 0.5, contrast 0.5.
+        let f = frame(PixelFormat::Gray8, 1920, 1080, |x, _| vec![if x < 960 { 0 } else { 255 }]);
+        let s = FrameStats::of(&f, &Bounds::default());
+        assert!((s.mean - 0.5).abs() < 0.01, "{s:?}");
+        assert!((s.contrast - 0.5).abs() < 0.01, "{s:?}");
+        assert!((s.dark_fraction - 0.5).abs() < 0.01 && (s.saturated_fraction - 0.5).abs() < 0.01, "{s:?}");
+    }
+
+    #[test]
+    fn the_alarm_goes_on_at_the_nth_implausible_part_in_a_row_and_off_at_the_next_good_one() {
+        let mut c = FrameChecks::new(&PlausibilityConfig::default()).expect("enabled by default");
+        let (good, blank) = (textured(60, 180), grey(0));
+        assert_eq!(c.check(&blank, None).1, None);
+        assert_eq!(c.check(&blank, None).1, None);
+        // A good frame in between restarts the count.
+        assert_eq!(c.check(&good, None), (Ok(()), None));
+        assert_eq!(c.check(&blank, None).1, None);
+        assert_eq!(c.check(&blank, None).1, None);
+        let (r, change) = c.check(&blank, None);
+        assert!(r.is_err());
+        assert_eq!(change, Some(true), "third in a row (the default alarm_after)");
+        assert_eq!(c.check(&blank, None).1, None, "the alarm is raised once per run");
+        assert_eq!(c.check(&good, None), (Ok(()), Some(false)));
+        assert_eq!(c.check(&good, None).1, None);
+    }
+
+    #[test]
+    fn a_pair_is_refused_for_either_frame_and_alarms_for_either_imager() {
+        let cfg = PlausibilityConfig { alarm_after: 2, ..PlausibilityConfig::default() };
+        let mut c = FrameChecks::new(&cfg).expect("enabled by default");
+        let good = textured(60, 180);
+        let (r, change) = c.check(&good, Some(&grey(255)));
+        assert!(r.as_ref().is_err_and(|e| e.starts_with("X-ray imager: implausible frame: too bright")), "{r:?}");
+        assert_eq!(change, None);
+        let (r, change) = c.check(&grey(0), Some(&good));
+        assert!(r.as_ref().is_err_and(|e| e.starts_with("camera: implausible frame: too dark")), "{r:?}");
+        assert_eq!(change, Some(true), "two implausible parts in a row, either imager: alarm");
+        assert_eq!(c.check(&good, Some(&good)), (Ok(()), Some(false)));
+        assert!(FrameChecks::new(&PlausibilityConfig { enabled: false, ..cfg }).is_none());
+    }
+
+    #[test]
+    fn bounds_that_cannot_be_met_are_named() {
+        let b = Bounds { min_mean: 0.6, max_mean: 0.5, ..Bounds::default() };
+        assert_eq!(b.validate().map_err(|e| e.0), Err("max_mean"));
+        let b = Bounds { max_dark_fraction: 1.5, ..Bounds::default() };
+        assert_eq!(b.validate().map_err(|e| e.0), Err("max_dark_fraction"));
+        assert_eq!(Bounds::default().validate(), Ok(()));
+    }
+}

@@ -1,0 +1,254 @@
+use super::*;
+use crate::config::Provider;
+use crate::sinks::gpio::sim::SimGpio;
+use crate::sinks::gpio::timeline::{LineChange, Timeline};
+use crate::sinks::gpio::OutputNames;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+const DELAY: Duration = Duration::from_millis(150);
+const PULSE: Duration = Duration::from_millis(40);
+
+fn timing() -> Timing {
+    Timing {
+        delay: DELAY,
+        pulse: PULSE,
+        reject_on_fault: true,
+        threshold: 0.5,
+        overload_window: 200,
+        overload_max_share: 0.05,
+    }
+}
+
+struct Harness {
+    tx: ActuatorTx,
+    records: mailbox::Receiver<Settled>,
+    scheduler: std::thread::JoinHandle<()>,
+    timeline: Arc<Mutex<Vec<LineChange>>>,
+    epoch: Instant,
+}
+
+fn start() -> Harness {
+    let epoch = Instant::now();
+    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
+    let timeline = Timeline::new(epoch, None).unwrap();
+    let shared = timeline.shared.clone();
+    let (rec_tx, records) = record_channel();
+    let s = RejectScheduler::new(SimGpio::new(names, timeline), timing(), "t".into(), Arc::default(), rec_tx);
+    let (tx, rx) = actuator_channel(DELAY);
+    let scheduler = std::thread::spawn(move || {
+        s.run(rx);
+    });
+    Harness { tx, records, scheduler, timeline: shared, epoch }
+}
+
+fn ticket(id: u64, trigger: Instant) -> PartTicket {
+    PartTicket {
+        id,
+        cavity: 0,
+        trigger,
+        trigger_ms: 0.0,
+        time: String::new(),
+        recipe: "r".into(),
+        frame_name: format!("f{id}"),
+        label_ng: None,
+    }
+}
+
+/// Part `id`, triggered at `t`, registered and judged.
+fn judged(h: &Harness, id: u64, t: Instant, ng: bool) {
+    h.tx.register(ticket(id, t)).unwrap();
+    h.tx.outcome(id, t, scored(ng)).unwrap();
+}
+
+fn scored(ng: bool) -> Outcome {
+    let model = ModelIdentity {
+        name: "m".into(),
+        version: "1".into(),
+        sha256: String::new(),
+        provider: Provider::Cpu,
+        graph: "full",
+    };
+    Outcome::Scored {
+        p_ng: if ng { 0.9 } else { 0.1 },
+        threshold: 0.5,
+        verdict: if ng { Verdict::Ng } else { Verdict::Ok },
+        reject: ng,
+        markers: vec![],
+        defects: None,
+        reasons: vec![],
+        latency: StageLatency::default(),
+        model: Arc::new(model),
+        frame: None,
+        drawing: None,
+    }
+}
+
+/// Ends the run; returns every record (by part id) and the line changes (ms after the epoch).
+fn finish(h: Harness) -> (BTreeMap<u64, PartRecord>, Vec<LineChange>) {
+    drop(h.tx);
+    h.scheduler.join().unwrap();
+    let mut got = VecDeque::new();
+    while h.records.recv(None, &mut got) {}
+    let records = got.into_iter().map(|s| (s.record.part, s.record)).collect();
+    let changes = h.timeline.lock().unwrap().clone();
+    (records, changes)
+}
+
+fn ms_after(epoch: Instant, t: Instant) -> f64 {
+    t.duration_since(epoch).as_secs_f64() * 1e3
+}
+
+#[test]
+fn back_to_back_ng_parts_hold_one_pulse_until_the_last_ones_end() {
+    let h = start();
+    let t0 = Instant::now();
+    // Three NG parts 10 ms apart, judged at once: one continuous pulse, no chatter.
+    for i in 0..3u64 {
+        judged(&h, i + 1, t0 + Duration::from_millis(10 * i), true);
+    }
+    let first = ms_after(h.epoch, t0 + DELAY);
+    let end = ms_after(h.epoch, t0 + Duration::from_millis(20) + DELAY + PULSE);
+    let (records, changes) = finish(h);
+    assert_eq!(records.len(), 3);
+    assert!(records.values().all(|r| r.rejected && !r.late), "{records:?}");
+    let reject: Vec<_> = changes.iter().filter(|c| c.line == "reject0").collect();
+    assert_eq!(reject.len(), 2, "one rise and one fall: {reject:?}");
+    assert_eq!((reject[0].value, reject[1].value), (1, 0));
+    assert!(reject[0].t_ms >= first - 0.5 && reject[0].t_ms < first + 30.0, "rose at {}, due {first}", reject[0].t_ms);
+    assert!(reject[1].t_ms >= end - 0.5 && reject[1].t_ms < end + 30.0, "fell at {}, due {end}", reject[1].t_ms);
+}
+
+#[test]
+fn a_fault_rejects_the_parts_it_finds_at_their_reject_point_and_no_earlier_one() {
+    let h = start();
+    let t0 = Instant::now();
+    // Part 1's reject point passes quietly (judged OK, not yet settled: the fault comes within
+    // QUIET_SETTLE of it); the fault comes before part 2's.
+    judged(&h, 1, t0, false);
+    judged(&h, 2, t0 + Duration::from_millis(100), false);
+    // A message due now (clearing a fault that is not active) makes the scheduler read both outcomes
+    // now, so it knows part 1 is quiet before its reject point.
+    h.tx.fault(FaultKind::Source, false).unwrap();
+    std::thread::sleep((t0 + DELAY + QUIET_SETTLE / 4).saturating_duration_since(Instant::now()));
+    h.tx.fault(FaultKind::Model, true).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    h.tx.fault(FaultKind::Model, false).unwrap();
+    let (records, changes) = finish(h);
+    assert!(!records[&1].rejected && !records[&1].fault, "OK before the fault: {:?}", records[&1]);
+    assert!(records[&2].rejected && records[&2].fault, "reject point during the fault: {:?}", records[&2]);
+    let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
+    assert_eq!(alarm, [1, 0]);
+    let rises = changes.iter().filter(|c| c.line == "reject0" && c.value == 1).count();
+    assert_eq!(rises, 1, "only part 2 rejected: {changes:?}");
+}
+
+#[test]
+fn judged_ok_parts_are_recorded_soon_after_their_reject_point() {
+    let h = start();
+    let t0 = Instant::now();
+    judged(&h, 1, t0, false);
+    // The scheduler sleeps through the quiet reject point; the record still comes within the slack.
+    let mut got = VecDeque::new();
+    let deadline = t0 + DELAY + QUIET_SETTLE + RECORD_SLACK + Duration::from_millis(500);
+    while got.is_empty() && Instant::now() < deadline {
+        h.records.recv(Some(deadline), &mut got);
+    }
+    let waited = t0.elapsed();
+    assert_eq!(got.len(), 1, "no record {waited:?} after the trigger");
+    assert!(waited >= DELAY, "recorded {waited:?} after the trigger, before its reject point");
+    assert!(!got[0].record.rejected);
+    finish(h);
+}
+
+/// Outputs whose reject line refuses its first `fail` writes (a driver error, a line taken away).
+struct FailingReject {
+    inner: SimGpio,
+    fail: usize,
+}
+
+impl GpioOutputs for FailingReject {
+    fn set(&mut self, line: OutputLine, active: bool) -> Result<(), crate::sinks::gpio::GpioError> {
+        if matches!(line, OutputLine::Reject(_)) && self.fail > 0 {
+            self.fail -= 1;
+            return Err(crate::sinks::gpio::GpioError::Line { line: line.to_string(), reason: "injected: EIO".into() });
+        }
+        self.inner.set(line, active)
+    }
+    fn all_safe(&mut self) -> Result<(), crate::sinks::gpio::GpioError> {
+        self.inner.all_safe()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn timeline(&self) -> Arc<Mutex<Vec<LineChange>>> {
+        self.inner.timeline()
+    }
+}
+
+#[test]
+fn a_reject_that_cannot_be_written_is_recorded_as_failed_with_the_alarm_on_until_a_write_works() {
+    let epoch = Instant::now();
+    let names = OutputNames {
+        reject: vec!["reject0".into()],
+        alarm: "alarm".into(),
+        ready: Some("ready".into()),
+        markers: vec![],
+    };
+    let timeline = Timeline::new(epoch, None).unwrap();
+    let shared = timeline.shared.clone();
+    let mut inner = SimGpio::new(names, timeline);
+    inner.set(OutputLine::Ready, true).unwrap();
+    let gpio = FailingReject { inner, fail: 1 };
+    let (rec_tx, records) = record_channel();
+    let metrics: Arc<StationMetrics> = Arc::default();
+    let s = RejectScheduler::new(gpio, timing(), "t".into(), metrics.clone(), rec_tx);
+    let (tx, rx) = actuator_channel(DELAY);
+    let scheduler = std::thread::spawn(move || {
+        s.run(rx);
+    });
+    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
+    let t0 = Instant::now();
+    judged(&h, 1, t0, true);
+    // The second NG part comes after the first's pulse would have ended: its write is a new one.
+    judged(&h, 2, t0 + PULSE * 3, true);
+    let (records, changes) = finish(h);
+    assert!(!records[&1].rejected && records[&1].reject_failed, "{:?}", records[&1]);
+    assert!(records[&2].rejected && !records[&2].reject_failed, "the next edge writes again: {:?}", records[&2]);
+    let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
+    assert_eq!(alarm, [1, 0], "alarm on at the failed write, off when a write works: {changes:?}");
+    let ready: Vec<u8> = changes.iter().filter(|c| c.line == "ready").map(|c| c.value).collect();
+    assert_eq!(ready, [1, 0, 1, 0], "ready on, off during the fault, safe at the end: {changes:?}");
+    let m = metrics.snapshot();
+    assert_eq!((m.output_write_errors, m.rejects_fired), (1, 1), "{m:?}");
+}
+
+#[test]
+fn parts_shed_for_want_of_capacity_set_the_overload_alarm_and_it_clears_when_they_stop() {
+    let h = start();
+    let t0 = Instant::now();
+    let shed = || Outcome::Shed { reason: "station overloaded: not inspected".into() };
+    // 20 judged parts, then 20 shed (50% of 40 > 5%): alarm; then 200 judged push the shed ones out of
+    // the 200-part window (share under half the bound): alarm off. 240 records fit the recorder's queue.
+    let mut id = 0;
+    let mut next = |h: &Harness, outcome: Outcome| {
+        id += 1;
+        let t = t0 + Duration::from_micros(100 * id);
+        h.tx.register(ticket(id, t)).unwrap();
+        h.tx.outcome(id, t, outcome).unwrap();
+    };
+    for _ in 0..20 {
+        next(&h, scored(false));
+    }
+    for _ in 0..20 {
+        next(&h, shed());
+    }
+    for _ in 0..200 {
+        next(&h, scored(false));
+    }
+    let (records, changes) = finish(h);
+    assert_eq!(records.len(), 240);
+    assert!(records.values().filter(|r| r.error.is_some()).all(|r| r.rejected));
+    let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
+    assert_eq!(alarm, [1, 0], "{changes:?}");
+}
