@@ -19,9 +19,6 @@ finish() {
   echo "HIL-FILES-BEGIN electrode-results"; cat /tmp/electrode.jsonl 2>/dev/null; echo "HIL-FILES-END"
   echo "HIL-FILES-BEGIN electrode-timeline"; cat /tmp/electrode-gpio.jsonl 2>/dev/null; echo "HIL-FILES-END"
   echo "HIL-FILES-BEGIN electrode-log"; cat /tmp/electrode.log 2>/dev/null; echo "HIL-FILES-END"
-  echo "HIL-FILES-BEGIN eyeloss-results"; cat /tmp/eyeloss.jsonl 2>/dev/null; echo "HIL-FILES-END"
-  echo "HIL-FILES-BEGIN eyeloss-timeline"; cat /tmp/eyeloss-gpio.jsonl 2>/dev/null; echo "HIL-FILES-END"
-  echo "HIL-FILES-BEGIN eyeloss-log"; cat /tmp/eyeloss.log 2>/dev/null; echo "HIL-FILES-END"
   if [ $FAIL = 0 ]; then echo "HIL RESULT: PASS"; else echo "HIL RESULT: FAIL"; fi
   sync; poweroff -f
 }
@@ -163,37 +160,6 @@ usleep 400000
 check "gpio pulse drives the line during the pulse" "$(val 1)" 1
 wait $PP
 check "gpio pulse releases the line inactive" "$(val 1)" 0
-
-# A photo-eye on a chip of its own that goes away under the running station (gpio-sim's device taken
-# down: the kernel removes the chip while the station holds the line), then comes back: the station sets
-# the alarm and drops ready while no part can be triggered, requests the line again by itself, and
-# judges the next part.
-E=/sys/kernel/config/gpio-sim/eye
-mkdir $E $E/bank0 $E/bank0/line0 && echo 1 > $E/bank0/num_lines && echo hil-eye > $E/bank0/label &&
-  echo photo_eye > $E/bank0/line0/name && echo 1 > $E/live || fail "second gpio-sim chip for the photo-eye"
-eye_sim() { echo /sys/devices/platform/$(cat $E/dev_name)/$(cat $E/bank0/chip_name); }
-eye_edge() { s=$(eye_sim); echo pull-up > $s/sim_gpio0/pull; usleep 30000; echo pull-down > $s/sim_gpio0/pull; }
-sed 's|"chip": "/dev/@CHIP@"|"chip": "hil-eye"|; s|/tmp/results.jsonl|/tmp/eyeloss.jsonl|; s|/tmp/gpio.jsonl|/tmp/eyeloss-gpio.jsonl|' \
-  /hil/station.json > /hil/eyeloss.json
-start_station eyeloss 600
-check "station with its photo-eye on a second chip ready ($UP_S s)" "$(val 3)" 0
-echo 0 > $E/live || fail "take the photo-eye chip down"
-n=0
-while [ "$(val 2)" != 0 ] && [ $n -lt 50 ]; do usleep 100000; n=$((n + 1)); done
-check "alarm on (low) once the photo-eye chip is gone ($((n / 10)) s)" "$(val 2)" 0
-check "ready off (high) while the photo-eye is gone" "$(val 3)" 1
-grep -q "no parts can be triggered" /tmp/eyeloss.log && ok "photo-eye loss logged: $(grep -m1 -o 'photo-eye .*triggered' /tmp/eyeloss.log)" ||
-  fail "no photo-eye loss in the log"
-echo 1 > $E/live || fail "bring the photo-eye chip back"
-n=0
-while [ "$(val 2)$(val 3)" != 10 ] && [ $n -lt 100 ]; do usleep 100000; n=$((n + 1)); done
-check "alarm off and ready on again once the photo-eye is back ($((n / 10)) s)" "$(val 2)$(val 3)" 10
-eye_edge
-usleep 2500000
-check "a part triggered by the photo-eye that came back is judged" \
-  "$(grep -c '"verdict":"ok".*"late":false' /tmp/eyeloss.jsonl)" 1
-stop_station
-check "station exits 0 on SIGTERM after the photo-eye came back" "$RC" 0
 
 # The electrode station on two real imagers: the camera and vivid's second instance as a 16-bit grey
 # X-ray imager at 5 fps, each frame picked by its kernel timestamp for the photo-eye edge and the two
