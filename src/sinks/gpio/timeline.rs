@@ -77,11 +77,11 @@ mod tests {
         let mut t = Timeline::new(Instant::now(), Some(&path)).expect("timeline");
         let n = 3 * MEMORY_CHANGES + 7;
         for i in 0..n {
-            t.record("reject0", i % 2 == 0).expect("record");
+            t.record("reject0", i.is_multiple_of(2)).expect("record");
         }
         let kept = t.shared.lock().expect("lock").clone();
         assert!(kept.len() <= MEMORY_CHANGES && kept.len() >= MEMORY_CHANGES / 2, "{} in memory", kept.len());
-        assert_eq!(kept.last().map(|c| c.value), Some(((n - 1) % 2 == 0) as u8), "the latest is kept");
+        assert_eq!(kept.last().map(|c| c.value), Some(u8::from((n - 1).is_multiple_of(2))), "the latest is kept");
         let lines = std::fs::read_to_string(&path).expect("file").lines().count();
         assert_eq!(lines, n, "the file has every change");
     }
