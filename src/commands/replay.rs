@@ -12,8 +12,9 @@ pub fn run(config: &Path, images: &Path, rate: Option<f64>, quiet: bool) -> Resu
     cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
     let cfg = StationConfig::load(config)?;
     if let Some(r) = rate {
-        if !(r > 0.0 && r <= 1000.0) {
-            return Err(CliError::Other(format!("--rate {r} is outside (0, 1000]")));
+        let range = cellgate::config::RATE_HZ;
+        if !range.contains(&r) {
+            return Err(CliError::Other(format!("--rate {r} is outside {}..={}", range.start(), range.end())));
         }
     }
     let ov = Overrides { replay: Some(images.to_path_buf()), rate_hz: rate, echo: !quiet, ..Overrides::default() };

@@ -62,6 +62,8 @@ pub enum StationError {
     Gpio(#[from] GpioError),
     #[error("{path}: {source}")]
     Records { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Archive(#[from] crate::sinks::ng_archive::ArchiveError),
     #[error("cannot start thread {0}")]
     Thread(String),
     #[error("the {0} thread panicked: station stopped with its outputs safe")]
@@ -184,10 +186,7 @@ impl Station {
         let archive = match &cfg.records.archive {
             Some(a) => {
                 let dir = cfg.resolve(&a.dir);
-                Some(
-                    NgArchive::open(&dir, a.quota_bytes)
-                        .map_err(|source| StationError::Records { path: dir, source })?,
-                )
+                Some(NgArchive::open(&dir, a.quota_bytes, a.min_free_bytes)?)
             }
             None => None,
         };

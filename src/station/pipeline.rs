@@ -374,6 +374,7 @@ impl Recorder {
             m.add(&m.archive_saved, a.saved);
             m.add(&m.archive_evicted, a.evicted);
             m.add(&m.archive_write_errors, a.write_errors);
+            m.add(&m.archive_skipped_low_space, a.skipped_low_space);
         }
         summary
     }
