@@ -24,11 +24,19 @@ pub fn run(config: &Path, images: &Path, rate: Option<f64>, quiet: bool) -> Resu
     Ok(())
 }
 
+/// The run's summary on stdout; a reader that has gone away (`| head`) is no error of the run's.
 pub fn print_report(r: &RunReport) {
+    if let Err(e) = write_report(&mut std::io::stdout().lock(), r) {
+        log::info!("stdout: {e}: summary not printed");
+    }
+}
+
+fn write_report(out: &mut impl std::io::Write, r: &RunReport) -> std::io::Result<()> {
     let s = &r.summary;
     let secs = r.wall.as_secs_f64().max(1e-9);
-    println!("--- summary");
-    println!(
+    writeln!(out, "--- summary")?;
+    writeln!(
+        out,
         "parts {}  ok {}  ng {}  error {}  late {}  rejected {}  ({:.1} parts/s over {:.1} s)",
         s.parts,
         s.ok,
@@ -38,22 +46,24 @@ pub fn print_report(r: &RunReport) {
         s.rejected,
         s.parts as f64 / secs,
         secs
-    );
+    )?;
     if let (Some(p50), Some(p99)) = (s.latency_ms(50.0), s.latency_ms(99.0)) {
-        println!("latency trigger->verdict  p50 {p50:.2} ms  p99 {p99:.2} ms");
+        writeln!(out, "latency trigger->verdict  p50 {p50:.2} ms  p99 {p99:.2} ms")?;
     }
     if let Some((acc, recall, fr)) = s.agreement() {
         let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "n/a".into());
-        println!(
+        writeln!(
+            out,
             "labels: {} parts  accuracy {:.2}%  NG recall {}  false-reject {}",
             s.labelled_parts(),
             100.0 * acc,
             pct(recall),
             pct(fr)
-        );
+        )?;
     }
     match serde_json::to_string(&r.metrics) {
-        Ok(j) => println!("metrics {j}"),
+        Ok(j) => writeln!(out, "metrics {j}")?,
         Err(e) => log::error!("metrics: {e}"),
     }
+    Ok(())
 }

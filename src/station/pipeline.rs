@@ -1,6 +1,7 @@
 //! The station's steps as threads: capture (trigger + source), infer (preprocess + model + verdict),
 //! record (results log + NG archive). The actuate step is the reject scheduler in `sinks`.
 
+use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -413,7 +414,10 @@ impl Recorder {
                     format!("  [{}]", each.join(", "))
                 })
                 .unwrap_or_default();
-            println!(
+            // A reader that goes away (`cellgate replay | head`) ends the echo, not the recorder: the
+            // results log keeps every part.
+            let echoed = writeln!(
+                std::io::stdout().lock(),
                 "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
                 r.part,
                 r.cavity,
@@ -425,6 +429,10 @@ impl Recorder {
                 if r.rejected { "  rejected" } else { "" },
                 r.frame
             );
+            if let Err(e) = echoed {
+                log::info!("stdout: {e}: no more parts echoed; the results log goes on");
+                self.echo = false;
+            }
         }
         summary.add(r);
     }
