@@ -7,7 +7,15 @@ use cellgate::station::{Overrides, RunReport, Station};
 
 use super::CliError;
 
-pub fn run(config: &Path, images: &Path, rate: Option<f64>, quiet: bool) -> Result<(), CliError> {
+/// How a replay is paced: at a rate, or flat out; once through the folder, or in a loop for `parts`.
+pub struct Pace {
+    pub rate: Option<f64>,
+    pub parts: Option<u64>,
+    pub flat_out: bool,
+}
+
+pub fn run(config: &Path, images: &Path, pace: Pace, quiet: bool) -> Result<(), CliError> {
+    let Pace { rate, parts, flat_out } = pace;
     let stop = Arc::new(AtomicBool::new(false));
     cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
     let cfg = StationConfig::load(config)?;
@@ -17,7 +25,14 @@ pub fn run(config: &Path, images: &Path, rate: Option<f64>, quiet: bool) -> Resu
             return Err(CliError::Other(format!("--rate {r} is outside {}..={}", range.start(), range.end())));
         }
     }
-    let ov = Overrides { replay: Some(images.to_path_buf()), rate_hz: rate, echo: !quiet, ..Overrides::default() };
+    let ov = Overrides {
+        replay: Some(images.to_path_buf()),
+        rate_hz: if flat_out { Some(f64::INFINITY) } else { rate },
+        echo: !quiet,
+        saturate: flat_out,
+        max_triggers: parts,
+        ..Overrides::default()
+    };
     let station = Station::build(cfg, &ov)?;
     let report = station.run(stop)?;
     print_report(&report);

@@ -80,7 +80,7 @@ const FLAT_OUT_QUEUE: usize = 16;
 /// Overrides a command line may put over the config (the replay tool, tests).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    /// Replay this folder instead of the configured source, once (no loop).
+    /// Replay this folder instead of the configured source: once, or in a loop when `max_triggers` is set.
     pub replay: Option<PathBuf>,
     pub rate_hz: Option<f64>,
     pub library: Option<PathBuf>,
@@ -128,13 +128,15 @@ impl Station {
             .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
             .unwrap_or_default();
         let source = match (&cfg.inspection, &ov.replay, &cfg.source) {
-            (InspectionConfig::Electrode(_), Some(dir), _) => Self::coco(dir, false)?,
+            (InspectionConfig::Electrode(_), Some(dir), _) => Self::coco(dir, ov.max_triggers.is_some())?,
             (InspectionConfig::Electrode(_), None, SourceConfig::Coco { path, r#loop }) => {
                 Self::coco(&cfg.resolve(path), *r#loop)?
             }
-            (_, Some(dir), _) => {
-                Imagers::Single(Box::new(Self::replay(ReplaySource::open(dir, false)?, &mut references)))
-            }
+            // A replay with a part count loops until it is reached.
+            (_, Some(dir), _) => Imagers::Single(Box::new(Self::replay(
+                ReplaySource::open(dir, ov.max_triggers.is_some())?,
+                &mut references,
+            ))),
             (_, None, SourceConfig::Pair { visible, xray, max_skew_ms }) => Imagers::Pair(PairedSource::new(
                 Self::imager(&cfg, visible, &mut references)?,
                 Self::imager(&cfg, xray, &mut references)?,
