@@ -88,6 +88,8 @@ impl RecordsConfig {
                         ),
                     )
                 }
+                // check-config run by another user than the service's: the start checks it again.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
                 Err(e) => return bad("records.archive.dir", format!("{}: {e}", dir.display())),
             }
         }
