@@ -76,7 +76,7 @@ fn unreadable_replay_images_are_rejected_parts_and_a_fifo_never_blocks_the_start
         .arg(&cfg)
         .arg("--images")
         .arg(&frames)
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(dir.path().join("stdout.txt")).expect("stdout"))
         .stderr(std::fs::File::create(dir.path().join("stderr.log")).expect("stderr"))
         .spawn()
         .expect("start");
@@ -91,6 +91,13 @@ fn unreadable_replay_images_are_rejected_parts_and_a_fifo_never_blocks_the_start
     assert_eq!(errors.len(), 2, "{results:?}");
     assert!(errors.iter().any(|e| e.contains("too large")), "{errors:?}");
     assert!(results.iter().filter(|r| r["verdict"] == "error").all(|r| r["rejected"] == true));
+    let out = std::fs::read_to_string(dir.path().join("stdout.txt")).expect("stdout");
+    let metrics: serde_json::Value = out
+        .lines()
+        .find_map(|l| l.strip_prefix("metrics "))
+        .map(|j| serde_json::from_str(j).expect("metrics JSON"))
+        .unwrap_or_else(|| panic!("no metrics line: {out}"));
+    assert_eq!(metrics["bad_frames"], 2, "both counted as bad frames");
 }
 
 #[test]
