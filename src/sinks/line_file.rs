@@ -64,9 +64,15 @@ impl LineFile<File> {
         Ok(Self { target: file, good_len })
     }
 
-    /// Creates (or empties) the file.
+    /// Creates (or empties) the file. Appending, like `append`: after a cut-off line the next one must go
+    /// at the new end, not at the old offset past it (which would leave a hole of zeros).
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(Self { target: File::create(path)?, good_len: 0 })
+        // (std refuses truncate together with append: emptied after the open instead.)
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        if file.metadata()?.is_file() {
+            file.set_len(0)?;
+        }
+        Ok(Self { target: file, good_len: 0 })
     }
 }
 
@@ -166,6 +172,20 @@ mod tests {
         assert_eq!(parts, written, "every record that was reported written is there, once");
         assert!(written.len() < 10, "the test filled the disk");
         assert!(written.contains(&9), "writing resumed after space came back");
+    }
+
+    #[test]
+    fn after_a_cut_the_next_line_starts_at_the_end_of_a_created_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("gpio.jsonl");
+        std::fs::write(&p, b"old content of an earlier run\n").expect("write");
+        let mut f = LineFile::create(&p).expect("create");
+        f.write_line(b"{\"a\":1}\n").expect("write");
+        // Half a line went out, then the disk filled: cut back, as `write_line` does.
+        Write::write_all(&mut f.target, b"{\"b\":").expect("partial");
+        f.cut(5, std::io::Error::from_raw_os_error(nix::libc::ENOSPC)).expect_err("reported");
+        f.write_line(b"{\"c\":3}\n").expect("write");
+        assert_eq!(std::fs::read(&p).expect("read"), b"{\"a\":1}\n{\"c\":3}\n", "no hole, no merged line");
     }
 
     #[test]
