@@ -593,7 +593,7 @@ impl StationConfig {
                 if !RATE_HZ.contains(rate_hz) {
                     return bad(
                         "trigger.rate_hz",
-                        format!("{rate_hz} is outside {}..={}", RATE_HZ.start(), RATE_HZ.end()),
+                        format!("{rate_hz:?} is outside {:?}..={:?}", RATE_HZ.start(), RATE_HZ.end()),
                     );
                 }
             }
