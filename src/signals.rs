@@ -1,16 +1,43 @@
-//! SIGTERM / SIGINT: blocked in every thread and taken by one watcher thread, which sets the stop flag.
-//! The station then drains its queues, settles every part in flight, sets outputs safe and exits 0.
+//! Signals: every one whose default action would kill the station (SIGTERM, SIGINT, SIGHUP when the SSH
+//! session that started it closes, SIGQUIT, SIGUSR1/2, timers, power) is blocked in every thread and taken
+//! by one watcher thread, which sets the stop flag. The station then drains its queues, settles every part
+//! in flight, sets outputs safe and exits 0: a killed station would leave its outputs as they were and
+//! lose the parts in flight. SIGPIPE and SIGXFSZ are ignored, so a write to a closed pipe or over the file
+//! size limit fails with an error (EPIPE, EFBIG) that the writer handles, instead of killing the process.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+/// Signals that stop the station in order. SIGKILL and SIGSTOP cannot be caught; SIGSEGV, SIGBUS,
+/// SIGFPE, SIGILL, SIGTRAP and SIGABRT are the process's own faults and keep their default action.
+pub const STOPPING: [Signal; 12] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
+    Signal::SIGXCPU,
+    Signal::SIGPWR,
+    Signal::SIGSTKFLT,
+];
 
 /// Must be called before any other thread starts, so that they all inherit the blocked mask.
 pub fn install(stop: Arc<AtomicBool>) -> Result<(), nix::Error> {
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGPIPE, Signal::SIGXFSZ] {
+        // SAFETY: SIG_IGN installs no handler code; it only changes what the kernel does with the signal.
+        unsafe { sigaction(sig, &ignore) }?;
+    }
     let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGINT);
+    for sig in STOPPING {
+        set.add(sig);
+    }
     set.thread_block()?;
     std::thread::Builder::new()
         .name("signals".into())

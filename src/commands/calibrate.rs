@@ -50,7 +50,7 @@ pub fn run(points: &Path, check: Option<(&Path, &Path, &Path)>) -> Result<(), Cl
 
 /// Visible image in grey with the warped X-ray in magenta: aligned edges look grey, misaligned ones coloured.
 fn overlay(h: &Homography, visible: &Path, xray: &Path, out: &Path) -> Result<(), CliError> {
-    let open = |p: &Path| image::open(p).map_err(|e| CliError::Other(format!("{}: {e}", p.display())));
+    let open = |p: &Path| cellgate::sources::image_file::open(p).map_err(|e| CliError::Other(e.to_string()));
     let v = open(visible)?.to_luma8();
     let x = open(xray)?.to_luma8();
     let warped = h

@@ -51,6 +51,12 @@ enum Command {
         /// Print only the summary, not a line per part.
         #[arg(long)]
         quiet: bool,
+        /// Replay the folder in a loop until this many triggers (soak runs); without it, once.
+        #[arg(long)]
+        parts: Option<u64>,
+        /// No pacing: the next trigger comes as soon as the inference queue has room (the bench's mode).
+        #[arg(long, conflicts_with = "rate")]
+        flat_out: bool,
     },
     /// The X-ray -> visible homography of an electrode station from point pairs picked on a calibration
     /// target; prints the per-point residuals and the matrix for the config.
@@ -204,7 +210,9 @@ impl CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Command::Run { config } => run::run(&config),
-        Command::Replay { config, images, rate, quiet } => replay::run(&config, &images, rate, quiet),
+        Command::Replay { config, images, rate, quiet, parts, flat_out } => {
+            replay::run(&config, &images, replay::Pace { rate, parts, flat_out }, quiet)
+        }
         Command::CheckConfig { config } => check_config::run(&config),
         Command::Devices { json } => devices::run(json),
         Command::Capture { device, format, width, height, fps, controls, out } => {

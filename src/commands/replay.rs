@@ -7,27 +7,51 @@ use cellgate::station::{Overrides, RunReport, Station};
 
 use super::CliError;
 
-pub fn run(config: &Path, images: &Path, rate: Option<f64>, quiet: bool) -> Result<(), CliError> {
+/// How a replay is paced: at a rate, or flat out; once through the folder, or in a loop for `parts`.
+pub struct Pace {
+    pub rate: Option<f64>,
+    pub parts: Option<u64>,
+    pub flat_out: bool,
+}
+
+pub fn run(config: &Path, images: &Path, pace: Pace, quiet: bool) -> Result<(), CliError> {
+    let Pace { rate, parts, flat_out } = pace;
     let stop = Arc::new(AtomicBool::new(false));
     cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
     let cfg = StationConfig::load(config)?;
     if let Some(r) = rate {
-        if !(r > 0.0 && r <= 1000.0) {
-            return Err(CliError::Other(format!("--rate {r} is outside (0, 1000]")));
+        let range = cellgate::config::RATE_HZ;
+        if !range.contains(&r) {
+            return Err(CliError::Other(format!("--rate {r} is outside {}..={}", range.start(), range.end())));
         }
     }
-    let ov = Overrides { replay: Some(images.to_path_buf()), rate_hz: rate, echo: !quiet, ..Overrides::default() };
+    let ov = Overrides {
+        replay: Some(images.to_path_buf()),
+        rate_hz: if flat_out { Some(f64::INFINITY) } else { rate },
+        echo: !quiet,
+        saturate: flat_out,
+        max_triggers: parts,
+        ..Overrides::default()
+    };
     let station = Station::build(cfg, &ov)?;
     let report = station.run(stop)?;
     print_report(&report);
     Ok(())
 }
 
+/// The run's summary on stdout; a reader that has gone away (`| head`) is no error of the run's.
 pub fn print_report(r: &RunReport) {
+    if let Err(e) = write_report(&mut std::io::stdout().lock(), r) {
+        log::info!("stdout: {e}: summary not printed");
+    }
+}
+
+fn write_report(out: &mut impl std::io::Write, r: &RunReport) -> std::io::Result<()> {
     let s = &r.summary;
     let secs = r.wall.as_secs_f64().max(1e-9);
-    println!("--- summary");
-    println!(
+    writeln!(out, "--- summary")?;
+    writeln!(
+        out,
         "parts {}  ok {}  ng {}  error {}  late {}  rejected {}  ({:.1} parts/s over {:.1} s)",
         s.parts,
         s.ok,
@@ -37,22 +61,24 @@ pub fn print_report(r: &RunReport) {
         s.rejected,
         s.parts as f64 / secs,
         secs
-    );
+    )?;
     if let (Some(p50), Some(p99)) = (s.latency_ms(50.0), s.latency_ms(99.0)) {
-        println!("latency trigger->verdict  p50 {p50:.2} ms  p99 {p99:.2} ms");
+        writeln!(out, "latency trigger->verdict  p50 {p50:.2} ms  p99 {p99:.2} ms")?;
     }
     if let Some((acc, recall, fr)) = s.agreement() {
         let pct = |v: Option<f64>| v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "n/a".into());
-        println!(
+        writeln!(
+            out,
             "labels: {} parts  accuracy {:.2}%  NG recall {}  false-reject {}",
             s.labelled_parts(),
             100.0 * acc,
             pct(recall),
             pct(fr)
-        );
+        )?;
     }
     match serde_json::to_string(&r.metrics) {
-        Ok(j) => println!("metrics {j}"),
+        Ok(j) => writeln!(out, "metrics {j}")?,
         Err(e) => log::error!("metrics: {e}"),
     }
+    Ok(())
 }

@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod records;
 #[cfg(test)]
 mod tests;
+
+pub use records::{ArchiveConfig, RecordsConfig};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +23,17 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{file}: {key}: {problem}")]
     Invalid { file: PathBuf, key: String, problem: String },
+    /// Not JSON, or more than one JSON value: where the text goes wrong.
+    #[error("{file}:{line}:{column}: not valid JSON: {problem}")]
+    Syntax { file: PathBuf, line: usize, column: usize, problem: String },
 }
+
+/// Free-run trigger rates a station takes, Hz: slower than one part in 1000 s is a typo, and the period
+/// of a rate near zero does not fit a `Duration`.
+pub const RATE_HZ: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
+
+/// ONNX Runtime intra-op threads: more than this is a typo, not a machine.
+pub const MAX_INTRA_THREADS: usize = 64;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -437,29 +450,6 @@ fn default_alarm_line() -> String {
     "alarm".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordsConfig {
-    /// Results log, one JSON line per part.
-    pub results: PathBuf,
-    #[serde(default)]
-    pub archive: Option<ArchiveConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArchiveConfig {
-    /// Folder for NG images (PNG).
-    pub dir: PathBuf,
-    /// Byte quota of the folder; the oldest images go first.
-    #[serde(default = "default_quota")]
-    pub quota_bytes: u64,
-}
-
-fn default_quota() -> u64 {
-    512 * 1024 * 1024
-}
-
 /// Technicians' model swaps: the model folder is watched, new files are validated and warmed off the
 /// inspection path and take over between two parts.
 #[derive(Debug, Clone, Deserialize)]
@@ -513,8 +503,17 @@ impl StationConfig {
 
     /// Parses and validates config text; `file` is only used in messages.
     pub fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Self, ConfigError> {
+        let syntax = |e: &serde_json::Error| ConfigError::Syntax {
+            file: file.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            problem: strip_position(&e.to_string()),
+        };
         let de = &mut serde_json::Deserializer::from_str(text);
-        let mut cfg: StationConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut cfg: StationConfig = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+            if !e.inner().is_data() {
+                return syntax(e.inner());
+            }
             let key = e.path().to_string();
             let problem = strip_position(&e.into_inner().to_string());
             let (key, problem) = inside_section(text, &key).unwrap_or((key, problem));
@@ -524,6 +523,8 @@ impl StationConfig {
                 problem,
             }
         })?;
+        // Anything after the one JSON value (a second config pasted below, a stray brace) is refused.
+        de.end().map_err(|e| syntax(&e))?;
         cfg.base_dir = base_dir.to_path_buf();
         cfg.validate().map_err(|(key, problem)| ConfigError::Invalid { file: file.to_path_buf(), key, problem })?;
         Ok(cfg)
@@ -545,6 +546,12 @@ impl StationConfig {
         }
         if self.runtime.providers.is_empty() {
             return bad("runtime.providers", "needs at least one provider (e.g. [\"cpu\"])".into());
+        }
+        if !(1..=MAX_INTRA_THREADS).contains(&self.runtime.intra_threads) {
+            return bad(
+                "runtime.intra_threads",
+                format!("{} is outside 1..={MAX_INTRA_THREADS}", self.runtime.intra_threads),
+            );
         }
         if let Some(lib) = &self.runtime.library {
             let lib = self.resolve(lib);
@@ -606,8 +613,11 @@ impl StationConfig {
         self.validate_source(&self.source, "source", cavities)?;
         match &self.trigger {
             TriggerConfig::FreeRun { rate_hz } => {
-                if !(*rate_hz > 0.0 && *rate_hz <= 1000.0) {
-                    return bad("trigger.rate_hz", format!("{rate_hz} is outside (0, 1000]"));
+                if !RATE_HZ.contains(rate_hz) {
+                    return bad(
+                        "trigger.rate_hz",
+                        format!("{rate_hz:?} is outside {:?}..={:?}", RATE_HZ.start(), RATE_HZ.end()),
+                    );
                 }
             }
             TriggerConfig::Gpio(g) => {
@@ -689,11 +699,7 @@ impl StationConfig {
             }
             None => {}
         }
-        if let Some(arch) = &self.records.archive {
-            if arch.quota_bytes < 1024 * 1024 {
-                return bad("records.archive.quota_bytes", format!("{} is under 1 MiB", arch.quota_bytes));
-            }
-        }
+        self.records.validate(self)?;
         Ok(())
     }
 

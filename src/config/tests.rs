@@ -230,3 +230,60 @@ fn electrode_config_mistakes_name_their_key() {
     });
     assert_eq!(key, "source.xray.path");
 }
+
+#[test]
+fn rates_and_thread_counts_are_bounded() {
+    // A rate whose period does not fit a Duration passed here and panicked at start.
+    for rate in [1e-300, 0.0005, 1000.5, f64::MIN_POSITIVE] {
+        let (key, problem) = error_of(|v| v["trigger"]["rate_hz"] = json!(rate));
+        assert_eq!(key, "trigger.rate_hz", "{rate}: {problem}");
+    }
+    let mut v = demo();
+    v["trigger"]["rate_hz"] = json!(0.001);
+    parse(&v).expect("the slowest rate is taken");
+    for threads in [0, 65, 1_000_000] {
+        assert_eq!(error_of(|v| v["runtime"]["intra_threads"] = json!(threads)).0, "runtime.intra_threads");
+    }
+}
+
+#[test]
+fn syntax_errors_give_line_and_column_and_trailing_text_is_refused() {
+    let text = demo().to_string();
+    let with_garbage = format!("{text}\n}} garbage");
+    match StationConfig::parse(&with_garbage, Path::new("station.json"), &demo_dir()) {
+        Err(ConfigError::Syntax { line, column, problem, .. }) => {
+            assert_eq!((line, column), (2, 1), "{problem}");
+            assert!(problem.contains("trailing"), "{problem}");
+        }
+        other => panic!("trailing text accepted or misreported: {:?}", other.map(|_| ())),
+    }
+    let broken = "{\n  \"name\": \"x\",\n  \"runtime\": { \"providers\": [\"cpu\"] \n}";
+    match StationConfig::parse(broken, Path::new("station.json"), &demo_dir()) {
+        Err(e @ ConfigError::Syntax { line: 4, .. }) => assert!(e.to_string().starts_with("station.json:4:"), "{e}"),
+        other => panic!("syntax error without its position: {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn records_paths_that_would_fail_at_start_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_path_buf();
+    let (key, problem) = error_of(|v| v["records"]["results"] = json!(d));
+    assert_eq!(key, "records.results", "{problem}");
+    let same = d.join("log.jsonl");
+    let (key, problem) = error_of(|v| {
+        v["records"]["results"] = json!(same);
+        v["gpio"]["timeline"] = json!(d.join(".").join("log.jsonl"));
+    });
+    assert_eq!(key, "records.results", "{problem}");
+    assert!(problem.contains("gpio.timeline"), "{problem}");
+    let file = d.join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let (key, problem) = error_of(|v| v["records"]["archive"] = json!({ "dir": file }));
+    assert_eq!(key, "records.archive.dir", "{problem}");
+    // A folder of recipe references given as the archive: the quota would delete them.
+    let refs = demo_dir().join("seal/references");
+    let (key, problem) = error_of(|v| v["records"]["archive"] = json!({ "dir": refs }));
+    assert_eq!(key, "records.archive.dir", "{problem}");
+    assert!(problem.contains("did not write"), "{problem}");
+}

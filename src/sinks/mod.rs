@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod gpio;
+pub mod line_file;
 pub mod ng_archive;
 pub mod reject_scheduler;
 pub mod results_log;

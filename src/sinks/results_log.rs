@@ -1,14 +1,14 @@
-//! The results log: one JSON line per part, appended and flushed as each part is settled.
-//! A write error (disk full) is counted and logged once per streak; inspection goes on.
+//! The results log: one JSON line per part, appended as each part is settled, each line written whole or
+//! not at all (`line_file`). A write error (disk full) is counted and logged once per streak; inspection
+//! goes on.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
 use crate::inspect::seal::ModelIdentity;
+use crate::sinks::line_file::LineFile;
 
 /// Per-stage latency of a part, milliseconds.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -70,7 +70,7 @@ pub struct PartRecord {
 
 pub struct ResultsLog {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: LineFile,
     failing: bool,
     pub write_errors: u64,
 }
@@ -82,16 +82,11 @@ impl ResultsLog {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { path: path.to_path_buf(), out: BufWriter::new(f), failing: false, write_errors: 0 })
+        Ok(Self { path: path.to_path_buf(), out: LineFile::append(path)?, failing: false, write_errors: 0 })
     }
 
     pub fn write(&mut self, rec: &PartRecord) {
-        let res = serde_json::to_writer(&mut self.out, rec)
-            .map_err(std::io::Error::from)
-            .and_then(|_| self.out.write_all(b"\n"))
-            .and_then(|_| self.out.flush());
-        match res {
+        match self.out.write_json(rec) {
             Ok(()) => {
                 if self.failing {
                     log::info!("{}: writing again", self.path.display());
@@ -108,9 +103,13 @@ impl ResultsLog {
         }
     }
 
+    /// At the end of a run: every line is already written; this makes them durable before the exit.
     pub fn flush(&mut self) {
-        if let Err(e) = self.out.flush() {
-            log::error!("{}: flush: {e}", self.path.display());
+        match self.out.target().sync_data() {
+            // A device or pipe as the log (tests use /dev/full) has nothing to sync.
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {}
+            Err(e) => log::error!("{}: sync: {e}", self.path.display()),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! A folder with `manifest.jsonl` is read as a DESIGN seal dataset: frames carry their label, defect and
 //! recipe (the reference file's stem). Any other folder is replayed as its images sorted by name. Images
 //! are decoded once at open, so replay costs what a camera's frame hand-over costs, not a PNG decode.
+//! An image that cannot be read (undecodable, too large, not a regular file) is logged at open and
+//! replayed as a bad frame: its part is rejected and counted, the replay goes on.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,14 +13,15 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use super::image_file::{self, ImageFileError};
 use super::{Frame, FrameInfo, FrameSource, PixelFormat, SourceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("{path}: cannot read: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: not an image this station can read: {reason}")]
-    Decode { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Image(#[from] ImageFileError),
     #[error("{path}:{line}: {reason}")]
     Manifest { path: PathBuf, line: usize, reason: String },
     #[error("{0}: no images (.png, .jpg) in it")]
@@ -63,6 +66,23 @@ pub struct ReplayItem {
     pub width: u32,
     pub height: u32,
     pub info: Arc<FrameInfo>,
+    /// Why the image could not be read: replayed as a bad frame.
+    pub bad: Option<Arc<str>>,
+}
+
+impl ReplayItem {
+    /// An image that could not be read, replayed as a bad frame.
+    fn unreadable(e: &ImageFileError, format: PixelFormat, info: FrameInfo) -> Self {
+        log::warn!("replay: {e}; its part will be rejected as a bad frame");
+        Self {
+            format,
+            frame_data: Arc::from([]),
+            width: 0,
+            height: 0,
+            info: Arc::new(info),
+            bad: Some(e.to_string().into()),
+        }
+    }
 }
 
 pub struct ReplaySource {
@@ -75,10 +95,9 @@ pub struct ReplaySource {
     pub references: BTreeMap<String, PathBuf>,
 }
 
-/// Decodes an image file to RGB8.
+/// Decodes an image file to RGB8, under the decoder bounds of `image_file`.
 pub fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>), ReplayError> {
-    let img = image::open(path).map_err(|e| ReplayError::Decode { path: path.to_path_buf(), reason: e.to_string() })?;
-    let rgb = img.into_rgb8();
+    let rgb = image_file::open(path)?.into_rgb8();
     Ok((rgb.width(), rgb.height(), rgb.into_raw()))
 }
 
@@ -96,9 +115,23 @@ impl ReplaySource {
         Ok(Self { root: root.to_path_buf(), items, next: 0, looped, sequence: 0, references })
     }
 
-    fn item(path: &Path, info: FrameInfo) -> Result<ReplayItem, ReplayError> {
-        let (width, height, data) = read_rgb(path)?;
-        Ok(ReplayItem { format: PixelFormat::Rgb8, frame_data: data.into(), width, height, info: Arc::new(info) })
+    fn item(path: &Path, info: FrameInfo) -> ReplayItem {
+        match image_file::open(path) {
+            Ok(img) => {
+                let rgb = img.into_rgb8();
+                let (width, height) = rgb.dimensions();
+                let info = Arc::new(info);
+                ReplayItem {
+                    format: PixelFormat::Rgb8,
+                    frame_data: rgb.into_raw().into(),
+                    width,
+                    height,
+                    info,
+                    bad: None,
+                }
+            }
+            Err(e) => ReplayItem::unreadable(&e, PixelFormat::Rgb8, info),
+        }
     }
 
     fn read_folder(root: &Path) -> Result<Vec<ReplayItem>, ReplayError> {
@@ -112,15 +145,23 @@ impl ReplaySource {
                     Some("png" | "jpg" | "jpeg")
                 )
             })
+            // Only regular files (links followed, nothing opened): a FIFO named *.png would block the start.
+            .filter(|p| {
+                let regular = p.metadata().is_ok_and(|m| m.is_file());
+                if !regular {
+                    log::warn!("replay: {} is not a regular file: skipped", p.display());
+                }
+                regular
+            })
             .collect();
         paths.sort();
-        paths
+        Ok(paths
             .iter()
             .map(|p| {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 Self::item(p, FrameInfo { name, ..FrameInfo::default() })
             })
-            .collect()
+            .collect())
     }
 
     #[allow(clippy::type_complexity)]
@@ -155,7 +196,7 @@ impl ReplaySource {
                     label_ng: Some(label_ng),
                     defect: row.defect,
                 },
-            )?);
+            ));
         }
         Ok((items, refs))
     }
@@ -183,17 +224,23 @@ impl ReplaySource {
                 label_ng: Some(!defects.is_empty()),
                 defect: (!defects.is_empty()).then(|| defects.join("+")),
             };
-            vis.push(Self::item(&root.join(&im.file_name), info)?);
-            let p = root.join(x);
-            let img = image::open(&p).map_err(|e| ReplayError::Decode { path: p.clone(), reason: e.to_string() })?;
-            let g = img.into_luma8();
-            let (width, height) = g.dimensions();
-            xray.push(ReplayItem {
-                format: PixelFormat::Gray8,
-                frame_data: g.into_raw().into(),
-                width,
-                height,
-                info: Arc::new(FrameInfo { name: x.clone(), ..FrameInfo::default() }),
+            vis.push(Self::item(&root.join(&im.file_name), info));
+            let x_info = FrameInfo { name: x.clone(), ..FrameInfo::default() };
+            xray.push(match image_file::open(&root.join(x)) {
+                Ok(img) => {
+                    let g = img.into_luma8();
+                    let (width, height) = g.dimensions();
+                    let info = Arc::new(x_info);
+                    ReplayItem {
+                        format: PixelFormat::Gray8,
+                        frame_data: g.into_raw().into(),
+                        width,
+                        height,
+                        info,
+                        bad: None,
+                    }
+                }
+                Err(e) => ReplayItem::unreadable(&e, PixelFormat::Gray8, x_info),
             });
         }
         if vis.is_empty() {
@@ -228,6 +275,9 @@ impl FrameSource for ReplaySource {
         let it = &self.items[self.next];
         self.next += 1;
         self.sequence += 1;
+        if let Some(why) = &it.bad {
+            return Err(SourceError::BadFrame(why.to_string()));
+        }
         Ok(Frame {
             width: it.width,
             height: it.height,

@@ -83,6 +83,8 @@ metrics!(
         archive_saved,
         archive_evicted,
         archive_write_errors,
+        /// NG images not archived because the disk was under `records.archive.min_free_bytes` free.
+        archive_skipped_low_space,
     }
 );
 

@@ -61,6 +61,8 @@ pub enum StationError {
     Gpio(#[from] GpioError),
     #[error("{path}: {source}")]
     Records { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Archive(#[from] crate::sinks::ng_archive::ArchiveError),
     #[error("cannot start thread {0}")]
     Thread(String),
     #[error("the {0} thread panicked: station stopped with its outputs safe")]
@@ -77,7 +79,7 @@ const FLAT_OUT_QUEUE: usize = 16;
 /// Overrides a command line may put over the config (the replay tool, tests).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    /// Replay this folder instead of the configured source, once (no loop).
+    /// Replay this folder instead of the configured source: once, or in a loop when `max_triggers` is set.
     pub replay: Option<PathBuf>,
     pub rate_hz: Option<f64>,
     pub library: Option<PathBuf>,
@@ -125,13 +127,15 @@ impl Station {
             .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
             .unwrap_or_default();
         let source = match (&cfg.inspection, &ov.replay, &cfg.source) {
-            (InspectionConfig::Electrode(_), Some(dir), _) => Self::coco(dir, false)?,
+            (InspectionConfig::Electrode(_), Some(dir), _) => Self::coco(dir, ov.max_triggers.is_some())?,
             (InspectionConfig::Electrode(_), None, SourceConfig::Coco { path, r#loop }) => {
                 Self::coco(&cfg.resolve(path), *r#loop)?
             }
-            (_, Some(dir), _) => {
-                Imagers::Single(Box::new(Self::replay(ReplaySource::open(dir, false)?, &mut references)))
-            }
+            // A replay with a part count loops until it is reached.
+            (_, Some(dir), _) => Imagers::Single(Box::new(Self::replay(
+                ReplaySource::open(dir, ov.max_triggers.is_some())?,
+                &mut references,
+            ))),
             (_, None, SourceConfig::Pair { visible, xray, max_skew_ms }) => Imagers::Pair(PairedSource::new(
                 Self::imager(&cfg, visible, &mut references)?,
                 Self::imager(&cfg, xray, &mut references)?,
@@ -180,10 +184,7 @@ impl Station {
         let archive = match &cfg.records.archive {
             Some(a) => {
                 let dir = cfg.resolve(&a.dir);
-                Some(
-                    NgArchive::open(&dir, a.quota_bytes)
-                        .map_err(|source| StationError::Records { path: dir, source })?,
-                )
+                Some(NgArchive::open(&dir, a.quota_bytes, a.min_free_bytes)?)
             }
             None => None,
         };

@@ -1,6 +1,7 @@
 //! The station's steps as threads: capture (trigger + source), infer (preprocess + model + verdict),
 //! record (results log + NG archive). The actuate step is the reject scheduler in `sinks`.
 
+use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -453,6 +454,7 @@ impl Recorder {
             m.add(&m.archive_saved, a.saved);
             m.add(&m.archive_evicted, a.evicted);
             m.add(&m.archive_write_errors, a.write_errors);
+            m.add(&m.archive_skipped_low_space, a.skipped_low_space);
         }
         summary
     }
@@ -491,7 +493,10 @@ impl Recorder {
                     format!("  [{}]", each.join(", "))
                 })
                 .unwrap_or_default();
-            println!(
+            // A reader that goes away (`cellgate replay | head`) ends the echo, not the recorder: the
+            // results log keeps every part.
+            let echoed = writeln!(
+                std::io::stdout().lock(),
                 "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
                 r.part,
                 r.cavity,
@@ -503,6 +508,10 @@ impl Recorder {
                 if r.rejected { "  rejected" } else { "" },
                 r.frame
             );
+            if let Err(e) = echoed {
+                log::info!("stdout: {e}: no more parts echoed; the results log goes on");
+                self.echo = false;
+            }
         }
         summary.add(r);
     }

@@ -76,7 +76,10 @@ impl GpioOutputs for ChardevGpio {
                 Ok(()) => {
                     if h.active {
                         h.active = false;
-                        self.timeline.record(self.names.name(i), false)?;
+                        // Recorded after the line is safe, and an unwritable timeline stops no other line.
+                        if let Err(e) = self.timeline.record(self.names.name(i), false) {
+                            first_err.get_or_insert(e);
+                        }
                     }
                 }
                 Err(e) => {

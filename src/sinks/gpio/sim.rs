@@ -36,14 +36,18 @@ impl GpioOutputs for SimGpio {
         self.timeline.record(self.names.name(i), active)
     }
 
+    /// Every line goes safe first; a timeline that cannot be written is reported after, never stops it.
     fn all_safe(&mut self) -> Result<(), GpioError> {
+        let mut first_err = None;
         for i in 0..self.state.len() {
             if self.state[i] {
                 self.state[i] = false;
-                self.timeline.record(self.names.name(i), false)?;
+                if let Err(e) = self.timeline.record(self.names.name(i), false) {
+                    first_err.get_or_insert(e);
+                }
             }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     fn describe(&self) -> String {
@@ -55,5 +59,34 @@ impl GpioOutputs for SimGpio {
 
     fn timeline(&self) -> std::sync::Arc<std::sync::Mutex<Vec<super::timeline::LineChange>>> {
         self.timeline.shared.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sinks::gpio::OutputLine;
+    use std::path::Path;
+    use std::time::Instant;
+
+    #[test]
+    fn every_line_goes_safe_when_the_timeline_cannot_be_written() {
+        // /dev/full: every write fails with ENOSPC, as a timeline on a full disk does.
+        let timeline = Timeline::new(Instant::now(), Some(Path::new("/dev/full"))).expect("timeline");
+        let names = OutputNames {
+            reject: vec!["reject0".into(), "reject1".into()],
+            alarm: "alarm".into(),
+            ready: Some("ready".into()),
+            markers: vec![],
+        };
+        let mut gpio = SimGpio::new(names, timeline);
+        for line in [OutputLine::Reject(0), OutputLine::Reject(1), OutputLine::Alarm, OutputLine::Ready] {
+            assert!(gpio.set(line, true).is_err(), "the line is set, its record fails");
+        }
+        assert_eq!(gpio.state, vec![true; 4]);
+        assert!(matches!(gpio.all_safe(), Err(GpioError::Timeline { .. })), "the write error is reported");
+        assert_eq!(gpio.state, vec![false; 4], "every line is safe all the same");
+        let seen = gpio.timeline.shared.lock().expect("lock").clone();
+        assert_eq!(seen.iter().filter(|c| c.value == 0).count(), 4, "each safe change is kept in memory");
     }
 }

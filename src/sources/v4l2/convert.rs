@@ -2,6 +2,7 @@
 //! is. Rows may be padded (`bytesperline`); the padding is dropped here.
 
 use super::super::PixelFormat;
+use std::path::Path;
 
 /// What a camera delivers, by its V4L2 fourcc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -114,7 +115,8 @@ fn yuyv_row(src: &[u8], dst: &mut [u8]) {
 }
 
 fn decode_jpeg(raw: &[u8], width: u32, height: u32) -> Result<(PixelFormat, Vec<u8>), ConvertError> {
-    let img = image::load_from_memory_with_format(raw, image::ImageFormat::Jpeg)
+    // Under the decoder bounds: a corrupt frame's header can declare any size.
+    let img = crate::sources::image_file::decode(raw, image::ImageFormat::Jpeg, Path::new("MJPEG frame"))
         .map_err(|e| ConvertError::Jpeg(e.to_string()))?;
     if img.width() != width || img.height() != height {
         return Err(ConvertError::JpegSize { got_w: img.width(), got_h: img.height(), width, height });
