@@ -64,7 +64,8 @@ impl GpioOutputs for ChardevGpio {
             .set_values([active])
             .map_err(|e| GpioError::Line { line: format!("{} {}", self.chip, h.label), reason: e.to_string() })?;
         h.active = active;
-        self.timeline.record(self.names.name(i), active)
+        self.timeline.note(self.names.name(i), active);
+        Ok(())
     }
 
     fn all_safe(&mut self) -> Result<(), GpioError> {

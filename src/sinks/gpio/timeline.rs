@@ -25,6 +25,8 @@ pub struct Timeline {
     out: Option<(PathBuf, LineFile)>,
     /// The latest changes, for in-process readers (tests, demo summary); oldest first.
     pub shared: Arc<Mutex<Vec<LineChange>>>,
+    /// The file's last write failed (logged once per run of failures).
+    failing: bool,
 }
 
 impl Timeline {
@@ -36,7 +38,7 @@ impl Timeline {
             }
             None => None,
         };
-        Ok(Self { epoch, out, shared: Arc::default() })
+        Ok(Self { epoch, out, shared: Arc::default(), failing: false })
     }
 
     /// Writes the change to the file and keeps it in memory: a change that cannot be written is still
@@ -59,6 +61,19 @@ impl Timeline {
             t.push(change);
         }
         written
+    }
+
+    /// Records a change of a line that was set: a timeline that cannot be written is logged once per run
+    /// of failures and never makes the line's write count as failed (the line did change).
+    pub fn note(&mut self, line: &str, active: bool) {
+        match self.record(line, active) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                log::error!("{e}: output changes are not recorded until it can be written again");
+            }
+            Err(_) => {}
+        }
     }
 
     pub fn file(&self) -> Option<&Path> {
