@@ -46,6 +46,7 @@ fn a_million_parts_add_nothing_to_the_summary_memory() {
         threshold: 0.5,
         rejected: false,
         late: false,
+        reject_failed: false,
         fault: false,
         error: None,
         latency: StageLatency::default(),
