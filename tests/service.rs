@@ -77,6 +77,8 @@ fn a_hung_inference_stops_the_watchdog_pings_so_systemd_restarts_the_station() {
         v["source"]["path"] = json!(frames);
         v["trigger"]["rate_hz"] = json!(5);
         v["model_updates"]["watch"] = json!(false);
+        // The uniform frame must reach the model: the exposure check would reject it before.
+        v["plausibility"] = json!({ "enabled": false });
     });
     let socket = dir.path().join("notify.sock");
     let stderr = dir.path().join("stderr.log");
