@@ -1,27 +1,19 @@
-//! The station's steps as threads: capture (trigger + source), infer (preprocess + model + verdict),
-//! record (results log + NG archive). The actuate step is the reject scheduler in `sinks`.
+//! Capture: one trigger, a frame per cavity (or a visible + X-ray pair), checked for exposure, queued
+//! for inference; every part registered with the actuator first, so none is ever lost.
 
-use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 
-use super::health::{Health, Step};
-use super::inspector::Inspector;
-use super::metrics::StationMetrics;
-use super::model_swap::Candidate;
-use super::summary::Summary;
-use crate::inspect::decision::Verdict;
+use super::super::health::{Health, Step};
+use super::super::metrics::StationMetrics;
+use super::ms;
 use crate::inspect::plausibility::FrameChecks;
-use crate::mailbox;
-use crate::sinks::annotate::annotate;
-use crate::sinks::ng_archive::NgArchive;
-use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket, Settled};
-use crate::sinks::results_log::{ResultsLog, StageLatency};
+use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket};
 use crate::sources::pairing::{PairError, PairedSource};
-use crate::sources::{Frame, FrameSource, PixelFormat, SourceError};
+use crate::sources::{Frame, FrameSource, SourceError};
 use crate::trigger::{Trigger, TriggerEvent};
 
 /// One cavity's part on its way to inference.
@@ -87,10 +79,6 @@ impl AsRef<Frame> for Part {
     fn as_ref(&self) -> &Frame {
         &self.frame
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 pub struct Capture {
@@ -302,217 +290,5 @@ impl Capture {
 
     fn fail(&self, id: u64, trigger: Instant, reason: String) {
         let _ = self.act_tx.outcome(id, trigger, Outcome::Failed { reason });
-    }
-}
-
-pub struct Infer {
-    pub inspector: Inspector,
-    pub act_tx: ActuatorTx,
-    pub health: Arc<Health>,
-    pub metrics: Arc<StationMetrics>,
-    pub delay: Duration,
-    /// Validated, warmed replacement models from the model-swap step.
-    pub swaps: Receiver<Candidate>,
-    pub refill: Option<Refill>,
-}
-
-/// A flat-out run's capture thread, woken when the inference queue is down to `at` cycles: one wake-up
-/// per several parts instead of one per part.
-pub struct Refill {
-    pub producer: std::thread::Thread,
-    pub at: usize,
-}
-
-impl Infer {
-    pub fn run(mut self, rx: Receiver<Vec<Part>>) {
-        let m = self.metrics.clone();
-        let mut model = Arc::new(self.inspector.identity().clone());
-        let mut model_fault = false;
-        for mut cycle in rx.iter() {
-            if let Some(r) = self.refill.as_ref().filter(|r| rx.len() == r.at) {
-                r.producer.unpark();
-            }
-            // A replacement takes over here, between two batches: no part is judged by two models.
-            while let Ok(c) = self.swaps.try_recv() {
-                self.inspector = c.inspector;
-                model = Arc::new(self.inspector.identity().clone());
-                let ms_since = c.seen.elapsed().as_millis() as u64;
-                m.last_takeover_ms.store(ms_since, std::sync::atomic::Ordering::Relaxed);
-                log::info!(
-                    "model {} {} takes over at part {} ({ms_since} ms after the file settled)",
-                    model.name,
-                    model.version,
-                    cycle.first().map(|p| p.id).unwrap_or(0)
-                );
-            }
-            let threshold = self.inspector.threshold();
-            let start = Instant::now();
-            // A part already past its reject point was rejected late; inferring it would only delay others.
-            cycle.retain(|p| {
-                let keep = p.trigger + self.delay > start;
-                if !keep {
-                    m.inc(&m.skipped_past_deadline);
-                    let reason = "not inferred: past its reject point".to_string();
-                    let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Shed { reason });
-                }
-                keep
-            });
-            if cycle.is_empty() {
-                continue;
-            }
-            let result = {
-                let _busy = self.health.busy(Step::Infer);
-                self.inspector.judge(&cycle)
-            };
-            let done = Instant::now();
-            m.inc(&m.batches);
-            match result {
-                Ok(judged) => {
-                    if model_fault {
-                        model_fault = false;
-                        log::info!("model runs again; alarm cleared");
-                        let _ = self.act_tx.fault(FaultKind::Model, false);
-                    }
-                    for (p, j) in cycle.into_iter().zip(judged) {
-                        let j = match j {
-                            Ok(j) => j,
-                            Err(reason) => {
-                                m.inc(&m.bad_frames);
-                                log::warn!("part {}: rejected: {reason}", p.id);
-                                let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Failed { reason });
-                                continue;
-                            }
-                        };
-                        m.inc(&m.parts_scored);
-                        let latency = StageLatency {
-                            capture_ms: ms(p.captured.saturating_duration_since(p.trigger)),
-                            queue_ms: ms(start.saturating_duration_since(p.captured)),
-                            warp_ms: ms(j.warp),
-                            infer_ms: ms(done - start),
-                            total_ms: ms(done.saturating_duration_since(p.trigger)),
-                        };
-                        let frame = (j.verdict == Verdict::Ng).then_some(p.frame);
-                        let outcome = Outcome::Scored {
-                            p_ng: j.p_ng,
-                            threshold,
-                            verdict: j.verdict,
-                            reject: j.reject,
-                            markers: j.markers,
-                            defects: j.defects,
-                            reasons: j.reasons,
-                            latency,
-                            model: model.clone(),
-                            frame,
-                            drawing: j.drawing,
-                        };
-                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
-                    }
-                }
-                Err(e) => {
-                    m.inc(&m.inference_errors);
-                    if !model_fault {
-                        model_fault = true;
-                        log::error!("model fault, alarm on, rejecting parts: {e}");
-                        let _ = self.act_tx.fault(FaultKind::Model, true);
-                    }
-                    for p in cycle {
-                        let outcome = Outcome::Failed { reason: e.to_string() };
-                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
-                    }
-                }
-            }
-        }
-    }
-}
-
-pub struct Recorder {
-    results: ResultsLog,
-    archive: Option<NgArchive>,
-    metrics: Arc<StationMetrics>,
-    echo: bool,
-}
-
-impl Recorder {
-    pub fn new(results: ResultsLog, archive: Option<NgArchive>, metrics: Arc<StationMetrics>, echo: bool) -> Self {
-        Self { results, archive, metrics, echo }
-    }
-
-    pub fn run(mut self, rx: mailbox::Receiver<Settled>) -> Summary {
-        let mut summary = Summary::default();
-        let mut batch = std::collections::VecDeque::new();
-        let mut open = true;
-        while open {
-            open = rx.recv(None, &mut batch);
-            for s in batch.drain(..) {
-                self.record(s, &mut summary);
-            }
-        }
-        self.results.flush();
-        let m = &self.metrics;
-        m.add(&m.results_write_errors, self.results.write_errors);
-        if let Some(a) = &self.archive {
-            m.add(&m.archive_saved, a.saved);
-            m.add(&m.archive_evicted, a.evicted);
-            m.add(&m.archive_write_errors, a.write_errors);
-            m.add(&m.archive_skipped_low_space, a.skipped_low_space);
-        }
-        summary
-    }
-
-    fn record(&mut self, s: Settled, summary: &mut Summary) {
-        let r = &s.record;
-        self.results.write(r);
-        if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
-            let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
-            match &s.drawing {
-                // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
-                Some((xray, result)) => {
-                    let img = annotate(frame, xray, result);
-                    let (width, height) = img.dimensions();
-                    let drawn = Frame {
-                        width,
-                        height,
-                        format: PixelFormat::Rgb8,
-                        data: img.into_raw().into(),
-                        ..frame.clone()
-                    };
-                    a.save(&drawn, &stem);
-                }
-                None => {
-                    a.save(frame, &stem);
-                }
-            }
-        }
-        if self.echo {
-            let defects = r
-                .defects
-                .as_ref()
-                .filter(|d| !d.is_empty())
-                .map(|d| {
-                    let each: Vec<String> = d.iter().map(|d| format!("{} {:.2}", d.class, d.score)).collect();
-                    format!("  [{}]", each.join(", "))
-                })
-                .unwrap_or_default();
-            // A reader that goes away (`cellgate replay | head`) ends the echo, not the recorder: the
-            // results log keeps every part.
-            let echoed = writeln!(
-                std::io::stdout().lock(),
-                "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
-                r.part,
-                r.cavity,
-                r.recipe,
-                format!("{:?}", r.verdict).to_uppercase(),
-                r.p_ng.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into()),
-                r.latency.total_ms,
-                if r.late { "  LATE" } else { "" },
-                if r.rejected { "  rejected" } else { "" },
-                r.frame
-            );
-            if let Err(e) = echoed {
-                log::info!("stdout: {e}: no more parts echoed; the results log goes on");
-                self.echo = false;
-            }
-        }
-        summary.add(r);
     }
 }

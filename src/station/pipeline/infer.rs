@@ -1,0 +1,137 @@
+//! Infer: batches of parts through the model in use (a validated replacement takes over between two
+//! batches), each part's outcome to the actuator.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use super::super::health::{Health, Step};
+use super::super::inspector::Inspector;
+use super::super::metrics::StationMetrics;
+use super::super::model_swap::Candidate;
+use super::capture::Part;
+use super::ms;
+use crate::inspect::decision::Verdict;
+use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome};
+use crate::sinks::results_log::StageLatency;
+
+pub struct Infer {
+    pub inspector: Inspector,
+    pub act_tx: ActuatorTx,
+    pub health: Arc<Health>,
+    pub metrics: Arc<StationMetrics>,
+    pub delay: Duration,
+    /// Validated, warmed replacement models from the model-swap step.
+    pub swaps: Receiver<Candidate>,
+    pub refill: Option<Refill>,
+}
+
+/// A flat-out run's capture thread, woken when the inference queue is down to `at` cycles: one wake-up
+/// per several parts instead of one per part.
+pub struct Refill {
+    pub producer: std::thread::Thread,
+    pub at: usize,
+}
+
+impl Infer {
+    pub fn run(mut self, rx: Receiver<Vec<Part>>) {
+        let m = self.metrics.clone();
+        let mut model = Arc::new(self.inspector.identity().clone());
+        let mut model_fault = false;
+        for mut cycle in rx.iter() {
+            if let Some(r) = self.refill.as_ref().filter(|r| rx.len() == r.at) {
+                r.producer.unpark();
+            }
+            // A replacement takes over here, between two batches: no part is judged by two models.
+            while let Ok(c) = self.swaps.try_recv() {
+                self.inspector = c.inspector;
+                model = Arc::new(self.inspector.identity().clone());
+                let ms_since = c.seen.elapsed().as_millis() as u64;
+                m.last_takeover_ms.store(ms_since, std::sync::atomic::Ordering::Relaxed);
+                log::info!(
+                    "model {} {} takes over at part {} ({ms_since} ms after the file settled)",
+                    model.name,
+                    model.version,
+                    cycle.first().map(|p| p.id).unwrap_or(0)
+                );
+            }
+            let threshold = self.inspector.threshold();
+            let start = Instant::now();
+            // A part already past its reject point was rejected late; inferring it would only delay others.
+            cycle.retain(|p| {
+                let keep = p.trigger + self.delay > start;
+                if !keep {
+                    m.inc(&m.skipped_past_deadline);
+                    let reason = "not inferred: past its reject point".to_string();
+                    let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Shed { reason });
+                }
+                keep
+            });
+            if cycle.is_empty() {
+                continue;
+            }
+            let result = {
+                let _busy = self.health.busy(Step::Infer);
+                self.inspector.judge(&cycle)
+            };
+            let done = Instant::now();
+            m.inc(&m.batches);
+            match result {
+                Ok(judged) => {
+                    if model_fault {
+                        model_fault = false;
+                        log::info!("model runs again; alarm cleared");
+                        let _ = self.act_tx.fault(FaultKind::Model, false);
+                    }
+                    for (p, j) in cycle.into_iter().zip(judged) {
+                        let j = match j {
+                            Ok(j) => j,
+                            Err(reason) => {
+                                m.inc(&m.bad_frames);
+                                log::warn!("part {}: rejected: {reason}", p.id);
+                                let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Failed { reason });
+                                continue;
+                            }
+                        };
+                        m.inc(&m.parts_scored);
+                        let latency = StageLatency {
+                            capture_ms: ms(p.captured.saturating_duration_since(p.trigger)),
+                            queue_ms: ms(start.saturating_duration_since(p.captured)),
+                            warp_ms: ms(j.warp),
+                            infer_ms: ms(done - start),
+                            total_ms: ms(done.saturating_duration_since(p.trigger)),
+                        };
+                        let frame = (j.verdict == Verdict::Ng).then_some(p.frame);
+                        let outcome = Outcome::Scored {
+                            p_ng: j.p_ng,
+                            threshold,
+                            verdict: j.verdict,
+                            reject: j.reject,
+                            markers: j.markers,
+                            defects: j.defects,
+                            reasons: j.reasons,
+                            latency,
+                            model: model.clone(),
+                            frame,
+                            drawing: j.drawing,
+                        };
+                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
+                    }
+                }
+                Err(e) => {
+                    m.inc(&m.inference_errors);
+                    if !model_fault {
+                        model_fault = true;
+                        log::error!("model fault, alarm on, rejecting parts: {e}");
+                        let _ = self.act_tx.fault(FaultKind::Model, true);
+                    }
+                    for p in cycle {
+                        let outcome = Outcome::Failed { reason: e.to_string() };
+                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
+                    }
+                }
+            }
+        }
+    }
+}
