@@ -200,16 +200,18 @@ fn station_requiring_signatures_refuses_unsigned_and_takes_signed() {
         std::fs::write(&key, &public).expect("key");
         v["model_updates"]["require_signature"] = json!(true);
         v["model_updates"]["public_key"] = json!(key);
+        // The station checks signatures at start too: the files it starts on are signed.
+        for f in FILES {
+            cellgate::model::integrity::sign_file(&models.join(f), SECRET).expect("sign");
+        }
     });
     let (report, results, _) = line.run(|l| {
         let v2 = version_bumped(FILES[0], "1.0.2");
         l.drop_safely(FILES[0], &v2);
         let st = l.wait_for("the refusal", |s| s.refusals == 1);
         assert!(st.events.last().expect("event").detail.contains("unsigned"), "{st:#?}");
-        // A signed release signs every file of the set; the sidecars go first, then the model.
-        for f in [FILES[1], FILES[2]] {
-            cellgate::model::integrity::sign_file(&l.models.join(f), SECRET).expect("sign companion");
-        }
+        // A signed release signs every file of the set; the sidecars go first, then the model (the
+        // companions are unchanged and already signed).
         let staged = l.models.join("staged.onnx");
         std::fs::write(&staged, &v2).expect("write");
         cellgate::model::integrity::sign_file(&staged, SECRET).expect("sign");

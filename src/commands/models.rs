@@ -1,3 +1,5 @@
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use cellgate::config::{RuntimeConfig, StationConfig};
@@ -43,20 +45,22 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
 }
 
 pub fn status(config: &Path) -> Result<(), CliError> {
-    let cfg = StationConfig::load(config)?;
+    let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
     let st = ModelStore::read_status(&dir)
         .ok_or_else(|| CliError::Other(format!("{}: no model status yet (has the station run?)", dir.display())))?;
     match &st.active {
         Some(a) => println!(
-            "active    {} {} ({} graph on {}) since {}\nfile      {}\nsha256    {}",
+            "active    {} {} ({} graph on {}) since {}\nfile      {}{}\nsha256    {}\nthreshold {}",
             a.name,
             a.version,
             a.graph,
             a.provider,
             a.since,
             a.file.display(),
-            a.sha256
+            if a.file.symlink_metadata().is_ok() { "" } else { " (missing now: the loaded copy runs)" },
+            a.sha256,
+            a.threshold.map(|t| t.to_string()).unwrap_or_else(|| "not recorded".into())
         ),
         None => println!("active    none"),
     }
@@ -74,7 +78,7 @@ pub fn status(config: &Path) -> Result<(), CliError> {
 }
 
 pub fn rollback(config: &Path) -> Result<(), CliError> {
-    let cfg = StationConfig::load(config)?;
+    let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
     let model = cfg.resolve(cfg.inspection.model());
     let restored = ModelStore::rollback(&dir, &model).map_err(CliError::Other)?;
@@ -105,12 +109,24 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
         std::path::PathBuf::from(s)
     };
     let (sec_path, pub_path) = (with_ext(".secret"), with_ext(".pub"));
-    let write =
-        |p: &Path, text: String| std::fs::write(p, text).map_err(|e| CliError::Other(format!("{}: {e}", p.display())));
-    write(&sec_path, secret_hex + "\n")?;
-    std::fs::set_permissions(&sec_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| CliError::Other(format!("{}: {e}", sec_path.display())))?;
-    write(&pub_path, public + "\n")?;
+    // Never over an existing key: the models it signed would no longer verify with the new one.
+    for p in [&sec_path, &pub_path] {
+        if p.symlink_metadata().is_ok() {
+            return Err(CliError::Other(format!("{}: exists; not overwritten (remove it first)", p.display())));
+        }
+    }
+    // create_new + mode: the secret is never readable by others, not even between create and chmod.
+    let write = |p: &Path, text: String, mode: u32| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| CliError::Other(format!("{}: {e}", p.display())))
+    };
+    write(&sec_path, secret_hex + "\n", 0o600)?;
+    write(&pub_path, public + "\n", 0o644)?;
     println!("wrote {} (keep it off the station) and {}", sec_path.display(), pub_path.display());
     Ok(())
 }

@@ -15,7 +15,7 @@ pub fn run(config: &Path) -> Result<(), CliError> {
     let cfg = StationConfig::load(config)?;
     let station = Station::build(cfg, &Overrides::default())?;
     let service =
-        Service::start(station.health.clone(), station.metrics.clone(), stop.clone(), station.model_description())
+        Service::start(station.health.clone(), station.metrics.clone(), stop.clone(), station.model_in_use.clone())
             .map_err(|e| CliError::Other(format!("systemd watchdog thread: {e}")))?;
     log::info!("station running; SIGTERM stops it");
     let report = station.run(stop);
