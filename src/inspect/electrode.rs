@@ -384,6 +384,29 @@ mod tests {
     }
 
     #[test]
+    fn unusable_outputs_are_a_fault_for_that_image_not_a_panic() {
+        let decoder = Decoder { input: (64, 64), score_threshold: 0.5, nms_iou: 0.5 };
+        let raw = |det: Vec<f32>| RawOutputs {
+            n: 1,
+            anchors: det.len() / (4 + C),
+            det,
+            seg: vec![0.0; (C + 1) * 16 * 16],
+            seg_h: 16,
+            seg_w: 16,
+            cls: vec![0.1; C],
+        };
+        // Above the threshold with a negative width: the box's start is after its end.
+        let bad = raw(row(30.0, 30.0, -20.0, 8.0, 0, 0.9));
+        let e = decoder.decode(&bad.view(), 0, (64, 64)).expect_err("negative width is a model fault");
+        assert!(e.to_string().contains("negative size"), "{e}");
+        assert!(decoder.decode(&raw(row(30.0, f32::NAN, 4.0, 4.0, 0, 0.9)).view(), 0, (64, 64)).is_err());
+        assert!(decoder.decode(&raw(row(30.0, 30.0, 4.0, 4.0, 0, 3.0)).view(), 0, (64, 64)).is_err());
+        // A box reaching out of the frame is clamped to it.
+        let r = decoder.decode(&raw(row(60.0, 2.0, 20.0, 10.0, 1, 0.9)).view(), 0, (64, 64)).expect("valid");
+        assert_eq!(r.detections[0].bbox, [50.0, 0.0, 64.0, 7.0]);
+    }
+
+    #[test]
     fn argmax_counts_pixels_per_class() {
         // 3 channels over 4 pixels: background, class 1, class 2, class 1.
         let seg = [5.0, 0.0, 0.0, 0.0, 1.0, 3.0, 0.0, 2.0, 0.0, 0.0, 4.0, 1.0];

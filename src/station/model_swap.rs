@@ -108,7 +108,6 @@ impl ModelSwap {
                                 let kept: Vec<PathBuf> =
                                     Self::files(&self.model_path).into_iter().filter(|p| p.is_file()).collect();
                                 self.store.keep_active(&kept, true);
-                                self.store.record("swapped", &self.model_path, format!("{} {}", id.name, id.version));
                                 if threshold != self.threshold {
                                     let change = format!("{} -> {threshold}", self.threshold);
                                     log::warn!(
@@ -120,6 +119,8 @@ impl ModelSwap {
                                     self.threshold = threshold;
                                 }
                                 self.store.set_active(active_model(&self.model_path, &id, threshold));
+                                // Counted last: whoever waits for the swap count sees the rest written.
+                                self.store.record("swapped", &self.model_path, format!("{} {}", id.name, id.version));
                             }
                             Ok(None) => {
                                 self.store.record(
