@@ -272,6 +272,9 @@ fn rollback_brings_the_previous_model_back() {
     assert_eq!(v, ["1.0.0", "1.0.1", "1.0.0"], "old, new, old again");
 }
 
+/// Makes a file at the path it is given.
+type MakeFile = Box<dyn FnOnce(&Path)>;
+
 /// Renames `make`'s result over the model: the way a careless technician's FIFO or link would land.
 fn rename_over(l: &Line, make: impl FnOnce(&Path)) {
     let tmp = l.models.join(".incoming");
@@ -286,7 +289,7 @@ fn a_fifo_dev_zero_a_huge_file_or_an_endless_loop_are_refused_and_later_swaps_st
         v["model_updates"]["max_model_bytes"] = json!(4 << 20);
     });
     let (report, results, timeline) = line.run(|l| {
-        let cases: Vec<(&str, Box<dyn FnOnce(&Path)>, &str)> = vec![
+        let cases: Vec<(&str, MakeFile, &str)> = vec![
             (
                 "fifo",
                 Box::new(|p: &Path| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo")),
