@@ -317,3 +317,33 @@ fn self_test_the_shipped_seal_model_tells_the_drawn_crack_from_the_reference() {
         }
     }
 }
+
+#[test]
+fn sigterm_while_the_start_is_stuck_in_a_model_load_stops_at_once() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |v| {
+        v["inspection"]["model"] = json!(fixture("loop_forever.onnx"));
+        v["model_updates"]["load_timeout_ms"] = json!(600_000);
+    });
+    let stderr = dir.path().join("stderr.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_cellgate"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("log"))
+        .spawn()
+        .expect("start");
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    let t0 = Instant::now();
+    while !log().contains("loading, warming and self-testing") {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no load started: {}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)
+        .expect("SIGTERM");
+    let out = wait_or_kill(child, Duration::from_secs(15), "a start stuck in a model load after SIGTERM");
+    assert!(out.status.success(), "{:?}: {}", out.status, log());
+    assert!(log().contains("stopped while loading"), "{}", log());
+}

@@ -16,7 +16,13 @@ pub fn run(config: &Path, images: &Path, rate: Option<f64>, quiet: bool) -> Resu
             return Err(CliError::Other(format!("--rate {r} is outside (0, 1000]")));
         }
     }
-    let ov = Overrides { replay: Some(images.to_path_buf()), rate_hz: rate, echo: !quiet, ..Overrides::default() };
+    let ov = Overrides {
+        replay: Some(images.to_path_buf()),
+        rate_hz: rate,
+        echo: !quiet,
+        stop: Some(stop.clone()),
+        ..Overrides::default()
+    };
     let station = Station::build(cfg, &ov)?;
     let report = station.run(stop)?;
     print_report(&report);

@@ -92,6 +92,8 @@ pub struct Overrides {
     pub saturate: bool,
     /// Stop after this many triggers.
     pub max_triggers: Option<u64>,
+    /// A stop requested while the model loads at start abandons the start (no output is open yet).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Everything a station runs with, built and checked before the first part.
@@ -150,8 +152,9 @@ impl Station {
         };
         let loader = ModelLoader::new(&cfg, references);
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
-        let inspector =
-            model_load::load_within(&loader, &rt, &cfg.resolve(cfg.inspection.model()), load_timeout, None)?;
+        let model = cfg.resolve(cfg.inspection.model());
+        log::info!("{}: loading, warming and self-testing", model.display());
+        let inspector = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
         let id = inspector.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
