@@ -59,7 +59,9 @@ def manifest(task: str, inp: str) -> str:
 def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
     """A seal model that is valid, passes its self-test and judges real frames, but whose inference never
     returns for a uniform frame (max == min): a Loop whose trip count becomes 10^15. It makes a hung
-    inference happen inside ONNX Runtime, for the watchdog test."""
+    inference happen inside ONNX Runtime, for the watchdog test. Its NG logit grows with the difference of
+    the image's and the reference's mean brightness, so the self-test's drawn crack is NG and the
+    reference against itself OK."""
     h, w = 64, 256
     img = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, h, w])
     ref = helper.make_tensor_value_info("reference", TensorProto.FLOAT, ["N", 3, h, w])
@@ -74,7 +76,7 @@ def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
     )
     consts = {"eps": np.array(1e-6, np.float32), "forever": np.array(10**15, np.int64), "never": np.array(0, np.int64),
               "yes": np.array(True), "acc0": np.array(0.0, np.float32), "zero": np.array(0.0, np.float32),
-              "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64)}
+              "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64), "gain": np.array(1000.0, np.float32)}
     nodes = [
         helper.make_node("ReduceMax", ["image"], ["hi"], keepdims=0),
         helper.make_node("ReduceMin", ["image"], ["lo"], keepdims=0),
@@ -87,9 +89,11 @@ def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
         helper.make_node("Reshape", ["s4", "col"], ["s"]),
         helper.make_node("Reshape", ["r4", "col"], ["r"]),
         helper.make_node("Sub", ["s", "r"], ["d"]),
-        helper.make_node("Mul", ["d", "zero"], ["d0"]),
+        helper.make_node("Abs", ["d"], ["ad"]),
+        helper.make_node("Mul", ["ad", "gain"], ["d0"]),
         helper.make_node("Add", ["d0", "acc"], ["z1"]),
-        helper.make_node("Add", ["z1", "one"], ["ok_logit"]),
+        helper.make_node("Mul", ["d", "zero"], ["dz"]),
+        helper.make_node("Add", ["dz", "one"], ["ok_logit"]),
         helper.make_node("Concat", ["ok_logit", "z1"], ["z"], axis=1),
         helper.make_node("Softmax", ["z"], ["probs"], axis=-1),
     ]
@@ -226,6 +230,7 @@ def main() -> None:
     onnx.save(loop_forever(a.seal), a.out / "loop_forever.onnx")
     onnx.save(never_finds(a.electrode), a.out / "never_finds.onnx")
     # The always-OK graph with its constants in a side file: a signature of the .onnx would not cover them.
+    (a.out / "external_data.onnx.data").unlink(missing_ok=True)  # onnx appends to an existing side file
     ext = always_ok(a.seal)
     onnx.external_data_helper.convert_model_to_external_data(ext, all_tensors_to_one_file=True,
                                                              location="external_data.onnx.data", size_threshold=0)
