@@ -5,21 +5,39 @@ use std::path::Path;
 use cellgate::config::{RuntimeConfig, StationConfig};
 use cellgate::model::integrity;
 use cellgate::model::store::ModelStore;
-use cellgate::model::LoadedModel;
+use cellgate::model::{FilePolicy, LoadedModel};
 use cellgate::runtime::Runtime;
+use cellgate::station::Station;
 
 use super::CliError;
 
 pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
-    let rt_cfg = match config {
-        Some(c) => StationConfig::load(c)?.runtime,
-        None => RuntimeConfig::default(),
+    // With the station's config: its runtime and its file rules (size, signature key); without: the
+    // default size limit and no integrity check (there is no key to check a signature with).
+    let (rt_cfg, files) = match config {
+        Some(c) => {
+            let cfg = StationConfig::load(c)?;
+            let files = Station::file_policy(&cfg)?;
+            (cfg.runtime, files)
+        }
+        None => (RuntimeConfig::default(), FilePolicy { integrity: None, ..FilePolicy::default() }),
     };
-    let rt = Runtime::load(&rt_cfg, None)?;
+    let rt = Runtime::load(&rt_cfg, None)?.with_file_policy(files);
     let m = LoadedModel::open(&rt, file)?;
     let contract = m.manifest.check_contract(m.manifest.task, m.manifest.graph);
     println!("file      {}", file.display());
     println!("sha256    {}", m.sha256);
+    println!(
+        "integrity {}",
+        match &m.integrity {
+            Some(i) => format!(
+                "checked with the station's rules: .sha256 sidecar {}, signature {}",
+                if i.sha256_sidecar { "matches" } else { "absent" },
+                if i.signed { "verified" } else { "absent" }
+            ),
+            None => "not checked (give --config to check with the station's key)".into(),
+        }
+    );
     println!("task      {} ({:?} graph)", m.manifest.task, m.manifest.graph);
     println!("model     {}", m.label());
     println!("provider  {} (runtime {})", m.provider, rt.library.display());

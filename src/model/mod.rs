@@ -39,14 +39,15 @@ pub enum ModelError {
 /// rollback, so a restart never loads what a swap would refuse.
 #[derive(Debug, Clone)]
 pub struct FilePolicy {
-    pub integrity: integrity::IntegrityPolicy,
+    /// `None`: sidecars not checked (`models inspect` without a station config, which has no key).
+    pub integrity: Option<integrity::IntegrityPolicy>,
     /// Largest file read (`model_updates.max_model_bytes`).
     pub max_bytes: u64,
 }
 
 impl Default for FilePolicy {
     fn default() -> Self {
-        Self { integrity: integrity::IntegrityPolicy::default(), max_bytes: 256 * 1024 * 1024 }
+        Self { integrity: Some(integrity::IntegrityPolicy::default()), max_bytes: 256 * 1024 * 1024 }
     }
 }
 
@@ -58,8 +59,8 @@ pub struct LoadedModel {
     pub path: PathBuf,
     /// SHA-256 of the file, recorded with every result it judges.
     pub sha256: String,
-    /// What its sidecars proved (hash, signature).
-    pub integrity: integrity::Integrity,
+    /// What its sidecars proved (hash, signature); `None` when the policy did not check them.
+    pub integrity: Option<integrity::Integrity>,
     pub inputs: Vec<GraphTensor>,
     pub outputs: Vec<GraphTensor>,
 }
@@ -80,7 +81,10 @@ impl LoadedModel {
     pub fn open(rt: &Runtime, path: &Path) -> Result<Self, ModelError> {
         let policy = rt.file_policy();
         let bytes = file::read_regular(path, policy.max_bytes)?;
-        let integrity = integrity::check(path, &bytes, &policy.integrity)?;
+        let integrity = match &policy.integrity {
+            Some(p) => Some(integrity::check(path, &bytes, p)?),
+            None => None,
+        };
         let sha256 = integrity::hex(&Sha256::digest(&bytes));
         let ext = |source| ModelError::ExternalData { path: path.to_path_buf(), source };
         // Not understood by this walk: ONNX Runtime's parser has the last word, unless it accepts it.

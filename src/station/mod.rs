@@ -323,14 +323,14 @@ impl Station {
     }
 
     /// What a model file must be to be loaded, from `model_updates`.
-    fn file_policy(cfg: &StationConfig) -> Result<FilePolicy, StationError> {
+    pub fn file_policy(cfg: &StationConfig) -> Result<FilePolicy, StationError> {
         let mu = &cfg.model_updates;
         let public_key = match &mu.public_key {
             Some(k) => Some(read_public_key(&cfg.resolve(k)).map_err(StationError::Key)?),
             None => None,
         };
         Ok(FilePolicy {
-            integrity: IntegrityPolicy { require_signature: mu.require_signature, public_key },
+            integrity: Some(IntegrityPolicy { require_signature: mu.require_signature, public_key }),
             max_bytes: mu.max_model_bytes,
         })
     }
