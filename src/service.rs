@@ -13,6 +13,7 @@ use sd_notify::NotifyState;
 
 use crate::station::health::Health;
 use crate::station::metrics::StationMetrics;
+use crate::station::model_swap::ModelInUse;
 
 /// How often STATUS is refreshed when no watchdog asks for more.
 const STATUS_PERIOD: Duration = Duration::from_secs(2);
@@ -27,7 +28,8 @@ struct Watch {
     metrics: Arc<StationMetrics>,
     stop: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
-    model: String,
+    /// The model judging parts now (a swap changes it).
+    model: ModelInUse,
     /// Ping period and the stall limit: systemd restarts us one watchdog timeout after the last ping.
     watchdog: Option<(Duration, Duration)>,
 }
@@ -44,7 +46,7 @@ impl Service {
         health: Arc<Health>,
         metrics: Arc<StationMetrics>,
         stop: Arc<AtomicBool>,
-        model: String,
+        model: ModelInUse,
     ) -> std::io::Result<Self> {
         let done = Arc::new(AtomicBool::new(false));
         if std::env::var_os("NOTIFY_SOCKET").is_none() {
@@ -52,7 +54,7 @@ impl Service {
         }
         // Ping at a quarter of the timeout; withhold pings once a call has run for half of it.
         let watchdog = sd_notify::watchdog_enabled().map(|t| (t / 4, t / 2));
-        let status = format!("ready; model {model}");
+        let status = format!("ready; model {}", model.get());
         notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
         match watchdog {
             Some((ping, limit)) => log::info!("systemd watchdog: ping every {ping:?}, a step stuck {limit:?} stops it"),
@@ -114,7 +116,12 @@ impl Watch {
         let m = self.metrics.snapshot();
         format!(
             "parts {} (ok {}, ng {}, late {}, error {}); model {}",
-            m.parts_settled, m.parts_ok, m.parts_ng, m.parts_late, m.parts_error, self.model
+            m.parts_settled,
+            m.parts_ok,
+            m.parts_ng,
+            m.parts_late,
+            m.parts_error,
+            self.model.get()
         )
     }
 }

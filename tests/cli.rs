@@ -205,3 +205,21 @@ fn calibrate_estimates_the_homography_from_point_pairs_and_writes_an_overlay() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 4 point pairs, got 3"));
 }
+
+#[test]
+fn keygen_never_overwrites_a_key_and_the_secret_is_private_from_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("line1");
+    let keygen = || cellgate().args(["models", "keygen"]).arg(&out).output().expect("keygen");
+    let first = keygen();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let secret = dir.path().join("line1.secret");
+    let mode = std::fs::metadata(&secret).expect("secret").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "secret key mode {mode:o}");
+    let before = std::fs::read(&secret).expect("secret");
+    let second = keygen();
+    assert!(!second.status.success(), "a second keygen over the same name must fail");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("not overwritten"));
+    assert_eq!(std::fs::read(&secret).expect("secret"), before, "the existing secret is untouched");
+}

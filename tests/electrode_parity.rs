@@ -97,7 +97,7 @@ fn raw_outputs_and_decoded_defects_match_the_python_golden_outputs() {
             g["seg_argmax_counts"].as_array().expect("counts").iter().map(|c| c.as_u64().expect("n")).collect();
         assert_eq!(counts, want_counts, "{name}: pixels per class of the segmentation");
 
-        let decoded = insp.decode(&raw.view(), i, (frames[i].0.width, frames[i].0.height));
+        let decoded = insp.decode(&raw.view(), i, (frames[i].0.width, frames[i].0.height)).expect("valid outputs");
         let want = g["detections"].as_array().expect("detections");
         assert_eq!(decoded.detections.len(), want.len(), "{name}: {:?}", decoded.detections);
         for (d, w) in decoded.detections.iter().zip(want) {
@@ -119,7 +119,8 @@ fn raw_outputs_and_decoded_defects_match_the_python_golden_outputs() {
 
     // The NG picture of a real pair: visible with overlay | X-ray, the size of two frames.
     let (v, x) = &frames[0];
-    let picture = cellgate::sinks::annotate::annotate(v, x, &insp.decode(&raw.view(), 0, (v.width, v.height)));
+    let decoded = insp.decode(&raw.view(), 0, (v.width, v.height)).expect("valid outputs");
+    let picture = cellgate::sinks::annotate::annotate(v, x, &decoded);
     assert_eq!(picture.dimensions(), (2 * v.width, v.height));
 }
 

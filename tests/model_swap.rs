@@ -107,6 +107,19 @@ fn version_bumped(file: &str, to: &str) -> Vec<u8> {
     out
 }
 
+/// A shipped file with same-length replacements in its manifest (each found exactly once).
+fn patched(file: &str, edits: &[(&str, &str)]) -> Vec<u8> {
+    let mut bytes = std::fs::read(common::root().join("onnx").join(file)).expect("model");
+    for (from, to) in edits {
+        assert_eq!(from.len(), to.len());
+        let at: Vec<usize> =
+            bytes.windows(from.len()).enumerate().filter(|(_, w)| *w == from.as_bytes()).map(|(i, _)| i).collect();
+        assert_eq!(at.len(), 1, "{file}: {from} found once");
+        bytes[at[0]..at[0] + from.len()].copy_from_slice(to.as_bytes());
+    }
+    bytes
+}
+
 fn versions(results: &[Value]) -> Vec<String> {
     results.iter().map(|r| r["model"]["version"].as_str().unwrap_or("none").to_string()).collect()
 }
@@ -161,6 +174,17 @@ fn bad_files_are_refused_with_their_reason_while_inspection_goes_on() {
             std::fs::read(common::fixtures().join("models/graph_mismatch.onnx")).expect("fixture"),
             "manifest and graph disagree",
         ),
+        (
+            "external data",
+            std::fs::read(common::fixtures().join("models/external_data.onnx")).expect("fixture"),
+            "a model must be one file",
+        ),
+        (
+            "always OK",
+            std::fs::read(common::fixtures().join("models/always_ok.onnx")).expect("fixture"),
+            "crack drawn on the reference is judged OK",
+        ),
+        ("threshold 1.0", patched(FILES[0], &[(r#""ng": 0.5"#, r#""ng": 1.0"#)]), "thresholds.ng 1 is outside"),
     ];
     let n = cases.len() as u64;
     let (report, results, timeline) = line.run(|l| {
@@ -200,16 +224,20 @@ fn station_requiring_signatures_refuses_unsigned_and_takes_signed() {
         std::fs::write(&key, &public).expect("key");
         v["model_updates"]["require_signature"] = json!(true);
         v["model_updates"]["public_key"] = json!(key);
+        // The station checks signatures at start too: the files it starts on are signed.
+        for f in FILES {
+            cellgate::model::integrity::sign_file(&models.join(f), SECRET).expect("sign");
+        }
     });
     let (report, results, _) = line.run(|l| {
         let v2 = version_bumped(FILES[0], "1.0.2");
+        // An unsigned file dropped where the signed one was (its signature taken away with it).
+        std::fs::remove_file(l.models.join(format!("{}.sig", FILES[0]))).expect("remove the old signature");
         l.drop_safely(FILES[0], &v2);
         let st = l.wait_for("the refusal", |s| s.refusals == 1);
         assert!(st.events.last().expect("event").detail.contains("unsigned"), "{st:#?}");
-        // A signed release signs every file of the set; the sidecars go first, then the model.
-        for f in [FILES[1], FILES[2]] {
-            cellgate::model::integrity::sign_file(&l.models.join(f), SECRET).expect("sign companion");
-        }
+        // A signed release signs every file of the set; the sidecars go first, then the model (the
+        // companions are unchanged and already signed).
         let staged = l.models.join("staged.onnx");
         std::fs::write(&staged, &v2).expect("write");
         cellgate::model::integrity::sign_file(&staged, SECRET).expect("sign");
@@ -242,4 +270,163 @@ fn rollback_brings_the_previous_model_back() {
     let mut v = versions(&results);
     v.dedup();
     assert_eq!(v, ["1.0.0", "1.0.1", "1.0.0"], "old, new, old again");
+}
+
+/// Makes a file at the path it is given.
+type MakeFile = Box<dyn FnOnce(&Path)>;
+
+/// Renames `make`'s result over the model: the way a careless technician's FIFO or link would land.
+fn rename_over(l: &Line, make: impl FnOnce(&Path)) {
+    let tmp = l.models.join(".incoming");
+    make(&tmp);
+    std::fs::rename(&tmp, l.models.join(FILES[0])).expect("rename");
+}
+
+#[test]
+fn a_fifo_dev_zero_a_huge_file_or_an_endless_loop_are_refused_and_later_swaps_still_work() {
+    let line = Line::new(|v, _| {
+        v["model_updates"]["load_timeout_ms"] = json!(1500);
+        v["model_updates"]["max_model_bytes"] = json!(4 << 20);
+    });
+    let (report, results, timeline) = line.run(|l| {
+        let cases: Vec<(&str, MakeFile, &str)> = vec![
+            (
+                "fifo",
+                Box::new(|p: &Path| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo")),
+                "is a FIFO",
+            ),
+            (
+                "/dev/zero",
+                Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).expect("link")),
+                "character device",
+            ),
+            (
+                "huge",
+                Box::new(|p: &Path| std::fs::File::create(p).and_then(|f| f.set_len(5 << 20)).expect("sparse file")),
+                "over the 4194304-byte limit",
+            ),
+            (
+                "endless loop",
+                Box::new(|p: &Path| {
+                    std::fs::copy(common::fixtures().join("models/loop_forever.onnx"), p).expect("copy");
+                }),
+                "within 1500 ms",
+            ),
+        ];
+        for (i, (what, make, reason)) in cases.into_iter().enumerate() {
+            rename_over(l, make);
+            let st = l.wait_for(what, |s| s.refusals == i as u64 + 1);
+            let last = st.events.last().expect("event");
+            assert!(last.detail.contains(reason), "{what}: {}", last.detail);
+        }
+        // The swap thread is free: a good file still takes over.
+        for f in [FILES[1], FILES[2], FILES[0]] {
+            l.drop_safely(f, &version_bumped(f, "1.0.1"));
+        }
+        l.wait_for("the swap after the refusals", |s| s.swaps == 1);
+    });
+    // The good set lands file by file: a companion that settles before the full model is refused once
+    // more beside the looping file.
+    assert!(report.metrics.model_loads_refused >= 4, "{}", report.metrics.model_loads_refused);
+    assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
+    assert_eq!(versions(&results).last().map(String::as_str), Some("1.0.1"));
+}
+
+#[test]
+fn a_new_threshold_is_logged_and_shown_in_the_status() {
+    let line = Line::new(|_, _| {});
+    let cfg = line.cfg.clone();
+    let (_, results, _) = line.run(|l| {
+        let v =
+            patched(FILES[0], &[(r#""version": "1.0.0""#, r#""version": "1.0.4""#), (r#""ng": 0.5"#, r#""ng": 0.7"#)]);
+        l.drop_safely(FILES[0], &v);
+        let st = l.wait_for("the swap", |s| s.swaps == 1);
+        assert_eq!(st.active.as_ref().and_then(|a| a.threshold), Some(0.7));
+        assert!(st.events.iter().any(|e| e.event == "threshold" && e.detail == "0.5 -> 0.7"), "{st:#?}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
+            .args(["models", "status", "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("status");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("threshold 0.7") && stdout.contains("0.5 -> 0.7"), "{stdout}");
+    });
+    let last = results.last().expect("results");
+    assert_eq!(last["model"]["version"], "1.0.4");
+    assert!((last["threshold"].as_f64().expect("threshold") - 0.7).abs() < 1e-6, "{last}");
+}
+
+#[test]
+fn status_and_rollback_work_while_the_model_file_is_missing() {
+    let line = Line::new(|_, _| {});
+    let cfg = line.cfg.clone();
+    line.run(|l| {
+        for f in FILES {
+            l.drop_safely(f, &version_bumped(f, "1.0.1"));
+        }
+        l.wait_for("the swap", |s| s.swaps == 1);
+        std::fs::remove_file(l.models.join(FILES[0])).expect("delete");
+        let tool = |cmd: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
+                .args(["models", cmd, "--config"])
+                .arg(&cfg)
+                .output()
+                .expect(cmd)
+        };
+        let out = tool("status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("missing now"));
+        let out = tool("rollback");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(l.models.join(FILES[0]).is_file(), "the previous model is back");
+        l.wait_for("the rollback swap", |s| s.swaps == 2);
+    });
+}
+
+#[test]
+fn sigterm_during_an_endless_model_load_exits_promptly_with_outputs_safe() {
+    let line = Line::new(|v, _| v["model_updates"]["load_timeout_ms"] = json!(600_000));
+    let _serial = common::serial();
+    let stderr = line.dir.path().join("stderr.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
+        .args(["run", "--config"])
+        .arg(&line.cfg)
+        .stderr(std::fs::File::create(&stderr).expect("log"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    let wait = |what: &str, pred: &dyn Fn() -> bool| {
+        let t0 = Instant::now();
+        while !pred() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "no {what}: {}", log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("parts", &|| common::read_jsonl(&line.dir.path().join("results.jsonl")).len() > 5);
+    rename_over(&line, |p| {
+        std::fs::copy(common::fixtures().join("models/loop_forever.onnx"), p).expect("copy");
+    });
+    wait("load of the dropped model", &|| log().contains("loading, warming and self-testing"));
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let mut child = child;
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("status") {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("still running 15 s after SIGTERM: {}", log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}: {}", log());
+    let mut last = std::collections::BTreeMap::new();
+    for c in common::read_jsonl(&line.dir.path().join("gpio.jsonl")) {
+        last.insert(c["line"].as_str().expect("line").to_string(), c["value"].as_u64().expect("value"));
+    }
+    assert!(!last.is_empty() && last.values().all(|&v| v == 0), "outputs safe at exit: {last:?}");
 }

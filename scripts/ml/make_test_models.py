@@ -2,7 +2,9 @@
 
 Each is a valid ONNX graph (MatMul + Softmax) that fails one cellgate check: no manifest, a manifest of
 another task, a manifest that disagrees with the graph, a manifest that is not JSON; and one valid model
-whose inference hangs on demand.
+whose inference hangs on demand. Then hostile ones that keep every contract: a seal graph that calls
+every part OK, an electrode detector that never finds a defect, a seal graph that loops 2^62 times, and a
+seal graph whose weights live in an external data file.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ def manifest(task: str, inp: str) -> str:
 def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
     """A seal model that is valid, passes its self-test and judges real frames, but whose inference never
     returns for a uniform frame (max == min): a Loop whose trip count becomes 10^15. It makes a hung
-    inference happen inside ONNX Runtime, for the watchdog test."""
+    inference happen inside ONNX Runtime, for the watchdog test. Its NG logit grows with the difference of
+    the image's and the reference's mean brightness, so the self-test's drawn crack is NG and the
+    reference against itself OK."""
     h, w = 64, 256
     img = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, h, w])
     ref = helper.make_tensor_value_info("reference", TensorProto.FLOAT, ["N", 3, h, w])
@@ -72,7 +76,7 @@ def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
     )
     consts = {"eps": np.array(1e-6, np.float32), "forever": np.array(10**15, np.int64), "never": np.array(0, np.int64),
               "yes": np.array(True), "acc0": np.array(0.0, np.float32), "zero": np.array(0.0, np.float32),
-              "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64)}
+              "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64), "gain": np.array(1000.0, np.float32)}
     nodes = [
         helper.make_node("ReduceMax", ["image"], ["hi"], keepdims=0),
         helper.make_node("ReduceMin", ["image"], ["lo"], keepdims=0),
@@ -85,9 +89,11 @@ def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
         helper.make_node("Reshape", ["s4", "col"], ["s"]),
         helper.make_node("Reshape", ["r4", "col"], ["r"]),
         helper.make_node("Sub", ["s", "r"], ["d"]),
-        helper.make_node("Mul", ["d", "zero"], ["d0"]),
+        helper.make_node("Abs", ["d"], ["ad"]),
+        helper.make_node("Mul", ["ad", "gain"], ["d0"]),
         helper.make_node("Add", ["d0", "acc"], ["z1"]),
-        helper.make_node("Add", ["z1", "one"], ["ok_logit"]),
+        helper.make_node("Mul", ["d", "zero"], ["dz"]),
+        helper.make_node("Add", ["dz", "one"], ["ok_logit"]),
         helper.make_node("Concat", ["ok_logit", "z1"], ["z"], axis=1),
         helper.make_node("Softmax", ["z"], ["probs"], axis=-1),
     ]
@@ -103,10 +109,113 @@ def hang_on_uniform(seal_model: Path) -> onnx.ModelProto:
     return with_manifest(m, json.dumps(man))
 
 
+def seal_manifest(seal_model: Path, name: str) -> str:
+    man = json.loads(next(p.value for p in onnx.load(str(seal_model), load_external_data=False).metadata_props
+                          if p.key == "cellgate.manifest"))
+    man.update({"name": name, "version": "0.0.1", "graph": "full"})
+    for k in ("companions", "weights_sha256"):
+        man.pop(k, None)
+    return json.dumps(man)
+
+
+def seal_io():
+    h, w = 64, 256
+    return ([helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 3, h, w]) for n in ("image", "reference")],
+            [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 2])])
+
+
+def finish(g: onnx.GraphProto) -> onnx.ModelProto:
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m
+
+
+def always_ok(seal_model: Path) -> onnx.ModelProto:
+    """Keeps the seal contract and calls every part OK: probs [1, 0] whatever the frames."""
+    inputs, outputs = seal_io()
+    consts = {"zero": np.array(0.0, np.float32), "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64)}
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m4", "col"], ["m"]),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "one"], ["ok"]),
+        helper.make_node("Concat", ["ok", "z"], ["probs"], axis=1),
+    ]
+    g = helper.make_graph(nodes, "always_ok", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    return with_manifest(finish(g), seal_manifest(seal_model, "always-ok"))
+
+
+def loop_forever(seal_model: Path) -> onnx.ModelProto:
+    """Keeps the seal contract; every run is a Loop of 2^62 iterations before the constant answer."""
+    inputs, outputs = seal_io()
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "zero_f"], ["acc_out"])],
+        "spin",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [])],
+        [numpy_helper.from_array(np.array(0.0, np.float32), "zero_f")],
+    )
+    consts = {"trips": np.array(2**62, np.int64), "yes": np.array(True), "acc0": np.array(0.0, np.float32),
+              "zero": np.array(0.0, np.float32), "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64)}
+    nodes = [
+        helper.make_node("Loop", ["trips", "yes", "acc0"], ["acc"], body=body),
+        helper.make_node("ReduceMean", ["image"], ["m4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m4", "col"], ["m"]),
+        helper.make_node("Mul", ["m", "zero"], ["z0"]),
+        helper.make_node("Add", ["z0", "acc"], ["z"]),
+        helper.make_node("Add", ["z", "one"], ["ok"]),
+        helper.make_node("Concat", ["ok", "z"], ["probs"], axis=1),
+    ]
+    g = helper.make_graph(nodes, "loop_forever", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    return with_manifest(finish(g), seal_manifest(seal_model, "loop-forever"))
+
+
+def never_finds(electrode_model: Path) -> onnx.ModelProto:
+    """Keeps the electrode contract and finds nothing: zero scores, background everywhere, no class."""
+    man = json.loads(next(p.value for p in onnx.load(str(electrode_model), load_external_data=False).metadata_props
+                          if p.key == "cellgate.manifest"))
+    man.update({"name": "never-finds", "version": "0.0.1"})
+    man.pop("weights_sha256", None)
+    s = 256
+    inputs = [helper.make_tensor_value_info("visible", TensorProto.FLOAT, ["N", 3, s, s]),
+              helper.make_tensor_value_info("xray", TensorProto.FLOAT, ["N", 1, s, s])]
+    outputs = [helper.make_tensor_value_info("det", TensorProto.FLOAT, ["N", 64, 9]),
+               helper.make_tensor_value_info("seg", TensorProto.FLOAT, ["N", 6, 64, 64]),
+               helper.make_tensor_value_info("cls", TensorProto.FLOAT, ["N", 5])]
+    for o in man["outputs"]:
+        o["shape"] = {"det": ["N", 64, 9], "seg": ["N", 6, 64, 64], "cls": ["N", 5]}[o["name"]]
+    bg = np.zeros((1, 6, 1, 1), np.float32)
+    bg[0, 0] = 1.0
+    consts = {"zero": np.array(0.0, np.float32), "det0": np.zeros((1, 64, 9), np.float32), "seg0": bg,
+              "segshape": np.array([1, 6, 64, 64], np.int64), "cls0": np.zeros((1, 5), np.float32)}
+    nodes = [
+        helper.make_node("ReduceMean", ["visible"], ["m4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Mul", ["m4", "zero"], ["z4"]),
+        helper.make_node("Squeeze", ["z4", "sq"], ["z1"]),
+        helper.make_node("Unsqueeze", ["z1", "ax12"], ["z3"]),
+        helper.make_node("Add", ["z3", "det0"], ["det"]),
+        helper.make_node("Add", ["z4", "seg0"], ["segc"]),
+        helper.make_node("Shape", ["z4"], ["n4"]),
+        helper.make_node("Slice", ["n4", "s0", "s1"], ["n1"]),
+        helper.make_node("Concat", ["n1", "segtail"], ["segfull"], axis=0),
+        helper.make_node("Expand", ["segc", "segfull"], ["seg"]),
+        helper.make_node("Unsqueeze", ["z1", "ax1"], ["z2"]),
+        helper.make_node("Add", ["z2", "cls0"], ["cls"]),
+    ]
+    consts.update({"sq": np.array([1, 2, 3], np.int64), "ax12": np.array([1, 2], np.int64), "ax1": np.array([1], np.int64),
+                   "s0": np.array([0], np.int64), "s1": np.array([1], np.int64), "segtail": np.array([6, 64, 64], np.int64)})
+    consts.pop("segshape")
+    g = helper.make_graph(nodes, "never_finds", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    return with_manifest(finish(g), json.dumps(man))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seal", type=Path, default=Path("onnx/seal_classifier.onnx"), help="manifest source")
+    p.add_argument("--electrode", type=Path, default=Path("onnx/electrode_detector.onnx"), help="manifest source")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     onnx.save(tiny_graph(), a.out / "no_manifest.onnx")
@@ -117,6 +226,15 @@ def main() -> None:
     # Right task, graph agrees, but the seal contract (image + reference, NCHW) is broken.
     onnx.save(with_manifest(tiny_graph(), manifest("seal_classifier", "image")), a.out / "seal_contract_broken.onnx")
     onnx.save(hang_on_uniform(a.seal), a.out / "hang_on_uniform.onnx")
+    onnx.save(always_ok(a.seal), a.out / "always_ok.onnx")
+    onnx.save(loop_forever(a.seal), a.out / "loop_forever.onnx")
+    onnx.save(never_finds(a.electrode), a.out / "never_finds.onnx")
+    # The always-OK graph with its constants in a side file: a signature of the .onnx would not cover them.
+    (a.out / "external_data.onnx.data").unlink(missing_ok=True)  # onnx appends to an existing side file
+    ext = always_ok(a.seal)
+    onnx.external_data_helper.convert_model_to_external_data(ext, all_tensors_to_one_file=True,
+                                                             location="external_data.onnx.data", size_threshold=0)
+    onnx.save(ext, a.out / "external_data.onnx")
     print(sorted(x.name for x in a.out.iterdir()))
 
 

@@ -112,7 +112,8 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     }
     let decode_ms = timed(parts, |i| {
         let k = i % raws.len();
-        let r = inspector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height));
+        let r =
+            inspector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height)).map_err(other)?;
         defect_rules::judge(&r, &ecfg.rules, ecfg.pixel_size_mm);
         Ok(())
     })?;

@@ -201,7 +201,7 @@ impl CliError {
             CliError::Config(_) => 2,
             CliError::Runtime(_)
             | CliError::Model(_)
-            | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_)) => 3,
+            | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_) | StationError::Load(_)) => 3,
             CliError::Station(_) | CliError::Other(_) => 1,
         }
     }

@@ -1,23 +1,43 @@
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use cellgate::config::{RuntimeConfig, StationConfig};
 use cellgate::model::integrity;
 use cellgate::model::store::ModelStore;
-use cellgate::model::LoadedModel;
+use cellgate::model::{FilePolicy, LoadedModel};
 use cellgate::runtime::Runtime;
+use cellgate::station::Station;
 
 use super::CliError;
 
 pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
-    let rt_cfg = match config {
-        Some(c) => StationConfig::load(c)?.runtime,
-        None => RuntimeConfig::default(),
+    // With the station's config: its runtime and its file rules (size, signature key); without: the
+    // default size limit and no integrity check (there is no key to check a signature with).
+    let (rt_cfg, files) = match config {
+        Some(c) => {
+            let cfg = StationConfig::load(c)?;
+            let files = Station::file_policy(&cfg)?;
+            (cfg.runtime, files)
+        }
+        None => (RuntimeConfig::default(), FilePolicy { integrity: None, ..FilePolicy::default() }),
     };
-    let rt = Runtime::load(&rt_cfg, None)?;
+    let rt = Runtime::load(&rt_cfg, None)?.with_file_policy(files);
     let m = LoadedModel::open(&rt, file)?;
     let contract = m.manifest.check_contract(m.manifest.task, m.manifest.graph);
     println!("file      {}", file.display());
     println!("sha256    {}", m.sha256);
+    println!(
+        "integrity {}",
+        match &m.integrity {
+            Some(i) => format!(
+                "checked with the station's rules: .sha256 sidecar {}, signature {}",
+                if i.sha256_sidecar { "matches" } else { "absent" },
+                if i.signed { "verified" } else { "absent" }
+            ),
+            None => "not checked (give --config to check with the station's key)".into(),
+        }
+    );
     println!("task      {} ({:?} graph)", m.manifest.task, m.manifest.graph);
     println!("model     {}", m.label());
     println!("provider  {} (runtime {})", m.provider, rt.library.display());
@@ -43,20 +63,22 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
 }
 
 pub fn status(config: &Path) -> Result<(), CliError> {
-    let cfg = StationConfig::load(config)?;
+    let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
     let st = ModelStore::read_status(&dir)
         .ok_or_else(|| CliError::Other(format!("{}: no model status yet (has the station run?)", dir.display())))?;
     match &st.active {
         Some(a) => println!(
-            "active    {} {} ({} graph on {}) since {}\nfile      {}\nsha256    {}",
+            "active    {} {} ({} graph on {}) since {}\nfile      {}{}\nsha256    {}\nthreshold {}",
             a.name,
             a.version,
             a.graph,
             a.provider,
             a.since,
             a.file.display(),
-            a.sha256
+            if a.file.symlink_metadata().is_ok() { "" } else { " (missing now: the loaded copy runs)" },
+            a.sha256,
+            a.threshold.map(|t| t.to_string()).unwrap_or_else(|| "not recorded".into())
         ),
         None => println!("active    none"),
     }
@@ -74,7 +96,7 @@ pub fn status(config: &Path) -> Result<(), CliError> {
 }
 
 pub fn rollback(config: &Path) -> Result<(), CliError> {
-    let cfg = StationConfig::load(config)?;
+    let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
     let model = cfg.resolve(cfg.inspection.model());
     let restored = ModelStore::rollback(&dir, &model).map_err(CliError::Other)?;
@@ -105,12 +127,24 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
         std::path::PathBuf::from(s)
     };
     let (sec_path, pub_path) = (with_ext(".secret"), with_ext(".pub"));
-    let write =
-        |p: &Path, text: String| std::fs::write(p, text).map_err(|e| CliError::Other(format!("{}: {e}", p.display())));
-    write(&sec_path, secret_hex + "\n")?;
-    std::fs::set_permissions(&sec_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| CliError::Other(format!("{}: {e}", sec_path.display())))?;
-    write(&pub_path, public + "\n")?;
+    // Never over an existing key: the models it signed would no longer verify with the new one.
+    for p in [&sec_path, &pub_path] {
+        if p.symlink_metadata().is_ok() {
+            return Err(CliError::Other(format!("{}: exists; not overwritten (remove it first)", p.display())));
+        }
+    }
+    // create_new + mode: the secret is never readable by others, not even between create and chmod.
+    let write = |p: &Path, text: String, mode: u32| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| CliError::Other(format!("{}: {e}", p.display())))
+    };
+    write(&sec_path, secret_hex + "\n", 0o600)?;
+    write(&pub_path, public + "\n", 0o644)?;
     println!("wrote {} (keep it off the station) and {}", sec_path.display(), pub_path.display());
     Ok(())
 }

@@ -31,6 +31,7 @@ pub fn run(config: &Path, images: &Path, pace: Pace, quiet: bool) -> Result<(), 
         echo: !quiet,
         saturate: flat_out,
         max_triggers: parts,
+        stop: Some(stop.clone()),
         ..Overrides::default()
     };
     let station = Station::build(cfg, &ov)?;

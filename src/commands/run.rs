@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use cellgate::config::StationConfig;
 use cellgate::service::Service;
-use cellgate::station::{Overrides, Station};
+use cellgate::station::model_load::LoadError;
+use cellgate::station::{Overrides, Station, StationError};
 
 use super::replay::print_report;
 use super::CliError;
@@ -13,9 +14,17 @@ pub fn run(config: &Path) -> Result<(), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
     let cfg = StationConfig::load(config)?;
-    let station = Station::build(cfg, &Overrides::default())?;
+    let station = match Station::build(cfg, &Overrides { stop: Some(stop.clone()), ..Overrides::default() }) {
+        Ok(s) => s,
+        // Stopped while the model loaded: nothing ran, no output was opened; an orderly stop.
+        Err(StationError::Load(LoadError::Stopped { path })) => {
+            log::info!("{}: stopped while loading; the station did not start", path.display());
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let service =
-        Service::start(station.health.clone(), station.metrics.clone(), stop.clone(), station.model_description())
+        Service::start(station.health.clone(), station.metrics.clone(), stop.clone(), station.model_in_use.clone())
             .map_err(|e| CliError::Other(format!("systemd watchdog thread: {e}")))?;
     log::info!("station running; SIGTERM stops it");
     let report = station.run(stop);

@@ -470,6 +470,12 @@ pub struct ModelUpdatesConfig {
     /// ed25519 public key (64 hex characters) that signatures are checked with.
     #[serde(default)]
     pub public_key: Option<PathBuf>,
+    /// Largest model file read (bytes): a bigger one is refused before it is read.
+    #[serde(default = "default_max_model_bytes")]
+    pub max_model_bytes: u64,
+    /// Deadline for loading, warming and self-testing a model (start and swaps).
+    #[serde(default = "default_load_timeout_ms")]
+    pub load_timeout_ms: u64,
 }
 
 impl Default for ModelUpdatesConfig {
@@ -480,8 +486,18 @@ impl Default for ModelUpdatesConfig {
             state_dir: default_model_state(),
             require_signature: false,
             public_key: None,
+            max_model_bytes: default_max_model_bytes(),
+            load_timeout_ms: default_load_timeout_ms(),
         }
     }
+}
+
+fn default_max_model_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+
+fn default_load_timeout_ms() -> u64 {
+    60_000
 }
 
 fn default_settle_ms() -> u64 {
@@ -501,8 +517,21 @@ impl StationConfig {
         Self::parse(&text, path, &base)
     }
 
+    /// `load` for the model tools (`models status`, `models rollback`): they are needed exactly when the
+    /// model file is missing or broken, so only its path is taken from the config, not its presence.
+    pub fn load_for_model_tools(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        Self::parse_with(&text, path, &base, false)
+    }
+
     /// Parses and validates config text; `file` is only used in messages.
     pub fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Self, ConfigError> {
+        Self::parse_with(text, file, base_dir, true)
+    }
+
+    fn parse_with(text: &str, file: &Path, base_dir: &Path, model_required: bool) -> Result<Self, ConfigError> {
         let syntax = |e: &serde_json::Error| ConfigError::Syntax {
             file: file.to_path_buf(),
             line: e.line(),
@@ -526,7 +555,11 @@ impl StationConfig {
         // Anything after the one JSON value (a second config pasted below, a stray brace) is refused.
         de.end().map_err(|e| syntax(&e))?;
         cfg.base_dir = base_dir.to_path_buf();
-        cfg.validate().map_err(|(key, problem)| ConfigError::Invalid { file: file.to_path_buf(), key, problem })?;
+        cfg.validate(model_required).map_err(|(key, problem)| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            key,
+            problem,
+        })?;
         Ok(cfg)
     }
 
@@ -539,7 +572,7 @@ impl StationConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self, model_required: bool) -> Result<(), (String, String)> {
         let bad = |k: &str, m: String| Err((k.to_string(), m));
         if self.name.trim().is_empty() {
             return bad("name", "must not be empty".into());
@@ -560,7 +593,7 @@ impl StationConfig {
             }
         }
         let model = self.resolve(self.inspection.model());
-        if !model.is_file() {
+        if model_required && !model.is_file() {
             return bad("inspection.model", format!("{} is not a file", model.display()));
         }
         match &self.inspection {
@@ -687,6 +720,12 @@ impl StationConfig {
         let mu = &self.model_updates;
         if !(50..=60_000).contains(&mu.settle_ms) {
             return bad("model_updates.settle_ms", format!("{} is outside 50..60000", mu.settle_ms));
+        }
+        if !(1024..=(4u64 << 30)).contains(&mu.max_model_bytes) {
+            return bad("model_updates.max_model_bytes", format!("{} is outside 1 KiB..4 GiB", mu.max_model_bytes));
+        }
+        if !(100..=600_000).contains(&mu.load_timeout_ms) {
+            return bad("model_updates.load_timeout_ms", format!("{} is outside 100..600000", mu.load_timeout_ms));
         }
         match &mu.public_key {
             Some(k) => {

@@ -92,6 +92,19 @@ fn missing_model_file_is_named() {
 }
 
 #[test]
+fn model_update_limits_are_checked_and_default() {
+    let mu = parse(&demo()).expect("demo config").model_updates;
+    assert_eq!((mu.max_model_bytes, mu.load_timeout_ms), (256 * 1024 * 1024, 60_000));
+    assert_eq!(error_of(|v| v["model_updates"]["max_model_bytes"] = json!(10)).0, "model_updates.max_model_bytes");
+    assert_eq!(error_of(|v| v["model_updates"]["load_timeout_ms"] = json!(0)).0, "model_updates.load_timeout_ms");
+    // The model tools take the model's path without requiring the file (they are used when it is gone).
+    let mut v = demo();
+    v["inspection"]["model"] = json!("nowhere/model.onnx");
+    let cfg = StationConfig::parse_with(&v.to_string(), Path::new("station.json"), &demo_dir(), false).expect("ok");
+    assert!(cfg.inspection.model().ends_with("nowhere/model.onnx"));
+}
+
+#[test]
 fn missing_reference_names_the_recipe() {
     let (key, _) = error_of(|v| v["inspection"]["recipes"]["recipe-b"]["reference"] = json!("gone.png"));
     assert_eq!(key, "inspection.recipes.recipe-b.reference");

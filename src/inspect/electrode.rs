@@ -3,11 +3,13 @@
 //! boxes back in frame pixels, the segmentation argmax as per-class defect area.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use ort::session::RunOptions;
 use ort::value::TensorRef;
 
 use super::preprocess::Preprocessor;
-use super::{run_err, InspectError};
+use super::{output_check, run_err, InspectError};
 use crate::model::manifest::ELECTRODE_LABELS;
 use crate::model::{GraphRole, LoadedModel, Task};
 use crate::runtime::Runtime;
@@ -105,6 +107,8 @@ pub struct ElectrodeInspector {
     decoder: Decoder,
     visible_buf: Vec<f32>,
     xray_buf: Vec<f32>,
+    /// Every run goes through these: a load that overruns its deadline is terminated through them.
+    run_options: Arc<RunOptions>,
 }
 
 /// What decoding needs, apart from the model (so it can run while the outputs borrow the session).
@@ -119,6 +123,11 @@ const C: usize = ELECTRODE_LABELS.len();
 
 impl ElectrodeInspector {
     pub fn load(rt: &Runtime, path: &Path) -> Result<Self, InspectError> {
+        Self::load_with(rt, path, Arc::new(RunOptions::new().map_err(run_err)?))
+    }
+
+    /// `load`, with every run under `run_options`, which another thread may terminate.
+    pub fn load_with(rt: &Runtime, path: &Path, run_options: Arc<RunOptions>) -> Result<Self, InspectError> {
         let model = LoadedModel::load(rt, path, Task::ElectrodeDetector, GraphRole::Full)?;
         let spec = |name: &str| {
             model.manifest.input(name).ok_or_else(|| InspectError::Output(format!("manifest lost input '{name}'")))
@@ -130,7 +139,7 @@ impl ElectrodeInspector {
             score_threshold: model.manifest.threshold("score").unwrap_or(0.5),
             nms_iou: model.manifest.threshold("nms_iou").unwrap_or(DEFAULT_NMS_IOU),
         };
-        Ok(Self { model, visible, xray, decoder, visible_buf: Vec::new(), xray_buf: Vec::new() })
+        Ok(Self { model, visible, xray, decoder, visible_buf: Vec::new(), xray_buf: Vec::new(), run_options })
     }
 
     pub fn model(&self) -> &LoadedModel {
@@ -156,16 +165,21 @@ impl ElectrodeInspector {
         self.run(pairs, |raw| raw.to_outputs())
     }
 
-    /// Runs and decodes the pairs; boxes and areas in the pixels of each pair's visible frame.
-    pub fn infer(&mut self, pairs: &[(&Frame, &Frame)]) -> Result<Vec<ElectrodeResult>, InspectError> {
+    /// Runs and decodes the pairs; boxes and areas in the pixels of each pair's visible frame. The outer
+    /// error fails the batch; an inner one is one pair's unusable output (a model fault for that part).
+    #[allow(clippy::type_complexity)]
+    pub fn infer(
+        &mut self,
+        pairs: &[(&Frame, &Frame)],
+    ) -> Result<Vec<Result<ElectrodeResult, InspectError>>, InspectError> {
         let decoder = self.decoder;
         self.run(pairs, |raw| {
             pairs.iter().enumerate().map(|(i, (v, _))| decoder.decode(raw, i, (v.width, v.height))).collect()
         })
     }
 
-    /// Decodes image `i` of a batch for a frame of `frame` (width, height).
-    pub fn decode(&self, raw: &RawView, i: usize, frame: (u32, u32)) -> ElectrodeResult {
+    /// Decodes image `i` of a batch for a frame of `frame` (width, height), after checking its outputs.
+    pub fn decode(&self, raw: &RawView, i: usize, frame: (u32, u32)) -> Result<ElectrodeResult, InspectError> {
         self.decoder.decode(raw, i, frame)
     }
 
@@ -187,7 +201,11 @@ impl ElectrodeInspector {
         let (h, w) = (self.visible.height as usize, self.visible.width as usize);
         let vis = TensorRef::from_array_view(([n, 3, h, w], &self.visible_buf[..])).map_err(run_err)?;
         let xr = TensorRef::from_array_view(([n, 1, h, w], &self.xray_buf[..])).map_err(run_err)?;
-        let out = self.model.session.run(ort::inputs!["visible" => vis, "xray" => xr]).map_err(run_err)?;
+        let out = self
+            .model
+            .session
+            .run_with_options(ort::inputs!["visible" => vis, "xray" => xr], &*self.run_options)
+            .map_err(run_err)?;
         let (det_shape, det) = out["det"].try_extract_tensor::<f32>().map_err(run_err)?;
         let (seg_shape, seg) = out["seg"].try_extract_tensor::<f32>().map_err(run_err)?;
         let (_, cls) = out["cls"].try_extract_tensor::<f32>().map_err(run_err)?;
@@ -217,17 +235,30 @@ impl ElectrodeInspector {
 }
 
 impl Decoder {
-    fn decode(&self, raw: &RawView, i: usize, frame: (u32, u32)) -> ElectrodeResult {
+    fn decode(&self, raw: &RawView, i: usize, frame: (u32, u32)) -> Result<ElectrodeResult, InspectError> {
         let (iw, ih) = self.input;
         let (sx, sy) = (frame.0 as f32 / iw as f32, frame.1 as f32 / ih as f32);
         let row_len = 4 + C;
         let det = &raw.det[i * raw.anchors * row_len..(i + 1) * raw.anchors * row_len];
-        let mut detections = decode_det(det, self.score_threshold, self.nms_iou);
-        for d in &mut detections {
-            d.bbox = [d.bbox[0] * sx, d.bbox[1] * sy, d.bbox[2] * sx, d.bbox[3] * sy];
-        }
         let plane = raw.seg_h * raw.seg_w;
         let seg = &raw.seg[i * (C + 1) * plane..(i + 1) * (C + 1) * plane];
+        let presence = &raw.cls[i * C..(i + 1) * C];
+        let fault = |e: output_check::OutputFault| InspectError::Output(e.to_string());
+        output_check::check_det(det, row_len, self.score_threshold).map_err(fault)?;
+        output_check::check_presence(presence).map_err(fault)?;
+        output_check::check_logits(seg).map_err(fault)?;
+        let mut detections = decode_det(det, self.score_threshold, self.nms_iou);
+        // Boxes in frame pixels, clamped to the frame: a box reaching outside it is drawn and measured
+        // on the part of it that is there.
+        let (fw, fh) = (frame.0 as f32, frame.1 as f32);
+        for d in &mut detections {
+            d.bbox = [
+                (d.bbox[0] * sx).clamp(0.0, fw),
+                (d.bbox[1] * sy).clamp(0.0, fh),
+                (d.bbox[2] * sx).clamp(0.0, fw),
+                (d.bbox[3] * sy).clamp(0.0, fh),
+            ];
+        }
         let mask = argmax_map(seg, plane);
         let mut counts = [0u64; C + 1];
         for &k in &mask {
@@ -238,20 +269,20 @@ impl Decoder {
         let (mx, my) = (raw.seg_w as f32 / frame.0 as f32, raw.seg_h as f32 / frame.1 as f32);
         for d in &mut detections {
             let x0 = (d.bbox[0] * mx).floor().clamp(0.0, raw.seg_w as f32) as usize;
-            let x1 = (d.bbox[2] * mx).ceil().clamp(0.0, raw.seg_w as f32) as usize;
+            let x1 = ((d.bbox[2] * mx).ceil().clamp(0.0, raw.seg_w as f32) as usize).max(x0);
             let y0 = (d.bbox[1] * my).floor().clamp(0.0, raw.seg_h as f32) as usize;
-            let y1 = (d.bbox[3] * my).ceil().clamp(0.0, raw.seg_h as f32) as usize;
+            let y1 = ((d.bbox[3] * my).ceil().clamp(0.0, raw.seg_h as f32) as usize).max(y0);
             let k = d.class as u8 + 1;
             let n = (y0..y1).map(|y| mask[y * raw.seg_w + x0..y * raw.seg_w + x1].iter().filter(|&&v| v == k).count());
             d.area_px = n.sum::<usize>() as f64 * px;
         }
-        ElectrodeResult {
+        Ok(ElectrodeResult {
             detections,
-            presence: raw.cls[i * C..(i + 1) * C].to_vec(),
+            presence: presence.to_vec(),
             area_px: counts[1..].iter().map(|&c| c as f64 * px).collect(),
             mask,
             mask_size: (raw.seg_w, raw.seg_h),
-        }
+        })
     }
 }
 
@@ -350,6 +381,29 @@ mod tests {
         let got: Vec<(&str, f32)> = d.iter().map(|d| (d.label, d.score)).collect();
         assert_eq!(got, vec![("scratch", 0.9), ("dark_spot", 0.7), ("scratch", 0.6)]);
         assert_eq!(d[0].bbox, [8.0, 8.0, 12.0, 12.0]);
+    }
+
+    #[test]
+    fn unusable_outputs_are_a_fault_for_that_image_not_a_panic() {
+        let decoder = Decoder { input: (64, 64), score_threshold: 0.5, nms_iou: 0.5 };
+        let raw = |det: Vec<f32>| RawOutputs {
+            n: 1,
+            anchors: det.len() / (4 + C),
+            det,
+            seg: vec![0.0; (C + 1) * 16 * 16],
+            seg_h: 16,
+            seg_w: 16,
+            cls: vec![0.1; C],
+        };
+        // Above the threshold with a negative width: the box's start is after its end.
+        let bad = raw(row(30.0, 30.0, -20.0, 8.0, 0, 0.9));
+        let e = decoder.decode(&bad.view(), 0, (64, 64)).expect_err("negative width is a model fault");
+        assert!(e.to_string().contains("negative size"), "{e}");
+        assert!(decoder.decode(&raw(row(30.0, f32::NAN, 4.0, 4.0, 0, 0.9)).view(), 0, (64, 64)).is_err());
+        assert!(decoder.decode(&raw(row(30.0, 30.0, 4.0, 4.0, 0, 3.0)).view(), 0, (64, 64)).is_err());
+        // A box reaching out of the frame is clamped to it.
+        let r = decoder.decode(&raw(row(60.0, 2.0, 20.0, 10.0, 1, 0.9)).view(), 0, (64, 64)).expect("valid");
+        assert_eq!(r.detections[0].bbox, [50.0, 0.0, 64.0, 7.0]);
     }
 
     #[test]

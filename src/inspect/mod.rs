@@ -4,9 +4,12 @@ pub mod align;
 pub mod decision;
 pub mod defect_rules;
 pub mod electrode;
+pub mod output_check;
 pub mod plausibility;
 pub mod preprocess;
 pub mod seal;
+pub mod self_test;
+pub mod synthetic;
 
 use crate::model::ModelError;
 use crate::sources::replay::ReplayError;
@@ -27,6 +30,8 @@ pub enum InspectError {
     Run(String),
     #[error("model output is unusable: {0}")]
     Output(String),
+    #[error("self-test failed: {0}")]
+    SelfTest(String),
 }
 
 fn run_err(e: impl std::fmt::Display) -> InspectError {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use ort::session::RunOptions;
 use ort::value::TensorRef;
 
 use super::preprocess::Preprocessor;
@@ -56,6 +57,8 @@ pub struct SealInspector {
     /// Batch buffers, grown to the largest batch seen and then reused.
     image_buf: Vec<f32>,
     ref_buf: Vec<f32>,
+    /// Every run goes through these: a load that overruns its deadline is terminated through them.
+    run_options: Arc<RunOptions>,
 }
 
 /// `<stem>.<role>.onnx` beside the full model.
@@ -72,6 +75,19 @@ impl SealInspector {
         cfg: &SealConfig,
         model_path: &Path,
         references: &BTreeMap<String, PathBuf>,
+    ) -> Result<Self, InspectError> {
+        let run_options = Arc::new(RunOptions::new().map_err(run_err)?);
+        Self::load_with(rt, cfg, model_path, references, run_options)
+    }
+
+    /// `load`, with every model run (reference encoding, self-test, parts) under `run_options`, which
+    /// another thread may terminate.
+    pub fn load_with(
+        rt: &Runtime,
+        cfg: &SealConfig,
+        model_path: &Path,
+        references: &BTreeMap<String, PathBuf>,
+        run_options: Arc<RunOptions>,
     ) -> Result<Self, InspectError> {
         let full = LoadedModel::load(rt, model_path, Task::SealClassifier, GraphRole::Full)?;
         let image_spec = full
@@ -113,6 +129,7 @@ impl SealInspector {
             self_test_frame: None,
             image_buf: Vec::new(),
             ref_buf: Vec::new(),
+            run_options,
         };
         for (name, path) in references {
             me.add_reference(name, path)?;
@@ -201,7 +218,10 @@ impl SealInspector {
             }
             Engine::Split { encoder, ref_embeddings, emb_len, .. } => {
                 let t = TensorRef::from_array_view((shape, &input[..])).map_err(run_err)?;
-                let out = encoder.session.run(ort::inputs!["image" => t]).map_err(run_err)?;
+                let out = encoder
+                    .session
+                    .run_with_options(ort::inputs!["image" => t], &*self.run_options)
+                    .map_err(run_err)?;
                 let (_, emb) = out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
                 if emb.len() != *emb_len {
                     return Err(InspectError::Output(format!(
@@ -215,19 +235,13 @@ impl SealInspector {
         Ok(())
     }
 
-    /// Runs the default recipe's reference against itself: the outputs must be probabilities and the
-    /// verdict OK. Catches a file that loads but does not judge (wrong weights, broken export).
+    /// The self-test (`self_test::seal`) on the default recipe's reference: itself OK, with a drawn
+    /// crack NG. Catches a file that loads but does not judge (a constant graph, wrong weights).
     pub fn self_test(&mut self) -> Result<SealScore, InspectError> {
         let frame =
             self.self_test_frame.clone().ok_or_else(|| InspectError::UnknownRecipe(self.default_recipe.to_string()))?;
-        let score = self.infer(&[&frame])?[0];
-        if score.p_ng >= self.threshold {
-            return Err(InspectError::Output(format!(
-                "self-test: the reference judged against itself is NG (p_ng {:.4})",
-                score.p_ng
-            )));
-        }
-        Ok(score)
+        let threshold = self.threshold;
+        super::self_test::seal(&frame, threshold, |frames| self.infer(frames))
     }
 
     /// Scores a batch of frames (one fixture cycle). Each frame is judged against its own recipe's
@@ -244,6 +258,7 @@ impl SealInspector {
         }
         let shape = [n, self.pre.channels(), self.pre.height as usize, self.pre.width as usize];
         let default_recipe = &self.default_recipe;
+        let run_options = &*self.run_options;
         let recipe_of = |f: &Frame| f.info.recipe.clone().unwrap_or_else(|| default_recipe.clone());
         let probs: Vec<f32> = match &mut self.engine {
             Engine::Full { model, ref_inputs } => {
@@ -263,13 +278,17 @@ impl SealInspector {
                 };
                 let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
                 let rf = TensorRef::from_array_view((shape, refs)).map_err(run_err)?;
-                let out = model.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(run_err)?;
+                let out = model
+                    .session
+                    .run_with_options(ort::inputs!["image" => img, "reference" => rf], run_options)
+                    .map_err(run_err)?;
                 let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
                 p.to_vec()
             }
             Engine::Split { encoder, head, emb_len, ref_embeddings } => {
                 let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
-                let enc_out = encoder.session.run(ort::inputs!["image" => img]).map_err(run_err)?;
+                let enc_out =
+                    encoder.session.run_with_options(ort::inputs!["image" => img], run_options).map_err(run_err)?;
                 let (emb_shape, emb) = enc_out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
                 if emb.len() != n * *emb_len {
                     return Err(InspectError::Output(format!("embedding has {} values for {n} parts", emb.len())));
@@ -283,8 +302,10 @@ impl SealInspector {
                 let dims: Vec<usize> = emb_shape.iter().map(|&d| d as usize).collect();
                 let e = TensorRef::from_array_view((dims.clone(), emb)).map_err(run_err)?;
                 let r = TensorRef::from_array_view((dims, &self.ref_buf[..])).map_err(run_err)?;
-                let out =
-                    head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(run_err)?;
+                let out = head
+                    .session
+                    .run_with_options(ort::inputs!["embedding" => e, "reference_embedding" => r], run_options)
+                    .map_err(run_err)?;
                 let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
                 p.to_vec()
             }

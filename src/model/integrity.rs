@@ -82,11 +82,12 @@ pub fn public_of(secret_hex: &str) -> Result<String, String> {
 
 /// Checks `data` (the bytes of `path`) against its sidecars and the policy.
 pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integrity, IntegrityError> {
-    let unreadable = |p: &Path, e: std::io::Error| IntegrityError::Unreadable { path: p.into(), reason: e.to_string() };
+    let unreadable =
+        |p: &Path, e: super::file::FileError| IntegrityError::Unreadable { path: p.into(), reason: e.to_string() };
     let mut out = Integrity::default();
     let sha_path = sidecar(path, ".sha256");
-    if sha_path.is_file() {
-        let text = std::fs::read_to_string(&sha_path).map_err(|e| unreadable(&sha_path, e))?;
+    if sha_path.exists() {
+        let text = super::file::read_sidecar(&sha_path).map_err(|e| unreadable(&sha_path, e))?;
         let want = text.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
         let got = hex(&Sha256::digest(data));
         if want != got {
@@ -95,9 +96,9 @@ pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integ
         out.sha256_sidecar = true;
     }
     let sig_path = sidecar(path, ".sig");
-    if sig_path.is_file() {
+    if sig_path.exists() {
         let key = policy.public_key.ok_or_else(|| IntegrityError::NoKey(path.into()))?;
-        let text = std::fs::read_to_string(&sig_path).map_err(|e| unreadable(&sig_path, e))?;
+        let text = super::file::read_sidecar(&sig_path).map_err(|e| unreadable(&sig_path, e))?;
         let sig: [u8; 64] = hex_decode(&text)
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| IntegrityError::BadSignature(path.into()))?;

@@ -8,6 +8,14 @@ use serde::{Deserialize, Serialize};
 
 pub const METADATA_KEY: &str = "cellgate.manifest";
 
+/// Thresholds a manifest may set (seal `ng`, electrode `score`): a model file cannot move the decision
+/// to where it passes every part (1.0) or rejects every part (0.0). The station's config may pin the
+/// threshold anywhere in 0..1 instead (`inspection.threshold`, `inspection.score_threshold`).
+pub const THRESHOLD_BAND: (f32, f32) = (0.05, 0.95);
+
+/// Overlap above which the electrode decoder drops the weaker of two boxes of a class.
+pub const NMS_IOU_BAND: (f32, f32) = (0.1, 0.9);
+
 /// The electrode detector's classes, in the output order DESIGN.md fixes.
 pub const ELECTRODE_LABELS: [&str; 5] = ["scratch", "dark_spot", "foreign_object", "inclusion", "crack"];
 
@@ -176,11 +184,7 @@ impl Manifest {
                 if self.labels != ["ok", "ng"] {
                     return bad(format!("labels must be [\"ok\", \"ng\"], got {:?}", self.labels));
                 }
-                match self.thresholds.get("ng") {
-                    Some(t) if (0.0..=1.0).contains(t) => {}
-                    Some(t) => return bad(format!("thresholds.ng {t} is outside 0..1")),
-                    None => return bad("thresholds.ng is missing".into()),
-                }
+                self.check_threshold("ng", THRESHOLD_BAND, true).or_else(bad)?;
                 let images: &[&str] = match role {
                     GraphRole::Full => &["image", "reference"],
                     GraphRole::Encoder => &["image"],
@@ -221,11 +225,8 @@ impl Manifest {
                 if self.labels != ELECTRODE_LABELS {
                     return bad(format!("labels must be {ELECTRODE_LABELS:?}, got {:?}", self.labels));
                 }
-                match self.thresholds.get("score") {
-                    Some(t) if (0.0..=1.0).contains(t) => {}
-                    Some(t) => return bad(format!("thresholds.score {t} is outside 0..1")),
-                    None => return bad("thresholds.score is missing".into()),
-                }
+                self.check_threshold("score", THRESHOLD_BAND, true).or_else(bad)?;
+                self.check_threshold("nms_iou", NMS_IOU_BAND, false).or_else(bad)?;
                 let mut sizes = Vec::new();
                 for (name, channels) in [("visible", 3), ("xray", 1)] {
                     let Some(spec) = self.input(name) else {
@@ -257,6 +258,15 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    fn check_threshold(&self, key: &str, (lo, hi): (f32, f32), required: bool) -> Result<(), String> {
+        match self.thresholds.get(key) {
+            Some(t) if (lo..=hi).contains(t) => Ok(()),
+            Some(t) => Err(format!("thresholds.{key} {t} is outside {lo}..{hi}: refused")),
+            None if required => Err(format!("thresholds.{key} is missing")),
+            None => Ok(()),
+        }
     }
 
     pub fn threshold(&self, key: &str) -> Option<f32> {

@@ -1,12 +1,13 @@
 //! Loading a model file per the DESIGN contract: session on a provider, manifest from the metadata,
 //! manifest checked against the graph and the task. A model that fails any check is refused with the reason.
 
+pub mod external_data;
+pub mod file;
 pub mod integrity;
 pub mod manifest;
 pub mod store;
 pub mod watch;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ort::session::Session;
@@ -20,14 +21,34 @@ use manifest::{GraphTensor, METADATA_KEY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] file::FileError),
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
+    #[error("{path}: {source}")]
+    ExternalData { path: PathBuf, source: external_data::ExternalDataError },
     #[error("{path}: ONNX Runtime refused it: {source}")]
     Session { path: PathBuf, source: RuntimeError },
     #[error("{path}: {source}")]
     Manifest { path: PathBuf, source: ManifestError },
     #[error("{path}: cannot read its metadata: {reason}")]
     Metadata { path: PathBuf, reason: String },
+}
+
+/// What a station accepts as a model file, checked on every load: at start, at each swap, after a
+/// rollback, so a restart never loads what a swap would refuse.
+#[derive(Debug, Clone)]
+pub struct FilePolicy {
+    /// `None`: sidecars not checked (`models inspect` without a station config, which has no key).
+    pub integrity: Option<integrity::IntegrityPolicy>,
+    /// Largest file read (`model_updates.max_model_bytes`).
+    pub max_bytes: u64,
+}
+
+impl Default for FilePolicy {
+    fn default() -> Self {
+        Self { integrity: Some(integrity::IntegrityPolicy::default()), max_bytes: 256 * 1024 * 1024 }
+    }
 }
 
 /// A model that passed every check, with the session it runs in.
@@ -38,6 +59,8 @@ pub struct LoadedModel {
     pub path: PathBuf,
     /// SHA-256 of the file, recorded with every result it judges.
     pub sha256: String,
+    /// What its sidecars proved (hash, signature); `None` when the policy did not check them.
+    pub integrity: Option<integrity::Integrity>,
     pub inputs: Vec<GraphTensor>,
     pub outputs: Vec<GraphTensor>,
 }
@@ -52,11 +75,29 @@ impl LoadedModel {
         Ok(m)
     }
 
-    /// Loads a model and checks its manifest against its own graph, whatever its task.
+    /// Loads a model and checks its manifest against its own graph, whatever its task. The file is
+    /// read once, under the runtime's file policy (regular file, size, integrity, no external data), and
+    /// the session is made from exactly the bytes that were checked.
     pub fn open(rt: &Runtime, path: &Path) -> Result<Self, ModelError> {
-        let sha256 = file_sha256(path).map_err(|source| ModelError::Read { path: path.to_path_buf(), source })?;
+        let policy = rt.file_policy();
+        let bytes = file::read_regular(path, policy.max_bytes)?;
+        let integrity = match &policy.integrity {
+            Some(p) => Some(integrity::check(path, &bytes, p)?),
+            None => None,
+        };
+        let sha256 = integrity::hex(&Sha256::digest(&bytes));
+        let ext = |source| ModelError::ExternalData { path: path.to_path_buf(), source };
+        // Not understood by this walk: ONNX Runtime's parser has the last word, unless it accepts it.
+        let malformed = match external_data::check(&bytes) {
+            Err(e @ external_data::ExternalDataError::External(_)) => return Err(ext(e)),
+            Err(e) => Some(e),
+            Ok(()) => None,
+        };
         let (session, provider) =
-            rt.session(path).map_err(|source| ModelError::Session { path: path.to_path_buf(), source })?;
+            rt.session(path, &bytes).map_err(|source| ModelError::Session { path: path.to_path_buf(), source })?;
+        if let Some(e) = malformed {
+            return Err(ext(e));
+        }
         let meta_err = |reason: String| ModelError::Metadata { path: path.to_path_buf(), reason };
         let json = session
             .metadata()
@@ -83,7 +124,7 @@ impl LoadedModel {
         manifest
             .check_graph(&inputs, &outputs)
             .map_err(|source| ModelError::Manifest { path: path.to_path_buf(), source })?;
-        Ok(Self { session, manifest, provider, path: path.to_path_buf(), sha256, inputs, outputs })
+        Ok(Self { session, manifest, provider, path: path.to_path_buf(), sha256, integrity, inputs, outputs })
     }
 
     /// `name version` as written into results.
@@ -92,16 +133,7 @@ impl LoadedModel {
     }
 }
 
-pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(integrity::hex(&h.finalize()))
+/// SHA-256 of a model file, read under `policy` (a FIFO or a device is refused, not read).
+pub fn file_sha256(path: &Path, max_bytes: u64) -> Result<String, file::FileError> {
+    Ok(integrity::hex(&Sha256::digest(file::read_regular(path, max_bytes)?)))
 }

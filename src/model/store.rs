@@ -28,6 +28,9 @@ pub struct ActiveModel {
     pub provider: String,
     pub graph: String,
     pub since: String,
+    /// The decision threshold in effect with this model (config's or manifest's).
+    #[serde(default)]
+    pub threshold: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
 use crate::config::{Provider, RuntimeConfig};
+use crate::model::FilePolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -35,6 +36,7 @@ pub struct Runtime {
     env: Environment,
     pub library: PathBuf,
     cfg: RuntimeConfig,
+    files: FilePolicy,
 }
 
 static LOADED: OnceLock<Result<(Environment, PathBuf), String>> = OnceLock::new();
@@ -87,7 +89,9 @@ impl Runtime {
             Ok((env, path.clone()))
         });
         match loaded {
-            Ok((env, lib)) => Ok(Self { env: env.clone(), library: lib.clone(), cfg: cfg.clone() }),
+            Ok((env, lib)) => {
+                Ok(Self { env: env.clone(), library: lib.clone(), cfg: cfg.clone(), files: FilePolicy::default() })
+            }
             Err(reason) => Err(RuntimeError::LibraryLoad { path, reason: reason.clone() }),
         }
     }
@@ -96,11 +100,22 @@ impl Runtime {
         &self.cfg
     }
 
-    /// Builds a session on the first configured provider that takes it.
-    pub fn session(&self, model: &Path) -> Result<(Session, Provider), RuntimeError> {
+    /// The rules every model file loaded through this runtime is read and checked under.
+    pub fn with_file_policy(mut self, files: FilePolicy) -> Self {
+        self.files = files;
+        self
+    }
+
+    pub fn file_policy(&self) -> &FilePolicy {
+        &self.files
+    }
+
+    /// Builds a session from the model's bytes (`model` names it in messages) on the first configured
+    /// provider that takes it.
+    pub fn session(&self, model: &Path, bytes: &[u8]) -> Result<(Session, Provider), RuntimeError> {
         let mut reasons = Vec::new();
         for &provider in &self.cfg.providers {
-            match self.try_provider(model, provider) {
+            match self.try_provider(bytes, provider) {
                 Ok(s) => {
                     if !reasons.is_empty() {
                         log::info!("{}: runs on {provider} ({})", model.display(), reasons.join("; "));
@@ -113,7 +128,7 @@ impl Runtime {
         Err(RuntimeError::NoProvider { path: model.to_path_buf(), reasons: reasons.join("; ") })
     }
 
-    fn try_provider(&self, model: &Path, provider: Provider) -> Result<Session, String> {
+    fn try_provider(&self, model: &[u8], provider: Provider) -> Result<Session, String> {
         let err = |e: ort::Error| e.to_string();
         let mut b = Session::builder(&self.env)
             .map_err(err)?
@@ -147,7 +162,7 @@ impl Runtime {
         if let Some(d) = dispatch {
             b = b.with_execution_providers([d]).map_err(|e| e.to_string())?;
         }
-        b.commit_from_file(model).map_err(|e| e.to_string())
+        b.commit_from_memory(model).map_err(|e| e.to_string())
     }
 }
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ort::session::RunOptions;
+
 use super::pipeline::Part;
 use crate::config::{ElectrodeConfig, GpioConfig, InspectionConfig, SealConfig, StationConfig};
 use crate::inspect::align::Homography;
@@ -113,15 +115,21 @@ impl ModelLoader {
         }
     }
 
-    pub fn load(&self, rt: &Runtime, model: &Path) -> Result<Inspector, InspectError> {
+    /// Loads, warms and self-tests `model`, every model run under `run_options` (see `model_load`).
+    pub fn load_with(
+        &self,
+        rt: &Runtime,
+        model: &Path,
+        run_options: Arc<RunOptions>,
+    ) -> Result<Inspector, InspectError> {
         Ok(match self {
             ModelLoader::Seal { cfg, references } => {
-                let mut inspector = SealInspector::load(rt, cfg, model, references)?;
+                let mut inspector = SealInspector::load_with(rt, cfg, model, references, run_options)?;
                 inspector.self_test()?;
                 Inspector::Seal(inspector)
             }
             ModelLoader::Electrode { cfg, reject_output, markers } => Inspector::Electrode(Box::new(
-                ElectrodeJudge::load(rt, cfg, model, reject_output.clone(), markers.clone())?,
+                ElectrodeJudge::load(rt, cfg, model, reject_output.clone(), markers.clone(), run_options)?,
             )),
         })
     }
@@ -146,24 +154,15 @@ impl ElectrodeJudge {
         model: &Path,
         reject_output: String,
         markers: Vec<String>,
+        run_options: Arc<RunOptions>,
     ) -> Result<Self, InspectError> {
-        let mut inspector = ElectrodeInspector::load(rt, model)?;
+        let mut inspector = ElectrodeInspector::load_with(rt, model, run_options)?;
         if let Some(t) = cfg.score_threshold {
             inspector.set_score_threshold(t);
         }
         // Warm-up and self-test before the station reports ready: the first run builds the kernels, and a
-        // blank sheet must come out of it decoded without error.
-        let (w, h) = inspector.input_size();
-        let blank = |format: PixelFormat, value: u8| Frame {
-            width: w,
-            height: h,
-            format,
-            data: vec![value; (w * h) as usize * format.bytes_per_pixel()].into(),
-            timestamp: Instant::now(),
-            sequence: 0,
-            info: Arc::default(),
-        };
-        inspector.infer(&[(&blank(PixelFormat::Rgb8, 64), &blank(PixelFormat::Gray8, 153))])?;
+        // sheet with drawn defects must come out of it with those defects found.
+        crate::inspect::self_test::electrode(&mut inspector)?;
         let m = inspector.model();
         let identity = ModelIdentity {
             name: m.manifest.name.clone(),
@@ -234,7 +233,10 @@ impl ElectrodeJudge {
             .into_iter()
             .map(|x| {
                 let x = x?;
-                let r = results.next().ok_or("model returned fewer results than pairs")?;
+                let r = results
+                    .next()
+                    .ok_or("model returned fewer results than pairs")?
+                    .map_err(|e| format!("model fault for this part: {e}"))?;
                 let j = defect_rules::judge(&r, &self.rules, self.pixel_size_mm);
                 let reject = j.outputs.contains(&self.reject_output);
                 let markers = j.outputs.iter().filter_map(|o| self.markers.iter().position(|m| m == o)).collect();

@@ -5,6 +5,7 @@
 pub mod health;
 pub mod inspector;
 pub mod metrics;
+pub mod model_load;
 pub mod model_swap;
 mod pipeline;
 pub mod summary;
@@ -24,6 +25,7 @@ use crate::inspect::InspectError;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
 use crate::model::store::ModelStore;
 use crate::model::watch::ModelWatcher;
+use crate::model::FilePolicy;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::sinks::gpio::chardev::{ChardevGpio, OutputSpec};
 use crate::sinks::gpio::sim::SimGpio;
@@ -71,6 +73,8 @@ pub enum StationError {
     Watch(#[from] crate::model::watch::WatchError),
     #[error("model_updates.public_key: {0}")]
     Key(String),
+    #[error("model: {0}")]
+    Load(#[from] model_load::LoadError),
 }
 
 /// Inference queue depth of a flat-out run, in fixture cycles.
@@ -89,6 +93,8 @@ pub struct Overrides {
     pub saturate: bool,
     /// Stop after this many triggers.
     pub max_triggers: Option<u64>,
+    /// A stop requested while the model loads at start abandons the start (no output is open yet).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Everything a station runs with, built and checked before the first part.
@@ -109,6 +115,8 @@ pub struct Station {
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
     pub metrics: Arc<StationMetrics>,
     pub health: Arc<Health>,
+    /// The model judging parts, as the systemd status line names it (changes with each swap).
+    pub model_in_use: model_swap::ModelInUse,
 }
 
 /// What a finished run reports.
@@ -120,7 +128,9 @@ pub struct RunReport {
 
 impl Station {
     pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
-        let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?;
+        // The start loads under the same file rules as every swap: a restart never takes a file a swap
+        // would refuse.
+        let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?.with_file_policy(Self::file_policy(&cfg)?);
         // Seal recipes: the config's, plus those a replayed dataset names (its references).
         let mut references: BTreeMap<String, PathBuf> = cfg
             .seal()
@@ -144,7 +154,10 @@ impl Station {
             (_, None, src) => Imagers::Single(Self::imager(&cfg, src, &mut references)?),
         };
         let loader = ModelLoader::new(&cfg, references);
-        let inspector = loader.load(&rt, &cfg.resolve(cfg.inspection.model()))?;
+        let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
+        let model = cfg.resolve(cfg.inspection.model());
+        log::info!("{}: loading, warming and self-testing", model.display());
+        let inspector = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
         let id = inspector.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
@@ -191,7 +204,15 @@ impl Station {
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let metrics: Arc<StationMetrics> = Arc::default();
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
-        let swap = Self::model_swap(&cfg, loader, &rt, inspector.identity(), swap_tx, metrics.clone())?;
+        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
+        let swap = Self::model_swap(
+            &cfg,
+            loader,
+            &rt,
+            (inspector.identity(), inspector.threshold()),
+            swap_tx,
+            (metrics.clone(), model_in_use.clone()),
+        )?;
         Ok(Self {
             swap,
             swap_rx,
@@ -209,6 +230,7 @@ impl Station {
             max_triggers: ov.max_triggers,
             metrics,
             health: Arc::default(),
+            model_in_use,
         })
     }
 
@@ -297,14 +319,27 @@ impl Station {
         })
     }
 
+    /// What a model file must be to be loaded, from `model_updates`.
+    pub fn file_policy(cfg: &StationConfig) -> Result<FilePolicy, StationError> {
+        let mu = &cfg.model_updates;
+        let public_key = match &mu.public_key {
+            Some(k) => Some(read_public_key(&cfg.resolve(k)).map_err(StationError::Key)?),
+            None => None,
+        };
+        Ok(FilePolicy {
+            integrity: Some(IntegrityPolicy { require_signature: mu.require_signature, public_key }),
+            max_bytes: mu.max_model_bytes,
+        })
+    }
+
     /// The model-swap step, when the config asks for it; records the model in use either way.
     fn model_swap(
         cfg: &StationConfig,
         loader: ModelLoader,
         rt: &Runtime,
-        identity: &ModelIdentity,
+        (identity, threshold): (&ModelIdentity, f32),
         tx: crossbeam_channel::Sender<model_swap::Candidate>,
-        metrics: Arc<StationMetrics>,
+        (metrics, in_use): (Arc<StationMetrics>, model_swap::ModelInUse),
     ) -> Result<Option<model_swap::ModelSwap>, StationError> {
         let mu = &cfg.model_updates;
         let model_path = cfg.resolve(cfg.inspection.model());
@@ -313,26 +348,24 @@ impl Station {
             model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
         store.keep_active(&files, false);
         store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
-        store.set_active(model_swap::active_model(&model_path, identity));
+        store.set_active(model_swap::active_model(&model_path, identity, threshold));
         if !mu.watch {
             return Ok(None);
         }
         let dir = model_path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
         let watcher =
             ModelWatcher::new(&dir, &model_swap::ModelSwap::files(&model_path), Duration::from_millis(mu.settle_ms))?;
-        let public_key = match &mu.public_key {
-            Some(k) => Some(read_public_key(&cfg.resolve(k)).map_err(StationError::Key)?),
-            None => None,
-        };
         Ok(Some(model_swap::ModelSwap {
             rt: rt.clone(),
             loader,
-            active_set: model_swap::ModelSwap::set_sha256(&model_path),
+            active_set: model_swap::ModelSwap::set_sha256(&model_path, mu.max_model_bytes),
             model_path,
             watcher,
             store,
-            policy: IntegrityPolicy { require_signature: mu.require_signature, public_key },
             tx,
+            load_timeout: Duration::from_millis(mu.load_timeout_ms),
+            threshold,
+            in_use,
             metrics,
         }))
     }
@@ -370,8 +403,7 @@ impl Station {
 
     /// "name version on provider" of the model the station starts with.
     pub fn model_description(&self) -> String {
-        let id = self.inspector.identity();
-        format!("{} {} on {}", id.name, id.version, id.provider)
+        model_swap::describe(self.inspector.identity())
     }
 
     /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.

@@ -6,18 +6,37 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use super::inspector::{Inspector, ModelLoader};
 use super::metrics::StationMetrics;
+use super::model_load::load_within;
 use crate::inspect::seal::companion;
-use crate::model::integrity::{self, IntegrityPolicy};
 use crate::model::store::{ActiveModel, ModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
+use crate::model::{file, integrity};
 use crate::runtime::Runtime;
+
+/// "name version on provider" of the model judging parts, shared with the systemd status line.
+#[derive(Debug, Clone, Default)]
+pub struct ModelInUse(Arc<Mutex<String>>);
+
+impl ModelInUse {
+    pub fn new(description: String) -> Self {
+        Self(Arc::new(Mutex::new(description)))
+    }
+
+    pub fn set(&self, description: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = description;
+    }
+
+    pub fn get(&self) -> String {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
 
 /// A checked, warmed model on its way to the inference thread.
 pub struct Candidate {
@@ -32,8 +51,12 @@ pub struct ModelSwap {
     pub model_path: PathBuf,
     pub watcher: ModelWatcher,
     pub store: ModelStore,
-    pub policy: IntegrityPolicy,
     pub tx: Sender<Candidate>,
+    /// Deadline for loading, warming and self-testing a replacement.
+    pub load_timeout: Duration,
+    /// The decision threshold in effect (a replacement that changes it is logged and recorded).
+    pub threshold: f32,
+    pub in_use: ModelInUse,
     pub metrics: Arc<StationMetrics>,
     /// SHA-256 over the model set now active (full graph and companions), to ignore a rewrite of the
     /// same files.
@@ -65,12 +88,15 @@ impl ModelSwap {
                     }
                     FileEvent::Replaced(files) => {
                         let seen = Instant::now();
-                        match self.try_candidate(seen) {
+                        match self.try_candidate(seen, stop) {
                             Ok(Some(c)) => {
                                 let id = c.inspector.identity().clone();
+                                let threshold = c.inspector.threshold();
                                 if self.tx.send(c).is_err() {
                                     return; // inference has stopped: the station is shutting down
                                 }
+                                // Taken over at the next batch, milliseconds from now.
+                                self.in_use.set(describe(&id));
                                 last_refused = None;
                                 self.metrics.inc(&self.metrics.model_swaps);
                                 log::info!(
@@ -82,8 +108,19 @@ impl ModelSwap {
                                 let kept: Vec<PathBuf> =
                                     Self::files(&self.model_path).into_iter().filter(|p| p.is_file()).collect();
                                 self.store.keep_active(&kept, true);
+                                if threshold != self.threshold {
+                                    let change = format!("{} -> {threshold}", self.threshold);
+                                    log::warn!(
+                                        "model {} {}: the decision threshold changes {change}",
+                                        id.name,
+                                        id.version
+                                    );
+                                    self.store.record("threshold", &self.model_path, change);
+                                    self.threshold = threshold;
+                                }
+                                self.store.set_active(active_model(&self.model_path, &id, threshold));
+                                // Counted last: whoever waits for the swap count sees the rest written.
                                 self.store.record("swapped", &self.model_path, format!("{} {}", id.name, id.version));
-                                self.store.set_active(active_model(&self.model_path, &id));
                             }
                             Ok(None) => {
                                 self.store.record(
@@ -94,7 +131,8 @@ impl ModelSwap {
                             }
                             Err(reason) => {
                                 self.metrics.inc(&self.metrics.model_loads_refused);
-                                let sha = crate::model::file_sha256(&self.model_path).unwrap_or_default();
+                                let max = self.rt.file_policy().max_bytes;
+                                let sha = crate::model::file_sha256(&self.model_path, max).unwrap_or_default();
                                 // Logged once per file and reason, however many events it causes.
                                 if last_refused.as_ref() != Some(&(sha.clone(), reason.clone())) {
                                     log::error!(
@@ -113,20 +151,25 @@ impl ModelSwap {
     }
 
     /// SHA-256 over the set of model files present (full graph first, then its companions).
-    pub fn set_sha256(model: &Path) -> String {
-        let hashes: Vec<String> = Self::files(model).iter().filter_map(|f| crate::model::file_sha256(f).ok()).collect();
+    pub fn set_sha256(model: &Path, max_bytes: u64) -> String {
+        let hashes: Vec<String> =
+            Self::files(model).iter().filter_map(|f| crate::model::file_sha256(f, max_bytes).ok()).collect();
         combine(&hashes)
     }
 
     /// Checks, loads, warms and self-tests the model files as they are now. `Ok(None)`: unchanged.
-    fn try_candidate(&mut self, seen: Instant) -> Result<Option<Candidate>, String> {
-        // Each file is read once: its integrity is checked and its hash taken from the same bytes.
+    fn try_candidate(&mut self, seen: Instant, stop: &AtomicBool) -> Result<Option<Candidate>, String> {
+        // Each file is read once (a regular file, bounded): its integrity is checked and its hash taken
+        // from the same bytes. The load checks the files it loads again, as a start does.
+        let policy = self.rt.file_policy().clone();
         let mut hashes = Vec::new();
         let mut sha = String::new();
         for f in Self::files(&self.model_path) {
-            if f == self.model_path || f.is_file() {
-                let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-                integrity::check(&f, &bytes, &self.policy).map_err(|e| e.to_string())?;
+            if f == self.model_path || f.symlink_metadata().is_ok() {
+                let bytes = file::read_regular(&f, policy.max_bytes).map_err(|e| e.to_string())?;
+                if let Some(p) = &policy.integrity {
+                    integrity::check(&f, &bytes, p).map_err(|e| e.to_string())?;
+                }
                 let h = integrity::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
                 if f == self.model_path {
                     sha = h.clone();
@@ -138,7 +181,9 @@ impl ModelSwap {
         if set == self.active_set {
             return Ok(None);
         }
-        let inspector = self.loader.load(&self.rt, &self.model_path).map_err(|e| e.to_string())?;
+        log::info!("{}: replaced; loading, warming and self-testing it", self.model_path.display());
+        let inspector = load_within(&self.loader, &self.rt, &self.model_path, self.load_timeout, Some(stop))
+            .map_err(|e| e.to_string())?;
         if inspector.identity().sha256 != sha {
             return Err("the file changed while it was being loaded; waiting for the next write".into());
         }
@@ -156,7 +201,12 @@ fn combine(hashes: &[String]) -> String {
     integrity::hex(&sha2::Digest::finalize(h))
 }
 
-pub fn active_model(file: &Path, id: &crate::inspect::seal::ModelIdentity) -> ActiveModel {
+/// "name version on provider".
+pub fn describe(id: &crate::inspect::seal::ModelIdentity) -> String {
+    format!("{} {} on {}", id.name, id.version, id.provider)
+}
+
+pub fn active_model(file: &Path, id: &crate::inspect::seal::ModelIdentity, threshold: f32) -> ActiveModel {
     ActiveModel {
         file: file.to_path_buf(),
         name: id.name.clone(),
@@ -165,5 +215,6 @@ pub fn active_model(file: &Path, id: &crate::inspect::seal::ModelIdentity) -> Ac
         provider: id.provider.to_string(),
         graph: id.graph.to_string(),
         since: String::new(),
+        threshold: Some(threshold),
     }
 }
