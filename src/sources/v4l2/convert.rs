@@ -53,6 +53,8 @@ pub enum ConvertError {
     Short { format: CameraFormat, width: u32, height: u32, got: usize, need: usize },
     #[error("MJPEG frame does not decode: {0}")]
     Jpeg(String),
+    #[error("{format:?} {width}x{height} with {stride} bytes per line is not a frame this station can hold")]
+    Geometry { format: CameraFormat, width: u32, height: u32, stride: usize },
     #[error("MJPEG frame is {got_w}x{got_h}, negotiated {width}x{height}")]
     JpegSize { got_w: u32, got_h: u32, width: u32, height: u32 },
 }
@@ -69,10 +71,16 @@ pub fn convert(
     if format == CameraFormat::Mjpeg {
         return decode_jpeg(raw, width, height);
     }
-    let row = w * format.raw_bpp();
-    let stride = stride.max(row);
-    let need = stride * (h.saturating_sub(1)) + row;
-    if raw.len() < need || w == 0 || h == 0 {
+    // Checked: a driver's (or a corrupted) size or stride must not wrap around the bounds check below.
+    let geometry = || {
+        let row = w.checked_mul(format.raw_bpp()).filter(|&r| r > 0)?;
+        let stride = stride.max(row);
+        Some((row, stride, stride.checked_mul(h.checked_sub(1)?)?.checked_add(row)?))
+    };
+    let Some((row, stride, need)) = geometry() else {
+        return Err(ConvertError::Geometry { format, width, height, stride });
+    };
+    if raw.len() < need {
         return Err(ConvertError::Short { format, width, height, got: raw.len(), need });
     }
     let rows = (0..h).map(|y| &raw[y * stride..y * stride + row]);
@@ -166,6 +174,16 @@ mod tests {
         let e = convert(CameraFormat::Rgb24, &[0; 10], 2, 2, 0).unwrap_err();
         assert_eq!(e, ConvertError::Short { format: CameraFormat::Rgb24, width: 2, height: 2, got: 10, need: 12 });
         assert!(matches!(convert(CameraFormat::Mjpeg, &[0xff, 0xd8, 0], 2, 2, 0), Err(ConvertError::Jpeg(_))));
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_an_error_not_a_crash() {
+        // Found by fuzzing (tests/fuzz-corpus/frame_convert/regression-stride-overflow): stride x height
+        // wrapped around usize and panicked the capture thread.
+        let e = convert(CameraFormat::Grey, &[0; 16], 2, u32::MAX, usize::MAX / 2).unwrap_err();
+        assert!(matches!(e, ConvertError::Geometry { height: u32::MAX, .. }), "{e}");
+        assert!(matches!(convert(CameraFormat::Yuyv, &[0; 16], 0, 2, 0), Err(ConvertError::Geometry { .. })));
+        assert!(matches!(convert(CameraFormat::Rgb24, &[0; 16], 2, 0, 0), Err(ConvertError::Geometry { .. })));
     }
 
     #[test]
