@@ -122,11 +122,16 @@ fn yuyv_row(src: &[u8], dst: &mut [u8]) {
 }
 
 fn decode_jpeg(raw: &[u8], width: u32, height: u32) -> Result<(PixelFormat, Vec<u8>), ConvertError> {
-    let img = image::load_from_memory_with_format(raw, image::ImageFormat::Jpeg)
-        .map_err(|e| ConvertError::Jpeg(e.to_string()))?;
-    if img.width() != width || img.height() != height {
-        return Err(ConvertError::JpegSize { got_w: img.width(), got_h: img.height(), width, height });
+    use image::ImageDecoder;
+    let jpeg = |e: image::ImageError| ConvertError::Jpeg(e.to_string());
+    let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(raw)).map_err(jpeg)?;
+    // The header's size before decoding: a corrupted frame declaring 10000x10000 would otherwise cost
+    // 300 MB and seconds of the capture thread before its size is refused.
+    let (got_w, got_h) = decoder.dimensions();
+    if (got_w, got_h) != (width, height) {
+        return Err(ConvertError::JpegSize { got_w, got_h, width, height });
     }
+    let img = image::DynamicImage::from_decoder(decoder).map_err(jpeg)?;
     Ok(match img {
         image::DynamicImage::ImageLuma8(g) => (PixelFormat::Gray8, g.into_raw()),
         other => (PixelFormat::Rgb8, other.into_rgb8().into_raw()),
@@ -204,5 +209,20 @@ mod tests {
         let right = (3 * 16 + 15) * 3; // row 3, last pixel
         assert!(out[right + 2] > 200 && out[right] < 60, "right is blue: {:?}", &out[right..right + 3]);
         assert!(matches!(convert(CameraFormat::Mjpeg, &jpg, 8, 8, 0), Err(ConvertError::JpegSize { .. })));
+    }
+
+    #[test]
+    fn an_mjpeg_frame_declaring_a_huge_size_is_refused_before_decoding() {
+        // A 16x8 frame whose header says 16000x16000. Decoded first, it failed on the image crate's
+        // 512 MB limit instead (and 10000x10000, under that limit, cost 300 MB and seconds:
+        // tests/fuzz-corpus/frame_convert/regression-mjpeg-huge-header).
+        let mut jpg = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(16, 8))
+            .write_to(&mut std::io::Cursor::new(&mut jpg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let sof = jpg.windows(2).position(|w| w == [0xff, 0xc0]).expect("baseline JPEG");
+        jpg[sof + 5..sof + 9].copy_from_slice(&[0x3e, 0x80, 0x3e, 0x80]);
+        let e = convert(CameraFormat::Mjpeg, &jpg, 16, 8, 0).unwrap_err();
+        assert_eq!(e, ConvertError::JpegSize { got_w: 16_000, got_h: 16_000, width: 16, height: 8 });
     }
 }
