@@ -9,7 +9,9 @@ use std::path::Path;
 
 use crate::config::{ConfigError, StationConfig};
 use crate::inspect::preprocess::Preprocessor;
-use crate::model::manifest::{Dim, GraphRole, GraphTensor, Manifest, Task, TensorSpec};
+use crate::model::manifest::{
+    Dim, GraphRole, GraphTensor, Manifest, Task, TensorSpec, MAX_EMBEDDING_VALUES, MAX_IMAGE_SIDE,
+};
 use crate::sources::v4l2::convert::{convert, CameraFormat};
 use crate::sources::PixelFormat;
 
@@ -87,9 +89,9 @@ fn buildable(m: &Manifest, task: Task, role: GraphRole) {
             Ok(p) => p,
             Err(e) => panic!("contract passed an input the station cannot preprocess: {e}"),
         };
-        let values = pre.channels().checked_mul(pre.width as usize).and_then(|v| v.checked_mul(pre.height as usize));
+        let side = 1..=MAX_IMAGE_SIDE as u32;
         assert!(
-            pre.width >= 1 && pre.height >= 1 && values.is_some_and(|v| v <= isize::MAX as usize / 4),
+            side.contains(&pre.width) && side.contains(&pre.height),
             "contract passed input '{name}' of {}x{} pixels",
             pre.width,
             pre.height
@@ -100,10 +102,7 @@ fn buildable(m: &Manifest, task: Task, role: GraphRole) {
             panic!("contract passed an encoder without 'embedding'");
         };
         assert!(
-            emb.fixed_dims()
-                .iter()
-                .try_fold(1usize, |n, d| n.checked_mul(usize::try_from((*d)?).ok()?))
-                .is_some_and(|n| n >= 1),
+            emb.fixed_len().is_some_and(|n| (1..=MAX_EMBEDDING_VALUES).contains(&n)),
             "contract passed embedding shape {:?}",
             emb.shape
         );

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cellgate::config::StationConfig;
 use cellgate::fuzz_entry;
-use cellgate::model::manifest::Manifest;
+use cellgate::model::manifest::{Manifest, ManifestError};
 
 fn corpus(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus").join(target);
@@ -60,6 +60,24 @@ fn model_manifest_corpus() {
         .filter(|m| m.check_contract(m.task, m.graph).is_ok())
         .count();
     assert!(contract_ok >= 1 && contract_ok < inputs.len(), "{contract_ok} of {} manifests pass", inputs.len());
+}
+
+/// Found by the manifest target's property on edited seeds (the fuzzer itself did not reach these numbers
+/// in 2.5 million runs): the seal contract passed image inputs of 0, -64 and 2^31 pixels a side and an
+/// embedding of -1 x 64, which the station then failed to build or tried to allocate without bound.
+#[test]
+fn contract_refuses_sizes_the_station_cannot_build() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus/model_manifest");
+    for name in ["zero-height", "negative-height", "huge-sides", "negative-embedding"] {
+        let text = std::fs::read_to_string(dir.join(format!("regression-{name}.json"))).expect("regression input");
+        let m = Manifest::parse(&text).expect("manifest parses");
+        match m.check_contract(m.task, m.graph) {
+            Err(ManifestError::Contract { problem, .. }) => {
+                assert!(problem.contains("outside 1..") || problem.contains("'embedding'"), "{name}: {problem}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }
 
 #[test]
