@@ -151,10 +151,17 @@ pub struct GraphTensor {
 impl Manifest {
     pub fn parse(json: &str) -> Result<Self, ManifestError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let m: Self = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             ManifestError::Malformed(format!("{path}: {}", e.into_inner()))
-        })
+        })?;
+        // A tensor named twice is ambiguous: which spec does the graph's tensor follow? (found by fuzzing)
+        for (side, specs) in [("inputs", &m.inputs), ("outputs", &m.outputs)] {
+            if let Some((i, s)) = specs.iter().enumerate().find(|(i, s)| specs[..*i].iter().any(|t| t.name == s.name)) {
+                return Err(ManifestError::Malformed(format!("{side}[{i}]: '{}' is named twice", s.name)));
+            }
+        }
+        Ok(m)
     }
 
     pub fn input(&self, name: &str) -> Option<&TensorSpec> {
