@@ -548,7 +548,8 @@ impl StationConfig {
             let (key, problem) = inside_section(text, &key).unwrap_or((key, problem));
             ConfigError::Invalid {
                 file: file.to_path_buf(),
-                key: if key == "." { "(top level)".into() } else { key },
+                // An unknown blank key (`{"": 1}`) makes a blank path: name the level it is in.
+                key: if key == "." || key.trim().is_empty() { "(top level)".into() } else { key },
                 problem,
             }
         })?;

@@ -15,6 +15,7 @@ use ort::value::TensorRef;
 use super::preprocess::Preprocessor;
 use super::{run_err, InspectError};
 use crate::config::{Provider, SealConfig};
+use crate::model::manifest::TensorSpec;
 use crate::model::{GraphRole, LoadedModel, Task};
 use crate::runtime::Runtime;
 use crate::sources::replay::read_rgb;
@@ -106,11 +107,7 @@ impl SealInspector {
         };
         let engine = match Self::load_split(rt, &full, model_path, cfg.use_split) {
             Some((encoder, head)) => {
-                let emb_len = encoder
-                    .manifest
-                    .output("embedding")
-                    .map(|s| s.fixed_dims().iter().map(|d| d.unwrap_or(0) as usize).product())
-                    .unwrap_or(0);
+                let emb_len = encoder.manifest.output("embedding").and_then(TensorSpec::fixed_len).unwrap_or(0);
                 if emb_len == 0 {
                     return Err(InspectError::Output("encoder 'embedding' needs fixed dimensions".into()));
                 }

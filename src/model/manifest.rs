@@ -16,6 +16,13 @@ pub const THRESHOLD_BAND: (f32, f32) = (0.05, 0.95);
 /// Overlap above which the electrode decoder drops the weaker of two boxes of a class.
 pub const NMS_IOU_BAND: (f32, f32) = (0.1, 0.9);
 
+/// Largest height or width a model's image input may declare: far above any crop a line camera gives
+/// this station, and it bounds what a model file makes the station allocate per part.
+pub const MAX_IMAGE_SIDE: i64 = 8192;
+
+/// Largest seal embedding (values per part) a model may declare, for the same reason.
+pub const MAX_EMBEDDING_VALUES: usize = 1 << 24;
+
 /// The electrode detector's classes, in the output order DESIGN.md fixes.
 pub const ELECTRODE_LABELS: [&str; 5] = ["scratch", "dark_spot", "foreign_object", "inclusion", "crack"];
 
@@ -97,6 +104,13 @@ impl TensorSpec {
             })
             .collect()
     }
+
+    /// Values per batch item, when every dimension after the batch is fixed and positive.
+    pub fn fixed_len(&self) -> Option<usize> {
+        self.fixed_dims()
+            .into_iter()
+            .try_fold(1usize, |n, d| n.checked_mul(usize::try_from(d?).ok().filter(|&d| d > 0)?))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -145,10 +159,17 @@ pub struct GraphTensor {
 impl Manifest {
     pub fn parse(json: &str) -> Result<Self, ManifestError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let m: Self = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             ManifestError::Malformed(format!("{path}: {}", e.into_inner()))
-        })
+        })?;
+        // A tensor named twice is ambiguous: which spec does the graph's tensor follow? (found by fuzzing)
+        for (side, specs) in [("inputs", &m.inputs), ("outputs", &m.outputs)] {
+            if let Some((i, s)) = specs.iter().enumerate().find(|(i, s)| specs[..*i].iter().any(|t| t.name == s.name)) {
+                return Err(ManifestError::Malformed(format!("{side}[{i}]: '{}' is named twice", s.name)));
+            }
+        }
+        Ok(m)
     }
 
     pub fn input(&self, name: &str) -> Option<&TensorSpec> {
@@ -209,8 +230,12 @@ impl Manifest {
                 {
                     return bad("head needs inputs 'embedding' and 'reference_embedding'".into());
                 }
-                if role == GraphRole::Encoder && self.output("embedding").is_none() {
-                    return bad("encoder needs output 'embedding'".into());
+                if role == GraphRole::Encoder
+                    && self.output("embedding").and_then(TensorSpec::fixed_len).is_none_or(|n| n > MAX_EMBEDDING_VALUES)
+                {
+                    return bad(format!(
+                        "encoder needs output 'embedding' of fixed, positive dimensions, at most {MAX_EMBEDDING_VALUES} values"
+                    ));
                 }
                 if role == GraphRole::Full
                     && self.input("image").map(|i| &i.shape) != self.input("reference").map(|r| &r.shape)
@@ -280,6 +305,13 @@ fn check_image_input(spec: &TensorSpec, channels: i64) -> Result<(), String> {
         return Err(format!("input '{}' must be [N, C, H, W] with fixed C, H, W", spec.name));
     }
     let c = dims[0].unwrap_or_default();
+    // Zero, negative or huge sides passed before and made the station fail or allocate without bound.
+    for (what, side) in [("height", dims[1]), ("width", dims[2])] {
+        let side = side.unwrap_or_default();
+        if !(1..=MAX_IMAGE_SIDE).contains(&side) {
+            return Err(format!("input '{}' {what} {side} is outside 1..{MAX_IMAGE_SIDE}", spec.name));
+        }
+    }
     let colour = spec.colour.ok_or(format!("input '{}' has no colour", spec.name))?;
     let want_c = match colour {
         Colour::Rgb => 3,

@@ -2,7 +2,6 @@
 //! is. Rows may be padded (`bytesperline`); the padding is dropped here.
 
 use super::super::PixelFormat;
-use std::path::Path;
 
 /// What a camera delivers, by its V4L2 fourcc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -54,6 +53,8 @@ pub enum ConvertError {
     Short { format: CameraFormat, width: u32, height: u32, got: usize, need: usize },
     #[error("MJPEG frame does not decode: {0}")]
     Jpeg(String),
+    #[error("{format:?} {width}x{height} with {stride} bytes per line is not a frame this station can hold")]
+    Geometry { format: CameraFormat, width: u32, height: u32, stride: usize },
     #[error("MJPEG frame is {got_w}x{got_h}, negotiated {width}x{height}")]
     JpegSize { got_w: u32, got_h: u32, width: u32, height: u32 },
 }
@@ -70,10 +71,16 @@ pub fn convert(
     if format == CameraFormat::Mjpeg {
         return decode_jpeg(raw, width, height);
     }
-    let row = w * format.raw_bpp();
-    let stride = stride.max(row);
-    let need = stride * (h.saturating_sub(1)) + row;
-    if raw.len() < need || w == 0 || h == 0 {
+    // Checked: a driver's (or a corrupted) size or stride must not wrap around the bounds check below.
+    let geometry = || {
+        let row = w.checked_mul(format.raw_bpp()).filter(|&r| r > 0)?;
+        let stride = stride.max(row);
+        Some((row, stride, stride.checked_mul(h.checked_sub(1)?)?.checked_add(row)?))
+    };
+    let Some((row, stride, need)) = geometry() else {
+        return Err(ConvertError::Geometry { format, width, height, stride });
+    };
+    if raw.len() < need {
         return Err(ConvertError::Short { format, width, height, got: raw.len(), need });
     }
     let rows = (0..h).map(|y| &raw[y * stride..y * stride + row]);
@@ -115,12 +122,16 @@ fn yuyv_row(src: &[u8], dst: &mut [u8]) {
 }
 
 fn decode_jpeg(raw: &[u8], width: u32, height: u32) -> Result<(PixelFormat, Vec<u8>), ConvertError> {
-    // Under the decoder bounds: a corrupt frame's header can declare any size.
-    let img = crate::sources::image_file::decode(raw, image::ImageFormat::Jpeg, Path::new("MJPEG frame"))
-        .map_err(|e| ConvertError::Jpeg(e.to_string()))?;
-    if img.width() != width || img.height() != height {
-        return Err(ConvertError::JpegSize { got_w: img.width(), got_h: img.height(), width, height });
+    use image::ImageDecoder;
+    let jpeg = |e: image::ImageError| ConvertError::Jpeg(e.to_string());
+    let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(raw)).map_err(jpeg)?;
+    // The header's size before decoding: a corrupted frame declaring 10000x10000 would otherwise cost
+    // 300 MB and seconds of the capture thread before its size is refused.
+    let (got_w, got_h) = decoder.dimensions();
+    if (got_w, got_h) != (width, height) {
+        return Err(ConvertError::JpegSize { got_w, got_h, width, height });
     }
+    let img = image::DynamicImage::from_decoder(decoder).map_err(jpeg)?;
     Ok(match img {
         image::DynamicImage::ImageLuma8(g) => (PixelFormat::Gray8, g.into_raw()),
         other => (PixelFormat::Rgb8, other.into_rgb8().into_raw()),
@@ -171,6 +182,16 @@ mod tests {
     }
 
     #[test]
+    fn sizes_that_overflow_are_an_error_not_a_crash() {
+        // Found by fuzzing (tests/fuzz-corpus/frame_convert/regression-stride-overflow): stride x height
+        // wrapped around usize and panicked the capture thread.
+        let e = convert(CameraFormat::Grey, &[0; 16], 2, u32::MAX, usize::MAX / 2).unwrap_err();
+        assert!(matches!(e, ConvertError::Geometry { height: u32::MAX, .. }), "{e}");
+        assert!(matches!(convert(CameraFormat::Yuyv, &[0; 16], 0, 2, 0), Err(ConvertError::Geometry { .. })));
+        assert!(matches!(convert(CameraFormat::Rgb24, &[0; 16], 2, 0, 0), Err(ConvertError::Geometry { .. })));
+    }
+
+    #[test]
     fn mjpeg_decodes_to_rgb() {
         let img =
             image::RgbImage::from_fn(
@@ -188,5 +209,20 @@ mod tests {
         let right = (3 * 16 + 15) * 3; // row 3, last pixel
         assert!(out[right + 2] > 200 && out[right] < 60, "right is blue: {:?}", &out[right..right + 3]);
         assert!(matches!(convert(CameraFormat::Mjpeg, &jpg, 8, 8, 0), Err(ConvertError::JpegSize { .. })));
+    }
+
+    #[test]
+    fn an_mjpeg_frame_declaring_a_huge_size_is_refused_before_decoding() {
+        // A 16x8 frame whose header says 16000x16000. Decoded first, it failed on the image crate's
+        // 512 MB limit instead (and 10000x10000, under that limit, cost 300 MB and seconds:
+        // tests/fuzz-corpus/frame_convert/regression-mjpeg-huge-header).
+        let mut jpg = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(16, 8))
+            .write_to(&mut std::io::Cursor::new(&mut jpg), image::ImageFormat::Jpeg)
+            .unwrap();
+        let sof = jpg.windows(2).position(|w| w == [0xff, 0xc0]).expect("baseline JPEG");
+        jpg[sof + 5..sof + 9].copy_from_slice(&[0x3e, 0x80, 0x3e, 0x80]);
+        let e = convert(CameraFormat::Mjpeg, &jpg, 16, 8, 0).unwrap_err();
+        assert_eq!(e, ConvertError::JpegSize { got_w: 16_000, got_h: 16_000, width: 16, height: 8 });
     }
 }
