@@ -326,8 +326,11 @@ def d_contamination(p: Part) -> None:
     rx, ry = p.rng.uniform(4, 13) * sc, p.rng.uniform(3, 8) * sc
     harm = p.rng.uniform(-0.18, 0.18, 5)
     ph = p.rng.uniform(0, 2 * math.pi, 5)
-    colour = [(0.55, 0.45, 0.25), (0.35, 0.33, 0.30), (0.75, 0.70, 0.50)][int(p.rng.integers(3))]
-    alpha = p.rng.uniform(0.15, 0.38)
+    # Dried electrolyte or grease: darker than a light band, lighter than a dark one, so it shows.
+    tone = float(np.mean(p.r["film_rgb"])) * p.r["band_gain"]
+    stains = [(0.32, 0.25, 0.12), (0.20, 0.19, 0.17)] if tone > 0.42 else [(0.85, 0.78, 0.50), (0.80, 0.80, 0.74)]
+    colour = stains[int(p.rng.integers(2))]
+    alpha = p.rng.uniform(0.22, 0.45)
     ring = p.rng.uniform(0.05, 0.2)
 
     def inside(uu, vv):
