@@ -13,7 +13,7 @@ against every reference (p_ng reported; issue 17 wants them NG).
 Nothing here may be used to choose a threshold, an epoch or a hyper-parameter: the figures are measured
 after the fact. The model runs through ONNX Runtime preprocessed as the firmware does it: the size,
 colour, mean and std come from the manifest in the model's metadata (`cellgate.manifest`); frames of
-another size are resized by `firmware_resize`, a bit-exact copy of what the firmware's resize
+another size are resized by `seal_data.firmware_resize`, a bit-exact copy of what the firmware's resize
 (fast_image_resize 6.1 `Convolution(Bilinear)` on 8-bit pixels) computes; RGB -> grey as
 `Frame::gray8_into`. Pillow's own BILINEAR rounds differently (it does the horizontal pass first) and moved
 p_ng by up to 0.27 on 640x160 frames; with this function the firmware's `replay` and this suite agree to
@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seal_data import read_manifest  # noqa: E402
+from seal_data import firmware_resize, read_manifest  # noqa: E402
 from seal_metrics import seal_metrics  # noqa: E402
 
 ML = Path(__file__).resolve().parent
@@ -45,54 +45,6 @@ SETS = {
 }
 TARGETS = {"accuracy": 0.995, "ng_recall": 0.995, "false_reject_rate": 0.005}
 BLANKS = ("black", "white", "grey", "noise")
-
-
-def _resize_weights(in_size: int, out_size: int) -> tuple[np.ndarray, int]:
-    """Integer weights [out, in] and their precision, as fast_image_resize 6.1 computes them for a
-    bilinear convolution with the kernel widened when shrinking (src/convolution/mod.rs, optimisations.rs)."""
-    scale = in_size / out_size
-    filter_scale = max(scale, 1.0)
-    radius = 1.0 * filter_scale  # the bilinear filter's support is 1
-    rows = []
-    for out_x in range(out_size):
-        centre = (out_x + 0.5) * scale
-        x_min = max(int(np.floor(centre - radius)), 0)
-        x_max = min(int(np.ceil(centre + radius)), in_size)
-        xs = np.arange(x_min, x_max, dtype=np.float64)
-        w = np.maximum(0.0, 1.0 - np.abs((xs - (centre - 0.5)) / filter_scale))
-        if w.sum() != 0.0:
-            w = w / w.sum()
-        row = np.zeros(in_size, np.float64)
-        row[x_min:x_max] = w
-        rows.append(row)
-    dense = np.stack(rows)
-    max_weight = dense.max()
-    precision = 0
-    for p in range(32 - 8 - 2):
-        precision = p
-        if np.floor(max_weight * (1 << (p + 1)) + 0.5) >= (1 << 15):
-            break
-    # Rust's f64::round is half away from zero; the weights are >= 0, so floor(x + 0.5) is the same.
-    return np.floor(dense * (1 << precision) + 0.5).astype(np.int64), precision
-
-
-def _convolve_u8(img: np.ndarray, weights: np.ndarray, precision: int, axis: int) -> np.ndarray:
-    acc = np.tensordot(weights, img.astype(np.int64), axes=([1], [axis]))  # new axis first
-    acc = np.moveaxis(acc, 0, axis) + (1 << (precision - 1))
-    return np.clip(acc >> precision, 0, 255).astype(np.uint8)
-
-
-def firmware_resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
-    """HxWxC uint8 -> hxwxC as the firmware's preprocess does it: for 8-bit pixels fast_image_resize runs
-    the vertical pass first, rounds to 8 bits, then the horizontal pass; an axis of equal size is skipped."""
-    out = img
-    if img.shape[0] != h:
-        wv, pv = _resize_weights(img.shape[0], h)
-        out = _convolve_u8(out, wv, pv, 0)
-    if img.shape[1] != w:
-        wh, ph = _resize_weights(img.shape[1], w)
-        out = _convolve_u8(out, wh, ph, 1)
-    return out
 
 
 class Model:

@@ -1,4 +1,5 @@
-"""Tests of seal_eval_suite.py's firmware resize and its wrong-reference pairing (numpy and Pillow only).
+"""Tests of the firmware resize (seal_data.py, used by seal_eval_suite.py and for training on frames of
+another size) and of the suite's wrong-reference pairing (numpy and Pillow only).
 
 Run with `bash scripts/test-seal-eval.sh`. The resize's agreement with the firmware itself was measured
 with `cellgate replay` on a 640x160/512x128/384x96 set (max |p_ng| difference 3.2e-6, see the card).
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import seal_data  # noqa: E402
 import seal_eval_suite as suite  # noqa: E402
 
 
@@ -22,7 +24,7 @@ def float_bilinear(img: np.ndarray, h: int, w: int) -> np.ndarray:
     for axis, n in ((0, h), (1, w)):
         if out.shape[axis] == n:
             continue
-        weights = suite._resize_weights(out.shape[axis], n)
+        weights = seal_data._resize_weights(out.shape[axis], n)
         dense = weights[0] / float(1 << weights[1])
         out = np.moveaxis(np.tensordot(dense, out, axes=([1], [axis])), 0, axis)
     return out
@@ -31,22 +33,22 @@ def float_bilinear(img: np.ndarray, h: int, w: int) -> np.ndarray:
 class FirmwareResize(unittest.TestCase):
     def test_weights_of_each_output_pixel_sum_to_one(self):
         for n_in, n_out in ((640, 256), (160, 64), (100, 256), (64, 64)):
-            w, p = suite._resize_weights(n_in, n_out)
+            w, p = seal_data._resize_weights(n_in, n_out)
             sums = w.sum(axis=1) / float(1 << p)
             self.assertTrue(np.all(np.abs(sums - 1) < 1e-3), (n_in, n_out))
 
     def test_within_one_level_of_the_float_convolution(self):
         rng = np.random.default_rng(0)
         img = rng.integers(0, 256, (160, 640, 3), dtype=np.uint8)
-        got = suite.firmware_resize(img, 64, 256).astype(np.float64)
+        got = seal_data.firmware_resize(img, 64, 256).astype(np.float64)
         self.assertEqual(got.shape, (64, 256, 3))
         self.assertLessEqual(np.abs(got - float_bilinear(img, 64, 256)).max(), 1.5)
 
     def test_uniform_stays_uniform_and_same_size_is_untouched(self):
         grey = np.full((128, 512, 3), 77, np.uint8)
-        self.assertTrue(np.all(suite.firmware_resize(grey, 64, 256) == 77))
+        self.assertTrue(np.all(seal_data.firmware_resize(grey, 64, 256) == 77))
         img = np.random.default_rng(1).integers(0, 256, (64, 256, 3), dtype=np.uint8)
-        self.assertIs(suite.firmware_resize(img, 64, 256), img)
+        self.assertIs(seal_data.firmware_resize(img, 64, 256), img)
 
 
 class StubModel:
