@@ -97,7 +97,7 @@ def _step(x: np.ndarray, edge: np.ndarray | float, soft: float) -> np.ndarray:
     return 0.5 + 0.5 * np.tanh((x - edge) / max(soft, 1e-3))
 
 
-def knurl_field(r: dict, u: np.ndarray, v: np.ndarray, phase: float, scale: float) -> np.ndarray:
+def knurl_field(r: dict, u: np.ndarray, v: np.ndarray, phase: float) -> np.ndarray:
     """The knurl tool's imprint in [0, 1] (1 = ridge), periodic; `phase` in periods."""
     p = r["knurl_pitch"] * r["size"][0]
     a = math.radians(r["knurl_angle"])
@@ -172,7 +172,7 @@ class Part:
         # Cross-section profile (a scalar gain per pixel) before texture.
         body_shade = 1.0 + r["gloss"] * np.exp(-(((v / h) - r["gloss_at"] * r["body_end"]) ** 2) / 0.004)
         gap_shade = r["gap_gain"] * (1.0 - 0.05 * np.cos(math.pi * np.clip((v - e["body"]) / max(r["gap"] * h, 1), 0, 1)))
-        knurl = knurl_field(r, u, v, self.phase, sc)
+        knurl = knurl_field(r, u, v, self.phase)
         gate = np.ones_like(u)
         for g in self.knurl_gate:
             gate = gate * (1.0 - g(u, v))
