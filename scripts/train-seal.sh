@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Re-makes the shipped seal classifier from seeds: data, training, the two ablations, evaluation,
-# export with parity check, golden fixtures. CPU only; about an hour on 2 cores. Not part of CI.
+# export with parity check, recipe-disjoint evaluation (scripts/ml/seal_eval_suite.py), card, golden
+# fixtures. CPU only; about an hour on 2 cores. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-train.sh
@@ -17,5 +18,9 @@ for m in full no-attention no-gain; do
 done
 $py $ml/seal_export.py --checkpoint $w/full.pt --eval $w/full.eval.json --ablation $w/no-attention.eval.json \
   --ablation $w/no-gain.eval.json --out onnx/seal_classifier.onnx
-$py $ml/seal_card.py --report onnx/seal_classifier.report.json --out onnx/seal_classifier.md
+# Recipe-disjoint figures (issue 18), measured after the fact: nothing above is chosen on them.
+$py $ml/seal_eval_suite.py --model onnx/seal_classifier.onnx --out work/seal-eval/report.json --count 600 \
+  --card-section work/seal-eval/card.md
+$py $ml/seal_card.py --report onnx/seal_classifier.report.json --out onnx/seal_classifier.md \
+  --generalization work/seal-eval/card.md
 $py $ml/seal_fixtures.py --model onnx/seal_classifier.onnx --out tests/fixtures/seal

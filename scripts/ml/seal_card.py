@@ -18,6 +18,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--report", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--generalization", type=Path,
+                   help="section written by seal_eval_suite.py --card-section (recipe-disjoint figures)")
     a = p.parse_args()
     r = json.loads(a.report.read_text())
     t, m, tr = r["test"], r["manifest"], r["training"]
@@ -134,6 +136,10 @@ def main() -> None:
            "are needed to measure it." if better or all(e == full_err for e in errors.values()) else
            "Each removed part costs accuracy on this set."),
         "",
+    ]
+    if a.generalization:
+        lines += [a.generalization.read_text().rstrip("\n"), ""]
+    lines += [
         "## Limits",
         "- Trained on synthetic seal edges only. Before a line relies on it, retrain on the line's own images",
         "  (same commands, a folder in the DESIGN seal format) and check the metrics on a held-out set of them.",

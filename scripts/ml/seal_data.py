@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,60 @@ STD = (0.25, 0.25, 0.25)
 INPUT_HW = (64, 256)
 
 
+@lru_cache(maxsize=16)
+def _resize_weights(in_size: int, out_size: int) -> tuple[np.ndarray, int]:
+    """Integer weights [out, in] and their precision, as fast_image_resize 6.1 computes them for a
+    bilinear convolution with the kernel widened when shrinking (src/convolution/mod.rs, optimisations.rs)."""
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    radius = 1.0 * filter_scale  # the bilinear filter's support is 1
+    rows = []
+    for out_x in range(out_size):
+        centre = (out_x + 0.5) * scale
+        x_min = max(int(np.floor(centre - radius)), 0)
+        x_max = min(int(np.ceil(centre + radius)), in_size)
+        xs = np.arange(x_min, x_max, dtype=np.float64)
+        w = np.maximum(0.0, 1.0 - np.abs((xs - (centre - 0.5)) / filter_scale))
+        if w.sum() != 0.0:
+            w = w / w.sum()
+        row = np.zeros(in_size, np.float64)
+        row[x_min:x_max] = w
+        rows.append(row)
+    dense = np.stack(rows)
+    max_weight = dense.max()
+    precision = 0
+    for p in range(32 - 8 - 2):
+        precision = p
+        if np.floor(max_weight * (1 << (p + 1)) + 0.5) >= (1 << 15):
+            break
+    # Rust's f64::round is half away from zero; the weights are >= 0, so floor(x + 0.5) is the same.
+    return np.floor(dense * (1 << precision) + 0.5).astype(np.int64), precision
+
+
+def _convolve_u8(img: np.ndarray, weights: np.ndarray, precision: int, axis: int) -> np.ndarray:
+    # Integer sums below 2**53, so float64 (BLAS) computes them exactly, much faster than int64.
+    acc = np.tensordot(weights.astype(np.float64), img.astype(np.float64), axes=([1], [axis]))  # new axis first
+    acc = np.moveaxis(acc, 0, axis).astype(np.int64) + (1 << (precision - 1))
+    return np.clip(acc >> precision, 0, 255).astype(np.uint8)
+
+
+def firmware_resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    """HxWxC uint8 -> hxwxC as the firmware's preprocess does it: for 8-bit pixels fast_image_resize runs
+    the vertical pass first, rounds to 8 bits, then the horizontal pass; an axis of equal size is skipped."""
+    out = img
+    if img.shape[0] != h:
+        wv, pv = _resize_weights(img.shape[0], h)
+        out = _convolve_u8(out, wv, pv, 0)
+    if img.shape[1] != w:
+        wh, ph = _resize_weights(img.shape[1], w)
+        out = _convolve_u8(out, wh, ph, 1)
+    return out
+
+
 def load_rgb(path: Path, hw: tuple[int, int] = INPUT_HW) -> np.ndarray:
-    """uint8 HWC RGB at the model's size. Frames of another size are resized bilinearly (as the firmware)."""
-    img = Image.open(path).convert("RGB")
-    if img.size != (hw[1], hw[0]):
-        img = img.resize((hw[1], hw[0]), Image.BILINEAR)
-    return np.asarray(img, np.uint8)
+    """uint8 HWC RGB at the model's size. Frames of another size are resized as the firmware does it."""
+    px = np.asarray(Image.open(path).convert("RGB"), np.uint8)
+    return firmware_resize(px, hw[0], hw[1]) if px.shape[:2] != tuple(hw) else px
 
 
 def normalise(batch_u8: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ def seal_metrics(labels: np.ndarray, p_ng: np.ndarray, defects: list, threshold:
     ok, ng = labels == 0, labels == 1
     cm = [[int(((labels == t) & (pred == p)).sum()) for p in (0, 1)] for t in (0, 1)]
     per_defect = {}
-    for d in sorted({x for x in defects if x}, key=lambda x: (DEFECT_ORDER + (x,)).index(x)):
+    # The patent's defects first in their order, any others by name (a set's order changes from run to run).
+    for d in sorted({x for x in defects if x}, key=lambda x: ((DEFECT_ORDER + (x,)).index(x), x)):
         sel = np.asarray([x == d for x in defects])
         per_defect[d] = {"n": int(sel.sum()), "recall": float(pred[sel].mean())}
     return {

@@ -35,6 +35,9 @@ class Recipe:
     film_rgb: tuple  # 0..1 body film tone
     band_gain: float  # band brightness relative to the film
     edge_rows: int  # rows of trimmed film edge below the band
+    # "ridges" (the only family the training recipes use), or, for the held-out evaluation recipes only,
+    # "crosshatch" (two ridge sets at +-angle) and "dots" (a lattice of round bosses).
+    knurl_family: str = "ridges"
 
 
 RECIPES = (
@@ -43,6 +46,18 @@ RECIPES = (
     Recipe("recipe-c", 12, 34, 8.0, -15.0, (0.78, 0.76, 0.70), 0.86, 4),
     Recipe("recipe-d", 18, 26, 5.0, 45.0, (0.60, 0.63, 0.68), 0.74, 7),
 )
+
+# Held-out recipes for the recipe-disjoint evaluation (`--recipes unseen`, scripts/ml/seal_eval_suite.py):
+# never used for training or for any choice. Band width, band position, pitch, angle, film tone, band
+# gain and edge rows lie outside the ranges of RECIPES, and two of them use knurl families RECIPES never
+# draws.
+UNSEEN_RECIPES = (
+    Recipe("unseen-e", 10, 38, 3.5, 70.0, (0.52, 0.55, 0.58), 0.70, 3),
+    Recipe("unseen-f", 20, 20, 10.0, 30.0, (0.84, 0.80, 0.74), 0.90, 8, "crosshatch"),
+    Recipe("unseen-g", 15, 28, 7.0, 0.0, (0.70, 0.66, 0.72), 0.80, 5, "dots"),
+)
+# Unseen recipes take other texture seeds than the training recipes (render_reference/render_sample).
+UNSEEN_INDEX_BASE = 100
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, scale: int) -> np.ndarray:
@@ -79,6 +94,14 @@ class Canvas:
         a = math.radians(r.knurl_angle)
         phase = (self.xx * math.cos(a) + self.yy * math.sin(a)) * (2 * math.pi / r.knurl_pitch)
         ridges = 0.5 + 0.5 * np.sin(phase)
+        if r.knurl_family == "crosshatch":
+            mirrored = (self.xx * math.cos(a) - self.yy * math.sin(a)) * (2 * math.pi / r.knurl_pitch)
+            ridges = ridges * (0.5 + 0.5 * np.sin(mirrored))
+        elif r.knurl_family == "dots":
+            across = self.yy * (2 * math.pi / r.knurl_pitch)
+            ridges = (ridges * (0.5 + 0.5 * np.sin(across))) ** 2
+        elif r.knurl_family != "ridges":
+            raise ValueError(f"unknown knurl family {r.knurl_family!r}")
         band_tone = r.band_gain * (1.0 - 0.16 * ridges * self.knurl_mod)
         band = film * band_tone[..., None]
         band_mask = self.band_mask()[..., None]
@@ -242,13 +265,23 @@ def render_reference(recipe: Recipe, recipe_index: int) -> np.ndarray:
     return capture(canvas.render(texture_seed=1000 + recipe_index), np.random.default_rng(recipe_index), live=False)
 
 
-def generate(out: Path, count: int, seed: int, ng_fraction: float, recipes: int) -> dict:
+def _recipe_dict(r: Recipe) -> dict:
+    d = asdict(r)
+    if d["knurl_family"] == "ridges":
+        del d["knurl_family"]  # the training sets' dataset.json stays as it was before families existed
+    return d
+
+
+def generate(out: Path, count: int, seed: int, ng_fraction: float, recipes: int | str) -> dict:
+    """`recipes`: how many of RECIPES to use, or "unseen" for UNSEEN_RECIPES (evaluation only)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
     (out / "references").mkdir(exist_ok=True)
-    used = RECIPES[:recipes]
+    unseen = recipes == "unseen"
+    used = UNSEEN_RECIPES if unseen else RECIPES[:recipes]
+    base = UNSEEN_INDEX_BASE if unseen else 0
     for i, recipe in enumerate(used):
-        Image.fromarray(render_reference(recipe, i)).save(out / "references" / f"{recipe.name}.png")
+        Image.fromarray(render_reference(recipe, base + i)).save(out / "references" / f"{recipe.name}.png")
     counts: dict[str, int] = {"ok": 0, **{d: 0 for d in DEFECTS}}
     with open(out / "manifest.jsonl", "w") as manifest:
         for idx in range(count):
@@ -257,7 +290,7 @@ def generate(out: Path, count: int, seed: int, ng_fraction: float, recipes: int)
             defect = None
             if rng.random() < ng_fraction:
                 defect = DEFECTS[int(rng.integers(len(DEFECTS)))]
-            img = render_sample(used[ri], ri, defect, rng)
+            img = render_sample(used[ri], base + ri, defect, rng)
             name = f"samples/{idx:06d}.png"
             Image.fromarray(img).save(out / name)
             counts[defect or "ok"] += 1
@@ -278,11 +311,25 @@ def generate(out: Path, count: int, seed: int, ng_fraction: float, recipes: int)
         "count": count,
         "ng_fraction": ng_fraction,
         "size": [HEIGHT, WIDTH],
-        "recipes": [asdict(r) for r in used],
+        "recipes": [_recipe_dict(r) for r in used],
         "counts": counts,
     }
+    if unseen:
+        info["recipe_set"] = "unseen: held-out evaluation recipes, never for training or any choice"
     (out / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def _recipes_arg(text: str) -> int | str:
+    if text == "unseen":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 1..{len(RECIPES)} or 'unseen', got {text!r}") from None
+    if not 1 <= n <= len(RECIPES):
+        raise argparse.ArgumentTypeError(f"expected 1..{len(RECIPES)} or 'unseen', got {n}")
+    return n
 
 
 def main() -> None:
@@ -291,7 +338,12 @@ def main() -> None:
     p.add_argument("--count", type=int, default=4000, help="live samples to render")
     p.add_argument("--seed", type=int, default=1, help="seed; the test set uses another one")
     p.add_argument("--ng-fraction", type=float, default=0.5, help="share of NG samples")
-    p.add_argument("--recipes", type=int, default=len(RECIPES), choices=range(1, len(RECIPES) + 1))
+    p.add_argument(
+        "--recipes",
+        type=_recipes_arg,
+        default=len(RECIPES),
+        help=f"how many training recipes (1..{len(RECIPES)}), or 'unseen' for the held-out evaluation recipes",
+    )
     a = p.parse_args()
     info = generate(a.out, a.count, a.seed, a.ng_fraction, a.recipes)
     print(json.dumps(info["counts"]))
