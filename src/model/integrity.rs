@@ -54,7 +54,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Reads a public key file: 32 bytes as 64 hex characters.
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A key named by the config: a regular file of a few bytes, never /dev/zero or a FIFO read forever.
+    let text = super::file::read_sidecar(path).map_err(|e| e.to_string())?;
     let bytes: [u8; 32] = hex_decode(&text)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| format!("{}: expected 64 hex characters (an ed25519 public key)", path.display()))?;
@@ -113,6 +114,17 @@ pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integ
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_key_that_is_a_device_or_a_fifo_is_refused_at_once() {
+        for p in ["/dev/zero", "/dev/null"] {
+            assert!(read_public_key(std::path::Path::new(p)).is_err(), "{p}");
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let fifo = dir.path().join("key.pub");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        assert!(read_public_key(&fifo).is_err(), "a FIFO with no writer must not block");
+    }
 
     const SECRET: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
