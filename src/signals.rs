@@ -12,7 +12,7 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 
 /// Signals that stop the station in order. SIGKILL and SIGSTOP cannot be caught; SIGSEGV, SIGBUS,
 /// SIGFPE, SIGILL, SIGTRAP and SIGABRT are the process's own faults and keep their default action.
-pub const STOPPING: [Signal; 12] = [
+pub const STOPPING: [Signal; 13] = [
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGHUP,
@@ -25,6 +25,8 @@ pub const STOPPING: [Signal; 12] = [
     Signal::SIGXCPU,
     Signal::SIGPWR,
     Signal::SIGSTKFLT,
+    // SIGPOLL: kills by default too (an fd set to O_ASYNC by mistake).
+    Signal::SIGIO,
 ];
 
 /// Must be called before any other thread starts, so that they all inherit the blocked mask.

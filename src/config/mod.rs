@@ -601,8 +601,8 @@ impl StationConfig {
             InspectionConfig::Seal(seal) => self.validate_seal(seal)?,
             InspectionConfig::Electrode(e) => {
                 if let Some(t) = e.score_threshold {
-                    if !(0.0..=1.0).contains(&t) || t.is_nan() {
-                        return bad("inspection.score_threshold", format!("{t} is outside 0..1"));
+                    if let Some(m) = outside_threshold_band(t) {
+                        return bad("inspection.score_threshold", m);
                     }
                 }
                 if let Some(p) = e.pixel_size_mm {
@@ -670,8 +670,9 @@ impl StationConfig {
         if !(10..=100_000).contains(&a.overload_window) {
             return bad("actuation.overload_window", format!("{} is outside 10..100000 parts", a.overload_window));
         }
-        if !(a.overload_max_share > 0.0 && a.overload_max_share <= 1.0) {
-            return bad("actuation.overload_max_share", format!("{} is outside (0, 1]", a.overload_max_share));
+        if !(a.overload_max_share > 0.0 && a.overload_max_share < 1.0) {
+            // 1.0 could never be exceeded: an alarm that cannot fire.
+            return bad("actuation.overload_max_share", format!("{} is outside (0, 1)", a.overload_max_share));
         }
         let pl = &self.plausibility;
         for (camera, bounds) in [("camera", &pl.camera), ("xray", &pl.xray)] {
@@ -776,12 +777,18 @@ impl InspectionConfig {
     }
 }
 
+/// A pinned threshold is held to the band a model file's is: 1.0 would pass every part, 0.0 reject all.
+fn outside_threshold_band(t: f32) -> Option<String> {
+    let (lo, hi) = crate::model::manifest::THRESHOLD_BAND;
+    (!(lo..=hi).contains(&t)).then(|| format!("{t} is outside {lo}..{hi} (1.0 would pass every part)"))
+}
+
 impl StationConfig {
     fn validate_seal(&self, seal: &SealConfig) -> Result<(), (String, String)> {
         let bad = |k: &str, m: String| Err((k.to_string(), m));
         if let Some(t) = seal.threshold {
-            if !(0.0..=1.0).contains(&t) || t.is_nan() {
-                return bad("inspection.threshold", format!("{t} is outside 0..1"));
+            if let Some(m) = outside_threshold_band(t) {
+                return bad("inspection.threshold", m);
             }
         }
         if !(1..=16).contains(&seal.cavities) {

@@ -300,3 +300,17 @@ fn records_paths_that_would_fail_at_start_are_refused() {
     assert_eq!(key, "records.archive.dir", "{problem}");
     assert!(problem.contains("did not write"), "{problem}");
 }
+
+#[test]
+fn a_pinned_threshold_and_the_fault_bounds_are_held_to_what_can_work() {
+    for t in [1.0, 0.0, 0.99, 0.01] {
+        let (key, problem) = error_of(|v| v["inspection"]["threshold"] = json!(t));
+        assert_eq!(key, "inspection.threshold", "{t}: {problem}");
+    }
+    let mut v = demo();
+    v["inspection"]["threshold"] = json!(0.7);
+    parse(&v).expect("a threshold inside the band is taken");
+    assert_eq!(error_of(|v| v["actuation"]["overload_max_share"] = json!(1.0)).0, "actuation.overload_max_share");
+    assert_eq!(error_of(|v| v["plausibility"]["camera"]["min_mean"] = json!(0.99)).0, "plausibility.camera.max_mean");
+    assert_eq!(error_of(|v| v["plausibility"]["alarm_after"] = json!(0)).0, "plausibility.alarm_after");
+}

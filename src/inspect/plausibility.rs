@@ -189,24 +189,31 @@ impl FrameStats {
 
 /// The station's frame checks: each imager's frames against its own bounds (the camera, and the X-ray
 /// imager of a pair). A part is implausible when any of its frames is; `alarm_after` such parts in a row
-/// set the alarm, and the next plausible part clears it.
+/// of one cavity set the alarm (a cavity whose view is blocked alarms even while the others are fine),
+/// and the alarm clears once no cavity has such a run.
 #[derive(Debug)]
 pub struct FrameChecks {
     camera: Bounds,
     xray: Bounds,
     alarm_after: u32,
-    run: u32,
+    /// Implausible parts in a row, per cavity.
+    runs: Vec<u32>,
 }
 
 impl FrameChecks {
     /// `None` when the config turns the checks off.
     pub fn new(cfg: &PlausibilityConfig) -> Option<Self> {
-        cfg.enabled.then(|| Self { camera: cfg.camera, xray: cfg.xray, alarm_after: cfg.alarm_after.max(1), run: 0 })
+        cfg.enabled.then(|| Self {
+            camera: cfg.camera,
+            xray: cfg.xray,
+            alarm_after: cfg.alarm_after.max(1),
+            runs: Vec::new(),
+        })
     }
 
     /// Checks a part's frames: `Err` names the imager and the reason; the second value is `Some(on)` when
     /// the implausible-frame alarm changes.
-    pub fn check(&mut self, camera: &Frame, xray: Option<&Frame>) -> (Result<(), String>, Option<bool>) {
+    pub fn check(&mut self, cavity: usize, camera: &Frame, xray: Option<&Frame>) -> (Result<(), String>, Option<bool>) {
         let mut verdict = match self.camera.check(&FrameStats::of(camera, &self.camera)) {
             Some(why) => Err(format!("camera: {why}")),
             None => Ok(()),
@@ -216,9 +223,14 @@ impl FrameChecks {
                 verdict = Err(format!("X-ray imager: {why}"));
             }
         }
-        let was = self.run >= self.alarm_after;
-        self.run = if verdict.is_ok() { 0 } else { self.run.saturating_add(1) };
-        let now = self.run >= self.alarm_after;
+        if self.runs.len() <= cavity {
+            self.runs.resize(cavity + 1, 0);
+        }
+        let alarmed = |runs: &[u32]| runs.iter().any(|&r| r >= self.alarm_after);
+        let was = alarmed(&self.runs);
+        let run = &mut self.runs[cavity];
+        *run = if verdict.is_ok() { 0 } else { run.saturating_add(1) };
+        let now = alarmed(&self.runs);
         (verdict, (now != was).then_some(now))
     }
 }
@@ -315,18 +327,32 @@ mod tests {
     fn the_alarm_goes_on_at_the_nth_implausible_part_in_a_row_and_off_at_the_next_good_one() {
         let mut c = FrameChecks::new(&PlausibilityConfig::default()).expect("enabled by default");
         let (good, blank) = (textured(60, 180), grey(0));
-        assert_eq!(c.check(&blank, None).1, None);
-        assert_eq!(c.check(&blank, None).1, None);
+        assert_eq!(c.check(0, &blank, None).1, None);
+        assert_eq!(c.check(0, &blank, None).1, None);
         // A good frame in between restarts the count.
-        assert_eq!(c.check(&good, None), (Ok(()), None));
-        assert_eq!(c.check(&blank, None).1, None);
-        assert_eq!(c.check(&blank, None).1, None);
-        let (r, change) = c.check(&blank, None);
+        assert_eq!(c.check(0, &good, None), (Ok(()), None));
+        assert_eq!(c.check(0, &blank, None).1, None);
+        assert_eq!(c.check(0, &blank, None).1, None);
+        let (r, change) = c.check(0, &blank, None);
         assert!(r.is_err());
         assert_eq!(change, Some(true), "third in a row (the default alarm_after)");
-        assert_eq!(c.check(&blank, None).1, None, "the alarm is raised once per run");
-        assert_eq!(c.check(&good, None), (Ok(()), Some(false)));
-        assert_eq!(c.check(&good, None).1, None);
+        assert_eq!(c.check(0, &blank, None).1, None, "the alarm is raised once per run");
+        assert_eq!(c.check(0, &good, None), (Ok(()), Some(false)));
+        assert_eq!(c.check(0, &good, None).1, None);
+    }
+
+    #[test]
+    fn one_blocked_cavity_alarms_although_the_other_cavities_see_parts() {
+        let mut c = FrameChecks::new(&PlausibilityConfig::default()).expect("enabled by default");
+        let (good, blank) = (textured(60, 180), grey(0));
+        let mut changes = Vec::new();
+        for _ in 0..3 {
+            changes.push(c.check(0, &good, None).1);
+            changes.push(c.check(1, &blank, None).1);
+        }
+        assert_eq!(changes, [None, None, None, None, None, Some(true)], "cavity 1's third blank frame");
+        assert_eq!(c.check(0, &good, None).1, None, "cavity 0 does not clear cavity 1's run");
+        assert_eq!(c.check(1, &good, None).1, Some(false));
     }
 
     #[test]
@@ -334,13 +360,13 @@ mod tests {
         let cfg = PlausibilityConfig { alarm_after: 2, ..PlausibilityConfig::default() };
         let mut c = FrameChecks::new(&cfg).expect("enabled by default");
         let good = textured(60, 180);
-        let (r, change) = c.check(&good, Some(&grey(255)));
+        let (r, change) = c.check(0, &good, Some(&grey(255)));
         assert!(r.as_ref().is_err_and(|e| e.starts_with("X-ray imager: implausible frame: too bright")), "{r:?}");
         assert_eq!(change, None);
-        let (r, change) = c.check(&grey(0), Some(&good));
+        let (r, change) = c.check(0, &grey(0), Some(&good));
         assert!(r.as_ref().is_err_and(|e| e.starts_with("camera: implausible frame: too dark")), "{r:?}");
         assert_eq!(change, Some(true), "two implausible parts in a row, either imager: alarm");
-        assert_eq!(c.check(&good, Some(&good)), (Ok(()), Some(false)));
+        assert_eq!(c.check(0, &good, Some(&good)), (Ok(()), Some(false)));
         assert!(FrameChecks::new(&PlausibilityConfig { enabled: false, ..cfg }).is_none());
     }
 

@@ -162,7 +162,8 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let left: Vec<u64> = self.parts.keys().copied().collect();
         for id in left {
             if let Some(p) = self.parts.remove(&id) {
-                let rejected = p.rejected_late;
+                // Rejected late only if its reject output really fired.
+                let rejected = p.rejected_late && !p.reject_failed;
                 self.emit(p, rejected, Some("station stopped before a result".into()));
             }
         }
@@ -196,7 +197,9 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 p.outcome = Some(outcome);
                 if p.rejected_late {
                     if let Some(p) = self.parts.remove(&id) {
-                        self.emit(p, true, None);
+                        // Its reject point passed: rejected, unless that reject could not be written.
+                        let rejected = !p.reject_failed;
+                        self.emit(p, rejected, None);
                     }
                 }
             }

@@ -16,7 +16,7 @@ fn timing() -> Timing {
         pulse: PULSE,
         reject_on_fault: true,
         threshold: 0.5,
-        overload_window: 200,
+        overload_window: 40,
         overload_max_share: 0.05,
     }
 }
@@ -229,8 +229,8 @@ fn parts_shed_for_want_of_capacity_set_the_overload_alarm_and_it_clears_when_the
     let h = start();
     let t0 = Instant::now();
     let shed = || Outcome::Shed { reason: "station overloaded: not inspected".into() };
-    // 20 judged parts, then 20 shed (50% of 40 > 5%): alarm; then 200 judged push the shed ones out of
-    // the 200-part window (share under half the bound): alarm off. 240 records fit the recorder's queue.
+    // 20 judged parts, then 20 shed (50% of a full 40-part window > 5%): alarm; then 40 judged push the
+    // shed ones out of the window (share under half the bound): alarm off.
     let mut id = 0;
     let mut next = |h: &Harness, outcome: Outcome| {
         id += 1;
@@ -244,12 +244,36 @@ fn parts_shed_for_want_of_capacity_set_the_overload_alarm_and_it_clears_when_the
     for _ in 0..20 {
         next(&h, shed());
     }
-    for _ in 0..200 {
+    for _ in 0..40 {
         next(&h, scored(false));
     }
     let (records, changes) = finish(h);
-    assert_eq!(records.len(), 240);
+    assert_eq!(records.len(), 80);
     assert!(records.values().filter(|r| r.error.is_some()).all(|r| r.rejected));
     let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
     assert_eq!(alarm, [1, 0], "{changes:?}");
+}
+
+#[test]
+fn a_late_part_whose_reject_cannot_be_written_is_not_recorded_as_rejected() {
+    let epoch = Instant::now();
+    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
+    let timeline = Timeline::new(epoch, None).unwrap();
+    let shared = timeline.shared.clone();
+    let gpio = FailingReject { inner: SimGpio::new(names, timeline), fail: 1 };
+    let (rec_tx, records) = record_channel();
+    let s = RejectScheduler::new(gpio, timing(), "t".into(), Arc::default(), rec_tx);
+    let (tx, rx) = actuator_channel(DELAY);
+    let scheduler = std::thread::spawn(move || {
+        s.run(rx);
+    });
+    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
+    let t0 = Instant::now();
+    h.tx.register(ticket(1, t0)).unwrap();
+    // No verdict by the reject point: rejected late, and that reject's write fails.
+    std::thread::sleep((t0 + DELAY + PULSE).saturating_duration_since(Instant::now()));
+    h.tx.outcome(1, t0, scored(false)).unwrap();
+    let (records, _) = finish(h);
+    let r = &records[&1];
+    assert!(r.late && r.reject_failed && !r.rejected, "{r:?}");
 }

@@ -204,7 +204,7 @@ impl Capture {
                             let _ = self.act_tx.fault(FaultKind::Source, false);
                         }
                         if let Some(checks) = &mut self.checks {
-                            let (verdict, alarm) = checks.check(&frame, xray.as_ref());
+                            let (verdict, alarm) = checks.check(cavity, &frame, xray.as_ref());
                             if let Some(on) = alarm {
                                 if on {
                                     log::error!("frames that cannot show a part, several in a row: alarm on");
