@@ -226,6 +226,10 @@ fn a_detector_swapped_while_running_takes_over_and_a_broken_one_is_refused() {
         v["inspection"]["model"] = json!(m);
         v["source"]["loop"] = json!(true);
         v["trigger"]["rate_hz"] = json!(5);
+        // The candidate's warm-up and discriminating self-test (several detector runs) share the two cores
+        // with inspection: a part during them took up to 222 ms here, so the travel time is a real line's
+        // (the default is 400 ms) rather than the 200 ms of the other tests.
+        v["actuation"]["delay_ms"] = json!(600);
         v["model_updates"] = json!({ "watch": true, "settle_ms": 100, "state_dir": dir_of(&v["records"]["results"]) });
     });
     fn dir_of(results: &Value) -> PathBuf {
@@ -267,7 +271,8 @@ fn a_detector_swapped_while_running_takes_over_and_a_broken_one_is_refused() {
     assert!(first_new >= 5, "the old detector judged the parts before and during the refusal: {v:?}");
     assert!(v[..first_new].iter().all(|x| *x == "1.0.0") && v[first_new..].iter().all(|x| *x == "1.0.1"), "{v:?}");
     assert!(v.len() - first_new >= 3, "the new detector judged the parts after it: {v:?}");
-    assert!(results.iter().all(|r| r["verdict"] != "error" && r["late"] == false), "no part lost to the swaps");
+    let lost: Vec<&Value> = results.iter().filter(|r| r["verdict"] == "error" || r["late"] == true).collect();
+    assert!(lost.is_empty(), "no part lost to the swaps: {lost:?}");
     assert_eq!((report.metrics.model_swaps, report.metrics.model_loads_refused), (1, 1));
     assert!(rises(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
     let last = status().events.into_iter().rev().find(|e| e.event == "refused").expect("refusal recorded");
