@@ -167,7 +167,9 @@ check "gpio pulse releases the line inactive" "$(val 1)" 0
 # patterns: its verdicts are whatever they are; what is checked is that every edge gives one judged pair
 # (none incomplete) and that the reject output follows the verdicts (by the host, from the results and
 # the timeline).
-start_station electrode 900
+# Up to 10 minutes: the start-up self-test runs the detector several times, 10-90 s each under emulation
+# (86 s measured on a slow day).
+start_station electrode 6000
 check "electrode station ready on two imagers ($UP_S s)" "$(val 3)" 0
 # Inference under software emulation takes 10-20 s per pair (22 ms on the host), hence the 30 s reject
 # delay and only two parts. SIGTERM comes right after the edges: the parts in flight are still judged

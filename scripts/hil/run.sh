@@ -19,7 +19,7 @@ accel=${HIL_ACCEL:-tcg}
 echo "hil: booting Debian $abi under qemu ($accel) with vivid and gpio-sim"
 start=$(date +%s)
 set +e
-timeout "${HIL_TIMEOUT:-900}" qemu-system-x86_64 -machine accel=$accel -cpu max -smp 2 -m 2048 -nographic \
+timeout "${HIL_TIMEOUT:-1800}" qemu-system-x86_64 -machine accel=$accel -cpu max -smp 2 -m 2048 -nographic \
   -no-reboot -kernel .hil/kernel-$abi/boot/vmlinuz-$abi -initrd .hil/initramfs.cpio.gz \
   -append 'console=ttyS0 quiet loglevel=3 panic=-1' > .hil/console.log 2>&1
 qrc=$?
