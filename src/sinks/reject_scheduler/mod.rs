@@ -28,6 +28,8 @@ const QUIET_SETTLE: Duration = Duration::from_millis(20);
 const RECORD_SLACK: Duration = Duration::from_millis(50);
 /// How soon a pulse end whose write failed is tried again.
 const END_RETRY: Duration = Duration::from_millis(10);
+/// How soon alarm and ready are written again after a write of either failed.
+const STATUS_RETRY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -54,6 +56,8 @@ struct Pending {
 enum Event {
     RejectPoint(u64),
     PulseEnd(OutputLine),
+    /// Alarm and ready written again: the last write of either failed.
+    StatusRetry,
 }
 
 pub struct RejectScheduler<G: GpioOutputs> {
@@ -70,6 +74,8 @@ pub struct RejectScheduler<G: GpioOutputs> {
     faults: BTreeMap<FaultKind, bool>,
     /// Outputs whose last write failed: the actuator fault lasts until each has been written again.
     failed_lines: std::collections::BTreeSet<OutputLine>,
+    /// A `StatusRetry` is pending: alarm or ready could not be written.
+    status_stale: bool,
     overload: OverloadWindow,
     out: mailbox::Sender<Settled>,
 }
@@ -93,6 +99,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             pulse_until: BTreeMap::new(),
             faults: BTreeMap::new(),
             failed_lines: Default::default(),
+            status_stale: false,
             overload: OverloadWindow::default(),
             out,
         }
@@ -147,6 +154,11 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         loop {
             let wake = self.next_wake();
             if !open {
+                // Stopping: a pending status retry alone keeps no one waiting (all outputs go safe below).
+                let only_status = self.events.iter().all(|Reverse((_, e))| *e == Event::StatusRetry);
+                if only_status && self.quiet.is_empty() {
+                    break;
+                }
                 let Some(t) = wake else { break };
                 std::thread::sleep(t.saturating_duration_since(Instant::now()));
             } else {
@@ -212,14 +224,32 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let was = self.faulted();
         self.faults.insert(kind, active);
         let now = self.faulted();
-        if was != now {
-            if let Err(e) = self.gpio.set(OutputLine::Alarm, now) {
-                log::error!("alarm output: {e}");
-            }
-            if let Err(e) = self.gpio.set(OutputLine::Ready, !now) {
-                log::error!("ready output: {e}");
+        if was != now && !self.status_stale {
+            self.write_status();
+        }
+    }
+
+    /// Writes alarm and ready for the present fault state. A failed write is counted and both are
+    /// written again every `STATUS_RETRY` until they take: the lamp and the line a PLC watches must not
+    /// stay stale. (Not an actuator fault of its own: the alarm could not show it.)
+    fn write_status(&mut self) {
+        let faulted = self.faulted();
+        let mut failed = false;
+        for (line, active) in [(OutputLine::Alarm, faulted), (OutputLine::Ready, !faulted)] {
+            if let Err(e) = self.gpio.set(line, active) {
+                self.metrics.inc(&self.metrics.output_write_errors);
+                if !self.status_stale {
+                    log::error!("{line} output cannot be written (trying again every {STATUS_RETRY:?}): {e}");
+                }
+                failed = true;
             }
         }
+        if failed {
+            self.events.push(Reverse((Instant::now() + STATUS_RETRY, Event::StatusRetry)));
+        } else if self.status_stale {
+            log::info!("alarm and ready outputs written again");
+        }
+        self.status_stale = failed;
     }
 
     /// Writes one output; a failed write is an actuator fault (alarm) until the line is written again.
@@ -259,6 +289,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 match ev {
                     Event::RejectPoint(id) => self.reject_point(id, t),
                     Event::PulseEnd(line) => self.pulse_end(line),
+                    Event::StatusRetry => self.write_status(),
                 }
             } else {
                 let Some(Reverse((t, id))) = self.quiet.pop() else { break };

@@ -162,15 +162,19 @@ fn judged_ok_parts_are_recorded_soon_after_their_reject_point() {
     finish(h);
 }
 
-/// Outputs whose reject line refuses its first `fail` writes (a driver error, a line taken away).
+/// Outputs whose reject line (or, with `status`, alarm line) refuses its first `fail` writes (a driver
+/// error, a line taken away).
 struct FailingReject {
     inner: SimGpio,
     fail: usize,
+    status: bool,
 }
 
 impl GpioOutputs for FailingReject {
     fn set(&mut self, line: OutputLine, active: bool) -> Result<(), crate::sinks::gpio::GpioError> {
-        if matches!(line, OutputLine::Reject(_)) && self.fail > 0 {
+        let target =
+            if self.status { matches!(line, OutputLine::Alarm) } else { matches!(line, OutputLine::Reject(_)) };
+        if target && self.fail > 0 {
             self.fail -= 1;
             return Err(crate::sinks::gpio::GpioError::Line { line: line.to_string(), reason: "injected: EIO".into() });
         }
@@ -200,7 +204,7 @@ fn a_reject_that_cannot_be_written_is_recorded_as_failed_with_the_alarm_on_until
     let shared = timeline.shared.clone();
     let mut inner = SimGpio::new(names, timeline);
     inner.set(OutputLine::Ready, true).unwrap();
-    let gpio = FailingReject { inner, fail: 1 };
+    let gpio = FailingReject { inner, fail: 1, status: false };
     let (rec_tx, records) = record_channel();
     let metrics: Arc<StationMetrics> = Arc::default();
     let s = RejectScheduler::new(gpio, timing(), "t".into(), metrics.clone(), rec_tx);
@@ -260,7 +264,7 @@ fn a_late_part_whose_reject_cannot_be_written_is_not_recorded_as_rejected() {
     let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
     let timeline = Timeline::new(epoch, None).unwrap();
     let shared = timeline.shared.clone();
-    let gpio = FailingReject { inner: SimGpio::new(names, timeline), fail: 1 };
+    let gpio = FailingReject { inner: SimGpio::new(names, timeline), fail: 1, status: false };
     let (rec_tx, records) = record_channel();
     let s = RejectScheduler::new(gpio, timing(), "t".into(), Arc::default(), rec_tx);
     let (tx, rx) = actuator_channel(DELAY);
@@ -276,4 +280,31 @@ fn a_late_part_whose_reject_cannot_be_written_is_not_recorded_as_rejected() {
     let (records, _) = finish(h);
     let r = &records[&1];
     assert!(r.late && r.reject_failed && !r.rejected, "{r:?}");
+}
+
+#[test]
+fn an_alarm_that_cannot_be_written_is_written_again_until_it_takes() {
+    let epoch = Instant::now();
+    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
+    let timeline = Timeline::new(epoch, None).unwrap();
+    let shared = timeline.shared.clone();
+    let gpio = FailingReject { inner: SimGpio::new(names, timeline), fail: 2, status: true };
+    let (rec_tx, records) = record_channel();
+    let metrics: Arc<StationMetrics> = Arc::default();
+    let s = RejectScheduler::new(gpio, timing(), "t".into(), metrics.clone(), rec_tx);
+    let (tx, rx) = actuator_channel(DELAY);
+    let scheduler = std::thread::spawn(move || {
+        s.run(rx);
+    });
+    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
+    h.tx.fault(FaultKind::Source, true).unwrap();
+    std::thread::sleep(STATUS_RETRY * 3 + Duration::from_millis(50));
+    let on_at = {
+        let changes = h.timeline.lock().unwrap();
+        changes.iter().find(|c| c.line == "alarm" && c.value == 1).map(|c| c.t_ms)
+    };
+    let on_at = on_at.expect("the alarm came on after its failed writes");
+    assert!(on_at >= 2.0 * STATUS_RETRY.as_millis() as f64 - 5.0, "on after two retries, at {on_at} ms");
+    assert_eq!(metrics.snapshot().output_write_errors, 2);
+    finish(h);
 }
