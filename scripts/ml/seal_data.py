@@ -16,7 +16,7 @@ STD = (0.25, 0.25, 0.25)
 INPUT_HW = (64, 256)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=1024)
 def _resize_weights(in_size: int, out_size: int) -> tuple[np.ndarray, int]:
     """Integer weights [out, in] and their precision, as fast_image_resize 6.1 computes them for a
     bilinear convolution with the kernel widened when shrinking (src/convolution/mod.rs, optimisations.rs)."""
@@ -121,4 +121,20 @@ def load_set(root: Path) -> SealSet:
         labels=np.asarray([1 if r["label"] == "ng" else 0 for r in rows], np.int64),
         defects=[r.get("defect") for r in rows],
         image_paths=[r["image"] for r in rows],
+    )
+
+
+def concat(sets: list[SealSet]) -> SealSet:
+    """Several sets as one: references stay per set (indices shifted), so pairs keep their own reference."""
+    if len(sets) == 1:
+        return sets[0]
+    offsets = np.cumsum([0] + [len(s.references) for s in sets[:-1]])
+    return SealSet(
+        root=sets[0].root,
+        images=np.concatenate([s.images for s in sets]),
+        ref_index=np.concatenate([s.ref_index + o for s, o in zip(sets, offsets)]),
+        references=np.concatenate([s.references for s in sets]),
+        labels=np.concatenate([s.labels for s in sets]),
+        defects=[d for s in sets for d in s.defects],
+        image_paths=[p for s in sets for p in s.image_paths],
     )

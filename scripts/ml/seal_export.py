@@ -66,12 +66,13 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True, help="path of the full model (.onnx)")
     p.add_argument("--name", default="seal-siamese-attention")
     p.add_argument("--version", default="1.0.0")
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threshold", type=float, help="NG threshold (default: the one training chose on its selection set)")
     a = p.parse_args()
 
     model, ckpt = load_checkpoint(a.checkpoint)
     metrics = json.loads(a.eval.read_text())
     training = ckpt.get("training", {})
+    threshold = a.threshold if a.threshold is not None else float(training.get("threshold", 0.5))
     stem = a.out.with_suffix("")
     enc_path, head_path = Path(f"{stem}.encoder.onnx"), Path(f"{stem}.head.onnx")
     a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -92,17 +93,21 @@ def main() -> None:
         "version": a.version,
         "weights_sha256": weights_sha256(model),
         "labels": ["ok", "ng"],
-        "thresholds": {"ng": a.threshold},
+        "thresholds": {"ng": threshold},
         "distribution_gain": {"alpha": model.config["alpha"], "eps": 1e-6},
         "architecture": {
-            "encoder": "shared-weight compact CNN, 6 conv layers, 4x16 spatial tokens",
-            "interaction": "bidirectional multi-head cross-attention over encoder tokens",
+            "encoder": "shared-weight compact CNN, 6 conv layers, "
+            + ("8x32" if model.config.get("fine") else "4x16") + " spatial tokens"
+            + (", per-image standardisation" if model.config.get("standardise") else ""),
+            "interaction": "bidirectional multi-head cross-attention over encoder tokens"
+            + (", plus the same-place token difference" if model.config.get("same_pos") else ""),
             "classifier": "3 fully connected layers + Softmax",
             **model.config,
         },
         "training": {
             "data": training.get("data"),
-            "dataset_generator": "scripts/ml/seal_render.py",
+            "dataset_generator": "scripts/ml/seal_recipes.py (a recipe per pair) + scripts/ml/seal_render.py",
+            "threshold_chosen_on": training.get("select"),
             "seed": training.get("seed"),
             "epochs_run": training.get("epochs_run"),
             "best_epoch": training.get("best", {}).get("epoch"),

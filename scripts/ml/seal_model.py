@@ -19,22 +19,33 @@ def conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 class Encoder(nn.Module):
-    """Compact CNN: [N,3,64,256] -> feature tokens [N, T=4*16, D] (spatial tokens of the last map)."""
+    """Compact CNN: [N,3,64,256] -> feature tokens [N, T, D] (spatial tokens of the last map: 4x16, or
+    8x32 with `fine`)."""
 
-    def __init__(self, dim: int = 64):
+    def __init__(self, dim: int = 64, standardise: bool = False, fine: bool = False):
         super().__init__()
+        # Per-image standardisation: a capture's exposure, gain and film tone say nothing about the seal,
+        # so the encoder sees each image with zero mean and unit spread (a blank frame stays flat: the
+        # floor keeps sensor noise from being blown up into texture).
+        self.standardise = standardise
         self.body = nn.Sequential(
             conv_bn(3, 24, 2),
             conv_bn(24, 32, 2),
             conv_bn(32, 32, 1),
             conv_bn(32, 64, 2),
             conv_bn(64, 64, 1),
-            conv_bn(64, 96, 2),
+            # `fine`: the last stage keeps 8x32 tokens (stride 8), so a defect a few pixels wide still
+            # owns a token of its own when live and reference are compared.
+            conv_bn(64, 96, 1 if fine else 2),
             nn.Conv2d(96, dim, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.body(x)  # [N, D, 4, 16]
+        if self.standardise:
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            spread = (x - mean).pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+            x = (x - mean) / (spread + 0.1)
+        f = self.body(x)  # [N, D, 4, 16] or [N, D, 8, 32]
         return f.flatten(2).transpose(1, 2)  # [N, T, D]
 
 
@@ -67,17 +78,21 @@ def distribution_gain(v: torch.Tensor, alpha: float, eps: float = 1e-6) -> torch
 class Head(nn.Module):
     """Embeddings of the live image and the reference -> probabilities [N, 2] (0 = OK, 1 = NG)."""
 
-    def __init__(self, dim: int = 64, tokens: int = 64, alpha: float = 1.0, attention: bool = True):
+    def __init__(self, dim: int = 64, tokens: int = 64, alpha: float = 1.0, attention: bool = True, same_pos: bool = False):
         super().__init__()
         self.alpha = alpha
         self.attention = attention
+        # `same_pos`: each live token is also compared with the reference token at its own place (live
+        # and reference are roughly aligned by the station), beside what attention finds for it anywhere.
+        self.same_pos = same_pos
+        parts = 4 if same_pos else 3
         self.pos = nn.Parameter(torch.zeros(1, tokens, dim))
         nn.init.normal_(self.pos, std=0.02)
         if attention:
             self.live_to_ref = CrossAttention(dim)
             self.ref_to_live = CrossAttention(dim)
-            self.fuse_live = nn.Sequential(nn.Linear(3 * dim, dim), nn.ReLU(inplace=True))
-            self.fuse_ref = nn.Sequential(nn.Linear(3 * dim, dim), nn.ReLU(inplace=True))
+            self.fuse_live = nn.Sequential(nn.Linear(parts * dim, dim), nn.ReLU(inplace=True))
+            self.fuse_ref = nn.Sequential(nn.Linear(parts * dim, dim), nn.ReLU(inplace=True))
         else:
             self.fuse_live = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True))
         self.classifier = nn.Sequential(
@@ -95,8 +110,12 @@ class Head(nn.Module):
         if self.attention:
             a_l = self.live_to_ref(live, ref)  # what in the reference each live token corresponds to
             a_r = self.ref_to_live(ref, live)
-            u_l = self.fuse_live(torch.cat([live, a_l, live - a_l], dim=-1))
-            u_r = self.fuse_ref(torch.cat([ref, a_r, ref - a_r], dim=-1))
+            if self.same_pos:
+                u_l = self.fuse_live(torch.cat([live, a_l, live - a_l, live - ref], dim=-1))
+                u_r = self.fuse_ref(torch.cat([ref, a_r, ref - a_r, ref - live], dim=-1))
+            else:
+                u_l = self.fuse_live(torch.cat([live, a_l, live - a_l], dim=-1))
+                u_r = self.fuse_ref(torch.cat([ref, a_r, ref - a_r], dim=-1))
             return torch.cat([u_l.amax(1), u_l.mean(1), u_r.amax(1), u_r.mean(1)], dim=-1)
         # Ablation: the classic Siamese comparison of pooled vectors, no attention between features.
         p_l, p_r = self.fuse_live(live), self.fuse_live(ref)
@@ -113,11 +132,13 @@ class Head(nn.Module):
 
 
 class SealClassifier(nn.Module):
-    def __init__(self, dim: int = 64, alpha: float = 1.0, attention: bool = True):
+    def __init__(self, dim: int = 64, alpha: float = 1.0, attention: bool = True, standardise: bool = False,
+                 fine: bool = False, same_pos: bool = False):
         super().__init__()
-        self.config = {"dim": dim, "alpha": alpha, "attention": attention}
-        self.encoder = Encoder(dim)
-        self.head = Head(dim, 64, alpha, attention)
+        self.config = {"dim": dim, "alpha": alpha, "attention": attention, "standardise": standardise,
+                       "fine": fine, "same_pos": same_pos}
+        self.encoder = Encoder(dim, standardise, fine)
+        self.head = Head(dim, 256 if fine else 64, alpha, attention, same_pos)
 
     def logits(self, image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         # One encoder pass over live and reference together: in training, BatchNorm then normalises both

@@ -1,7 +1,16 @@
-"""Trains the seal classifier on any folder in the DESIGN seal format.
+"""Trains (or fine-tunes) the seal classifier on folders in the DESIGN seal format and rendered pools.
 
-A fixed share of the folder (chosen by the seed) is held out for validation; training stops early when the
-validation loss has not improved for `--patience` epochs, and the best epoch's weights are kept.
+Training data: any mix of `--data DIR` (DESIGN seal format) and `--pool NPZ` (seal_pool.py: one recipe per
+pair). Model selection (the epoch kept, and the NG threshold written into the checkpoint) uses
+`--select-data`/`--select-pool` when given, else a seeded share (`--val-fraction`) of the training data.
+
+Besides the labelled pairs, every batch carries NG pairs made on the fly, because a station must reject
+them and no dataset labels them:
+- wrong reference: an OK live image against another recipe's reference (an operator loaded the wrong
+  recipe: the part must be rejected, not passed);
+- blank live frames: black, white, flat grey, pure noise (lens cap, dead lighting, camera pointed away);
+and a few OK pairs of the reference against itself (with fresh noise).
+Live and reference are mirrored together (left-right and top-bottom), which keeps a pair consistent.
 """
 
 from __future__ import annotations
@@ -15,90 +24,175 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seal_data import MEAN, STD, load_set
-from seal_model import SealClassifier
+import seal_pool
+from seal_data import MEAN, STD, concat, load_set
+from seal_model import SealClassifier, load_checkpoint
 
 MEAN_T = torch.tensor(MEAN).view(1, 3, 1, 1)
 STD_T = torch.tensor(STD).view(1, 3, 1, 1)
 
 
 def to_input(u8: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(u8).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(np.ascontiguousarray(u8)).permute(0, 3, 1, 2).float().div_(255.0)
     return (x - MEAN_T) / STD_T
 
 
-def evaluate_loss(model, data, idx, batch=256):
+def blank_frames(rng: np.random.Generator, n: int, hw: tuple[int, int]) -> np.ndarray:
+    """Frames with no seal in them: flat at any level (with a little sensor noise or a gradient), or noise."""
+    h, w = hw
+    out = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        kind = rng.integers(4)
+        if kind == 3:
+            out[i] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            continue
+        level = {0: rng.uniform(0, 25), 1: rng.uniform(230, 255), 2: rng.uniform(25, 230)}[int(kind)]
+        ramp = np.linspace(-1, 1, w)[None, :, None] * rng.uniform(0, 12)
+        px = level + ramp + rng.normal(0, rng.uniform(0, 4), (h, w, 3))
+        out[i] = np.clip(px, 0, 255).astype(np.uint8)
+    return out
+
+
+def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, blank: float, same: float):
+    """Images, references and labels of a batch, with some pairs replaced by made-up NG pairs."""
+    img = data.images[b].copy()
+    ref_idx = data.ref_index[b].copy()
+    labels = data.labels[b].copy()
+    n = len(b)
+    ok = np.flatnonzero(labels == 0)
+    n_wrong = min(len(ok), int(rng.binomial(n, wrong_ref))) if len(data.references) > 1 else 0
+    for i in rng.choice(ok, n_wrong, replace=False):
+        other = int(rng.integers(len(data.references) - 1))
+        ref_idx[i] = other if other < ref_idx[i] else other + 1
+        labels[i] = 1
+    # A few OK pairs are the reference itself with fresh sensor noise: an unchanged seal is always OK,
+    # whatever the scene (the station's self-test judges the reference against itself).
+    for i in rng.choice(ok, min(len(ok), int(rng.binomial(n, same))), replace=False):
+        if labels[i] == 0:
+            noisy = data.references[ref_idx[i]] + rng.normal(0, rng.uniform(0.5, 3), img.shape[1:])
+            img[i] = np.clip(noisy, 0, 255).astype(np.uint8)
+    n_blank = int(rng.binomial(n, blank))
+    if n_blank:
+        slots = rng.choice(n, n_blank, replace=False)
+        img[slots] = blank_frames(rng, n_blank, img.shape[1:3])
+        labels[slots] = 1
+    ref = data.references[ref_idx]
+    if rng.random() < 0.5:
+        img, ref = img[:, :, ::-1], ref[:, :, ::-1]
+    if rng.random() < 0.3:
+        img, ref = img[:, ::-1], ref[:, ::-1]
+    return img, ref, labels
+
+
+def predict(model, data, idx, batch=256) -> np.ndarray:
     model.eval()
-    losses, correct = [], 0
+    out = []
     with torch.no_grad():
         for s in range(0, len(idx), batch):
             b = idx[s : s + batch]
             logits = model.logits(to_input(data.images[b]), to_input(data.references[data.ref_index[b]]))
-            y = torch.from_numpy(data.labels[b])
-            losses.append(F.cross_entropy(logits, y, reduction="sum").item())
-            correct += (logits.argmax(1) == y).sum().item()
-    return sum(losses) / len(idx), correct / len(idx)
+            out.append(torch.softmax(logits, 1)[:, 1].numpy())
+    return np.concatenate(out)
+
+
+def selection_loss(p_ng: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(np.where(labels == 1, p_ng, 1 - p_ng), 1e-7, 1.0)
+    return float(-np.log(p).mean())
+
+
+def choose_threshold(p_ng: np.ndarray, labels: np.ndarray) -> float:
+    """Fewest errors on the selection set, misses counted twice (a passed bad part costs more than a
+    rejected good one); within the band the firmware accepts (0.05..0.95); ties go to the middle."""
+    best = (float("inf"), 0.5)
+    for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        cost = 2 * np.sum((p_ng < t) & (labels == 1)) + np.sum((p_ng >= t) & (labels == 0))
+        key = (cost, abs(t - 0.5))
+        if key < (best[0], abs(best[1] - 0.5)):
+            best = (cost, float(t))
+    return best[1]
+
+
+def load_sources(dirs: list[Path], pools: list[Path]):
+    sets = [load_set(d) for d in dirs] + [seal_pool.load(p) for p in pools]
+    return concat(sets) if sets else None
 
 
 def train(args) -> dict:
     torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
-    data = load_set(args.data)
     rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(data.labels))
-    n_val = max(1, int(len(order) * args.val_fraction))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    model = SealClassifier(dim=args.dim, alpha=args.alpha, attention=not args.no_attention)
+    data = load_sources(args.data, args.pool)
+    if data is None:
+        raise SystemExit("nothing to train on: give --data and/or --pool")
+    select = load_sources(args.select_data, args.select_pool)
+    if select is None:  # a seeded share of the training data
+        order = rng.permutation(len(data.labels))
+        n_val = max(1, int(len(order) * args.val_fraction))
+        select, select_idx, train_idx = data, order[:n_val], order[n_val:]
+    else:
+        select_idx, train_idx = np.arange(len(select.labels)), np.arange(len(data.labels))
+    if args.max_train:  # quick experiments: a seeded subset
+        train_idx = rng.permutation(train_idx)[: args.max_train]
+        select_idx = rng.permutation(select_idx)[: max(200, args.max_train // 5)]
+    if args.init:
+        model, _ = load_checkpoint(args.init)
+        model.train()
+    else:
+        model = SealClassifier(dim=args.dim, alpha=args.alpha, attention=not args.no_attention,
+                               standardise=args.standardise, fine=args.fine, same_pos=args.same_pos)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = (len(train_idx) + args.batch - 1) // args.batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
-    best = {"val_loss": float("inf")}
-    history = []
-    since_best = 0
-    started = time.time()
+    best = {"select_loss": float("inf")}
+    history, since_best, started = [], 0, time.time()
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.time()
         perm = rng.permutation(train_idx)
         total = 0.0
         for s in range(0, len(perm), args.batch):
-            b = perm[s : s + args.batch]
-            img, ref = data.images[b], data.references[data.ref_index[b]]
-            if rng.random() < 0.5:  # mirror live and reference together: the pair stays consistent
-                img, ref = img[:, :, ::-1], ref[:, :, ::-1]
-            logits = model.logits(to_input(np.ascontiguousarray(img)), to_input(np.ascontiguousarray(ref)))
-            loss = F.cross_entropy(logits, torch.from_numpy(data.labels[b]))
+            img, ref, y = make_batch(data, perm[s : s + args.batch], rng, args.wrong_ref, args.blank, args.same)
+            loss = F.cross_entropy(model.logits(to_input(img), to_input(ref)), torch.from_numpy(y))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(b)
-        val_loss, val_acc = evaluate_loss(model, data, val_idx)
-        row = {"epoch": epoch, "train_loss": total / len(perm), "val_loss": val_loss, "val_acc": val_acc, "s": time.time() - t0}
+            total += loss.item() * len(y)
+        p_ng = predict(model, select, select_idx)
+        y_sel = select.labels[select_idx]
+        sel_loss = selection_loss(p_ng, y_sel)
+        row = {"epoch": epoch, "train_loss": total / len(perm), "select_loss": sel_loss,
+               "select_acc": float(((p_ng >= 0.5) == (y_sel == 1)).mean()), "s": round(time.time() - t0, 1)}
         history.append(row)
         print(json.dumps(row), flush=True)
-        if val_loss < best["val_loss"]:
-            best = {"val_loss": val_loss, "val_acc": val_acc, "epoch": epoch}
+        if sel_loss < best["select_loss"]:
+            best = {"select_loss": sel_loss, "select_acc": row["select_acc"], "epoch": epoch}
             torch.save({"config": model.config, "state_dict": model.state_dict()}, args.out)
             since_best = 0
         else:
             since_best += 1
             if since_best >= args.patience:
-                print(f"early stop: no val-loss gain for {args.patience} epochs", flush=True)
+                print(f"early stop: no selection-loss gain for {args.patience} epochs", flush=True)
                 break
+        if args.max_minutes and (time.time() - started) / 60 > args.max_minutes:
+            print(f"stop: the {args.max_minutes}-minute budget is spent", flush=True)
+            break
+    best_model, ckpt = load_checkpoint(args.out)
+    p_best = predict(best_model, select, select_idx)
+    threshold = choose_threshold(p_best, select.labels[select_idx])
     summary = {
-        "data": str(args.data),
+        "data": [str(d) for d in args.data] + [str(p) for p in args.pool],
+        "select": [str(d) for d in args.select_data] + [str(p) for p in args.select_pool] or "val-fraction split",
         "train_samples": len(train_idx),
-        "val_samples": len(val_idx),
+        "select_samples": len(select_idx),
         "seed": args.seed,
         "best": best,
+        "threshold": threshold,
         "epochs_run": len(history),
         "minutes": round((time.time() - started) / 60, 1),
-        "config": model.config,
+        "config": best_model.config,
         "args": {k: str(v) for k, v in vars(args).items()},
     }
-    ckpt = torch.load(args.out, weights_only=False)
     ckpt["training"] = summary
     ckpt["history"] = history
     torch.save(ckpt, args.out)
@@ -107,21 +201,33 @@ def train(args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, required=True, help="folder in the DESIGN seal format")
+    p.add_argument("--data", type=Path, action="append", default=[], help="folder in the DESIGN seal format")
+    p.add_argument("--pool", type=Path, action="append", default=[], help="rendered pool (seal_pool.py)")
+    p.add_argument("--select-data", type=Path, action="append", default=[], help="selection folder")
+    p.add_argument("--select-pool", type=Path, action="append", default=[], help="selection pool")
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--init", type=Path, help="checkpoint to fine-tune from (its architecture is kept)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=24)
     p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--max-minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--alpha", type=float, default=1.0, help="distribution-gain weight (0 disables it)")
     p.add_argument("--no-attention", action="store_true", help="ablation: pooled-vector comparison instead")
+    p.add_argument("--standardise", action="store_true", help="per-image standardisation in the encoder")
+    p.add_argument("--fine", action="store_true", help="8x32 encoder tokens instead of 4x16")
+    p.add_argument("--same-pos", action="store_true", help="also compare each token with the one at its place")
+    p.add_argument("--max-train", type=int, default=0, help="train on a seeded subset (quick experiments)")
+    p.add_argument("--wrong-ref", type=float, default=0.1, help="share of pairs made wrong-reference NG")
+    p.add_argument("--blank", type=float, default=0.04, help="share of pairs made blank-frame NG")
+    p.add_argument("--same", type=float, default=0.02, help="share of pairs made reference-vs-itself OK")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(train(args)["best"]))
+    print(json.dumps(train(args)))
 
 
 if __name__ == "__main__":
