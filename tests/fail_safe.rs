@@ -291,3 +291,69 @@ impl Trigger for Burst {
         TriggerEvent::Part(t)
     }
 }
+
+/// Good parts of one recipe judged against another recipe's reference (an operator loaded the wrong
+/// recipe): every one must be rejected as NG by the model, while the same parts against their own
+/// reference are OK.
+///
+/// Ignored until the model meets it (issue 18): seal model 2.0.0 calls 34 % of such pairs NG among the
+/// four demo recipes, which differ only a little (model 1.0.0: 0 %), and 96-100 % among recipes that
+/// differ more (`scripts/ml/seal_eval_suite.py`). `cargo test --test fail_safe -- --ignored` runs it.
+#[test]
+#[ignore = "issue 18: the shipped seal model calls only part of the wrong-recipe pairs NG"]
+fn good_parts_against_the_wrong_recipe_are_rejected() {
+    let _serial = common::serial();
+    let golden = common::golden();
+    let recipe_of = |reference: &str| Path::new(reference).file_stem().expect("stem").to_string_lossy().into_owned();
+    let recipes: std::collections::BTreeSet<String> = golden.iter().map(|g| recipe_of(&g.1)).collect();
+    for wrong in &recipes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let imgs = dir.path().join("frames");
+        std::fs::create_dir_all(&imgs).expect("frames dir");
+        let good_elsewhere: Vec<_> =
+            golden.iter().filter(|g| !common::golden_says_ng(&g.2) && recipe_of(&g.1) != *wrong).collect();
+        assert!(good_elsewhere.len() >= 2, "fixtures hold good parts of other recipes than {wrong}");
+        for (i, g) in good_elsewhere.iter().enumerate() {
+            let from = common::fixtures().join("seal").join(&g.0);
+            std::fs::copy(&from, imgs.join(format!("{i:03}.png"))).expect("copy sample");
+        }
+        let r = run(
+            dir.path(),
+            |v| {
+                v["source"]["path"] = json!(imgs);
+                v["inspection"]["recipe"] = json!(wrong);
+            },
+            |s| s,
+        );
+        assert_eq!(r.results.len(), good_elsewhere.len());
+        let passed: Vec<_> = r.results.iter().filter(|rec| rec["rejected"] != json!(true)).collect();
+        assert!(
+            passed.is_empty(),
+            "against {wrong}: {} of {} good parts of other recipes passed: {passed:?}",
+            passed.len(),
+            r.results.len()
+        );
+    }
+}
+
+/// With the exposure check switched off, the model itself still calls blank frames NG: the two
+/// defences do not depend on each other.
+#[test]
+fn the_model_itself_calls_blank_frames_ng() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let imgs = dir.path().join("frames");
+    frames(&imgs, &[("a.png", Some(0)), ("b.png", Some(255)), ("c.png", Some(128)), ("d.png", Some(40))]);
+    let r = run(
+        dir.path(),
+        |v| {
+            v["source"]["path"] = json!(imgs);
+            v["plausibility"] = json!({ "enabled": false });
+        },
+        |s| s,
+    );
+    assert_eq!(r.results.len(), 4);
+    for rec in &r.results {
+        assert_eq!((&rec["verdict"], &rec["rejected"]), (&json!("ng"), &json!(true)), "{rec}");
+    }
+}

@@ -56,7 +56,7 @@ fn run_station(
 }
 
 fn golden_ng(frame: &str) -> bool {
-    common::golden().iter().find(|g| g.0 == frame).map(|g| g.2[1] >= 0.5).expect("frame in golden set")
+    common::golden().iter().find(|g| g.0 == frame).map(|g| common::golden_says_ng(&g.2)).expect("frame in golden set")
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn full_disk_never_stops_inspection() {
     assert_eq!(m.parts_settled, 12, "every part still judged");
     assert!(m.results_write_errors >= 12, "each failed write counted: {m:?}");
     let rises = common::edges(&r.timeline, "reject0").iter().filter(|e| e.1 == 1).count();
-    let ng = common::golden().iter().filter(|g| g.2[1] >= 0.5).count();
+    let ng = common::golden().iter().filter(|g| common::golden_says_ng(&g.2)).count();
     assert_eq!(rises, ng, "rejects still fire for every NG part");
     assert_eq!(r.report.summary.parts, 12, "the summary still has every part");
 }

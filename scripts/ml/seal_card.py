@@ -78,7 +78,9 @@ def main() -> None:
         "",
         f"Training ran {tr['epochs_run']} epochs (best epoch {tr['best']['epoch']}, selection accuracy "
         f"{pct(tr['best'].get('select_acc'))}) in {tr['minutes']} min on 2 CPU cores; threshold "
-        f"{tr.get('threshold', m['thresholds']['ng'])}.",
+        f"{tr.get('threshold', m['thresholds']['ng'])}."
+        + (f" This was the last stage, started from `{tr['args']['init']}`; `scripts/train-seal.sh` lists the"
+           " stages before it." if tr.get("args", {}).get("init", "None") != "None" else ""),
         "",
         "## Held-out test metrics (seed 2)",
         "| metric | value | target | |",
@@ -128,10 +130,12 @@ def main() -> None:
     for name, v in variants:
         cells = " | ".join(pct(v["per_defect_recall"].get(k, {}).get("recall")) for k in t["per_defect_recall"])
         lines.append(f"| {name} | {pct(v['accuracy'])} | {pct(v['ng_recall'])} | {pct(v['false_reject_rate'])} | {cells} |")
+    if not r["ablations"]:
+        lines += ["", "The ablations were not re-run for this model (`scripts/train-seal.sh` runs them)."]
     errors = {name: round((1 - v["accuracy"]) * v["samples"]) for name, v in variants}
     full_err = errors[variants[0][0]]
     better = [n for n, e in errors.items() if e < full_err]
-    lines += [
+    lines += [] if not r["ablations"] else [
         "",
         "Reading: misjudged parts out of " + str(t["samples"]) + ": "
         + ", ".join(f"{n.split(' (')[0]} {e}" for n, e in errors.items()) + ". "

@@ -217,7 +217,7 @@ def card_section(report: dict) -> str:
         "it never draws), (c) `seal_render_b.py` seed 5 (3 recipes of an independently written renderer,",
         "captures of other sizes, 7 defect kinds, hard OK pairs). Model run through ONNX Runtime with the",
         "firmware's preprocessing (manifest size/colour/mean/std, its bilinear resize bit for bit), threshold "
-        f"{report['threshold']}; `cellgate replay` of set (c) with the shipped model gave p_ng within 3.2e-6",
+        f"{report['threshold']}; `cellgate replay` of set (c) gave p_ng within 3.2e-6 (measured with model 1.0.0)",
         "of the suite's (same accuracy, NG recall and false reject).",
         "",
         "    bash scripts/setup-eval.sh   # .venv-eval: numpy, Pillow, ONNX, ONNX Runtime (or the training .venv)",

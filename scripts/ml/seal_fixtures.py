@@ -38,6 +38,7 @@ def main() -> None:
     (a.out / "samples").mkdir(parents=True)
     (a.out / "references").mkdir()
     sess = ort.InferenceSession(str(a.model), providers=["CPUExecutionProvider"])
+    manifest = json.loads(sess.get_modelmeta().custom_metadata_map["cellgate.manifest"])
     golden = []
     with open(a.out / "manifest.jsonl", "w") as man:
         for row in picked:
@@ -52,7 +53,7 @@ def main() -> None:
             golden.append({"image": row["image"], "reference": row["reference"], "label": row["label"],
                            "probs": [float(v) for v in probs],
                            "input_checksum": {"image_sum": float(np.float64(x).sum()), "image_first": [float(v) for v in x.reshape(-1)[:4]]}})
-    (a.out / "golden.json").write_text(json.dumps({"model": a.model.name, "tolerance": 1e-4, "pairs": golden}, indent=2) + "\n")
+    (a.out / "golden.json").write_text(json.dumps({"model": a.model.name, "threshold": manifest["thresholds"]["ng"], "tolerance": 1e-4, "pairs": golden}, indent=2) + "\n")
     print(f"{len(golden)} pairs -> {a.out}")
 
 

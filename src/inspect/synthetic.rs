@@ -17,8 +17,8 @@ use crate::sources::{Frame, FrameInfo, PixelFormat};
 pub enum SealDefect {
     /// A dark jagged fissure from the top of the frame to the bottom, at 3/8 of the width.
     Crack,
-    /// Dark particles along the frame's height at 5/8 of the width. Not used by the self-test: the
-    /// shipped model calls it NG on the demo references but OK on a checkers reference (its black
+    /// Dark particles along the frame's height at 5/8 of the width. Not used by the self-test: seal
+    /// model 1.0.0 called it NG on the demo references but OK on a checkers reference (its black
     /// squares hide the particles).
     Particles,
 }

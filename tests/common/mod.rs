@@ -60,6 +60,18 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
 }
 
 /// Golden NG probability per fixture image.
+/// The NG threshold of the model the golden outputs were made with (its manifest's).
+pub fn golden_threshold() -> f32 {
+    let text = std::fs::read_to_string(fixtures().join("seal/golden.json")).expect("golden.json");
+    let v: Value = serde_json::from_str(&text).expect("golden JSON");
+    v["threshold"].as_f64().expect("threshold in golden.json") as f32
+}
+
+/// Does the golden output call this pair NG (at the model's threshold)?
+pub fn golden_says_ng(probs: &[f32; 2]) -> bool {
+    probs[1] >= golden_threshold()
+}
+
 pub fn golden() -> Vec<(String, String, [f32; 2])> {
     let text = std::fs::read_to_string(fixtures().join("seal/golden.json")).expect("golden.json");
     let v: Value = serde_json::from_str(&text).expect("golden JSON");
