@@ -16,7 +16,9 @@ use cellgate::sources::{Frame, FrameSource, SourceError};
 use cellgate::station::{Overrides, RunReport, Station};
 use serde_json::{json, Value};
 
-const DELAY_MS: f64 = 200.0;
+/// The default travel time: one pair takes about 20 ms on the host, but a busy 2-core CI runner once took
+/// 225 ms over a part (200 ms were too tight).
+const DELAY_MS: f64 = 400.0;
 const SLACK_MS: f64 = 60.0;
 
 fn samples() -> PathBuf {
@@ -227,8 +229,8 @@ fn a_detector_swapped_while_running_takes_over_and_a_broken_one_is_refused() {
         v["source"]["loop"] = json!(true);
         v["trigger"]["rate_hz"] = json!(5);
         // The candidate's warm-up and discriminating self-test (several detector runs) share the two cores
-        // with inspection: a part during them took up to 222 ms here, so the travel time is a real line's
-        // (the default is 400 ms) rather than the 200 ms of the other tests.
+        // with inspection: a part during them took up to 222 ms here, hence more travel time than the
+        // other tests' 400 ms.
         v["actuation"]["delay_ms"] = json!(600);
         v["model_updates"] = json!({ "watch": true, "settle_ms": 100, "state_dir": dir_of(&v["records"]["results"]) });
     });
