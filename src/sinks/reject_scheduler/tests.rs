@@ -30,17 +30,7 @@ struct Harness {
 }
 
 fn start() -> Harness {
-    let epoch = Instant::now();
-    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
-    let timeline = Timeline::new(epoch, None).unwrap();
-    let shared = timeline.shared.clone();
-    let (rec_tx, records) = record_channel();
-    let s = RejectScheduler::new(SimGpio::new(names, timeline), timing(), "t".into(), Arc::default(), rec_tx);
-    let (tx, rx) = actuator_channel(DELAY);
-    let scheduler = std::thread::spawn(move || {
-        s.run(rx);
-    });
-    Harness { tx, records, scheduler, timeline: shared, epoch }
+    start_failing(0, false, false).0
 }
 
 fn ticket(id: u64, trigger: Instant) -> PartTicket {
@@ -191,20 +181,20 @@ impl GpioOutputs for FailingReject {
     }
 }
 
-#[test]
-fn a_reject_that_cannot_be_written_is_recorded_as_failed_with_the_alarm_on_until_a_write_works() {
+/// A harness on `FailingReject` outputs (`fail` refused writes of the reject line, or of the alarm with
+/// `status`); `ready` adds a ready line, set active first as the station does at start.
+fn start_failing(fail: usize, status: bool, ready: bool) -> (Harness, Arc<StationMetrics>) {
     let epoch = Instant::now();
-    let names = OutputNames {
-        reject: vec!["reject0".into()],
-        alarm: "alarm".into(),
-        ready: Some("ready".into()),
-        markers: vec![],
-    };
+    let ready_name = ready.then(|| "ready".to_string());
+    let names =
+        OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: ready_name, markers: vec![] };
     let timeline = Timeline::new(epoch, None).unwrap();
     let shared = timeline.shared.clone();
     let mut inner = SimGpio::new(names, timeline);
-    inner.set(OutputLine::Ready, true).unwrap();
-    let gpio = FailingReject { inner, fail: 1, status: false };
+    if ready {
+        inner.set(OutputLine::Ready, true).unwrap();
+    }
+    let gpio = FailingReject { inner, fail, status };
     let (rec_tx, records) = record_channel();
     let metrics: Arc<StationMetrics> = Arc::default();
     let s = RejectScheduler::new(gpio, timing(), "t".into(), metrics.clone(), rec_tx);
@@ -212,7 +202,12 @@ fn a_reject_that_cannot_be_written_is_recorded_as_failed_with_the_alarm_on_until
     let scheduler = std::thread::spawn(move || {
         s.run(rx);
     });
-    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
+    (Harness { tx, records, scheduler, timeline: shared, epoch }, metrics)
+}
+
+#[test]
+fn a_reject_that_cannot_be_written_is_recorded_as_failed_with_the_alarm_on_until_a_write_works() {
+    let (h, metrics) = start_failing(1, false, true);
     let t0 = Instant::now();
     judged(&h, 1, t0, true);
     // The second NG part comes after the first's pulse would have ended: its write is a new one.
@@ -260,18 +255,7 @@ fn parts_shed_for_want_of_capacity_set_the_overload_alarm_and_it_clears_when_the
 
 #[test]
 fn a_late_part_whose_reject_cannot_be_written_is_not_recorded_as_rejected() {
-    let epoch = Instant::now();
-    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
-    let timeline = Timeline::new(epoch, None).unwrap();
-    let shared = timeline.shared.clone();
-    let gpio = FailingReject { inner: SimGpio::new(names, timeline), fail: 1, status: false };
-    let (rec_tx, records) = record_channel();
-    let s = RejectScheduler::new(gpio, timing(), "t".into(), Arc::default(), rec_tx);
-    let (tx, rx) = actuator_channel(DELAY);
-    let scheduler = std::thread::spawn(move || {
-        s.run(rx);
-    });
-    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
+    let (h, _) = start_failing(1, false, false);
     let t0 = Instant::now();
     h.tx.register(ticket(1, t0)).unwrap();
     // No verdict by the reject point: rejected late, and that reject's write fails.
@@ -284,19 +268,7 @@ fn a_late_part_whose_reject_cannot_be_written_is_not_recorded_as_rejected() {
 
 #[test]
 fn an_alarm_that_cannot_be_written_is_written_again_until_it_takes() {
-    let epoch = Instant::now();
-    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
-    let timeline = Timeline::new(epoch, None).unwrap();
-    let shared = timeline.shared.clone();
-    let gpio = FailingReject { inner: SimGpio::new(names, timeline), fail: 2, status: true };
-    let (rec_tx, records) = record_channel();
-    let metrics: Arc<StationMetrics> = Arc::default();
-    let s = RejectScheduler::new(gpio, timing(), "t".into(), metrics.clone(), rec_tx);
-    let (tx, rx) = actuator_channel(DELAY);
-    let scheduler = std::thread::spawn(move || {
-        s.run(rx);
-    });
-    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
+    let (h, metrics) = start_failing(2, true, false);
     h.tx.fault(FaultKind::Source, true).unwrap();
     std::thread::sleep(STATUS_RETRY * 3 + Duration::from_millis(50));
     let on_at = {
