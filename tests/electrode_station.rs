@@ -229,9 +229,9 @@ fn a_detector_swapped_while_running_takes_over_and_a_broken_one_is_refused() {
         v["source"]["loop"] = json!(true);
         v["trigger"]["rate_hz"] = json!(5);
         // The candidate's warm-up and discriminating self-test (several detector runs) share the two cores
-        // with inspection: a part during them took up to 222 ms here, and a cold first pair on a busy CI
-        // runner 673 ms (321 ms inference, 350 ms queued), hence more travel time than the other tests'.
-        v["actuation"]["delay_ms"] = json!(1000);
+        // with inspection: a part during them took up to 222 ms here, hence more travel time than the
+        // other tests' 400 ms.
+        v["actuation"]["delay_ms"] = json!(600);
         v["model_updates"] = json!({ "watch": true, "settle_ms": 100, "state_dir": dir_of(&v["records"]["results"]) });
     });
     fn dir_of(results: &Value) -> PathBuf {
