@@ -7,7 +7,8 @@ pair). Model selection (the epoch kept, and the NG threshold written into the ch
 Besides the labelled pairs, every batch carries NG pairs made on the fly, because a station must reject
 them and no dataset labels them:
 - wrong reference: an OK live image against another recipe's reference (an operator loaded the wrong
-  recipe: the part must be rejected, not passed);
+  recipe: the part must be rejected, not passed); with `--hard-wrong K` the other reference is the most
+  alike of K drawn ones (lines run look-alike recipes; a random other recipe is mostly an easy case);
 - blank live frames: black, white, flat grey, pure noise (lens cap, dead lighting, camera pointed away);
 and a few OK pairs of the reference against itself (with fresh noise).
 Live and reference are mirrored together (left-right and top-bottom), which keeps a pair consistent.
@@ -53,7 +54,25 @@ def blank_frames(rng: np.random.Generator, n: int, hw: tuple[int, int]) -> np.nd
     return out
 
 
-def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, blank: float, same: float):
+def thumbnails(references: np.ndarray) -> np.ndarray:
+    """Grey 8x32 block means of each reference: cheap enough to compare every wrong pair's candidates."""
+    r, h, w, _ = references.shape
+    grey = references.mean(axis=3, dtype=np.float32)
+    return grey[:, : h - h % 8, : w - w % 32].reshape(r, 8, h // 8, 32, w // 32).mean(axis=(2, 4)).reshape(r, -1)
+
+
+def other_reference(data, own: int, rng: np.random.Generator, hard: int, thumbs) -> int:
+    """Another recipe's reference: a random one, or the most alike of `hard` random ones."""
+    n = len(data.references)
+    picks = rng.integers(n - 1, size=max(1, hard))
+    picks = np.where(picks < own, picks, picks + 1)
+    if hard <= 1 or thumbs is None:
+        return int(picks[0])
+    return int(picks[np.argmin(np.abs(thumbs[picks] - thumbs[own]).mean(axis=1))])
+
+
+def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, blank: float, same: float,
+               hard: int = 0, thumbs=None):
     """Images, references and labels of a batch, with some pairs replaced by made-up NG pairs."""
     img = data.images[b].copy()
     ref_idx = data.ref_index[b].copy()
@@ -62,8 +81,7 @@ def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, 
     ok = np.flatnonzero(labels == 0)
     n_wrong = min(len(ok), int(rng.binomial(n, wrong_ref))) if len(data.references) > 1 else 0
     for i in rng.choice(ok, n_wrong, replace=False):
-        other = int(rng.integers(len(data.references) - 1))
-        ref_idx[i] = other if other < ref_idx[i] else other + 1
+        ref_idx[i] = other_reference(data, int(ref_idx[i]), rng, hard, thumbs)
         labels[i] = 1
     # A few OK pairs are the reference itself with fresh sensor noise: an unchanged seal is always OK,
     # whatever the scene (the station's self-test judges the reference against itself).
@@ -140,6 +158,7 @@ def train(args) -> dict:
     else:
         model = SealClassifier(dim=args.dim, alpha=args.alpha, attention=not args.no_attention,
                                standardise=args.standardise, fine=args.fine, same_pos=args.same_pos)
+    thumbs = thumbnails(data.references) if args.hard_wrong > 1 else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = (len(train_idx) + args.batch - 1) // args.batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
@@ -151,7 +170,8 @@ def train(args) -> dict:
         perm = rng.permutation(train_idx)
         total = 0.0
         for s in range(0, len(perm), args.batch):
-            img, ref, y = make_batch(data, perm[s : s + args.batch], rng, args.wrong_ref, args.blank, args.same)
+            img, ref, y = make_batch(data, perm[s : s + args.batch], rng, args.wrong_ref, args.blank, args.same,
+                                   args.hard_wrong, thumbs)
             loss = F.cross_entropy(model.logits(to_input(img), to_input(ref)), torch.from_numpy(y))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -221,6 +241,8 @@ def main() -> None:
     p.add_argument("--same-pos", action="store_true", help="also compare each token with the one at its place")
     p.add_argument("--max-train", type=int, default=0, help="train on a seeded subset (quick experiments)")
     p.add_argument("--wrong-ref", type=float, default=0.1, help="share of pairs made wrong-reference NG")
+    p.add_argument("--hard-wrong", type=int, default=0,
+                   help="wrong reference = the most alike of this many drawn ones (0/1: any other)")
     p.add_argument("--blank", type=float, default=0.04, help="share of pairs made blank-frame NG")
     p.add_argument("--same", type=float, default=0.02, help="share of pairs made reference-vs-itself OK")
     p.add_argument("--val-fraction", type=float, default=0.1)

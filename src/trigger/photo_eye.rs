@@ -58,27 +58,102 @@ struct Live {
     last_seen: Instant,
 }
 
-enum State {
-    Live(Live),
-    Lost { retry_at: Instant, backoff: Duration },
+/// How the photo-eye reaches its line: the GPIO chip on a station, a scripted line in the tests, so the
+/// loss and reopen logic is the same code in both.
+trait LineAccess: Send {
+    /// Requests the line and starts forwarding its edges.
+    fn request(&mut self) -> Result<Live, TriggerError>;
+    /// Is the line still requested by us on a chip that still exists?
+    fn probe(&mut self, live: &Live) -> Result<(), TriggerError>;
 }
 
+enum State {
+    Live(Live),
+    /// `kept` is the request a probe found lost while its reader still runs: if a later probe finds the
+    /// line ours again (a glitch reading the chip's line info), it is taken back; requesting the line
+    /// anew would fail as busy, held by ourselves.
+    Lost {
+        kept: Option<Live>,
+        retry_at: Instant,
+        backoff: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    probe_every: Duration,
+    reopen_min: Duration,
+    reopen_max: Duration,
+}
+
+const TIMING: Timing = Timing { probe_every: PROBE_EVERY, reopen_min: REOPEN_MIN, reopen_max: REOPEN_MAX };
+
 pub struct PhotoEye {
-    spec: PhotoEyeSpec,
+    access: Box<dyn LineAccess>,
+    debounce: Duration,
+    timing: Timing,
     state: State,
     last_edge: Option<Duration>,
 }
 
 impl PhotoEye {
     pub fn open(spec: &PhotoEyeSpec) -> Result<Self, TriggerError> {
-        let live = request(spec)?;
-        Ok(Self { spec: spec.clone(), state: State::Live(live), last_edge: None })
+        Self::with_access(Box::new(Gpio(spec.clone())), spec.debounce, TIMING)
     }
 
-    fn lose(&mut self, why: TriggerError) -> TriggerEvent {
+    fn with_access(mut access: Box<dyn LineAccess>, debounce: Duration, timing: Timing) -> Result<Self, TriggerError> {
+        let live = access.request()?;
+        Ok(Self { access, debounce, timing, state: State::Live(live), last_edge: None })
+    }
+
+    fn lose(&mut self, why: TriggerError, kept: Option<Live>) -> TriggerEvent {
         log::error!("{why}: no parts can be triggered; alarm on, requesting the line again");
-        self.state = State::Lost { retry_at: Instant::now() + REOPEN_MIN, backoff: REOPEN_MIN };
+        let backoff = self.timing.reopen_min;
+        self.state = State::Lost { kept, retry_at: Instant::now() + backoff, backoff };
         TriggerEvent::Lost(why)
+    }
+
+    /// A probe found the line lost: its request is kept, in case the line turns out ours after all.
+    fn lose_probed(&mut self, why: TriggerError) -> TriggerEvent {
+        let placeholder = State::Lost { kept: None, retry_at: Instant::now(), backoff: Duration::ZERO };
+        let kept = match std::mem::replace(&mut self.state, placeholder) {
+            State::Live(live) => Some(live),
+            State::Lost { kept, .. } => kept,
+        };
+        self.lose(why, kept)
+    }
+
+    /// One attempt to get the line back: the kept request if the line is ours again, else a new one.
+    fn reopen(&mut self) -> Option<Live> {
+        let State::Lost { kept, retry_at, backoff } = &mut self.state else { return None };
+        if let Some(old) = kept.take() {
+            match self.access.probe(&old) {
+                Ok(()) => return Some(old),
+                // Its reader ends at its next edge, when it finds the receiver gone.
+                Err(e) => log::debug!("photo-eye: the old request is gone for good: {e}"),
+            }
+        }
+        match self.access.request() {
+            Ok(live) => Some(live),
+            Err(e) => {
+                log::debug!("photo-eye still lost: {e}");
+                *backoff = (*backoff * 2).min(self.timing.reopen_max);
+                *retry_at = Instant::now() + *backoff;
+                None
+            }
+        }
+    }
+}
+
+/// The line on a GPIO chip.
+struct Gpio(PhotoEyeSpec);
+
+impl LineAccess for Gpio {
+    fn request(&mut self) -> Result<Live, TriggerError> {
+        request(&self.0)
+    }
+    fn probe(&mut self, live: &Live) -> Result<(), TriggerError> {
+        probe(&self.0, live)
     }
 }
 
@@ -136,31 +211,24 @@ impl super::Trigger for PhotoEye {
             }
             let live = match &mut self.state {
                 State::Live(live) => live,
-                State::Lost { retry_at, backoff } => {
+                State::Lost { retry_at, .. } => {
                     if Instant::now() < *retry_at {
                         std::thread::sleep(Duration::from_millis(20));
                         continue;
                     }
-                    match request(&self.spec) {
-                        Ok(live) => {
-                            log::info!("photo-eye {} line {} works again; alarm cleared", live.chip, live.offset);
-                            self.state = State::Live(live);
-                            return TriggerEvent::Back;
-                        }
-                        Err(e) => {
-                            log::debug!("photo-eye still lost: {e}");
-                            *backoff = (*backoff * 2).min(REOPEN_MAX);
-                            *retry_at = Instant::now() + *backoff;
-                            continue;
-                        }
+                    if let Some(live) = self.reopen() {
+                        log::info!("photo-eye {} line {} works again; alarm cleared", live.chip, live.offset);
+                        self.state = State::Live(live);
+                        return TriggerEvent::Back;
                     }
+                    continue;
                 }
             };
             match live.events.recv_timeout(Duration::from_millis(20)) {
                 Ok(Ok(t)) => {
                     live.last_seen = Instant::now();
                     let gap = self.last_edge.map(|l| t.saturating_sub(l));
-                    if gap.is_some_and(|g| g < self.spec.debounce) {
+                    if gap.is_some_and(|g| g < self.debounce) {
                         log::debug!("photo-eye: edge {gap:?} after the last one is bounce, ignored");
                         continue;
                     }
@@ -169,21 +237,148 @@ impl super::Trigger for PhotoEye {
                 }
                 Ok(Err(source)) => {
                     let why = TriggerError::Read { chip: live.chip.clone(), line: live.offset, source };
-                    return self.lose(why);
+                    return self.lose(why, None);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let why = TriggerError::ReaderGone { chip: live.chip.clone(), line: live.offset };
-                    return self.lose(why);
+                    return self.lose(why, None);
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if live.last_seen.elapsed() >= PROBE_EVERY {
+                    if live.last_seen.elapsed() >= self.timing.probe_every {
                         live.last_seen = Instant::now();
-                        if let Err(why) = probe(&self.spec, live) {
-                            return self.lose(why);
+                        if let Err(why) = self.access.probe(live) {
+                            return self.lose_probed(why);
                         }
                     }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use crossbeam_channel::Sender;
+
+    use super::super::Trigger;
+    use super::*;
+
+    /// A line whose answers the test scripts; an empty script means "works".
+    #[derive(Default)]
+    struct Script {
+        requests_fail: VecDeque<bool>,
+        probes_fail: VecDeque<bool>,
+        requests: u32,
+        edges: Option<Sender<std::io::Result<Duration>>>,
+    }
+
+    struct Scripted(Arc<Mutex<Script>>);
+
+    fn lost() -> TriggerError {
+        TriggerError::Released { chip: "sim".into(), line: 0, consumer: "nobody".into() }
+    }
+
+    impl LineAccess for Scripted {
+        fn request(&mut self) -> Result<Live, TriggerError> {
+            let mut s = self.0.lock().expect("script");
+            s.requests += 1;
+            if s.requests_fail.pop_front().unwrap_or(false) {
+                return Err(lost());
+            }
+            let (tx, rx) = crossbeam_channel::bounded(8);
+            s.edges = Some(tx);
+            Ok(Live { events: rx, chip: "sim".into(), offset: 0, last_seen: Instant::now() })
+        }
+        fn probe(&mut self, _: &Live) -> Result<(), TriggerError> {
+            let mut s = self.0.lock().expect("script");
+            if s.probes_fail.pop_front().unwrap_or(false) {
+                Err(lost())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    const FAST: Timing = Timing {
+        probe_every: Duration::from_millis(30),
+        reopen_min: Duration::from_millis(40),
+        reopen_max: Duration::from_millis(80),
+    };
+
+    fn eye(script: Script) -> (PhotoEye, Arc<Mutex<Script>>) {
+        let script = Arc::new(Mutex::new(script));
+        let eye = PhotoEye::with_access(Box::new(Scripted(script.clone())), Duration::from_millis(5), FAST)
+            .expect("first request works");
+        (eye, script)
+    }
+
+    fn edge(script: &Arc<Mutex<Script>>, ev: std::io::Result<Duration>) {
+        let tx = script.lock().expect("script").edges.clone().expect("requested");
+        tx.send(ev).expect("the photo-eye still listens");
+    }
+
+    fn now_monotonic() -> Duration {
+        let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
+        Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32)
+    }
+
+    #[test]
+    fn edges_are_parts_and_bounce_is_ignored() {
+        let (mut eye, script) = eye(Script::default());
+        let stop = AtomicBool::new(false);
+        let t = now_monotonic();
+        edge(&script, Ok(t));
+        edge(&script, Ok(t + Duration::from_millis(2)));
+        edge(&script, Ok(t + Duration::from_millis(10)));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Part(_)));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Part(_)), "the 2 ms edge is bounce, the 10 ms one a part");
+        stop.store(true, Ordering::Relaxed);
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Stopped));
+    }
+
+    #[test]
+    fn a_read_error_loses_the_line_once_and_it_is_requested_again_until_it_works() {
+        let (mut eye, script) = eye(Script { requests_fail: [false, true, true].into(), ..Script::default() });
+        let stop = AtomicBool::new(false);
+        edge(&script, Err(std::io::Error::from_raw_os_error(nix::libc::ENODEV)));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Lost(TriggerError::Read { .. })));
+        let t0 = Instant::now();
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Back), "one Lost, then Back once a request works");
+        assert_eq!(script.lock().expect("script").requests, 4, "the first, two refused, one that works");
+        assert!(t0.elapsed() >= FAST.reopen_min + FAST.reopen_max, "retries back off: {:?}", t0.elapsed());
+        edge(&script, Ok(now_monotonic()));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Part(_)), "the new request's edges are parts");
+    }
+
+    #[test]
+    fn a_line_a_probe_lost_is_taken_back_when_it_is_ours_again_without_a_new_request() {
+        // An idle line: the first probe fails (chip info unreadable for a moment), the next finds it ours.
+        let (mut eye, script) = eye(Script { probes_fail: [true].into(), ..Script::default() });
+        let stop = AtomicBool::new(false);
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Lost(TriggerError::Released { .. })));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Back));
+        assert_eq!(script.lock().expect("script").requests, 1, "the kept request came back; no new one");
+        edge(&script, Ok(now_monotonic()));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Part(_)), "the kept reader still delivers edges");
+    }
+
+    #[test]
+    fn a_line_a_probe_lost_for_good_is_requested_anew() {
+        let (mut eye, script) = eye(Script { probes_fail: [true, true].into(), ..Script::default() });
+        let stop = AtomicBool::new(false);
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Lost(_)));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Back));
+        assert_eq!(script.lock().expect("script").requests, 2, "the kept request failed its probe: a new one");
+    }
+
+    #[test]
+    fn a_reader_that_ends_loses_the_line() {
+        let (mut eye, script) = eye(Script::default());
+        script.lock().expect("script").edges = None;
+        let stop = AtomicBool::new(false);
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Lost(TriggerError::ReaderGone { .. })));
     }
 }
