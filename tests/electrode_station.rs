@@ -280,3 +280,19 @@ fn a_detector_swapped_while_running_takes_over_and_a_broken_one_is_refused() {
     let last = status().events.into_iter().rev().find(|e| e.event == "refused").expect("refusal recorded");
     assert!(last.detail.contains("ONNX Runtime refused it"), "{}", last.detail);
 }
+
+#[test]
+fn a_detector_giving_real_parts_unusable_outputs_rejects_them_and_sets_the_alarm() {
+    // It passes its self-test (the drawn sheet), then scores every real pair NaN.
+    let model = common::fixtures().join("models/nan_on_parts.onnx");
+    let r = run(|v| v["inspection"]["model"] = json!(model), None);
+    assert_eq!(r.results.len(), 8, "one result per pair");
+    for rec in &r.results {
+        assert_eq!((&rec["verdict"], &rec["rejected"]), (&json!("error"), &json!(true)), "{rec}");
+        assert!(rec["error"].as_str().is_some_and(|e| e.contains("model fault")), "{rec}");
+    }
+    assert_eq!(r.report.metrics.inference_errors, 8, "counted as model faults");
+    assert_eq!(r.report.metrics.bad_frames, 0, "not as bad frames");
+    assert_eq!(common::edges(&r.timeline, "alarm").first().map(|e| e.1), Some(1), "a model fault sets the alarm");
+    assert_eq!(rises(&r.timeline, "reject0").len(), 8, "every part's reject output fired");
+}

@@ -211,6 +211,53 @@ def never_finds(electrode_model: Path) -> onnx.ModelProto:
     return with_manifest(finish(g), json.dumps(man))
 
 
+def nan_on_parts(electrode_model: Path) -> onnx.ModelProto:
+    """Passes its self-test and gives real parts NaN scores: one box of each class, score 0.9, on every
+    image; multiplied by NaN when the X-ray's two top rows differ (sensor noise on a real image; the
+    self-test sheet's rows are equal there). A model fault that only shows on the line."""
+    man = json.loads(next(p.value for p in onnx.load(str(electrode_model), load_external_data=False).metadata_props
+                          if p.key == "cellgate.manifest"))
+    man.update({"name": "nan-on-parts", "version": "0.0.1"})
+    man.pop("weights_sha256", None)
+    s = 256
+    inputs = [helper.make_tensor_value_info("visible", TensorProto.FLOAT, ["N", 3, s, s]),
+              helper.make_tensor_value_info("xray", TensorProto.FLOAT, ["N", 1, s, s])]
+    outputs = [helper.make_tensor_value_info("det", TensorProto.FLOAT, ["N", 64, 9]),
+               helper.make_tensor_value_info("seg", TensorProto.FLOAT, ["N", 6, 64, 64]),
+               helper.make_tensor_value_info("cls", TensorProto.FLOAT, ["N", 5])]
+    for o in man["outputs"]:
+        o["shape"] = {"det": ["N", 64, 9], "seg": ["N", 6, 64, 64], "cls": ["N", 5]}[o["name"]]
+    det0 = np.zeros((1, 64, 9), np.float32)
+    for k in range(5):
+        det0[0, k, :4] = [30 + 45 * k, 128, 20, 20]
+        det0[0, k, 4 + k] = 0.9
+    bg = np.zeros((1, 6, 64, 64), np.float32)
+    bg[0, 0] = 1.0
+    consts = {"det0": det0, "seg0": bg, "cls0": np.zeros((1, 5), np.float32), "zero": np.array(0.0, np.float32),
+              "one": np.array(1.0, np.float32), "nan": np.array(np.nan, np.float32), "eps": np.array(1e-6, np.float32),
+              "r0": np.array([0], np.int64), "r1": np.array([1], np.int64), "r2": np.array([2], np.int64),
+              "ax2": np.array([2], np.int64), "n11": np.array([-1, 1, 1], np.int64), "n1": np.array([-1, 1], np.int64)}
+    nodes = [
+        helper.make_node("Slice", ["xray", "r0", "r1", "ax2"], ["row0"]),
+        helper.make_node("Slice", ["xray", "r1", "r2", "ax2"], ["row1"]),
+        helper.make_node("Sub", ["row0", "row1"], ["d"]),
+        helper.make_node("Abs", ["d"], ["ad"]),
+        helper.make_node("ReduceMax", ["ad"], ["noise"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Greater", ["noise", "eps"], ["real"]),
+        helper.make_node("Where", ["real", "nan", "one"], ["f4"]),
+        helper.make_node("Reshape", ["f4", "n11"], ["f3"]),
+        helper.make_node("Mul", ["f3", "det0"], ["det"]),
+        helper.make_node("Reshape", ["f4", "n1"], ["f2"]),
+        helper.make_node("Mul", ["f2", "zero"], ["z2"]),
+        helper.make_node("Add", ["z2", "cls0"], ["cls"]),
+        helper.make_node("Unsqueeze", ["z2", "ax2"], ["z3"]),
+        helper.make_node("Unsqueeze", ["z3", "r2"], ["z4"]),
+        helper.make_node("Add", ["z4", "seg0"], ["seg"]),
+    ]
+    g = helper.make_graph(nodes, "nan_on_parts", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    return with_manifest(finish(g), json.dumps(man))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
@@ -229,6 +276,7 @@ def main() -> None:
     onnx.save(always_ok(a.seal), a.out / "always_ok.onnx")
     onnx.save(loop_forever(a.seal), a.out / "loop_forever.onnx")
     onnx.save(never_finds(a.electrode), a.out / "never_finds.onnx")
+    onnx.save(nan_on_parts(a.electrode), a.out / "nan_on_parts.onnx")
     # The always-OK graph with its constants in a side file: a signature of the .onnx would not cover them.
     (a.out / "external_data.onnx.data").unlink(missing_ok=True)  # onnx appends to an existing side file
     ext = always_ok(a.seal)

@@ -11,7 +11,7 @@ use ort::session::RunOptions;
 
 use super::pipeline::Part;
 use crate::config::{ElectrodeConfig, GpioConfig, InspectionConfig, SealConfig, StationConfig};
-use crate::inspect::align::Homography;
+use crate::inspect::align::{AlignError, Homography};
 use crate::inspect::decision::Verdict;
 use crate::inspect::defect_rules::{self, DefectRecord, DefectRule};
 use crate::inspect::electrode::{ElectrodeInspector, ElectrodeResult};
@@ -39,6 +39,30 @@ pub struct PartJudgement {
     pub warp: Duration,
 }
 
+/// Why one part of a batch was not judged; the part is rejected either way.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    /// Its frames cannot be used: the camera or the config's fault, not the model's.
+    #[error("no x-ray frame for this part")]
+    NoXray,
+    #[error("x-ray frame {xray:?} and visible frame {visible:?} differ and no inspection.homography is set")]
+    Unaligned { xray: (u32, u32), visible: (u32, u32) },
+    #[error("x-ray alignment: {0}")]
+    Align(#[from] AlignError),
+    /// The model gave this part an unusable output (not finite, out of range): a model fault.
+    #[error("model fault for this part: {0}")]
+    Model(#[source] InspectError),
+    #[error("model fault: it returned fewer results than pairs")]
+    MissingResult,
+}
+
+impl PartError {
+    /// A fault of the model in use (alarm), rather than of the part's frames.
+    pub fn is_model_fault(&self) -> bool {
+        matches!(self, PartError::Model(_) | PartError::MissingResult)
+    }
+}
+
 // One per station.
 #[allow(clippy::large_enum_variant)]
 pub enum Inspector {
@@ -64,7 +88,7 @@ impl Inspector {
 
     /// Judges a batch. The outer error fails the whole batch (model fault); an inner one only its part
     /// (a frame that cannot be used).
-    pub fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, String>>, InspectError> {
+    pub fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, PartError>>, InspectError> {
         match self {
             Inspector::Seal(s) => {
                 let threshold = s.threshold();
@@ -183,14 +207,14 @@ impl ElectrodeJudge {
     }
 
     /// The X-ray frame on the visible frame's pixel grid, as the model needs it.
-    fn align(&self, visible: &Frame, xray: &Frame) -> Result<Frame, String> {
+    fn align(&self, visible: &Frame, xray: &Frame) -> Result<Frame, PartError> {
         let same_size = (xray.width, xray.height) == (visible.width, visible.height);
         let Some(h) = &self.homography else {
             if !same_size {
-                return Err(format!(
-                    "x-ray frame {}x{} and visible frame {}x{} differ and no inspection.homography is set",
-                    xray.width, xray.height, visible.width, visible.height
-                ));
+                return Err(PartError::Unaligned {
+                    xray: (xray.width, xray.height),
+                    visible: (visible.width, visible.height),
+                });
             }
             // Already aligned: the preprocessor reads any grey or colour frame as the model's input.
             return Ok(xray.clone());
@@ -202,9 +226,7 @@ impl ElectrodeJudge {
             xray.gray8_into(&mut converted);
             &converted
         };
-        let warped = h
-            .warp_gray(gray, xray.width, xray.height, visible.width, visible.height)
-            .map_err(|e| format!("x-ray alignment: {e}"))?;
+        let warped = h.warp_gray(gray, xray.width, xray.height, visible.width, visible.height)?;
         Ok(Frame {
             width: visible.width,
             height: visible.height,
@@ -216,13 +238,13 @@ impl ElectrodeJudge {
         })
     }
 
-    fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, String>>, InspectError> {
+    fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, PartError>>, InspectError> {
         let start = Instant::now();
-        let aligned: Vec<Result<Frame, String>> = parts
+        let aligned: Vec<Result<Frame, PartError>> = parts
             .iter()
             .map(|p| match &p.xray {
                 Some(x) => self.align(&p.frame, x),
-                None => Err("no x-ray frame for this part".into()),
+                None => Err(PartError::NoXray),
             })
             .collect();
         let warp = start.elapsed() / parts.len().max(1) as u32;
@@ -233,10 +255,7 @@ impl ElectrodeJudge {
             .into_iter()
             .map(|x| {
                 let x = x?;
-                let r = results
-                    .next()
-                    .ok_or("model returned fewer results than pairs")?
-                    .map_err(|e| format!("model fault for this part: {e}"))?;
+                let r = results.next().ok_or(PartError::MissingResult)?.map_err(PartError::Model)?;
                 let j = defect_rules::judge(&r, &self.rules, self.pixel_size_mm);
                 let reject = j.outputs.contains(&self.reject_output);
                 let markers = j.outputs.iter().filter_map(|o| self.markers.iter().position(|m| m == o)).collect();

@@ -79,18 +79,30 @@ impl Infer {
             m.inc(&m.batches);
             match result {
                 Ok(judged) => {
-                    if model_fault {
-                        model_fault = false;
-                        log::info!("model runs again; alarm cleared");
-                        let _ = self.act_tx.fault(FaultKind::Model, false);
+                    // A model that gives some parts unusable outputs is faulty as much as one that fails
+                    // a whole batch: alarm on until a batch comes out clean.
+                    let part_fault = judged.iter().find_map(|j| j.as_ref().err().filter(|e| e.is_model_fault()));
+                    match (part_fault, model_fault) {
+                        (Some(e), false) => {
+                            model_fault = true;
+                            log::error!("model fault, alarm on, rejecting its parts: {e}");
+                            let _ = self.act_tx.fault(FaultKind::Model, true);
+                        }
+                        (None, true) => {
+                            model_fault = false;
+                            log::info!("model runs again; alarm cleared");
+                            let _ = self.act_tx.fault(FaultKind::Model, false);
+                        }
+                        _ => {}
                     }
                     for (p, j) in cycle.into_iter().zip(judged) {
                         let j = match j {
                             Ok(j) => j,
-                            Err(reason) => {
-                                m.inc(&m.bad_frames);
-                                log::warn!("part {}: rejected: {reason}", p.id);
-                                let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Failed { reason });
+                            Err(e) => {
+                                m.inc(if e.is_model_fault() { &m.inference_errors } else { &m.bad_frames });
+                                log::warn!("part {}: rejected: {e}", p.id);
+                                let outcome = Outcome::Failed { reason: e.to_string() };
+                                let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
                                 continue;
                             }
                         };
