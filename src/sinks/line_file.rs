@@ -15,6 +15,8 @@ pub trait LineTarget: Send {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize>;
     /// Cuts the target back to `len` bytes.
     fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+    /// Its length now.
+    fn current_len(&self) -> std::io::Result<u64>;
 }
 
 impl LineTarget for File {
@@ -25,12 +27,14 @@ impl LineTarget for File {
     fn truncate(&mut self, len: u64) -> std::io::Result<()> {
         self.set_len(len)
     }
+
+    fn current_len(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
 }
 
 pub struct LineFile<T: LineTarget = File> {
     target: T,
-    /// Length of the file up to its last whole line.
-    good_len: u64,
 }
 
 /// How many bytes at the end of a file are searched for the last newline when a file is reopened.
@@ -61,7 +65,7 @@ impl LineFile<File> {
                 }
             }
         }
-        Ok(Self { target: file, good_len })
+        Ok(Self { target: file })
     }
 
     /// Creates (or empties) the file. Appending, like `append`: after a cut-off line the next one must go
@@ -72,13 +76,13 @@ impl LineFile<File> {
         if file.metadata()?.is_file() {
             file.set_len(0)?;
         }
-        Ok(Self { target: file, good_len: 0 })
+        Ok(Self { target: file })
     }
 }
 
 impl<T: LineTarget> LineFile<T> {
-    pub fn with_target(target: T, len: u64) -> Self {
-        Self { target, good_len: len }
+    pub fn with_target(target: T) -> Self {
+        Self { target }
     }
 
     /// Writes `record` as one JSON line, whole or not at all.
@@ -101,14 +105,18 @@ impl<T: LineTarget> LineFile<T> {
                 Err(e) => return self.cut(done, e),
             }
         }
-        self.good_len += line.len() as u64;
         Ok(())
     }
 
     /// After a failed write: takes off what went out of the line, so the next one starts on its own line.
+    /// Measured from the file's end now (appends go there), not from a length remembered earlier: the
+    /// file may have been rotated (`copytruncate`) or emptied since, and cutting to a stale length would
+    /// leave a hole of zeros or take off lines.
     fn cut(&mut self, written: usize, e: std::io::Error) -> std::io::Result<()> {
         if written > 0 {
-            if let Err(t) = self.target.truncate(self.good_len) {
+            let cut =
+                self.target.current_len().and_then(|len| self.target.truncate(len.saturating_sub(written as u64)));
+            if let Err(t) = cut {
                 log::error!("cannot cut off a partly written line: {t}");
             }
         }
@@ -147,11 +155,15 @@ mod tests {
             self.data.truncate(len);
             Ok(())
         }
+
+        fn current_len(&self) -> std::io::Result<u64> {
+            Ok(self.data.len() as u64)
+        }
     }
 
     #[test]
     fn a_write_that_fails_mid_record_leaves_only_whole_lines() {
-        let mut f = LineFile::with_target(SmallDisk { data: Vec::new(), room: 100 }, 0);
+        let mut f = LineFile::with_target(SmallDisk { data: Vec::new(), room: 100 });
         let rec = |i: u32| serde_json::json!({ "part": i, "verdict": "ok", "pad": "x".repeat(20) });
         let mut written = Vec::new();
         for i in 0..10 {
@@ -186,6 +198,22 @@ mod tests {
         f.cut(5, std::io::Error::from_raw_os_error(nix::libc::ENOSPC)).expect_err("reported");
         f.write_line(b"{\"c\":3}\n").expect("write");
         assert_eq!(std::fs::read(&p).expect("read"), b"{\"a\":1}\n{\"c\":3}\n", "no hole, no merged line");
+    }
+
+    #[test]
+    fn a_cut_after_the_file_was_rotated_takes_off_only_the_partial_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("results.jsonl");
+        let mut f = LineFile::create(&p).expect("create");
+        for i in 0..3 {
+            f.write_line(format!("{{\"part\":{i}}}\n").as_bytes()).expect("write");
+        }
+        // logrotate's copytruncate empties the file under the open handle; one line is written after it.
+        std::fs::OpenOptions::new().write(true).open(&p).expect("open").set_len(0).expect("rotate");
+        f.write_line(b"{\"part\":3}\n").expect("write");
+        Write::write_all(&mut f.target, b"{\"part\":4,").expect("partial");
+        f.cut(10, std::io::Error::from_raw_os_error(nix::libc::ENOSPC)).expect_err("reported");
+        assert_eq!(std::fs::read(&p).expect("read"), b"{\"part\":3}\n", "no zeros, no lost line");
     }
 
     #[test]
