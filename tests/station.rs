@@ -119,17 +119,23 @@ fn part_not_ready_at_its_reject_point_is_rejected_and_counted_late() {
     assert_eq!(rises as u64, n, "a reject pulse per late part");
 }
 
-/// A camera that drops out for some captures, then comes back.
+/// A camera that drops out for some captures, then comes back. Its device watcher (`watch_faults`), if
+/// the station gave it one, says "back" at capture `back_at` whatever the captures do.
 struct FlakyCamera {
     inner: ReplaySource,
     count: u64,
     lost: std::ops::RangeInclusive<u64>,
     corrupt: Option<u64>,
+    back_at: Option<u64>,
+    notify: Option<cellgate::sources::FaultNotifier>,
 }
 
 impl FrameSource for FlakyCamera {
     fn capture(&mut self, after: Instant) -> Result<Frame, SourceError> {
         self.count += 1;
+        if let Some(notify) = self.notify.as_ref().filter(|_| self.back_at == Some(self.count)) {
+            notify(None);
+        }
         if self.lost.contains(&self.count) {
             return Err(SourceError::Unavailable("test: camera unplugged".into()));
         }
@@ -143,11 +149,37 @@ impl FrameSource for FlakyCamera {
     fn describe(&self) -> String {
         "flaky test camera".into()
     }
+
+    fn watch_faults(&mut self, notify: cellgate::sources::FaultNotifier) {
+        self.notify = Some(notify);
+    }
 }
 
 fn flaky(lost: std::ops::RangeInclusive<u64>, corrupt: Option<u64>) -> Box<dyn FrameSource> {
     let inner = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
-    Box::new(FlakyCamera { inner, count: 0, lost, corrupt })
+    Box::new(FlakyCamera { inner, count: 0, lost, corrupt, back_at: None, notify: None })
+}
+
+#[test]
+fn a_camera_whose_device_says_back_while_captures_still_fail_keeps_the_alarm_on() {
+    // Captures 4..=7 fail; at capture 6 the device watcher reports the camera back (it reconnected, but
+    // frames still do not come). The failing parts after that must set the alarm again.
+    let inner = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
+    let camera = FlakyCamera { inner, count: 0, lost: 4..=7, corrupt: None, back_at: Some(6), notify: None };
+    let r = run_station(
+        |v| {
+            v["trigger"]["rate_hz"] = json!(10);
+            v["actuation"]["delay_ms"] = json!(60);
+        },
+        Some(Box::new(camera)),
+        None,
+    );
+    let t = |id: u64| r.results.iter().find(|x| x["part"] == id).expect("part logged")["trigger_ms"].as_f64();
+    let (t4, t8) = (t(4).expect("t4"), t(8).expect("t8"));
+    let alarm = common::edges(&r.timeline, "alarm");
+    let before_8 = alarm.iter().filter(|e| e.0 < t8 - 1.0).last().map(|e| e.1);
+    assert_eq!(before_8, Some(1), "alarm on through the failing captures: {alarm:?} (t4 {t4}, t8 {t8})");
+    assert!(alarm.iter().any(|e| e.1 == 0 && e.0 >= t8 - 1.0), "off once frames come: {alarm:?}");
 }
 
 #[test]

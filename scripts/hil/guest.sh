@@ -163,6 +163,26 @@ check "gpio pulse drives the line during the pulse" "$(val 1)" 1
 wait $PP
 check "gpio pulse releases the line inactive" "$(val 1)" 0
 
+# Outputs go safe even when the GPIO timeline cannot be written: the station's timeline on a full disk, a
+# lens cap (vivid's black pattern) sets the alarm, SIGTERM. Every held line is let go inactive; recording
+# the change fails for each, and that must stop none of them.
+mkdir -p /tmp/full && mount -t tmpfs -o size=16k full /tmp/full
+dd if=/dev/zero of=/tmp/full/fill bs=1k 2>/dev/null
+sed 's#/tmp/gpio.jsonl#/tmp/full/gpio.jsonl#; s#/tmp/results.jsonl#/tmp/full-results.jsonl#' /hil/station.json > /hil/full.json
+start_station full 600
+check "station up with its GPIO timeline on a full disk ($UP_S s)" "$(val 3)" 0
+cellgate controls --device /dev/video0 test_pattern=5 >/dev/null || fail "black test pattern"
+usleep 300000
+for k in 1 2 3; do edge; usleep 400000; done
+n=0
+while [ "$(val 2)" != 0 ] && [ $n -lt 50 ]; do usleep 100000; n=$((n + 1)); done
+check "alarm on (low) after three black frames, a lens cap" "$(val 2)" 0
+stop_station
+check "every output safe after SIGTERM though the timeline could not be written (exit $RC)" "$(val 1)$(val 2)$(val 3)" 011
+grep -q "timeline" /tmp/full.log && ok "the unwritable timeline is logged: $(grep -m1 timeline /tmp/full.log | cut -c1-120)" ||
+  fail "no timeline error in the log"
+cellgate controls --device /dev/video0 test_pattern=@OK_PATTERN@ >/dev/null || fail "restore the test pattern"
+
 # The electrode station on two real imagers: the camera and vivid's second instance as a 16-bit grey
 # X-ray imager at 5 fps, each frame picked by its kernel timestamp for the photo-eye edge and the two
 # paired within 250 ms (the X-ray's frame period and some). The shipped detector has never seen test

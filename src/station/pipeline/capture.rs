@@ -237,8 +237,11 @@ impl Capture {
                         if !source_fault {
                             source_fault = true;
                             log::error!("camera fault, alarm on, rejecting parts: {e}");
-                            let _ = self.act_tx.fault(FaultKind::Source, true);
                         }
+                        // Said again for every failed capture: the camera's device watcher also reports
+                        // this fault, and its "back" (a device that reopened but gives no frames) must
+                        // not leave the alarm off while parts go uninspected.
+                        let _ = self.act_tx.fault(FaultKind::Source, true);
                         self.fail(id, t, e.to_string());
                     }
                 }
