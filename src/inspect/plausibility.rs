@@ -127,6 +127,30 @@ impl Bounds {
     }
 }
 
+/// Which imager of a part gave the implausible frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imager {
+    Camera,
+    Xray,
+}
+
+impl std::fmt::Display for Imager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Imager::Camera => "camera",
+            Imager::Xray => "X-ray imager",
+        })
+    }
+}
+
+/// A part none of whose frames may be judged: which imager, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{imager}: {why}")]
+pub struct ImplausiblePart {
+    pub imager: Imager,
+    pub why: Implausible,
+}
+
 /// A frame's exposure statistics, grey levels as fractions of full scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameStats {
@@ -213,14 +237,19 @@ impl FrameChecks {
 
     /// Checks a part's frames: `Err` names the imager and the reason; the second value is `Some(on)` when
     /// the implausible-frame alarm changes.
-    pub fn check(&mut self, cavity: usize, camera: &Frame, xray: Option<&Frame>) -> (Result<(), String>, Option<bool>) {
+    pub fn check(
+        &mut self,
+        cavity: usize,
+        camera: &Frame,
+        xray: Option<&Frame>,
+    ) -> (Result<(), ImplausiblePart>, Option<bool>) {
         let mut verdict = match self.camera.check(&FrameStats::of(camera, &self.camera)) {
-            Some(why) => Err(format!("camera: {why}")),
+            Some(why) => Err(ImplausiblePart { imager: Imager::Camera, why }),
             None => Ok(()),
         };
         if let (Ok(()), Some(x)) = (&verdict, xray) {
             if let Some(why) = self.xray.check(&FrameStats::of(x, &self.xray)) {
-                verdict = Err(format!("X-ray imager: {why}"));
+                verdict = Err(ImplausiblePart { imager: Imager::Xray, why });
             }
         }
         if self.runs.len() <= cavity {
@@ -361,10 +390,12 @@ mod tests {
         let mut c = FrameChecks::new(&cfg).expect("enabled by default");
         let good = textured(60, 180);
         let (r, change) = c.check(0, &good, Some(&grey(255)));
-        assert!(r.as_ref().is_err_and(|e| e.starts_with("X-ray imager: implausible frame: too bright")), "{r:?}");
+        assert!(r.as_ref().is_err_and(|e| e.imager == Imager::Xray && e.why.reason.starts_with("too bright")), "{r:?}");
+        let shown = r.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(shown.starts_with("X-ray imager: implausible frame: too bright"), "what the record says: {shown}");
         assert_eq!(change, None);
         let (r, change) = c.check(0, &grey(0), Some(&good));
-        assert!(r.as_ref().is_err_and(|e| e.starts_with("camera: implausible frame: too dark")), "{r:?}");
+        assert!(r.as_ref().is_err_and(|e| e.imager == Imager::Camera && e.why.reason.starts_with("too dark")), "{r:?}");
         assert_eq!(change, Some(true), "two implausible parts in a row, either imager: alarm");
         assert_eq!(c.check(0, &good, Some(&good)), (Ok(()), Some(false)));
         assert!(FrameChecks::new(&PlausibilityConfig { enabled: false, ..cfg }).is_none());

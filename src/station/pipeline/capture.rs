@@ -221,7 +221,7 @@ impl Capture {
                                 if let Some(held) = implausible_log.hit() {
                                     log::warn!("part {id}: rejected unjudged: {reason}{}", held_note(held));
                                 }
-                                self.fail(id, t, reason);
+                                self.fail(id, t, reason.to_string());
                                 continue;
                             }
                         }
