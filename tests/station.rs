@@ -14,6 +14,7 @@ use cellgate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use cellgate::sources::replay::ReplaySource;
 use cellgate::sources::{Frame, FrameSource, SourceError};
 use cellgate::station::{Overrides, RunReport, Station};
+use cellgate::trigger::{Trigger, TriggerEvent};
 use serde_json::{json, Value};
 
 /// Timing slack for a loaded 2-core CI machine.
@@ -338,6 +339,60 @@ fn inference_fault_sets_alarm_rejects_and_clears() {
     assert_eq!(r.report.metrics.inference_errors, 2);
     let rec5 = r.results.iter().find(|x| x["part"] == 5).expect("logged");
     assert_ne!(rec5["verdict"], "error", "station recovered: {rec5}");
+}
+
+/// Parts at a fixed period, `parts` of them, then a line that stops (no part) for `idle`.
+struct PartsThenIdle {
+    parts: u32,
+    period: Duration,
+    idle: Duration,
+    next: Option<Instant>,
+}
+
+impl Trigger for PartsThenIdle {
+    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent {
+        let t = self.next.unwrap_or_else(Instant::now);
+        if self.parts == 0 {
+            cellgate::trigger::sleep_until(t + self.idle, stop);
+            return TriggerEvent::Stopped;
+        }
+        self.parts -= 1;
+        if !cellgate::trigger::sleep_until(t, stop) {
+            return TriggerEvent::Stopped;
+        }
+        self.next = Some(t + self.period);
+        TriggerEvent::Part(t)
+    }
+}
+
+#[test]
+fn a_model_fault_clears_on_its_self_test_while_no_part_comes() {
+    // Parts 3 and 4 cannot be judged (alarm on); then the line stops, as lines do on an alarm. The
+    // failing model is tried on its self-test while idle, passes, and the alarm clears with no part.
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = StationConfig::load(&common::write_config(dir.path(), |v| {
+        v["actuation"]["delay_ms"] = json!(60);
+    }))
+    .expect("config");
+    let inner = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
+    let trigger =
+        PartsThenIdle { parts: 4, period: Duration::from_millis(100), idle: Duration::from_secs(6), next: None };
+    let station = Station::build(cfg, &Overrides::default())
+        .expect("station builds")
+        .with_source(Box::new(UnknownRecipe { inner, count: 0, bad: 3..=4 }))
+        .with_trigger(Box::new(trigger));
+    let report = station.run(Arc::new(AtomicBool::new(false))).expect("station runs");
+    let results = common::read_jsonl(&dir.path().join("results.jsonl"));
+    let timeline = common::read_jsonl(&dir.path().join("gpio.jsonl"));
+    assert_eq!(report.metrics.inference_errors, 2);
+    let t4 = results.iter().find(|x| x["part"] == 4).expect("logged")["trigger_ms"].as_f64().expect("t");
+    let alarm = common::edges(&timeline, "alarm");
+    assert_eq!(alarm.iter().map(|e| e.1).collect::<Vec<_>>(), [1, 0], "{alarm:?}");
+    // Off about 2 s after the last part (the idle re-test), well before the end of the run at 6 s,
+    // where every output goes safe anyway.
+    let off = alarm[1].0 - t4;
+    assert!((1500.0..5000.0).contains(&off), "alarm cleared {off:.0} ms after the last part: {alarm:?}");
 }
 
 /// The configured (simulated) lines, with a bug injected into the actuation path: the first reject

@@ -86,6 +86,15 @@ impl Inspector {
         }
     }
 
+    /// The model's self-test (the one it passed when loaded): a failing model is tried with it while no
+    /// part comes, so its alarm can clear without waiting for a part.
+    pub fn self_test(&mut self) -> Result<(), InspectError> {
+        match self {
+            Inspector::Seal(s) => s.self_test().map(|_| ()),
+            Inspector::Electrode(e) => crate::inspect::self_test::electrode(&mut e.inspector),
+        }
+    }
+
     /// Judges a batch. The outer error fails the whole batch (model fault); an inner one only its part
     /// (a frame that cannot be used).
     pub fn judge(&mut self, parts: &[Part]) -> Result<Vec<Result<PartJudgement, PartError>>, InspectError> {

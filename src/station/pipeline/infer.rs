@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::{Health, Step};
 use super::super::inspector::Inspector;
@@ -34,12 +34,43 @@ pub struct Refill {
     pub at: usize,
 }
 
+/// How long a failing model waits for a part before it is tried with its self-test instead.
+const IDLE_RETEST: Duration = Duration::from_secs(2);
+
 impl Infer {
     pub fn run(mut self, rx: Receiver<Vec<Part>>) {
         let m = self.metrics.clone();
         let mut model = Arc::new(self.inspector.identity().clone());
         let mut model_fault = false;
-        for mut cycle in rx.iter() {
+        loop {
+            let mut cycle = if model_fault {
+                // A line that stops on the alarm sends no part to clear it: the model proves itself on
+                // its self-test instead (a part that fails again sets the alarm again).
+                match rx.recv_timeout(IDLE_RETEST) {
+                    Ok(c) => c,
+                    Err(RecvTimeoutError::Timeout) => {
+                        let passed = {
+                            let _busy = self.health.busy(Step::Infer);
+                            self.inspector.self_test()
+                        };
+                        match passed {
+                            Ok(()) => {
+                                model_fault = false;
+                                log::info!("model passes its self-test again while idle; alarm cleared");
+                                let _ = self.act_tx.fault(FaultKind::Model, false);
+                            }
+                            Err(e) => log::debug!("model still failing its self-test: {e}"),
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(c) => c,
+                    Err(_) => break,
+                }
+            };
             if let Some(r) = self.refill.as_ref().filter(|r| rx.len() == r.at) {
                 r.producer.unpark();
             }
