@@ -9,11 +9,12 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::super::health::{Health, Step};
 use super::super::metrics::StationMetrics;
+use super::imagers::Imagers;
 use super::ms;
+use super::throttle::{held_note, Throttle};
 use crate::inspect::plausibility::FrameChecks;
 use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket};
-use crate::sources::pairing::{PairError, PairedSource};
-use crate::sources::{Frame, FrameSource, SourceError};
+use crate::sources::{Frame, SourceError};
 use crate::trigger::{Trigger, TriggerEvent};
 
 /// One cavity's part on its way to inference.
@@ -25,54 +26,6 @@ pub struct Part {
     pub frame: Frame,
     /// The electrode station's X-ray frame, as captured (aligned in the infer step).
     pub xray: Option<Frame>,
-}
-
-/// The imagers a trigger reads: one camera per cavity-frame, or the electrode station's pair.
-pub enum Imagers {
-    Single(Box<dyn FrameSource>),
-    Pair(PairedSource),
-}
-
-impl Imagers {
-    fn capture(&mut self, t: Instant) -> Result<(Frame, Option<Frame>), SourceError> {
-        match self {
-            Imagers::Single(s) => s.capture(t).and_then(|f| f.validate().map(|_| (f, None))),
-            Imagers::Pair(p) => match p.capture(t) {
-                Ok(pair) => {
-                    pair.visible.validate()?;
-                    pair.xray.validate()?;
-                    Ok((pair.visible, Some(pair.xray)))
-                }
-                Err(PairError::Source { imager, source: SourceError::Unavailable(why) }) => {
-                    Err(SourceError::Unavailable(format!("{imager} imager: {why}")))
-                }
-                Err(PairError::Source { source, .. }) => Err(source),
-                // Both imagers work, but not for the same part: this part is lost, the station is fine.
-                Err(e @ PairError::Skew { .. }) => Err(SourceError::BadFrame(e.to_string())),
-            },
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Imagers::Single(s) => s.describe(),
-            Imagers::Pair(p) => p.describe(),
-        }
-    }
-
-    fn dropped_frames(&self) -> u64 {
-        match self {
-            Imagers::Single(s) => s.dropped_frames(),
-            Imagers::Pair(p) => p.dropped_frames(),
-        }
-    }
-
-    pub fn watch_faults(&mut self, notify: crate::sources::FaultNotifier) {
-        match self {
-            Imagers::Single(s) => s.watch_faults(notify),
-            Imagers::Pair(p) => p.watch_faults(notify),
-        }
-    }
 }
 
 impl AsRef<Frame> for Part {
@@ -95,40 +48,6 @@ pub struct Capture {
     pub max_triggers: Option<u64>,
     /// Exposure checks of every frame before inference (`None`: off).
     pub checks: Option<FrameChecks>,
-}
-
-/// A warning that may come for every part (a lens cap at 10 parts/s, an overloaded station): logged at
-/// once, then at most once per `THROTTLE` with how many were held back.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    last: Option<Instant>,
-    held: u64,
-}
-
-const THROTTLE: Duration = Duration::from_secs(10);
-
-impl Throttle {
-    /// `Some(held back since the last line)` when this one is to be logged.
-    pub fn hit(&mut self) -> Option<u64> {
-        self.hit_at(Instant::now())
-    }
-
-    fn hit_at(&mut self, now: Instant) -> Option<u64> {
-        if self.last.is_some_and(|l| now.duration_since(l) < THROTTLE) {
-            self.held += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.held))
-    }
-}
-
-fn held_note(held: u64) -> String {
-    if held == 0 {
-        String::new()
-    } else {
-        format!(" ({held} more since the last such line)")
-    }
 }
 
 impl Capture {
@@ -296,22 +215,5 @@ impl Capture {
 
     fn fail(&self, id: u64, trigger: Instant, reason: String) {
         let _ = self.act_tx.outcome(id, trigger, Outcome::Failed { reason });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_warning_for_every_part_is_logged_once_per_ten_seconds_with_the_count_held_back() {
-        let mut t = Throttle::default();
-        let t0 = Instant::now();
-        let logged: Vec<(u64, Option<u64>)> = (0..=4000u64)
-            .map(|ms| (ms, t.hit_at(t0 + Duration::from_millis(ms * 5))))
-            .filter(|x| x.1.is_some())
-            .collect();
-        // 4001 warnings over 20 s: lines at 0, 10 and 20 s, each saying how many it held back.
-        assert_eq!(logged, [(0, Some(0)), (2000, Some(1999)), (4000, Some(1999))]);
     }
 }

@@ -3,12 +3,15 @@
 //! `sinks`.
 
 mod capture;
+mod imagers;
 mod infer;
 mod record;
+mod throttle;
 
 use std::time::Duration;
 
-pub use capture::{Capture, Imagers, Part};
+pub use capture::{Capture, Part};
+pub use imagers::Imagers;
 pub use infer::{Infer, Refill};
 pub use record::Recorder;
 
