@@ -360,3 +360,95 @@ fn the_model_itself_calls_blank_frames_ng() {
         assert_eq!((&rec["verdict"], &rec["rejected"]), (&json!("ng"), &json!(true)), "{rec}");
     }
 }
+
+/// A camera behind a lens cap for its first `capped` frames, then on the bundled parts. `live`: whether
+/// the station may take a frame of it between parts (a real camera), or not (a replayed folder).
+struct CappedCamera {
+    inner: cellgate::sources::replay::ReplaySource,
+    count: u32,
+    capped: u32,
+    live: bool,
+}
+
+impl cellgate::sources::FrameSource for CappedCamera {
+    fn capture(&mut self, after: Instant) -> Result<cellgate::sources::Frame, cellgate::sources::SourceError> {
+        self.count += 1;
+        let f = self.inner.capture(after)?;
+        Ok(if self.count <= self.capped {
+            cellgate::sources::Frame { data: vec![0; f.data.len()].into(), ..f }
+        } else {
+            f
+        })
+    }
+    fn describe(&self) -> String {
+        "capped test camera".into()
+    }
+    fn live(&self) -> bool {
+        self.live
+    }
+}
+
+/// `parts` parts 100 ms apart, then a line that stops: `Idle` every 300 ms three times, then the end
+/// 1.5 s later.
+struct PartsThenQuiet {
+    parts: u32,
+    idles: u32,
+    next: Option<Instant>,
+}
+
+impl Trigger for PartsThenQuiet {
+    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent {
+        let t = self.next.unwrap_or_else(Instant::now);
+        let (event, gap) = if self.parts > 0 {
+            self.parts -= 1;
+            (TriggerEvent::Part(t), Duration::from_millis(100))
+        } else if self.idles > 0 {
+            self.idles -= 1;
+            (TriggerEvent::Idle, Duration::from_millis(300))
+        } else {
+            (TriggerEvent::Stopped, Duration::ZERO)
+        };
+        let at = if matches!(event, TriggerEvent::Stopped) { t + Duration::from_millis(1500) } else { t };
+        if !cellgate::trigger::sleep_until(at, stop) {
+            return TriggerEvent::Stopped;
+        }
+        self.next = Some(t + gap);
+        event
+    }
+}
+
+fn capped_then_quiet(live: bool) -> (f64, Vec<(f64, u8)>) {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inner =
+        cellgate::sources::replay::ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
+    let camera = CappedCamera { inner, count: 0, capped: 3, live };
+    let r = run(
+        dir.path(),
+        |_| {},
+        |s| s.with_source(Box::new(camera)).with_trigger(Box::new(PartsThenQuiet { parts: 3, idles: 3, next: None })),
+    );
+    assert_eq!(r.results.len(), 3, "frames taken between parts make no part");
+    assert!(r.results.iter().all(|x| x["verdict"] == "error" && x["rejected"] == true), "{:?}", r.results);
+    let t3 = r.results[2]["trigger_ms"].as_f64().expect("t3");
+    (t3, common::edges(&r.timeline, "alarm"))
+}
+
+#[test]
+fn a_lens_cap_taken_off_while_the_line_stands_still_clears_the_alarm_without_a_part() {
+    let (t3, alarm) = capped_then_quiet(true);
+    assert_eq!(alarm.iter().map(|e| e.1).collect::<Vec<_>>(), [1, 0], "{alarm:?}");
+    let off = alarm[1].0 - t3;
+    assert!(
+        off < 1000.0,
+        "cleared at the first idle look ({off:.0} ms after the last part), not at the end: {alarm:?}"
+    );
+}
+
+#[test]
+fn a_replayed_source_is_not_read_between_parts() {
+    let (t3, alarm) = capped_then_quiet(false);
+    assert_eq!(alarm.iter().map(|e| e.1).collect::<Vec<_>>(), [1, 0], "{alarm:?}");
+    let off = alarm[1].0 - t3;
+    assert!(off >= 1500.0, "on until the outputs go safe at the end ({off:.0} ms after the last part): {alarm:?}");
+}

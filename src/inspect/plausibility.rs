@@ -235,6 +235,11 @@ impl FrameChecks {
         })
     }
 
+    /// Is the implausible-frame alarm on?
+    pub fn alarmed(&self) -> bool {
+        self.runs.iter().any(|&r| r >= self.alarm_after)
+    }
+
     /// Checks a part's frames: `Err` names the imager and the reason; the second value is `Some(on)` when
     /// the implausible-frame alarm changes.
     pub fn check(

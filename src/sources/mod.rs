@@ -121,6 +121,11 @@ pub trait FrameSource: Send {
     /// Called with `Some(reason)` when the device is lost and `None` when it is back, as it happens, so the
     /// alarm follows the camera even while no part is triggered. Sources without a device ignore it.
     fn watch_faults(&mut self, _notify: FaultNotifier) {}
+    /// A live camera: a frame taken between parts shows the line as it is now. (A replayed folder is
+    /// not: capturing there would only skip a file.)
+    fn live(&self) -> bool {
+        false
+    }
 }
 
 /// Told of a source's device being lost (`Some(reason)`) or back (`None`).

@@ -56,6 +56,10 @@ impl PairedSource {
         format!("visible {} + x-ray {} (max skew {:?})", self.visible.describe(), self.xray.describe(), self.max_skew)
     }
 
+    pub fn live(&self) -> bool {
+        self.visible.live() && self.xray.live()
+    }
+
     pub fn dropped_frames(&self) -> u64 {
         self.visible.dropped_frames() + self.xray.dropped_frames()
     }

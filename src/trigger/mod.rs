@@ -15,6 +15,10 @@ pub enum TriggerEvent {
     Lost(photo_eye::TriggerError),
     /// The input works again after `Lost`.
     Back,
+    /// No part for a while (the photo-eye says so every 2 s of quiet): a moment to look at the camera
+    /// between parts, so a fault that only a frame can clear (a lens cap taken off) clears on a stopped
+    /// line too.
+    Idle,
     /// `stop` was set.
     Stopped,
 }

@@ -23,6 +23,8 @@ use crate::gpio_chip::{ChipError, LineRef, OpenChip};
 const CONSUMER: &str = "cellgate-trigger";
 /// How often an idle input is probed.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long a quiet line waits before the station is told it is idle (and again after as long).
+const IDLE_EVERY: Duration = Duration::from_secs(2);
 const REOPEN_MIN: Duration = Duration::from_millis(200);
 const REOPEN_MAX: Duration = Duration::from_secs(5);
 
@@ -82,11 +84,13 @@ enum State {
 #[derive(Debug, Clone, Copy)]
 struct Timing {
     probe_every: Duration,
+    idle_every: Duration,
     reopen_min: Duration,
     reopen_max: Duration,
 }
 
-const TIMING: Timing = Timing { probe_every: PROBE_EVERY, reopen_min: REOPEN_MIN, reopen_max: REOPEN_MAX };
+const TIMING: Timing =
+    Timing { probe_every: PROBE_EVERY, idle_every: IDLE_EVERY, reopen_min: REOPEN_MIN, reopen_max: REOPEN_MAX };
 
 pub struct PhotoEye {
     access: Box<dyn LineAccess>,
@@ -94,6 +98,8 @@ pub struct PhotoEye {
     timing: Timing,
     state: State,
     last_edge: Option<Duration>,
+    /// Since when nothing was returned but `Idle`.
+    quiet_since: Instant,
 }
 
 impl PhotoEye {
@@ -103,7 +109,7 @@ impl PhotoEye {
 
     fn with_access(mut access: Box<dyn LineAccess>, debounce: Duration, timing: Timing) -> Result<Self, TriggerError> {
         let live = access.request()?;
-        Ok(Self { access, debounce, timing, state: State::Live(live), last_edge: None })
+        Ok(Self { access, debounce, timing, state: State::Live(live), last_edge: None, quiet_since: Instant::now() })
     }
 
     fn lose(&mut self, why: TriggerError, kept: Option<Live>) -> TriggerEvent {
@@ -233,6 +239,7 @@ impl super::Trigger for PhotoEye {
                         continue;
                     }
                     self.last_edge = Some(t);
+                    self.quiet_since = Instant::now();
                     return TriggerEvent::Part(monotonic_to_instant(t));
                 }
                 Ok(Err(source)) => {
@@ -244,6 +251,10 @@ impl super::Trigger for PhotoEye {
                     return self.lose(why, None);
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    if self.quiet_since.elapsed() >= self.timing.idle_every {
+                        self.quiet_since = Instant::now();
+                        return TriggerEvent::Idle;
+                    }
                     if live.last_seen.elapsed() >= self.timing.probe_every {
                         live.last_seen = Instant::now();
                         if let Err(why) = self.access.probe(live) {
@@ -304,15 +315,37 @@ mod tests {
 
     const FAST: Timing = Timing {
         probe_every: Duration::from_millis(30),
+        idle_every: Duration::from_secs(3600),
         reopen_min: Duration::from_millis(40),
         reopen_max: Duration::from_millis(80),
     };
 
     fn eye(script: Script) -> (PhotoEye, Arc<Mutex<Script>>) {
+        eye_timed(script, FAST)
+    }
+
+    fn eye_timed(script: Script, timing: Timing) -> (PhotoEye, Arc<Mutex<Script>>) {
         let script = Arc::new(Mutex::new(script));
-        let eye = PhotoEye::with_access(Box::new(Scripted(script.clone())), Duration::from_millis(5), FAST)
+        let eye = PhotoEye::with_access(Box::new(Scripted(script.clone())), Duration::from_millis(5), timing)
             .expect("first request works");
         (eye, script)
+    }
+
+    #[test]
+    fn a_quiet_line_is_reported_idle_every_so_often_and_an_edge_restarts_the_count() {
+        let timing = Timing { idle_every: Duration::from_millis(100), probe_every: Duration::from_secs(3600), ..FAST };
+        let (mut eye, script) = eye_timed(Script::default(), timing);
+        let stop = AtomicBool::new(false);
+        let t0 = Instant::now();
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Idle));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Idle));
+        assert!(t0.elapsed() >= Duration::from_millis(200), "idle only after 100 ms of quiet each time");
+        std::thread::sleep(Duration::from_millis(60));
+        edge(&script, Ok(now_monotonic()));
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Part(_)), "an edge is a part, not lost in the quiet");
+        let t1 = Instant::now();
+        assert!(matches!(eye.wait(&stop), TriggerEvent::Idle));
+        assert!(t1.elapsed() >= Duration::from_millis(90), "the quiet counts from the edge: {:?}", t1.elapsed());
     }
 
     fn edge(script: &Arc<Mutex<Script>>, ev: std::io::Result<Duration>) {

@@ -130,6 +130,10 @@ impl Drop for V4l2Source {
 }
 
 impl FrameSource for V4l2Source {
+    fn live(&self) -> bool {
+        true
+    }
+
     fn capture(&mut self, after: Instant) -> Result<Frame, SourceError> {
         let deadline = Instant::now() + self.settings.timeout;
         let mut st = self.shared.lock();

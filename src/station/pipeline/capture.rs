@@ -75,6 +75,10 @@ impl Capture {
                     let _ = self.act_tx.fault(FaultKind::Trigger, false);
                     continue;
                 }
+                TriggerEvent::Idle => {
+                    self.look_while_idle();
+                    continue;
+                }
             };
             if self.max_triggers.is_some_and(|max| triggers >= max) {
                 break;
@@ -209,6 +213,24 @@ impl Capture {
                     std::thread::park_timeout(Duration::from_millis(20));
                 }
                 sent => return sent,
+            }
+        }
+    }
+
+    /// While the implausible-frame alarm is on and no part comes, a frame of each cavity is taken and
+    /// checked: a lens cap taken off clears the alarm on a line that stopped for it. No part is made.
+    fn look_while_idle(&mut self) {
+        let Some(checks) = self.checks.as_mut().filter(|c| c.alarmed()) else { return };
+        if !self.source.live() {
+            return;
+        }
+        for cavity in 0..self.cavities {
+            let Ok((frame, xray)) = self.source.capture(Instant::now()) else { return };
+            if let (_, Some(on)) = checks.check(cavity, &frame, xray.as_ref()) {
+                if !on {
+                    log::info!("frames plausible again between parts; alarm cleared");
+                }
+                let _ = self.act_tx.fault(FaultKind::Implausible, on);
             }
         }
     }

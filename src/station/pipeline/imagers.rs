@@ -32,6 +32,13 @@ impl Imagers {
         }
     }
 
+    pub fn live(&self) -> bool {
+        match self {
+            Imagers::Single(s) => s.live(),
+            Imagers::Pair(p) => p.live(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Imagers::Single(s) => s.describe(),
