@@ -452,3 +452,49 @@ fn a_replayed_source_is_not_read_between_parts() {
     let off = alarm[1].0 - t3;
     assert!(off >= 1500.0, "on until the outputs go safe at the end ({off:.0} ms after the last part): {alarm:?}");
 }
+
+/// The bundled parts, but for captures in `away` the camera sees another scene with a normal exposure
+/// (vertical stripes where the seal has horizontal bands: a camera knocked round, another product).
+struct KnockedCamera {
+    inner: cellgate::sources::replay::ReplaySource,
+    count: u32,
+    away: std::ops::RangeInclusive<u32>,
+}
+
+impl cellgate::sources::FrameSource for KnockedCamera {
+    fn capture(&mut self, after: Instant) -> Result<cellgate::sources::Frame, cellgate::sources::SourceError> {
+        self.count += 1;
+        let f = self.inner.capture(after)?;
+        if !self.away.contains(&self.count) {
+            return Ok(f);
+        }
+        let (w, h) = (f.width as usize, f.height as usize);
+        let data: Vec<u8> = (0..w * h).flat_map(|i| [if (i % w) * 6 / w % 2 == 0 { 70 } else { 180 }; 3]).collect();
+        Ok(cellgate::sources::Frame { data: data.into(), format: cellgate::sources::PixelFormat::Rgb8, ..f })
+    }
+    fn describe(&self) -> String {
+        "knocked test camera".into()
+    }
+}
+
+#[test]
+fn frames_of_another_scene_than_the_recipes_reference_are_rejected_unjudged_and_alarm() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inner =
+        cellgate::sources::replay::ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
+    let camera = KnockedCamera { inner, count: 0, away: 2..=4 };
+    let r = run(dir.path(), |v| v["trigger"]["rate_hz"] = json!(10), |s| s.with_source(Box::new(camera)));
+    for rec in &r.results[1..4] {
+        assert_eq!((&rec["verdict"], &rec["rejected"]), (&json!("error"), &json!(true)), "{rec}");
+        let e = rec["error"].as_str().unwrap_or_default();
+        assert!(e.starts_with("camera: frame far from recipe") && e.contains("'s reference: similarity"), "{rec}");
+    }
+    assert!(
+        r.results.iter().enumerate().all(|(i, x)| (1..4).contains(&i) || x["verdict"] != "error"),
+        "{:?}",
+        r.results
+    );
+    assert_eq!(r.report.metrics.implausible_frames, 3);
+    assert_eq!(values(&r.timeline, "alarm"), [1, 0], "three in a row: alarm, cleared by the next real frame");
+}

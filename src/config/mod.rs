@@ -683,6 +683,9 @@ impl StationConfig {
         if !(1..=1000).contains(&pl.alarm_after) {
             return bad("plausibility.alarm_after", format!("{} is outside 1..1000 frames", pl.alarm_after));
         }
+        if let Some(m) = pl.min_reference_similarity.filter(|m| !(-1.0..=1.0).contains(m)) {
+            return bad("plausibility.min_reference_similarity", format!("{m} is outside -1..1 (null: off)"));
+        }
         if a.pulse_ms >= a.delay_ms.max(1) * 10 {
             // Not an error in itself, but a pulse far longer than the travel time overlaps many parts.
             log::warn!("actuation.pulse_ms {} is long against delay_ms {}", a.pulse_ms, a.delay_ms);

@@ -7,6 +7,7 @@ pub mod electrode;
 pub mod output_check;
 pub mod plausibility;
 pub mod preprocess;
+pub mod reference_similarity;
 pub mod seal;
 pub mod self_test;
 pub mod synthetic;

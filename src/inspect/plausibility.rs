@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use super::reference_similarity::{FarFromReference, ReferenceCheck};
 use crate::sources::{Frame, PixelFormat};
 
 /// At most this many pixels are sampled per frame (on a regular grid): statistics of a 2-megapixel frame
@@ -27,11 +28,21 @@ pub struct PlausibilityConfig {
     /// This many implausible frames in a row from one imager set the alarm (cleared by a plausible one).
     #[serde(default = "default_alarm_after")]
     pub alarm_after: u32,
+    /// Seal stations: the least similarity of a frame's coarse layout to its recipe's reference
+    /// (normalised cross-correlation, -1..1; see `reference_similarity`); `null` turns the check off.
+    #[serde(default = "default_min_reference_similarity")]
+    pub min_reference_similarity: Option<f32>,
 }
 
 impl Default for PlausibilityConfig {
     fn default() -> Self {
-        Self { enabled: true, camera: Bounds::default(), xray: Bounds::default(), alarm_after: default_alarm_after() }
+        Self {
+            enabled: true,
+            camera: Bounds::default(),
+            xray: Bounds::default(),
+            alarm_after: default_alarm_after(),
+            min_reference_similarity: default_min_reference_similarity(),
+        }
     }
 }
 
@@ -41,6 +52,10 @@ fn default_true() -> bool {
 
 fn default_alarm_after() -> u32 {
     3
+}
+
+fn default_min_reference_similarity() -> Option<f32> {
+    Some(0.5)
 }
 
 /// Exposure bounds on the frame's grey levels, as fractions of full scale (0 = black, 1 = white).
@@ -143,12 +158,15 @@ impl std::fmt::Display for Imager {
     }
 }
 
-/// A part none of whose frames may be judged: which imager, and why.
+/// Why a part's frames may not be judged.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{imager}: {why}")]
-pub struct ImplausiblePart {
-    pub imager: Imager,
-    pub why: Implausible,
+pub enum ImplausiblePart {
+    /// One imager's exposure shows no part.
+    #[error("{imager}: {why}")]
+    Exposure { imager: Imager, why: Implausible },
+    /// The camera's frame is another scene than its recipe's reference.
+    #[error("camera: {0}")]
+    Reference(FarFromReference),
 }
 
 /// A frame's exposure statistics, grey levels as fractions of full scale.
@@ -222,6 +240,8 @@ pub struct FrameChecks {
     alarm_after: u32,
     /// Implausible parts in a row, per cavity.
     runs: Vec<u32>,
+    /// Seal stations: each frame against its recipe's reference.
+    references: Option<ReferenceCheck>,
 }
 
 impl FrameChecks {
@@ -232,7 +252,13 @@ impl FrameChecks {
             xray: cfg.xray,
             alarm_after: cfg.alarm_after.max(1),
             runs: Vec::new(),
+            references: None,
         })
+    }
+
+    /// Also checks each camera frame against its recipe's reference.
+    pub fn with_references(self, references: ReferenceCheck) -> Self {
+        Self { references: Some(references), ..self }
     }
 
     /// Is the implausible-frame alarm on?
@@ -247,15 +273,19 @@ impl FrameChecks {
         cavity: usize,
         camera: &Frame,
         xray: Option<&Frame>,
+        recipe: &str,
     ) -> (Result<(), ImplausiblePart>, Option<bool>) {
         let mut verdict = match self.camera.check(&FrameStats::of(camera, &self.camera)) {
-            Some(why) => Err(ImplausiblePart { imager: Imager::Camera, why }),
+            Some(why) => Err(ImplausiblePart::Exposure { imager: Imager::Camera, why }),
             None => Ok(()),
         };
         if let (Ok(()), Some(x)) = (&verdict, xray) {
             if let Some(why) = self.xray.check(&FrameStats::of(x, &self.xray)) {
-                verdict = Err(ImplausiblePart { imager: Imager::Xray, why });
+                verdict = Err(ImplausiblePart::Exposure { imager: Imager::Xray, why });
             }
+        }
+        if let (Ok(()), Some(refs)) = (&verdict, &self.references) {
+            verdict = refs.check(recipe, camera).map_err(ImplausiblePart::Reference);
         }
         if self.runs.len() <= cavity {
             self.runs.resize(cavity + 1, 0);
@@ -272,6 +302,18 @@ impl FrameChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl FrameChecks {
+        /// A check of a part with no recipe reference to compare with.
+        fn check0(
+            &mut self,
+            cavity: usize,
+            camera: &Frame,
+            xray: Option<&Frame>,
+        ) -> (Result<(), ImplausiblePart>, Option<bool>) {
+            self.check(cavity, camera, xray, "")
+        }
+    }
     use std::sync::Arc;
     use std::time::Instant;
 
@@ -361,18 +403,18 @@ mod tests {
     fn the_alarm_goes_on_at_the_nth_implausible_part_in_a_row_and_off_at_the_next_good_one() {
         let mut c = FrameChecks::new(&PlausibilityConfig::default()).expect("enabled by default");
         let (good, blank) = (textured(60, 180), grey(0));
-        assert_eq!(c.check(0, &blank, None).1, None);
-        assert_eq!(c.check(0, &blank, None).1, None);
+        assert_eq!(c.check0(0, &blank, None).1, None);
+        assert_eq!(c.check0(0, &blank, None).1, None);
         // A good frame in between restarts the count.
-        assert_eq!(c.check(0, &good, None), (Ok(()), None));
-        assert_eq!(c.check(0, &blank, None).1, None);
-        assert_eq!(c.check(0, &blank, None).1, None);
-        let (r, change) = c.check(0, &blank, None);
+        assert_eq!(c.check0(0, &good, None), (Ok(()), None));
+        assert_eq!(c.check0(0, &blank, None).1, None);
+        assert_eq!(c.check0(0, &blank, None).1, None);
+        let (r, change) = c.check0(0, &blank, None);
         assert!(r.is_err());
         assert_eq!(change, Some(true), "third in a row (the default alarm_after)");
-        assert_eq!(c.check(0, &blank, None).1, None, "the alarm is raised once per run");
-        assert_eq!(c.check(0, &good, None), (Ok(()), Some(false)));
-        assert_eq!(c.check(0, &good, None).1, None);
+        assert_eq!(c.check0(0, &blank, None).1, None, "the alarm is raised once per run");
+        assert_eq!(c.check0(0, &good, None), (Ok(()), Some(false)));
+        assert_eq!(c.check0(0, &good, None).1, None);
     }
 
     #[test]
@@ -381,12 +423,12 @@ mod tests {
         let (good, blank) = (textured(60, 180), grey(0));
         let mut changes = Vec::new();
         for _ in 0..3 {
-            changes.push(c.check(0, &good, None).1);
-            changes.push(c.check(1, &blank, None).1);
+            changes.push(c.check0(0, &good, None).1);
+            changes.push(c.check0(1, &blank, None).1);
         }
         assert_eq!(changes, [None, None, None, None, None, Some(true)], "cavity 1's third blank frame");
-        assert_eq!(c.check(0, &good, None).1, None, "cavity 0 does not clear cavity 1's run");
-        assert_eq!(c.check(1, &good, None).1, Some(false));
+        assert_eq!(c.check0(0, &good, None).1, None, "cavity 0 does not clear cavity 1's run");
+        assert_eq!(c.check0(1, &good, None).1, Some(false));
     }
 
     #[test]
@@ -394,15 +436,21 @@ mod tests {
         let cfg = PlausibilityConfig { alarm_after: 2, ..PlausibilityConfig::default() };
         let mut c = FrameChecks::new(&cfg).expect("enabled by default");
         let good = textured(60, 180);
-        let (r, change) = c.check(0, &good, Some(&grey(255)));
-        assert!(r.as_ref().is_err_and(|e| e.imager == Imager::Xray && e.why.reason.starts_with("too bright")), "{r:?}");
+        let (r, change) = c.check0(0, &good, Some(&grey(255)));
+        assert!(
+            matches!(&r, Err(ImplausiblePart::Exposure { imager: Imager::Xray, why }) if why.reason.starts_with("too bright")),
+            "{r:?}"
+        );
         let shown = r.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(shown.starts_with("X-ray imager: implausible frame: too bright"), "what the record says: {shown}");
         assert_eq!(change, None);
-        let (r, change) = c.check(0, &grey(0), Some(&good));
-        assert!(r.as_ref().is_err_and(|e| e.imager == Imager::Camera && e.why.reason.starts_with("too dark")), "{r:?}");
+        let (r, change) = c.check0(0, &grey(0), Some(&good));
+        assert!(
+            matches!(&r, Err(ImplausiblePart::Exposure { imager: Imager::Camera, why }) if why.reason.starts_with("too dark")),
+            "{r:?}"
+        );
         assert_eq!(change, Some(true), "two implausible parts in a row, either imager: alarm");
-        assert_eq!(c.check(0, &good, Some(&good)), (Ok(()), Some(false)));
+        assert_eq!(c.check0(0, &good, Some(&good)), (Ok(()), Some(false)));
         assert!(FrameChecks::new(&PlausibilityConfig { enabled: false, ..cfg }).is_none());
     }
 

@@ -66,6 +66,11 @@ impl AsRef<Frame> for Frame {
 }
 
 impl Frame {
+    /// A still image (a reference, a test frame): exposed now, no sequence, nothing known of it.
+    pub fn still(width: u32, height: u32, format: PixelFormat, data: impl Into<Arc<[u8]>>) -> Self {
+        Self { width, height, format, data: data.into(), timestamp: Instant::now(), sequence: 0, info: Arc::default() }
+    }
+
     /// The frame as 8-bit grey, into `out` (cleared first): RGB by ITU-R BT.601 luma, as PIL's
     /// convert("L"); 16-bit grey by its high byte, as the training pipeline reads 16-bit X-ray images.
     pub fn gray8_into(&self, out: &mut Vec<u8>) {

@@ -20,6 +20,8 @@ use crate::config::{
     ChardevConfig, GpioConfig, InspectionConfig, LineBias, LineDrive, SourceConfig, StationConfig, TriggerConfig,
     TriggerEdge,
 };
+use crate::inspect::plausibility::FrameChecks;
+use crate::inspect::reference_similarity::ReferenceCheck;
 use crate::inspect::seal::ModelIdentity;
 use crate::inspect::InspectError;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
@@ -75,6 +77,8 @@ pub enum StationError {
     Key(String),
     #[error("model: {0}")]
     Load(#[from] model_load::LoadError),
+    #[error("plausibility.min_reference_similarity: {0}")]
+    ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
 }
 
 /// Inference queue depth of a flat-out run, in fixture cycles.
@@ -110,6 +114,8 @@ pub struct Station {
     echo: bool,
     swap: Option<model_swap::ModelSwap>,
     swap_rx: crossbeam_channel::Receiver<model_swap::Candidate>,
+    /// Exposure (and, for a seal station, reference) checks of every frame; `None`: off.
+    checks: Option<FrameChecks>,
     saturate: bool,
     max_triggers: Option<u64>,
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
@@ -152,6 +158,12 @@ impl Station {
                 Duration::from_millis(*max_skew_ms),
             )),
             (_, None, src) => Imagers::Single(Self::imager(&cfg, src, &mut references)?),
+        };
+        let checks = match (FrameChecks::new(&cfg.plausibility), cfg.plausibility.min_reference_similarity) {
+            (Some(c), Some(min)) if cfg.seal().is_some() => {
+                Some(c.with_references(ReferenceCheck::new(min, &references)?))
+            }
+            (c, _) => c,
         };
         let loader = ModelLoader::new(&cfg, references);
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
@@ -216,6 +228,7 @@ impl Station {
         Ok(Self {
             swap,
             swap_rx,
+            checks,
             timeline: gpio.timeline(),
             cfg,
             inspector,
@@ -479,7 +492,7 @@ impl Station {
             health: self.health.clone(),
             saturate: self.saturate,
             max_triggers: self.max_triggers,
-            checks: crate::inspect::plausibility::FrameChecks::new(&self.cfg.plausibility),
+            checks: self.checks,
         };
         // The capture loop runs here; when it returns, its senders drop and the threads drain in order.
         capture.run(&stop);

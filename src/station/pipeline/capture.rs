@@ -130,7 +130,7 @@ impl Capture {
                             let _ = self.act_tx.fault(FaultKind::Source, false);
                         }
                         if let Some(checks) = &mut self.checks {
-                            let (verdict, alarm) = checks.check(cavity, &frame, xray.as_ref());
+                            let (verdict, alarm) = checks.check(cavity, &frame, xray.as_ref(), &recipe);
                             if let Some(on) = alarm {
                                 if on {
                                     log::error!("frames that cannot show a part, several in a row: alarm on");
@@ -226,7 +226,8 @@ impl Capture {
         }
         for cavity in 0..self.cavities {
             let Ok((frame, xray)) = self.source.capture(Instant::now()) else { return };
-            if let (_, Some(on)) = checks.check(cavity, &frame, xray.as_ref()) {
+            let recipe = frame.info.recipe.clone().unwrap_or_else(|| self.default_recipe.clone());
+            if let (_, Some(on)) = checks.check(cavity, &frame, xray.as_ref(), &recipe) {
                 if !on {
                     log::info!("frames plausible again between parts; alarm cleared");
                 }
