@@ -88,7 +88,7 @@ impl V4l2Source {
     pub fn open(settings: V4l2Settings) -> Result<Self, CameraError> {
         let first = match device::open(&settings.camera) {
             Ok(o) => Some(o),
-            Err(e @ CameraError::Unsupported { .. }) => return Err(e),
+            Err(e) if !e.retrying_helps() => return Err(e),
             Err(e) => {
                 log::error!("camera {e}; starting without it, retrying");
                 None
