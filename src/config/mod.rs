@@ -731,7 +731,7 @@ impl StationConfig {
         match &mu.public_key {
             Some(k) => {
                 if let Err(e) = crate::model::integrity::read_public_key(&self.resolve(k)) {
-                    return bad("model_updates.public_key", e);
+                    return bad("model_updates.public_key", e.to_string());
                 }
             }
             None if mu.require_signature => {

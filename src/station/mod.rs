@@ -72,7 +72,7 @@ pub enum StationError {
     #[error(transparent)]
     Watch(#[from] crate::model::watch::WatchError),
     #[error("model_updates.public_key: {0}")]
-    Key(String),
+    Key(#[source] crate::model::integrity::KeyError),
     #[error("model: {0}")]
     Load(#[from] model_load::LoadError),
 }
