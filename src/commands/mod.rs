@@ -307,3 +307,46 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Result<(), CliError> {
+        run(Cli::parse_from(std::iter::once("cellgate").chain(args.iter().copied())))
+    }
+
+    #[test]
+    fn exit_codes_stay_by_kind_config_2_runtime_3_the_rest_1() {
+        let io = || std::io::Error::from_raw_os_error(2);
+        assert_eq!(CliError::Config(ConfigError::Read { path: "s.json".into(), source: io() }).exit_code(), 2);
+        assert_eq!(CliError::Runtime(RuntimeError::LibraryMissing { tried: String::new() }).exit_code(), 3);
+        for e in [
+            CliError::Usage("--rate 0 is outside 0.001..=1000".into()),
+            CliError::Io { path: "k.secret".into(), source: io() },
+            CliError::Key(KeyError::SecretNotHex),
+            CliError::Signals(nix::Error::EPERM),
+        ] {
+            assert_eq!(e.exit_code(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn keygen_never_overwrites_a_key_and_a_bad_secret_is_a_key_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("line1");
+        let out = out.to_str().expect("utf-8 path");
+        cli(&["models", "keygen", out]).expect("first keygen");
+        let e = cli(&["models", "keygen", out]).expect_err("second keygen");
+        assert!(matches!(e, CliError::Usage(_)), "{e:?}");
+        assert_eq!(e.to_string(), format!("{out}.secret: exists; not overwritten (remove it first)"));
+
+        let (bad, model) = (dir.path().join("bad.secret"), dir.path().join("m.onnx"));
+        std::fs::write(&bad, "zz\n").expect("write");
+        std::fs::write(&model, b"model").expect("write");
+        let e = cli(&["models", "sign", "--key", bad.to_str().expect("utf-8"), model.to_str().expect("utf-8")])
+            .expect_err("bad secret");
+        assert!(matches!(e, CliError::Key(KeyError::SecretNotHex)), "{e:?}");
+        assert_eq!(e.to_string(), "secret key: expected 64 hex characters");
+    }
+}
