@@ -17,8 +17,9 @@ pub enum IntegrityError {
     BadSignature(PathBuf),
     #[error("{0}: signed, but no public key is configured to check it")]
     NoKey(PathBuf),
-    #[error("{path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    /// A sidecar that cannot be read (the error names it).
+    #[error(transparent)]
+    Unreadable(#[from] super::file::FileError),
 }
 
 /// A key file or a file to sign that cannot be used.
@@ -98,12 +99,10 @@ pub fn public_of(secret_hex: &str) -> Result<String, KeyError> {
 
 /// Checks `data` (the bytes of `path`) against its sidecars and the policy.
 pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integrity, IntegrityError> {
-    let unreadable =
-        |p: &Path, e: super::file::FileError| IntegrityError::Unreadable { path: p.into(), reason: e.to_string() };
     let mut out = Integrity::default();
     let sha_path = sidecar(path, ".sha256");
     if sha_path.exists() {
-        let text = super::file::read_sidecar(&sha_path).map_err(|e| unreadable(&sha_path, e))?;
+        let text = super::file::read_sidecar(&sha_path)?;
         let want = text.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
         let got = hex(&Sha256::digest(data));
         if want != got {
@@ -114,7 +113,7 @@ pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integ
     let sig_path = sidecar(path, ".sig");
     if sig_path.exists() {
         let key = policy.public_key.ok_or_else(|| IntegrityError::NoKey(path.into()))?;
-        let text = super::file::read_sidecar(&sig_path).map_err(|e| unreadable(&sig_path, e))?;
+        let text = super::file::read_sidecar(&sig_path)?;
         let sig: [u8; 64] = hex_decode(&text)
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| IntegrityError::BadSignature(path.into()))?;
