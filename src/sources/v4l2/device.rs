@@ -28,8 +28,8 @@ pub struct CameraSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
     /// The device is not there or stopped answering: worth retrying.
-    #[error("{device}: {reason}")]
-    Io { device: String, reason: String },
+    #[error("{device}: {what}: {source}")]
+    Io { device: String, what: &'static str, source: std::io::Error },
     /// The device cannot do what the config asks: retrying will not help.
     #[error("{device}: {reason}")]
     Unsupported { device: String, reason: String },
@@ -100,7 +100,7 @@ fn fourcc_str(f: FourCC) -> String {
 
 pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
     let name = spec.device.display().to_string();
-    let io = |what: &str, e: std::io::Error| CameraError::Io { device: name.clone(), reason: format!("{what}: {e}") };
+    let io = |what, source| CameraError::Io { device: name.clone(), what, source };
     let unsupported = |reason: String| CameraError::Unsupported { device: name.clone(), reason };
     let device = Device::with_path(&spec.device).map_err(|e| io("open", e))?;
     // A fresh request: stride, size and colour fields left for the driver to fill in for this format, not

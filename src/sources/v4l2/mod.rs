@@ -110,9 +110,10 @@ impl V4l2Source {
         let reader = {
             let (shared, s) = (shared.clone(), settings.clone());
             std::thread::Builder::new().name("camera".into()).spawn(move || read_loop(&shared, &s, first)).map_err(
-                |e| CameraError::Io {
+                |source| CameraError::Io {
                     device: settings.camera.device.display().to_string(),
-                    reason: format!("reader thread: {e}"),
+                    what: "reader thread",
+                    source,
                 },
             )?
         };
