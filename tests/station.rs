@@ -178,7 +178,7 @@ fn a_camera_whose_device_says_back_while_captures_still_fail_keeps_the_alarm_on(
     let t = |id: u64| r.results.iter().find(|x| x["part"] == id).expect("part logged")["trigger_ms"].as_f64();
     let (t4, t8) = (t(4).expect("t4"), t(8).expect("t8"));
     let alarm = common::edges(&r.timeline, "alarm");
-    let before_8 = alarm.iter().rev().find(|e| e.0 < t8 - 1.0).map(|e| e.1);
+    let before_8 = alarm.iter().rfind(|e| e.0 < t8 - 1.0).map(|e| e.1);
     assert_eq!(before_8, Some(1), "alarm on through the failing captures: {alarm:?} (t4 {t4}, t8 {t8})");
     assert!(alarm.iter().any(|e| e.1 == 0 && e.0 >= t8 - 1.0), "off once frames come: {alarm:?}");
 }

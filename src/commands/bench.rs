@@ -26,10 +26,6 @@ use ort::value::TensorRef;
 
 use super::CliError;
 
-pub(super) fn other(e: impl std::fmt::Display) -> CliError {
-    CliError::Other(e.to_string())
-}
-
 /// One prepared part: its image tensor and its recipe's reference tensor.
 struct Prepared {
     image: Vec<f32>,
@@ -53,24 +49,25 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     let images = match (images, &base.source) {
         (Some(p), _) => p.to_path_buf(),
         (None, SourceConfig::Replay { path, .. }) => base.resolve(path),
-        (None, _) => return Err(CliError::Other("--images is needed: the config's source is a camera".into())),
+        (None, _) => return Err(CliError::Usage("--images is needed: the config's source is a camera".into())),
     };
-    let images = std::path::absolute(&images).map_err(other)?;
+    let images = std::path::absolute(&images).map_err(|source| CliError::Io { path: images.clone(), source })?;
     let rt = Runtime::load(&base.runtime, None)?;
     let model_path = base.resolve(&seal_cfg.model);
     let parts = parts.max(12);
 
     // Inputs as the station sees them: each frame with its recipe's reference.
-    let mut src = ReplaySource::open(&images, false).map_err(other)?;
+    let mut src = ReplaySource::open(&images, false)?;
     let mut refs: BTreeMap<String, PathBuf> =
         seal_cfg.recipes.iter().map(|(k, r)| (k.clone(), base.resolve(&r.reference))).collect();
     refs.extend(src.references.clone());
     let mut full = LoadedModel::load(&rt, &model_path, Task::SealClassifier, GraphRole::Full)?;
-    let spec = full.manifest.input("image").cloned().ok_or_else(|| other("model has no 'image' input"))?;
-    let mut pre = Preprocessor::new(&spec).map_err(other)?;
+    let spec =
+        full.manifest.input("image").cloned().ok_or_else(|| CliError::Usage("model has no 'image' input".into()))?;
+    let mut pre = Preprocessor::new(&spec)?;
     let mut ref_tensors = BTreeMap::new();
     for (name, p) in &refs {
-        let (width, height, data) = read_rgb(p).map_err(other)?;
+        let (width, height, data) = read_rgb(p)?;
         let f = Frame {
             width,
             height,
@@ -81,23 +78,24 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
             info: Arc::default(),
         };
         let mut t = vec![0f32; pre.len()];
-        pre.write(&f, &mut t).map_err(other)?;
+        pre.write(&f, &mut t)?;
         ref_tensors.insert(name.clone(), t);
     }
     let mut prepared = Vec::new();
     let mut frames = Vec::new();
     for _ in 0..src.len() {
-        let f = src.capture(Instant::now()).map_err(other)?;
+        let f = src.capture(Instant::now())?;
         let recipe = f.info.recipe.as_deref().unwrap_or(&seal_cfg.recipe).to_string();
         let mut image = vec![0f32; pre.len()];
-        pre.write(&f, &mut image).map_err(other)?;
-        let reference = ref_tensors.get(&recipe).cloned().ok_or_else(|| other(format!("no reference for {recipe}")))?;
+        pre.write(&f, &mut image)?;
+        let reference =
+            ref_tensors.get(&recipe).cloned().ok_or_else(|| CliError::Usage(format!("no reference for {recipe}")))?;
         prepared.push(Prepared { image, reference, recipe });
         frames.push(f);
     }
     // The station's one step beside inference that runs on the inference thread.
     let mut scratch = vec![0f32; pre.len()];
-    let pre_ms = timed(parts, |i| pre.write(&frames[i % frames.len()], &mut scratch).map_err(other))?;
+    let pre_ms = timed(parts, |i| Ok(pre.write(&frames[i % frames.len()], &mut scratch)?))?;
     let shape = [1usize, pre.channels(), pre.height as usize, pre.width as usize];
     println!(
         "bench: {} on {} ({} intra-op threads), {parts} parts per run, {rounds} rounds, {} distinct images from {}",
@@ -115,9 +113,9 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
         Box::new(|| {
             timed(parts, |i| {
                 let p = &prepared[i % prepared.len()];
-                let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
-                let rf = TensorRef::from_array_view((shape, &p.reference[..])).map_err(other)?;
-                full.session.run(ort::inputs!["image" => img, "reference" => rf]).map_err(other)?;
+                let img = TensorRef::from_array_view((shape, &p.image[..]))?;
+                let rf = TensorRef::from_array_view((shape, &p.reference[..]))?;
+                full.session.run(ort::inputs!["image" => img, "reference" => rf])?;
                 Ok(())
             })
             .map(|lat| row(&lat))
@@ -131,9 +129,9 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
         let mut head = LoadedModel::load(&rt, &head_path, Task::SealClassifier, GraphRole::Head)?;
         let mut ref_emb: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
         for (name, t) in &ref_tensors {
-            let img = TensorRef::from_array_view((shape, &t[..])).map_err(other)?;
-            let out = enc.session.run(ort::inputs!["image" => img]).map_err(other)?;
-            let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
+            let img = TensorRef::from_array_view((shape, &t[..]))?;
+            let out = enc.session.run(ort::inputs!["image" => img])?;
+            let (s, e) = out["embedding"].try_extract_tensor::<f32>()?;
             ref_emb.insert(name.clone(), (s.iter().map(|&d| d as usize).collect(), e.to_vec()));
         }
         let prepared = &prepared;
@@ -142,14 +140,15 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
             Box::new(move || {
                 timed(parts, |i| {
                     let p = &prepared[i % prepared.len()];
-                    let img = TensorRef::from_array_view((shape, &p.image[..])).map_err(other)?;
-                    let out = enc.session.run(ort::inputs!["image" => img]).map_err(other)?;
-                    let (s, e) = out["embedding"].try_extract_tensor::<f32>().map_err(other)?;
+                    let img = TensorRef::from_array_view((shape, &p.image[..]))?;
+                    let out = enc.session.run(ort::inputs!["image" => img])?;
+                    let (s, e) = out["embedding"].try_extract_tensor::<f32>()?;
                     let dims: Vec<usize> = s.iter().map(|&d| d as usize).collect();
-                    let (_, r) = ref_emb.get(&p.recipe).ok_or_else(|| other("no reference embedding"))?;
-                    let e = TensorRef::from_array_view((dims.clone(), e)).map_err(other)?;
-                    let r = TensorRef::from_array_view((dims, &r[..])).map_err(other)?;
-                    head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r]).map_err(other)?;
+                    let (_, r) =
+                        ref_emb.get(&p.recipe).ok_or_else(|| CliError::Usage("no reference embedding".into()))?;
+                    let e = TensorRef::from_array_view((dims.clone(), e))?;
+                    let r = TensorRef::from_array_view((dims, &r[..]))?;
+                    head.session.run(ort::inputs!["embedding" => e, "reference_embedding" => r])?;
                     Ok(())
                 })
                 .map(|lat| row(&lat))
@@ -159,7 +158,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
 
     // 3. The station, flat out, same frames.
     let out_dir = std::env::temp_dir().join(format!("cellgate-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir).map_err(other)?;
+    std::fs::create_dir_all(&out_dir).map_err(|source| CliError::Io { path: out_dir.clone(), source })?;
     let station_rows = [
         ("station: full graph, batch 1", false, 1usize),
         ("station: encoder+head, batch 1", true, 1),

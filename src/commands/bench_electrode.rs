@@ -18,38 +18,43 @@ use cellgate::sources::{Frame, PixelFormat};
 use cellgate::station::summary::percentile;
 use ort::value::TensorRef;
 
-use super::bench::{
-    in_rounds, other, peak_rss, print_overhead, print_rows, row, run_flat_out, station_row, timed, Measure,
-};
+use super::bench::{in_rounds, peak_rss, print_overhead, print_rows, row, run_flat_out, station_row, timed, Measure};
 use super::CliError;
 
 pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: usize) -> Result<(), CliError> {
-    let InspectionConfig::Electrode(ecfg) = &base.inspection else { return Err(other("not an electrode station")) };
+    let InspectionConfig::Electrode(ecfg) = &base.inspection else {
+        return Err(CliError::Usage("not an electrode station".into()));
+    };
     let images = match (images, &base.source) {
         (Some(p), _) => p.to_path_buf(),
         (None, SourceConfig::Coco { path, .. }) => base.resolve(path),
-        (None, _) => return Err(other("--images DIR (a COCO folder) is needed: the config's source is cameras")),
+        (None, _) => {
+            return Err(CliError::Usage(
+                "--images DIR (a COCO folder) is needed: the config's source is cameras".into(),
+            ))
+        }
     };
-    let images = std::path::absolute(&images).map_err(other)?;
+    let images = std::path::absolute(&images).map_err(|source| CliError::Io { path: images.clone(), source })?;
     let rt = Runtime::load(&base.runtime, None)?;
     let model_path = base.resolve(&ecfg.model);
     let parts = parts.max(12);
 
     // The pairs as the station captures them.
-    let (v, x) = ReplaySource::open_coco(&images, false).map_err(other)?;
+    let (v, x) = ReplaySource::open_coco(&images, false)?;
     let n_pairs = v.len();
     let mut pairing = PairedSource::new(Box::new(v), Box::new(x), Duration::from_secs(1));
     let mut pairs: Vec<FramePair> = Vec::new();
     let mut pairing_ms = Vec::new();
     for _ in 0..n_pairs {
         let t = Instant::now();
-        pairs.push(pairing.capture(Instant::now()).map_err(other)?);
+        pairs.push(pairing.capture(Instant::now())?);
         pairing_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let mut model = LoadedModel::load(&rt, &model_path, Task::ElectrodeDetector, GraphRole::Full)?;
-    let spec = |name: &str| model.manifest.input(name).cloned().ok_or_else(|| other(format!("no '{name}' input")));
-    let mut pre_v = Preprocessor::new(&spec("visible")?).map_err(other)?;
-    let mut pre_x = Preprocessor::new(&spec("xray")?).map_err(other)?;
+    let spec =
+        |name: &str| model.manifest.input(name).cloned().ok_or_else(|| CliError::Usage(format!("no '{name}' input")));
+    let mut pre_v = Preprocessor::new(&spec("visible")?)?;
+    let mut pre_x = Preprocessor::new(&spec("xray")?)?;
     let (h, w) = (pre_v.height as usize, pre_v.width as usize);
     println!(
         "bench: {} on {} ({} intra-op threads), {parts} parts per run, {rounds} rounds, {} distinct pairs from {}",
@@ -65,9 +70,13 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     let warp_ms = match ecfg.homography {
         Some(m) => timed(parts, |i| {
             let p = &pairs[i % pairs.len()];
-            let g = Homography(m)
-                .warp_gray(&p.xray.data, p.xray.width, p.xray.height, p.visible.width, p.visible.height)
-                .map_err(other)?;
+            let g = Homography(m).warp_gray(
+                &p.xray.data,
+                p.xray.width,
+                p.xray.height,
+                p.visible.width,
+                p.visible.height,
+            )?;
             if aligned.len() < pairs.len() {
                 aligned.push(Frame {
                     width: p.visible.width,
@@ -89,31 +98,30 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     let pre_ms = timed(parts, |i| {
         let k = i % pairs.len();
         let (tv, tx) = &mut tensors[k];
-        pre_v.write(&pairs[k].visible, tv).map_err(other)?;
-        pre_x.write(&aligned[k], tx).map_err(other)?;
+        pre_v.write(&pairs[k].visible, tv)?;
+        pre_x.write(&aligned[k], tx)?;
         Ok(())
     })?;
     // Bare ONNX Runtime: Session::run alone on the prepared tensors, batch 1.
     let mut bare_run = |i: usize| {
         let (tv, tx) = &tensors[i % tensors.len()];
-        let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..])).map_err(other)?;
-        let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..])).map_err(other)?;
-        model.session.run(ort::inputs!["visible" => vis, "xray" => xr]).map_err(other)?;
+        let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..]))?;
+        let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..]))?;
+        model.session.run(ort::inputs!["visible" => vis, "xray" => xr])?;
         Ok(())
     };
     let infer_ms = timed(parts, &mut bare_run)?;
-    let mut inspector = ElectrodeInspector::load(&rt, &model_path).map_err(other)?;
+    let mut inspector = ElectrodeInspector::load(&rt, &model_path)?;
     if let Some(t) = ecfg.score_threshold {
         inspector.set_score_threshold(t);
     }
     let mut raws = Vec::new();
     for (p, x) in pairs.iter().zip(&aligned) {
-        raws.push(inspector.infer_raw(&[(&p.visible, x)]).map_err(other)?);
+        raws.push(inspector.infer_raw(&[(&p.visible, x)])?);
     }
     let decode_ms = timed(parts, |i| {
         let k = i % raws.len();
-        let r =
-            inspector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height)).map_err(other)?;
+        let r = inspector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height))?;
         defect_rules::judge(&r, &ecfg.rules, ecfg.pixel_size_mm);
         Ok(())
     })?;
@@ -129,7 +137,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     cfg.model_updates.watch = false;
     cfg.model_updates.state_dir = out.join("models");
     if let cellgate::config::GpioConfig::Chardev(_) = cfg.gpio {
-        return Err(other("bench the electrode station on a config with simulated GPIO"));
+        return Err(CliError::Usage("bench the electrode station on a config with simulated GPIO".into()));
     }
     let mut measures: Vec<Measure> = vec![
         ("bare ORT: Session::run, batch 1", Box::new(|| timed(parts, &mut bare_run).map(|lat| row(&lat)))),

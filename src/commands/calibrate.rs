@@ -23,13 +23,13 @@ struct PointsFile {
 }
 
 pub fn run(points: &Path, check: Option<(&Path, &Path, &Path)>) -> Result<(), CliError> {
-    let bad = |m: String| CliError::Other(format!("{}: {m}", points.display()));
-    let text = std::fs::read_to_string(points).map_err(|e| bad(e.to_string()))?;
+    let path = || points.to_path_buf();
+    let text = std::fs::read_to_string(points).map_err(|source| CliError::Io { path: path(), source })?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     let file: PointsFile =
-        serde_path_to_error::deserialize(de).map_err(|e| bad(format!("{}: {}", e.path(), e.inner())))?;
+        serde_path_to_error::deserialize(de).map_err(|source| CliError::Points { path: path(), source })?;
     let pairs: Vec<([f64; 2], [f64; 2])> = file.pairs.iter().map(|p| (p.xray, p.visible)).collect();
-    let h = Homography::estimate(&pairs).map_err(|e| bad(e.to_string()))?;
+    let h = Homography::estimate(&pairs).map_err(|source| CliError::Calibration { path: path(), source })?;
     let mut sq = 0.0;
     println!("point  xray -> visible (picked)  residual px");
     for (i, (x, v)) in pairs.iter().enumerate() {
@@ -40,7 +40,7 @@ pub fn run(points: &Path, check: Option<(&Path, &Path, &Path)>) -> Result<(), Cl
     }
     println!("RMS residual: {:.3} px over {} points", (sq / pairs.len() as f64).sqrt(), pairs.len());
     println!("for the station config (inspection.homography):");
-    println!("{}", serde_json::to_string(&h.0).map_err(|e| CliError::Other(e.to_string()))?);
+    println!("{}", serde_json::to_string(&h.0)?);
     if let Some((visible, xray, out)) = check {
         overlay(&h, visible, xray, out)?;
         println!("overlay written to {}", out.display());
@@ -50,16 +50,14 @@ pub fn run(points: &Path, check: Option<(&Path, &Path, &Path)>) -> Result<(), Cl
 
 /// Visible image in grey with the warped X-ray in magenta: aligned edges look grey, misaligned ones coloured.
 fn overlay(h: &Homography, visible: &Path, xray: &Path, out: &Path) -> Result<(), CliError> {
-    let open = |p: &Path| cellgate::sources::image_file::open(p).map_err(|e| CliError::Other(e.to_string()));
+    let open = cellgate::sources::image_file::open;
     let v = open(visible)?.to_luma8();
     let x = open(xray)?.to_luma8();
-    let warped = h
-        .warp_gray(x.as_raw(), x.width(), x.height(), v.width(), v.height())
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let warped = h.warp_gray(x.as_raw(), x.width(), x.height(), v.width(), v.height())?;
     let img = image::RgbImage::from_fn(v.width(), v.height(), |px, py| {
         let g = v.get_pixel(px, py).0[0];
         let w = warped[(py * v.width() + px) as usize];
         image::Rgb([w, g, w])
     });
-    img.save(out).map_err(|e| CliError::Other(format!("{}: {e}", out.display())))
+    img.save(out).map_err(|source| CliError::ImageSave { path: out.to_path_buf(), source })
 }

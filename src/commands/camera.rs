@@ -29,7 +29,7 @@ pub fn capture(a: CaptureArgs) -> Result<(), CliError> {
         *d = s;
     }
     let format = CameraFormat::from_fourcc(fourcc)
-        .ok_or_else(|| CliError::Other(format!("--format {}: one of MJPG, YUYV, GREY, Y16, RGB3", a.format)))?;
+        .ok_or_else(|| CliError::Usage(format!("--format {}: one of MJPG, YUYV, GREY, Y16, RGB3", a.format)))?;
     let settings = V4l2Settings {
         camera: CameraSpec {
             device: a.device.to_path_buf(),
@@ -44,11 +44,11 @@ pub fn capture(a: CaptureArgs) -> Result<(), CliError> {
         reconnect_min: Duration::from_millis(200),
         reconnect_max: Duration::from_secs(1),
     };
-    let mut src = V4l2Source::open(settings).map_err(|e| CliError::Other(format!("camera {e}")))?;
+    let mut src = V4l2Source::open(settings)?;
     // A frame exposed after the controls were set, not one already queued.
-    let frame = src.capture(Instant::now()).map_err(|e| CliError::Other(e.to_string()))?;
-    let png = encode_png(&frame).map_err(|e| CliError::Other(format!("encode: {e}")))?;
-    std::fs::write(a.out, png).map_err(|e| CliError::Other(format!("{}: {e}", a.out.display())))?;
+    let frame = src.capture(Instant::now())?;
+    let png = encode_png(&frame).map_err(CliError::Encode)?;
+    std::fs::write(a.out, png).map_err(|source| CliError::Io { path: a.out.to_path_buf(), source })?;
     println!("{} -> {} ({}x{}, frame {})", src.describe(), a.out.display(), frame.width, frame.height, frame.sequence);
     Ok(())
 }
@@ -61,15 +61,15 @@ pub fn controls(dev: &Path, set: &[String]) -> Result<(), CliError> {
         let cam = cams
             .iter()
             .find(|c| c.path == dev || std::fs::canonicalize(dev).ok() == std::fs::canonicalize(&c.path).ok())
-            .ok_or_else(|| CliError::Other(format!("{}: not a video capture device", dev.display())))?;
+            .ok_or_else(|| CliError::Usage(format!("{}: not a video capture device", dev.display())))?;
         for k in &cam.controls {
             let v = k.value.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
             println!("{:<32} {:<8} = {:<6} ({}..{}, default {})", k.name, k.kind, v, k.min, k.max, k.default);
         }
         return Ok(());
     }
-    let d = v4l::Device::with_path(dev).map_err(|e| CliError::Other(format!("{}: {e}", dev.display())))?;
-    device::set_controls(&d, &wanted).map_err(|e| CliError::Other(format!("{}: {e}", dev.display())))?;
+    let d = v4l::Device::with_path(dev).map_err(|source| CliError::Io { path: dev.to_path_buf(), source })?;
+    device::set_controls(&d, &wanted).map_err(|source| CliError::Controls { device: dev.to_path_buf(), source })?;
     for (k, v) in &wanted {
         println!("{} {k} = {v}", dev.display());
     }
@@ -80,9 +80,9 @@ fn parse_controls(pairs: &[String]) -> Result<BTreeMap<String, i64>, CliError> {
     pairs
         .iter()
         .map(|p| {
-            let (k, v) = p.split_once('=').ok_or_else(|| CliError::Other(format!("'{p}': expected name=value")))?;
+            let (k, v) = p.split_once('=').ok_or_else(|| CliError::Usage(format!("'{p}': expected name=value")))?;
             let v =
-                v.trim().parse::<i64>().map_err(|_| CliError::Other(format!("'{p}': the value is not an integer")))?;
+                v.trim().parse::<i64>().map_err(|_| CliError::Usage(format!("'{p}': the value is not an integer")))?;
             Ok((device::control_key(k), v))
         })
         .collect()

@@ -11,7 +11,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
     let chips = gpio_chip::list();
     if json {
         let v = serde_json::json!({ "cameras": cameras, "gpio_chips": chips });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| CliError::Other(e.to_string()))?);
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!("cameras:{}", if cameras.is_empty() { " none" } else { "" });

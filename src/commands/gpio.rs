@@ -9,17 +9,16 @@ use gpiod::{Active, Options};
 use super::CliError;
 
 pub fn pulse(chip: &str, line: &LineRef, ms: u64, active_low: bool) -> Result<(), CliError> {
-    let err = |e: cellgate::gpio_chip::ChipError| CliError::Other(e.to_string());
-    let c = OpenChip::open(chip).map_err(err)?;
-    let offset = c.offset(line).map_err(err)?;
-    c.check_free(offset, line).map_err(err)?;
+    let c = OpenChip::open(chip)?;
+    let offset = c.offset(line)?;
+    c.check_free(offset, line)?;
     let opts = Options::output([offset])
         .consumer("cellgate-pulse")
         .active(if active_low { Active::Low } else { Active::High })
         .values([false]);
-    let lines = c.chip.request_lines(opts).map_err(|e| err(c.request_error(offset, line, e)))?;
+    let lines = c.chip.request_lines(opts).map_err(|e| c.request_error(offset, line, e))?;
     let set =
-        |v: bool| lines.set_values([v]).map_err(|e| CliError::Other(format!("{} line {offset}: {e}", c.describe())));
+        |v: bool| lines.set_values([v]).map_err(|source| CliError::GpioSet { chip: c.describe(), offset, source });
     set(true)?;
     std::thread::sleep(Duration::from_millis(ms));
     set(false)?;

@@ -16,8 +16,19 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use cellgate::config::ConfigError;
+use cellgate::gpio_chip::ChipError;
+use cellgate::inspect::align::AlignError;
+use cellgate::inspect::preprocess::PreprocessError;
+use cellgate::inspect::InspectError;
+use cellgate::model::integrity::KeyError;
+use cellgate::model::store::RollbackError;
 use cellgate::model::ModelError;
 use cellgate::runtime::RuntimeError;
+use cellgate::sources::image_file::ImageFileError;
+use cellgate::sources::pairing::PairError;
+use cellgate::sources::replay::ReplayError;
+use cellgate::sources::v4l2::device::{CameraError, ControlError};
+use cellgate::sources::SourceError;
 use cellgate::station::StationError;
 
 /// Firmware of an AI inspection station: captures frames, runs ONNX models, decides pass/fail and
@@ -191,8 +202,55 @@ pub enum CliError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Station(#[from] StationError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Rollback(#[from] RollbackError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("signal handling: {0}")]
+    Signals(#[source] nix::Error),
+    #[error("{name} thread: {source}")]
+    Thread { name: &'static str, source: std::io::Error },
+    #[error("camera {0}")]
+    Camera(#[from] CameraError),
+    #[error("{device}: {source}")]
+    Controls { device: PathBuf, source: ControlError },
+    #[error(transparent)]
+    Capture(#[from] SourceError),
+    #[error(transparent)]
+    Pair(#[from] PairError),
+    #[error("encode: {0}")]
+    Encode(#[source] image::ImageError),
+    #[error("{path}: {source}")]
+    ImageSave { path: PathBuf, source: image::ImageError },
+    #[error(transparent)]
+    ImageFile(#[from] ImageFileError),
+    #[error(transparent)]
+    Gpio(#[from] ChipError),
+    #[error("{chip} line {offset}: {source}")]
+    GpioSet { chip: String, offset: u32, source: std::io::Error },
+    #[error("{path}: {}: {}", .source.path(), .source.inner())]
+    Points { path: PathBuf, source: serde_path_to_error::Error<serde_json::Error> },
+    #[error("{path}: {source}")]
+    Calibration { path: PathBuf, source: AlignError },
+    #[error(transparent)]
+    Align(#[from] AlignError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+    /// A bare ONNX Runtime call of the bench.
+    #[error(transparent)]
+    Ort(#[from] ort::Error),
+    /// Printing a result as JSON.
     #[error("{0}")]
-    Other(String),
+    Json(#[from] serde_json::Error),
+    /// A message to the user about what they asked: a bad argument, or nothing there to act on.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl CliError {
@@ -202,7 +260,8 @@ impl CliError {
             CliError::Runtime(_)
             | CliError::Model(_)
             | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_) | StationError::Load(_)) => 3,
-            CliError::Station(_) | CliError::Other(_) => 1,
+            // Everything else: a tool failed or was asked for something it cannot do.
+            _ => 1,
         }
     }
 }
@@ -228,7 +287,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Controls { device, set } => camera::controls(&device, &set),
         Command::Gpio { cmd: GpioCommand::Pulse { chip, line, ms, active_low } } => {
-            let line = line.parse().map_err(|e: std::convert::Infallible| CliError::Other(e.to_string()))?;
+            let Ok(line) = line.parse();
             gpio::pulse(&chip, &line, ms, active_low)
         }
         Command::Calibrate { points, visible, xray, out } => {
@@ -246,5 +305,48 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ModelsCommand::Keygen { out } => models::keygen(&out),
         },
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Result<(), CliError> {
+        run(Cli::parse_from(std::iter::once("cellgate").chain(args.iter().copied())))
+    }
+
+    #[test]
+    fn exit_codes_stay_by_kind_config_2_runtime_3_the_rest_1() {
+        let io = || std::io::Error::from_raw_os_error(2);
+        assert_eq!(CliError::Config(ConfigError::Read { path: "s.json".into(), source: io() }).exit_code(), 2);
+        assert_eq!(CliError::Runtime(RuntimeError::LibraryMissing { tried: String::new() }).exit_code(), 3);
+        for e in [
+            CliError::Usage("--rate 0 is outside 0.001..=1000".into()),
+            CliError::Io { path: "k.secret".into(), source: io() },
+            CliError::Key(KeyError::SecretNotHex),
+            CliError::Signals(nix::Error::EPERM),
+        ] {
+            assert_eq!(e.exit_code(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn keygen_never_overwrites_a_key_and_a_bad_secret_is_a_key_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("line1");
+        let out = out.to_str().expect("utf-8 path");
+        cli(&["models", "keygen", out]).expect("first keygen");
+        let e = cli(&["models", "keygen", out]).expect_err("second keygen");
+        assert!(matches!(e, CliError::Usage(_)), "{e:?}");
+        assert_eq!(e.to_string(), format!("{out}.secret: exists; not overwritten (remove it first)"));
+
+        let (bad, model) = (dir.path().join("bad.secret"), dir.path().join("m.onnx"));
+        std::fs::write(&bad, "zz\n").expect("write");
+        std::fs::write(&model, b"model").expect("write");
+        let e = cli(&["models", "sign", "--key", bad.to_str().expect("utf-8"), model.to_str().expect("utf-8")])
+            .expect_err("bad secret");
+        assert!(matches!(e, CliError::Key(KeyError::SecretNotHex)), "{e:?}");
+        assert_eq!(e.to_string(), "secret key: expected 64 hex characters");
     }
 }

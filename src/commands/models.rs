@@ -57,7 +57,7 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
         println!("  {:<22} {:?}{}", t.name, t.shape, if t.is_f32 { " f32" } else { " (not f32)" });
     }
     println!("manifest:");
-    let json = serde_json::to_string_pretty(&m.manifest).map_err(|e| CliError::Other(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&m.manifest)?;
     println!("{json}");
     contract.map_err(|source| CliError::Model(cellgate::model::ModelError::Manifest { path: file.into(), source }))
 }
@@ -66,7 +66,7 @@ pub fn status(config: &Path) -> Result<(), CliError> {
     let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
     let st = ModelStore::read_status(&dir)
-        .ok_or_else(|| CliError::Other(format!("{}: no model status yet (has the station run?)", dir.display())))?;
+        .ok_or_else(|| CliError::Usage(format!("{}: no model status yet (has the station run?)", dir.display())))?;
     match &st.active {
         Some(a) => println!(
             "active    {} {} ({} graph on {}) since {}\nfile      {}{}\nsha256    {}\nthreshold {}",
@@ -99,7 +99,7 @@ pub fn rollback(config: &Path) -> Result<(), CliError> {
     let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
     let model = cfg.resolve(cfg.inspection.model());
-    let restored = ModelStore::rollback(&dir, &model).map_err(CliError::Other)?;
+    let restored = ModelStore::rollback(&dir, &model)?;
     for f in &restored {
         println!("restored {}", f.display());
     }
@@ -108,8 +108,8 @@ pub fn rollback(config: &Path) -> Result<(), CliError> {
 }
 
 pub fn sign(key: &Path, file: &Path) -> Result<(), CliError> {
-    let secret = std::fs::read_to_string(key).map_err(|e| CliError::Other(format!("{}: {e}", key.display())))?;
-    let sig = integrity::sign_file(file, &secret).map_err(CliError::Other)?;
+    let secret = std::fs::read_to_string(key).map_err(|source| CliError::Io { path: key.to_path_buf(), source })?;
+    let sig = integrity::sign_file(file, &secret)?;
     println!("wrote {}", sig.display());
     Ok(())
 }
@@ -118,9 +118,9 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
     let mut secret = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut secret))
-        .map_err(|e| CliError::Other(format!("/dev/urandom: {e}")))?;
+        .map_err(|source| CliError::Io { path: "/dev/urandom".into(), source })?;
     let secret_hex = integrity::hex(&secret);
-    let public = integrity::public_of(&secret_hex).map_err(CliError::Other)?;
+    let public = integrity::public_of(&secret_hex)?;
     let with_ext = |ext: &str| {
         let mut s = out.as_os_str().to_os_string();
         s.push(ext);
@@ -130,7 +130,7 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
     // Never over an existing key: the models it signed would no longer verify with the new one.
     for p in [&sec_path, &pub_path] {
         if p.symlink_metadata().is_ok() {
-            return Err(CliError::Other(format!("{}: exists; not overwritten (remove it first)", p.display())));
+            return Err(CliError::Usage(format!("{}: exists; not overwritten (remove it first)", p.display())));
         }
     }
     // create_new + mode: the secret is never readable by others, not even between create and chmod.
@@ -141,7 +141,7 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
             .mode(mode)
             .open(p)
             .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(|e| CliError::Other(format!("{}: {e}", p.display())))
+            .map_err(|source| CliError::Io { path: p.to_path_buf(), source })
     };
     write(&sec_path, secret_hex + "\n", 0o600)?;
     write(&pub_path, public + "\n", 0o644)?;

@@ -17,12 +17,12 @@ pub struct Pace {
 pub fn run(config: &Path, images: &Path, pace: Pace, quiet: bool) -> Result<(), CliError> {
     let Pace { rate, parts, flat_out } = pace;
     let stop = Arc::new(AtomicBool::new(false));
-    cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
+    cellgate::signals::install(stop.clone()).map_err(CliError::Signals)?;
     let cfg = StationConfig::load(config)?;
     if let Some(r) = rate {
         let range = cellgate::config::RATE_HZ;
         if !range.contains(&r) {
-            return Err(CliError::Other(format!("--rate {r} is outside {}..={}", range.start(), range.end())));
+            return Err(CliError::Usage(format!("--rate {r} is outside {}..={}", range.start(), range.end())));
         }
     }
     let ov = Overrides {

@@ -12,7 +12,7 @@ use super::CliError;
 
 pub fn run(config: &Path) -> Result<(), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
-    cellgate::signals::install(stop.clone()).map_err(|e| CliError::Other(format!("signal handling: {e}")))?;
+    cellgate::signals::install(stop.clone()).map_err(CliError::Signals)?;
     let cfg = StationConfig::load(config)?;
     let station = match Station::build(cfg, &Overrides { stop: Some(stop.clone()), ..Overrides::default() }) {
         Ok(s) => s,
@@ -25,7 +25,7 @@ pub fn run(config: &Path) -> Result<(), CliError> {
     };
     let service =
         Service::start(station.health.clone(), station.metrics.clone(), stop.clone(), station.model_in_use.clone())
-            .map_err(|e| CliError::Other(format!("systemd watchdog thread: {e}")))?;
+            .map_err(|source| CliError::Thread { name: "systemd watchdog", source })?;
     log::info!("station running; SIGTERM stops it");
     let report = station.run(stop);
     service.finish();

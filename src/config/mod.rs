@@ -618,9 +618,8 @@ impl StationConfig {
                 if e.rules.is_empty() {
                     return bad("inspection.rules", "needs at least one rule (what does a defect do?)".into());
                 }
-                if let Err(m) = crate::inspect::defect_rules::validate(&e.rules, e.pixel_size_mm) {
-                    let (k, p) = m.split_once(": ").unwrap_or((&m, ""));
-                    return bad(&format!("inspection.{k}"), p.to_string());
+                if let Err(err) = crate::inspect::defect_rules::validate(&e.rules, e.pixel_size_mm) {
+                    return bad(&format!("inspection.{}", err.key), err.problem.to_string());
                 }
                 let outputs = self.gpio.output_names();
                 for (i, r) in e.rules.iter().enumerate() {
@@ -735,7 +734,7 @@ impl StationConfig {
         match &mu.public_key {
             Some(k) => {
                 if let Err(e) = crate::model::integrity::read_public_key(&self.resolve(k)) {
-                    return bad("model_updates.public_key", e);
+                    return bad("model_updates.public_key", e.to_string());
                 }
             }
             None if mu.require_signature => {

@@ -52,28 +52,53 @@ pub struct DefectRecord {
     pub area_mm2: Option<f64>,
 }
 
-/// Checks rules at start-up; the error names the rule and the problem (the config adds the key path).
-pub fn validate(rules: &[DefectRule], pixel_size_mm: Option<f64>) -> Result<(), String> {
+/// A rule the config cannot use: `key` names the field (`rules[2].min_score`), `problem` what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct RuleError {
+    pub key: String,
+    pub problem: RuleProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleProblem {
+    #[error("empty")]
+    NoClasses,
+    #[error("unknown class '{0}' (known: {known:?})", known = ELECTRODE_LABELS)]
+    UnknownClass(String),
+    #[error("{0} is outside 0..1")]
+    ScoreOutOfRange(f32),
+    #[error("a minimum area cannot be negative")]
+    NegativeArea,
+    #[error("needs pixel_size_mm")]
+    NeedsPixelSize,
+    #[error("empty line name")]
+    NoOutput,
+}
+
+/// Checks rules at start-up; the error names the rule's field and the problem (the config adds the key path).
+pub fn validate(rules: &[DefectRule], pixel_size_mm: Option<f64>) -> Result<(), RuleError> {
+    let bad = |key: String, problem| Err(RuleError { key, problem });
     for (i, r) in rules.iter().enumerate() {
         if r.classes.is_empty() {
-            return Err(format!("rules[{i}].classes: empty"));
+            return bad(format!("rules[{i}].classes"), RuleProblem::NoClasses);
         }
         for (j, c) in r.classes.iter().enumerate() {
             if !ELECTRODE_LABELS.contains(&c.as_str()) {
-                return Err(format!("rules[{i}].classes[{j}]: unknown class '{c}' (known: {ELECTRODE_LABELS:?})"));
+                return bad(format!("rules[{i}].classes[{j}]"), RuleProblem::UnknownClass(c.clone()));
             }
         }
         if !(0.0..=1.0).contains(&r.min_score) {
-            return Err(format!("rules[{i}].min_score: {} is outside 0..1", r.min_score));
+            return bad(format!("rules[{i}].min_score"), RuleProblem::ScoreOutOfRange(r.min_score));
         }
         if r.min_area_px < 0.0 || r.min_area_mm2 < 0.0 {
-            return Err(format!("rules[{i}]: a minimum area cannot be negative"));
+            return bad(format!("rules[{i}]"), RuleProblem::NegativeArea);
         }
         if r.min_area_mm2 > 0.0 && pixel_size_mm.is_none() {
-            return Err(format!("rules[{i}].min_area_mm2: needs pixel_size_mm"));
+            return bad(format!("rules[{i}].min_area_mm2"), RuleProblem::NeedsPixelSize);
         }
         if r.output.is_empty() {
-            return Err(format!("rules[{i}].output: empty line name"));
+            return bad(format!("rules[{i}].output"), RuleProblem::NoOutput);
         }
     }
     Ok(())
@@ -156,8 +181,19 @@ mod tests {
     #[test]
     fn bad_rules_are_refused_naming_the_rule_and_the_problem() {
         let mut r = rules();
-        assert_eq!(validate(&r, None).unwrap_err(), "rules[1].min_area_mm2: needs pixel_size_mm");
+        let e = validate(&r, None).unwrap_err();
+        assert_eq!(e, RuleError { key: "rules[1].min_area_mm2".into(), problem: RuleProblem::NeedsPixelSize });
+        assert_eq!(e.to_string(), "rules[1].min_area_mm2: needs pixel_size_mm");
         r[0].classes[1] = "scrach".into();
-        assert!(validate(&r, Some(0.01)).unwrap_err().starts_with("rules[0].classes[1]: unknown class 'scrach'"));
+        assert_eq!(
+            validate(&r, Some(0.01)).unwrap_err(),
+            RuleError { key: "rules[0].classes[1]".into(), problem: RuleProblem::UnknownClass("scrach".into()) }
+        );
+        r[0].classes[1] = "crack".into();
+        r[1].min_score = 1.5;
+        assert_eq!(
+            validate(&r, Some(0.01)).unwrap_err(),
+            RuleError { key: "rules[1].min_score".into(), problem: RuleProblem::ScoreOutOfRange(1.5) }
+        );
     }
 }

@@ -17,8 +17,24 @@ pub enum IntegrityError {
     BadSignature(PathBuf),
     #[error("{0}: signed, but no public key is configured to check it")]
     NoKey(PathBuf),
-    #[error("{path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    /// A sidecar that cannot be read (the error names it).
+    #[error(transparent)]
+    Unreadable(#[from] super::file::FileError),
+}
+
+/// A key file or a file to sign that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Unreadable(#[from] super::file::FileError),
+    #[error("{0}: expected 64 hex characters (an ed25519 public key)")]
+    PublicNotHex(PathBuf),
+    #[error("{path}: {source}")]
+    PublicInvalid { path: PathBuf, source: ed25519_dalek::SignatureError },
+    #[error("secret key: expected 64 hex characters")]
+    SecretNotHex,
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -53,42 +69,40 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Reads a public key file: 32 bytes as 64 hex characters.
-pub fn read_public_key(path: &Path) -> Result<VerifyingKey, String> {
+pub fn read_public_key(path: &Path) -> Result<VerifyingKey, KeyError> {
     // A key named by the config: a regular file of a few bytes, never /dev/zero or a FIFO read forever.
-    let text = super::file::read_sidecar(path).map_err(|e| e.to_string())?;
-    let bytes: [u8; 32] = hex_decode(&text)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("{}: expected 64 hex characters (an ed25519 public key)", path.display()))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let text = super::file::read_sidecar(path)?;
+    let bytes: [u8; 32] =
+        hex_decode(&text).and_then(|b| b.try_into().ok()).ok_or_else(|| KeyError::PublicNotHex(path.into()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|source| KeyError::PublicInvalid { path: path.into(), source })
+}
+
+fn secret_key(secret_hex: &str) -> Result<SigningKey, KeyError> {
+    let bytes: [u8; 32] = hex_decode(secret_hex).and_then(|b| b.try_into().ok()).ok_or(KeyError::SecretNotHex)?;
+    Ok(SigningKey::from_bytes(&bytes))
 }
 
 /// Signs a file, writing `<file>.sig`; `secret` is 32 bytes as hex.
-pub fn sign_file(path: &Path, secret_hex: &str) -> Result<PathBuf, String> {
-    let bytes: [u8; 32] =
-        hex_decode(secret_hex).and_then(|b| b.try_into().ok()).ok_or("secret key: expected 64 hex characters")?;
-    let key = SigningKey::from_bytes(&bytes);
-    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn sign_file(path: &Path, secret_hex: &str) -> Result<PathBuf, KeyError> {
+    let key = secret_key(secret_hex)?;
+    let data = std::fs::read(path).map_err(|source| KeyError::Io { path: path.into(), source })?;
     let sig = key.sign(&data);
     let out = sidecar(path, ".sig");
-    std::fs::write(&out, hex(&sig.to_bytes()) + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::write(&out, hex(&sig.to_bytes()) + "\n").map_err(|source| KeyError::Io { path: out.clone(), source })?;
     Ok(out)
 }
 
 /// The public key (hex) of a secret key (hex).
-pub fn public_of(secret_hex: &str) -> Result<String, String> {
-    let bytes: [u8; 32] =
-        hex_decode(secret_hex).and_then(|b| b.try_into().ok()).ok_or("secret key: expected 64 hex characters")?;
-    Ok(hex(SigningKey::from_bytes(&bytes).verifying_key().as_bytes()))
+pub fn public_of(secret_hex: &str) -> Result<String, KeyError> {
+    Ok(hex(secret_key(secret_hex)?.verifying_key().as_bytes()))
 }
 
 /// Checks `data` (the bytes of `path`) against its sidecars and the policy.
 pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integrity, IntegrityError> {
-    let unreadable =
-        |p: &Path, e: super::file::FileError| IntegrityError::Unreadable { path: p.into(), reason: e.to_string() };
     let mut out = Integrity::default();
     let sha_path = sidecar(path, ".sha256");
     if sha_path.exists() {
-        let text = super::file::read_sidecar(&sha_path).map_err(|e| unreadable(&sha_path, e))?;
+        let text = super::file::read_sidecar(&sha_path)?;
         let want = text.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
         let got = hex(&Sha256::digest(data));
         if want != got {
@@ -99,7 +113,7 @@ pub fn check(path: &Path, data: &[u8], policy: &IntegrityPolicy) -> Result<Integ
     let sig_path = sidecar(path, ".sig");
     if sig_path.exists() {
         let key = policy.public_key.ok_or_else(|| IntegrityError::NoKey(path.into()))?;
-        let text = super::file::read_sidecar(&sig_path).map_err(|e| unreadable(&sig_path, e))?;
+        let text = super::file::read_sidecar(&sig_path)?;
         let sig: [u8; 64] = hex_decode(&text)
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| IntegrityError::BadSignature(path.into()))?;
@@ -118,12 +132,14 @@ mod tests {
     #[test]
     fn a_public_key_that_is_a_device_or_a_fifo_is_refused_at_once() {
         for p in ["/dev/zero", "/dev/null"] {
-            assert!(read_public_key(std::path::Path::new(p)).is_err(), "{p}");
+            let e = read_public_key(std::path::Path::new(p));
+            assert!(matches!(e, Err(KeyError::Unreadable(_))), "{p}: {e:?}");
         }
         let dir = tempfile::tempdir().expect("tmp");
         let fifo = dir.path().join("key.pub");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
-        assert!(read_public_key(&fifo).is_err(), "a FIFO with no writer must not block");
+        let e = read_public_key(&fifo);
+        assert!(matches!(e, Err(KeyError::Unreadable(_))), "a FIFO with no writer must not block: {e:?}");
     }
 
     const SECRET: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -164,5 +180,20 @@ mod tests {
         std::fs::write(&f, b"x").expect("write");
         sign_file(&f, SECRET).expect("sign");
         assert!(matches!(check(&f, b"x", &IntegrityPolicy::default()), Err(IntegrityError::NoKey(_))));
+    }
+
+    #[test]
+    fn bad_keys_are_refused_by_kind() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("key.pub");
+        std::fs::write(&key, "not hex\n").expect("write");
+        assert!(matches!(read_public_key(&key), Err(KeyError::PublicNotHex(p)) if p == key));
+        assert!(matches!(public_of("abc"), Err(KeyError::SecretNotHex)));
+        let missing = dir.path().join("missing.onnx");
+        assert!(matches!(sign_file(&missing, SECRET), Err(KeyError::Io { path, .. }) if path == missing));
+        assert_eq!(
+            read_public_key(&key).unwrap_err().to_string(),
+            format!("{}: expected 64 hex characters (an ed25519 public key)", key.display())
+        );
     }
 }

@@ -6,6 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::image_input::check_image_input;
+pub use super::image_input::ImageInputError;
+
 pub const METADATA_KEY: &str = "cellgate.manifest";
 
 /// Thresholds a manifest may set (seal `ng`, electrode `score`): a model file cannot move the decision
@@ -146,6 +149,19 @@ pub enum ManifestError {
     GraphMismatch(String),
     #[error("manifest breaks the {task} contract: {problem}")]
     Contract { task: Task, problem: String },
+    #[error("manifest breaks the {task} contract: {source}")]
+    Threshold { task: Task, source: ThresholdError },
+    #[error("manifest breaks the {task} contract: {source}")]
+    ImageInput { task: Task, source: ImageInputError },
+}
+
+/// A decision threshold the contract needs, missing or outside its band.
+#[derive(Debug, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("thresholds.{key} {value} is outside {lo}..{hi}: refused")]
+    OutOfBand { key: &'static str, value: f32, lo: f32, hi: f32 },
+    #[error("thresholds.{key} is missing")]
+    Missing { key: &'static str },
 }
 
 /// What the graph declares for one tensor, as ONNX Runtime reports it (-1 for a dynamic dimension).
@@ -205,7 +221,7 @@ impl Manifest {
                 if self.labels != ["ok", "ng"] {
                     return bad(format!("labels must be [\"ok\", \"ng\"], got {:?}", self.labels));
                 }
-                self.check_threshold("ng", THRESHOLD_BAND, true).or_else(bad)?;
+                self.check_threshold(task, "ng", THRESHOLD_BAND, true)?;
                 let images: &[&str] = match role {
                     GraphRole::Full => &["image", "reference"],
                     GraphRole::Encoder => &["image"],
@@ -215,7 +231,7 @@ impl Manifest {
                     let Some(spec) = self.input(name) else {
                         return bad(format!("input '{name}' is missing"));
                     };
-                    check_image_input(spec, 3).or_else(bad)?;
+                    check_image_input(spec, 3).map_err(|source| ManifestError::ImageInput { task, source })?;
                 }
                 if role != GraphRole::Encoder {
                     let probs = self
@@ -250,14 +266,14 @@ impl Manifest {
                 if self.labels != ELECTRODE_LABELS {
                     return bad(format!("labels must be {ELECTRODE_LABELS:?}, got {:?}", self.labels));
                 }
-                self.check_threshold("score", THRESHOLD_BAND, true).or_else(bad)?;
-                self.check_threshold("nms_iou", NMS_IOU_BAND, false).or_else(bad)?;
+                self.check_threshold(task, "score", THRESHOLD_BAND, true)?;
+                self.check_threshold(task, "nms_iou", NMS_IOU_BAND, false)?;
                 let mut sizes = Vec::new();
                 for (name, channels) in [("visible", 3), ("xray", 1)] {
                     let Some(spec) = self.input(name) else {
                         return bad(format!("input '{name}' is missing"));
                     };
-                    check_image_input(spec, channels).or_else(bad)?;
+                    check_image_input(spec, channels).map_err(|source| ManifestError::ImageInput { task, source })?;
                     sizes.push(spec.fixed_dims()[1..].to_vec());
                 }
                 if sizes[0] != sizes[1] {
@@ -285,54 +301,25 @@ impl Manifest {
         Ok(())
     }
 
-    fn check_threshold(&self, key: &str, (lo, hi): (f32, f32), required: bool) -> Result<(), String> {
-        match self.thresholds.get(key) {
-            Some(t) if (lo..=hi).contains(t) => Ok(()),
-            Some(t) => Err(format!("thresholds.{key} {t} is outside {lo}..{hi}: refused")),
-            None if required => Err(format!("thresholds.{key} is missing")),
-            None => Ok(()),
-        }
+    fn check_threshold(
+        &self,
+        task: Task,
+        key: &'static str,
+        (lo, hi): (f32, f32),
+        required: bool,
+    ) -> Result<(), ManifestError> {
+        let source = match self.thresholds.get(key) {
+            Some(t) if (lo..=hi).contains(t) => return Ok(()),
+            Some(&value) => ThresholdError::OutOfBand { key, value, lo, hi },
+            None if required => ThresholdError::Missing { key },
+            None => return Ok(()),
+        };
+        Err(ManifestError::Threshold { task, source })
     }
 
     pub fn threshold(&self, key: &str) -> Option<f32> {
         self.thresholds.get(key).copied()
     }
-}
-
-fn check_image_input(spec: &TensorSpec, channels: i64) -> Result<(), String> {
-    let dims = spec.fixed_dims();
-    if dims.len() != 3 || dims.iter().any(Option::is_none) {
-        return Err(format!("input '{}' must be [N, C, H, W] with fixed C, H, W", spec.name));
-    }
-    let c = dims[0].unwrap_or_default();
-    // Zero, negative or huge sides passed before and made the station fail or allocate without bound.
-    for (what, side) in [("height", dims[1]), ("width", dims[2])] {
-        let side = side.unwrap_or_default();
-        if !(1..=MAX_IMAGE_SIDE).contains(&side) {
-            return Err(format!("input '{}' {what} {side} is outside 1..{MAX_IMAGE_SIDE}", spec.name));
-        }
-    }
-    let colour = spec.colour.ok_or(format!("input '{}' has no colour", spec.name))?;
-    let want_c = match colour {
-        Colour::Rgb => 3,
-        Colour::Gray => 1,
-    };
-    if c != want_c || c != channels {
-        return Err(format!("input '{}' has {c} channels for colour {colour:?}", spec.name));
-    }
-    for (key, v) in [("mean", &spec.mean), ("std", &spec.std)] {
-        match v {
-            Some(v) if v.len() as i64 == c && v.iter().all(|x| x.is_finite()) => {}
-            _ => return Err(format!("input '{}': {key} needs {c} finite values", spec.name)),
-        }
-    }
-    if spec.std.iter().flatten().any(|s| *s <= 0.0) {
-        return Err(format!("input '{}': std must be positive", spec.name));
-    }
-    if spec.resize.is_none() {
-        return Err(format!("input '{}' has no resize method", spec.name));
-    }
-    Ok(())
 }
 
 fn check_side(side: &str, specs: &[TensorSpec], graph: &[GraphTensor]) -> Result<(), ManifestError> {

@@ -3,6 +3,7 @@
 
 pub mod external_data;
 pub mod file;
+mod image_input;
 pub mod integrity;
 pub mod manifest;
 pub mod store;

@@ -9,6 +9,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Why `cellgate models rollback` could not put the previous model back.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("model path has no folder")]
+    NoFolder,
+    #[error("{path}: no previous model kept ({source})")]
+    NoPrevious { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}: empty, nothing to roll back to")]
+    Empty(PathBuf),
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ModelStatus {
     /// The model judging parts now.
@@ -126,23 +139,23 @@ impl ModelStore {
     }
 
     /// Puts the previous model set back beside `model` (write beside, rename over). Returns the files.
-    pub fn rollback(dir: &Path, model: &Path) -> Result<Vec<PathBuf>, String> {
+    pub fn rollback(dir: &Path, model: &Path) -> Result<Vec<PathBuf>, RollbackError> {
         let previous = dir.join("previous");
-        let target_dir = model.parent().ok_or("model path has no folder")?;
+        let target_dir = model.parent().ok_or(RollbackError::NoFolder)?;
         let entries = std::fs::read_dir(&previous)
-            .map_err(|e| format!("{}: no previous model kept ({e})", previous.display()))?;
+            .map_err(|source| RollbackError::NoPrevious { path: previous.clone(), source })?;
         let mut restored = Vec::new();
         for e in entries {
-            let src = e.map_err(|e| e.to_string())?.path();
+            let src = e.map_err(|source| RollbackError::Io { path: previous.clone(), source })?.path();
             let Some(name) = src.file_name() else { continue };
             let dst = target_dir.join(name);
             let tmp = target_dir.join(format!(".{}.rollback", name.to_string_lossy()));
-            std::fs::copy(&src, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+            std::fs::copy(&src, &tmp).map_err(|source| RollbackError::Io { path: tmp.clone(), source })?;
+            std::fs::rename(&tmp, &dst).map_err(|source| RollbackError::Io { path: dst.clone(), source })?;
             restored.push(dst);
         }
         if restored.is_empty() {
-            return Err(format!("{}: empty, nothing to roll back to", previous.display()));
+            return Err(RollbackError::Empty(previous));
         }
         Ok(restored)
     }

@@ -5,7 +5,7 @@
 //! session is the one the model really runs on, and it is reported.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ort::ep::{self, ExecutionProvider};
@@ -22,12 +22,36 @@ pub enum RuntimeError {
          (tried: {tried}); `scripts/setup.sh` puts one in .ort/"
     )]
     LibraryMissing { tried: String },
-    #[error("{path}: cannot load ONNX Runtime: {reason}")]
-    LibraryLoad { path: PathBuf, reason: String },
-    #[error("ONNX Runtime environment: {0}")]
-    Environment(String),
-    #[error("{path}: no execution provider could run it: {reasons}")]
-    NoProvider { path: PathBuf, reasons: String },
+    #[error("{path}: cannot load ONNX Runtime: {source}")]
+    LibraryLoad { path: PathBuf, source: SetupError },
+    #[error("{path}: no execution provider could run it: {}", one_line(.reasons))]
+    NoProvider { path: PathBuf, reasons: Vec<(Provider, ProviderError)> },
+}
+
+/// Why ONNX Runtime could not be set up. The library loads once per process, so every later load
+/// reports this same failure: it is shared, hence the `Arc`s.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Library(#[source] Arc<ort::LoadDynamicError>),
+    #[error("thread pool: {0}")]
+    ThreadPool(#[source] Arc<ort::Error>),
+    #[error("environment: {0}")]
+    Environment(#[source] Arc<ort::Error>),
+}
+
+/// Why one execution provider did not take a session.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("not built into this ONNX Runtime library")]
+    NotBuiltIn,
+    #[error(transparent)]
+    Ort(#[from] ort::Error),
+}
+
+/// Each provider's reason, shortened to one line: `cuda: ...; cpu: ...`.
+fn one_line(reasons: &[(Provider, ProviderError)]) -> String {
+    reasons.iter().map(|(p, e)| format!("{p}: {}", brief(&e.to_string()))).collect::<Vec<_>>().join("; ")
 }
 
 /// The loaded runtime; one per process (ONNX Runtime's library can only be loaded once).
@@ -39,7 +63,7 @@ pub struct Runtime {
     files: FilePolicy,
 }
 
-static LOADED: OnceLock<Result<(Environment, PathBuf), String>> = OnceLock::new();
+static LOADED: OnceLock<Result<(Environment, PathBuf), SetupError>> = OnceLock::new();
 
 /// Where the library is: the config's path, else `ORT_DYLIB_PATH`, else `.ort/` beside the
 /// executable's project (development machines), else the station image's install path.
@@ -73,26 +97,26 @@ impl Runtime {
     pub fn load(cfg: &RuntimeConfig, library: Option<&Path>) -> Result<Self, RuntimeError> {
         let path = find_library(library.or(cfg.library.as_deref()))?;
         let loaded = LOADED.get_or_init(|| {
-            let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let builder = ort::init_from(&path).map_err(|e| SetupError::Library(Arc::new(e)))?;
             // One intra-op pool for every session of the process. With a pool per session, the
             // seal encoder's threads still spin for work while the head's threads start, and on a
             // 2-core box the two pools fight: p99 of an encoder+head part went from 0.9 ms to 5 ms.
             let pool = GlobalThreadPoolOptions::default()
                 .with_intra_threads(cfg.intra_threads)
                 .and_then(|p| p.with_inter_threads(1))
-                .map_err(|e| format!("thread pool: {e}"))?;
+                .map_err(|e| SetupError::ThreadPool(Arc::new(e)))?;
             let env = builder
                 .with_name("cellgate")
                 .with_global_thread_pool(pool)
                 .build()
-                .map_err(|e| format!("environment: {e}"))?;
+                .map_err(|e| SetupError::Environment(Arc::new(e)))?;
             Ok((env, path.clone()))
         });
         match loaded {
             Ok((env, lib)) => {
                 Ok(Self { env: env.clone(), library: lib.clone(), cfg: cfg.clone(), files: FilePolicy::default() })
             }
-            Err(reason) => Err(RuntimeError::LibraryLoad { path, reason: reason.clone() }),
+            Err(e) => Err(RuntimeError::LibraryLoad { path, source: e.clone() }),
         }
     }
 
@@ -118,35 +142,34 @@ impl Runtime {
             match self.try_provider(bytes, provider) {
                 Ok(s) => {
                     if !reasons.is_empty() {
-                        log::info!("{}: runs on {provider} ({})", model.display(), reasons.join("; "));
+                        log::info!("{}: runs on {provider} ({})", model.display(), one_line(&reasons));
                     }
                     return Ok((s, provider));
                 }
-                Err(e) => reasons.push(format!("{provider}: {}", brief(&e))),
+                Err(e) => reasons.push((provider, e)),
             }
         }
-        Err(RuntimeError::NoProvider { path: model.to_path_buf(), reasons: reasons.join("; ") })
+        Err(RuntimeError::NoProvider { path: model.to_path_buf(), reasons })
     }
 
-    fn try_provider(&self, model: &[u8], provider: Provider) -> Result<Session, String> {
-        let err = |e: ort::Error| e.to_string();
-        let mut b = Session::builder(&self.env)
-            .map_err(err)?
+    fn try_provider(&self, model: &[u8], provider: Provider) -> Result<Session, ProviderError> {
+        // A builder step's error hands the builder back (`ort::Error<SessionBuilder>`); it is not needed.
+        let mut b = Session::builder(&self.env)?
             .with_no_environment_execution_providers()
-            .map_err(|e| e.to_string())?
+            .map_err(ort::Error::from)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| e.to_string())?;
+            .map_err(ort::Error::from)?;
         let dispatch = match provider {
             Provider::Cpu => None,
             Provider::Cuda => {
                 if !ep::CUDA::is_available().unwrap_or(false) {
-                    return Err("not built into this ONNX Runtime library".into());
+                    return Err(ProviderError::NotBuiltIn);
                 }
                 Some(ep::CUDA::default().build().error_on_failure())
             }
             Provider::Tensorrt => {
                 if !ep::TensorRT::is_available().unwrap_or(false) {
-                    return Err("not built into this ONNX Runtime library".into());
+                    return Err(ProviderError::NotBuiltIn);
                 }
                 let t = &self.cfg.tensorrt;
                 Some(
@@ -160,9 +183,9 @@ impl Runtime {
             }
         };
         if let Some(d) = dispatch {
-            b = b.with_execution_providers([d]).map_err(|e| e.to_string())?;
+            b = b.with_execution_providers([d]).map_err(ort::Error::from)?;
         }
-        b.commit_from_memory(model).map_err(|e| e.to_string())
+        Ok(b.commit_from_memory(model)?)
     }
 }
 
@@ -178,7 +201,20 @@ fn brief(reason: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::brief;
+    use super::*;
+
+    #[test]
+    fn each_provider_that_refused_is_named_with_its_reason() {
+        let e = RuntimeError::NoProvider {
+            path: "m.onnx".into(),
+            reasons: vec![(Provider::Tensorrt, ProviderError::NotBuiltIn), (Provider::Cuda, ProviderError::NotBuiltIn)],
+        };
+        assert_eq!(
+            e.to_string(),
+            "m.onnx: no execution provider could run it: tensorrt: not built into this ONNX Runtime library; \
+             cuda: not built into this ONNX Runtime library"
+        );
+    }
 
     #[test]
     fn provider_errors_are_shown_on_one_line_without_the_source_location() {

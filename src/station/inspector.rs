@@ -45,7 +45,10 @@ pub enum PartError {
     /// Its frames cannot be used: the camera or the config's fault, not the model's.
     #[error("no x-ray frame for this part")]
     NoXray,
-    #[error("x-ray frame {xray:?} and visible frame {visible:?} differ and no inspection.homography is set")]
+    #[error(
+        "x-ray frame {}x{} and visible frame {}x{} differ and no inspection.homography is set",
+        .xray.0, .xray.1, .visible.0, .visible.1
+    )]
     Unaligned { xray: (u32, u32), visible: (u32, u32) },
     #[error("x-ray alignment: {0}")]
     Align(#[from] AlignError),

@@ -67,14 +67,14 @@ pub enum StationError {
     Records { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Archive(#[from] crate::sinks::ng_archive::ArchiveError),
-    #[error("cannot start thread {0}")]
-    Thread(String),
+    #[error("cannot start thread {name}: {source}")]
+    Thread { name: &'static str, source: std::io::Error },
     #[error("the {0} thread panicked: station stopped with its outputs safe")]
     Panicked(String),
     #[error(transparent)]
     Watch(#[from] crate::model::watch::WatchError),
     #[error("model_updates.public_key: {0}")]
-    Key(String),
+    Key(#[source] crate::model::integrity::KeyError),
     #[error("model: {0}")]
     Load(#[from] model_load::LoadError),
     #[error("plausibility.min_reference_similarity: {0}")]
@@ -446,11 +446,12 @@ impl Station {
         }
         let scheduler = RejectScheduler::new(gpio, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
         let recorder = pipeline::Recorder::new(self.results, self.archive, metrics.clone(), self.echo);
-        let rec_h =
-            spawn("record").spawn(move || recorder.run(rec_rx)).map_err(|_| StationError::Thread("record".into()))?;
+        let rec_h = spawn("record")
+            .spawn(move || recorder.run(rec_rx))
+            .map_err(|source| StationError::Thread { name: "record", source })?;
         let act_h = spawn("actuate")
             .spawn(move || scheduler.run(act_rx))
-            .map_err(|_| StationError::Thread("actuate".into()))?;
+            .map_err(|source| StationError::Thread { name: "actuate", source })?;
         let infer = pipeline::Infer {
             inspector: self.inspector,
             act_tx: act_tx.clone(),
@@ -467,13 +468,14 @@ impl Station {
                 let st = swap_stop.clone();
                 let h = spawn("model-swap")
                     .spawn(move || swap.run(&st))
-                    .map_err(|_| StationError::Thread("model-swap".into()))?;
+                    .map_err(|source| StationError::Thread { name: "model-swap", source })?;
                 Some(h)
             }
             None => None,
         };
-        let infer_h =
-            spawn("infer").spawn(move || infer.run(infer_rx)).map_err(|_| StationError::Thread("infer".into()))?;
+        let infer_h = spawn("infer")
+            .spawn(move || infer.run(infer_rx))
+            .map_err(|source| StationError::Thread { name: "infer", source })?;
         let default_recipe: Arc<str> = self.cfg.seal().map(|s| s.recipe.as_str()).unwrap_or("electrode").into();
         let mut source = self.source;
         let fault_tx = act_tx.clone();

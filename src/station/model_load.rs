@@ -31,8 +31,10 @@ pub enum LoadError {
     Timeout { path: PathBuf, ms: u128 },
     #[error("{path}: load abandoned: the station is stopping")]
     Stopped { path: PathBuf },
-    #[error("{path}: the model-load thread failed: {reason}")]
-    Thread { path: PathBuf, reason: String },
+    #[error("{path}: the model-load thread failed: {source}")]
+    Spawn { path: PathBuf, source: std::io::Error },
+    #[error("{path}: the model-load thread failed: it panicked")]
+    Panicked { path: PathBuf },
 }
 
 /// Loads, warms and self-tests `model` as `loader` does, giving up after `limit` or once `stop` is set.
@@ -52,14 +54,14 @@ pub fn load_within(
         .spawn(move || {
             let _ = tx.send(l.load_with(&r, &p, ro));
         })
-        .map_err(|e| LoadError::Thread { path: path.clone(), reason: e.to_string() })?;
+        .map_err(|source| LoadError::Spawn { path: path.clone(), source })?;
     let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left.min(STOP_POLL)) {
             Ok(res) => return res.map_err(LoadError::from),
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(LoadError::Thread { path, reason: "it panicked".into() });
+                return Err(LoadError::Panicked { path });
             }
             Err(RecvTimeoutError::Timeout) => {}
         }

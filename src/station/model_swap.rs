@@ -13,7 +13,7 @@ use crossbeam_channel::Sender;
 
 use super::inspector::{Inspector, ModelLoader};
 use super::metrics::StationMetrics;
-use super::model_load::load_within;
+use super::model_load::{load_within, LoadError};
 use crate::inspect::seal::companion;
 use crate::model::store::{ActiveModel, ModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
@@ -129,7 +129,8 @@ impl ModelSwap {
                                     "same file as the active model".into(),
                                 );
                             }
-                            Err(reason) => {
+                            Err(e) => {
+                                let reason = e.to_string();
                                 self.metrics.inc(&self.metrics.model_loads_refused);
                                 let max = self.rt.file_policy().max_bytes;
                                 let sha = crate::model::file_sha256(&self.model_path, max).unwrap_or_default();
@@ -158,7 +159,7 @@ impl ModelSwap {
     }
 
     /// Checks, loads, warms and self-tests the model files as they are now. `Ok(None)`: unchanged.
-    fn try_candidate(&mut self, seen: Instant, stop: &AtomicBool) -> Result<Option<Candidate>, String> {
+    fn try_candidate(&mut self, seen: Instant, stop: &AtomicBool) -> Result<Option<Candidate>, CandidateError> {
         // Each file is read once (a regular file, bounded): its integrity is checked and its hash taken
         // from the same bytes. The load checks the files it loads again, as a start does.
         let policy = self.rt.file_policy().clone();
@@ -166,9 +167,9 @@ impl ModelSwap {
         let mut sha = String::new();
         for f in Self::files(&self.model_path) {
             if f == self.model_path || f.symlink_metadata().is_ok() {
-                let bytes = file::read_regular(&f, policy.max_bytes).map_err(|e| e.to_string())?;
+                let bytes = file::read_regular(&f, policy.max_bytes)?;
                 if let Some(p) = &policy.integrity {
-                    integrity::check(&f, &bytes, p).map_err(|e| e.to_string())?;
+                    integrity::check(&f, &bytes, p)?;
                 }
                 let h = integrity::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
                 if f == self.model_path {
@@ -182,14 +183,26 @@ impl ModelSwap {
             return Ok(None);
         }
         log::info!("{}: replaced; loading, warming and self-testing it", self.model_path.display());
-        let inspector = load_within(&self.loader, &self.rt, &self.model_path, self.load_timeout, Some(stop))
-            .map_err(|e| e.to_string())?;
+        let inspector = load_within(&self.loader, &self.rt, &self.model_path, self.load_timeout, Some(stop))?;
         if inspector.identity().sha256 != sha {
-            return Err("the file changed while it was being loaded; waiting for the next write".into());
+            return Err(CandidateError::ChangedWhileLoading);
         }
         self.active_set = set;
         Ok(Some(Candidate { inspector, seen }))
     }
+}
+
+/// Why a replaced model set was not taken; the line keeps running on the old model.
+#[derive(Debug, thiserror::Error)]
+enum CandidateError {
+    #[error(transparent)]
+    File(#[from] file::FileError),
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("the file changed while it was being loaded; waiting for the next write")]
+    ChangedWhileLoading,
 }
 
 /// One hash over the per-file hashes of a model set.

@@ -28,11 +28,45 @@ pub struct CameraSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
     /// The device is not there or stopped answering: worth retrying.
-    #[error("{device}: {reason}")]
-    Io { device: String, reason: String },
+    #[error("{device}: {what}: {source}")]
+    Io { device: String, what: &'static str, source: std::io::Error },
     /// The device cannot do what the config asks: retrying will not help.
     #[error("{device}: {reason}")]
     Unsupported { device: String, reason: String },
+    #[error("{device}: {source}")]
+    Controls { device: String, source: ControlError },
+}
+
+impl CameraError {
+    /// Whether opening again may succeed (the device came back), or the config asks what it cannot do.
+    pub fn retrying_helps(&self) -> bool {
+        match self {
+            CameraError::Io { .. } => true,
+            CameraError::Unsupported { .. } => false,
+            CameraError::Controls { source, .. } => source.retrying_helps(),
+        }
+    }
+}
+
+/// A control that could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("query controls: {0}")]
+    Query(#[source] std::io::Error),
+    #[error("no control '{key}' (controls: {})", known.join(", "))]
+    Unknown { key: String, known: Vec<String> },
+    #[error("control '{key}' = {value} is out of range {min}..{max}")]
+    OutOfRange { key: String, value: i64, min: i64, max: i64 },
+    /// The driver refused a value within the range it reported (busy, or gone mid-way).
+    #[error("set control '{key}' = {value}: {source}")]
+    Refused { key: String, value: i64, source: std::io::Error },
+}
+
+impl ControlError {
+    /// An unknown control or a value out of range is the config's fault: opening again will not help.
+    pub fn retrying_helps(&self) -> bool {
+        matches!(self, ControlError::Query(_) | ControlError::Refused { .. })
+    }
 }
 
 /// A negotiated camera, ready to stream.
@@ -66,7 +100,7 @@ fn fourcc_str(f: FourCC) -> String {
 
 pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
     let name = spec.device.display().to_string();
-    let io = |what: &str, e: std::io::Error| CameraError::Io { device: name.clone(), reason: format!("{what}: {e}") };
+    let io = |what, source| CameraError::Io { device: name.clone(), what, source };
     let unsupported = |reason: String| CameraError::Unsupported { device: name.clone(), reason };
     let device = Device::with_path(&spec.device).map_err(|e| io("open", e))?;
     // A fresh request: stride, size and colour fields left for the driver to fill in for this format, not
@@ -107,13 +141,7 @@ pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
             period_s = Ok(p.interval.numerator as f64 / p.interval.denominator.max(1) as f64);
         }
     }
-    set_controls(&device, &spec.controls).map_err(|reason| {
-        if reason.starts_with("no control") || reason.contains("out of range") {
-            unsupported(reason)
-        } else {
-            CameraError::Io { device: name.clone(), reason }
-        }
-    })?;
+    set_controls(&device, &spec.controls).map_err(|source| CameraError::Controls { device: name.clone(), source })?;
     let period_s = period_s.unwrap_or(0.0);
     let summary = format!(
         "{} {} {}x{}{}",
@@ -135,28 +163,36 @@ pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
 }
 
 /// Sets controls by normalised name; integer, boolean, menu and button controls.
-pub fn set_controls(device: &Device, wanted: &BTreeMap<String, i64>) -> Result<(), String> {
+pub fn set_controls(device: &Device, wanted: &BTreeMap<String, i64>) -> Result<(), ControlError> {
     if wanted.is_empty() {
         return Ok(());
     }
-    let all = device.query_controls().map_err(|e| format!("query controls: {e}"))?;
+    let all = device.query_controls().map_err(ControlError::Query)?;
     for (key, &v) in wanted {
         let Some(d) = all.iter().find(|d| control_key(&d.name) == *key) else {
-            let names: Vec<String> =
-                all.iter().filter(|d| d.typ != ControlType::CtrlClass).map(|d| control_key(&d.name)).collect();
-            return Err(format!("no control '{key}' (controls: {})", names.join(", ")));
+            let known = all.iter().filter(|d| d.typ != ControlType::CtrlClass).map(|d| control_key(&d.name)).collect();
+            return Err(ControlError::Unknown { key: key.clone(), known });
         };
         let value = match d.typ {
             ControlType::Button => Value::None,
             ControlType::Boolean => Value::Boolean(v != 0),
             _ => {
                 if v < d.minimum || v > d.maximum {
-                    return Err(format!("control '{key}' = {v} is out of range {}..{}", d.minimum, d.maximum));
+                    return Err(ControlError::OutOfRange {
+                        key: key.clone(),
+                        value: v,
+                        min: d.minimum,
+                        max: d.maximum,
+                    });
                 }
                 Value::Integer(v)
             }
         };
-        device.set_control(Control { id: d.id, value }).map_err(|e| format!("set control '{key}' = {v}: {e}"))?;
+        device.set_control(Control { id: d.id, value }).map_err(|source| ControlError::Refused {
+            key: key.clone(),
+            value: v,
+            source,
+        })?;
     }
     Ok(())
 }
@@ -313,6 +349,20 @@ mod tests {
         assert_eq!(control_key("Exposure Time, Absolute"), "exposure_time_absolute");
         assert_eq!(control_key("OSD Text Mode"), "osd_text_mode");
         assert_eq!(control_key("Disconnect"), "disconnect");
+    }
+
+    #[test]
+    fn control_faults_of_the_config_stop_the_open_and_those_of_the_device_are_retried() {
+        let controls = |source| CameraError::Controls { device: "/dev/video0".into(), source };
+        let unknown = controls(ControlError::Unknown { key: "gain".into(), known: vec!["brightness".into()] });
+        assert!(!unknown.retrying_helps());
+        assert_eq!(unknown.to_string(), "/dev/video0: no control 'gain' (controls: brightness)");
+        let range = controls(ControlError::OutOfRange { key: "gain".into(), value: 300, min: 0, max: 255 });
+        assert!(!range.retrying_helps());
+        assert_eq!(range.to_string(), "/dev/video0: control 'gain' = 300 is out of range 0..255");
+        let busy = std::io::Error::from_raw_os_error(16);
+        assert!(controls(ControlError::Refused { key: "gain".into(), value: 3, source: busy }).retrying_helps());
+        assert!(controls(ControlError::Query(std::io::Error::from_raw_os_error(19))).retrying_helps());
     }
 
     #[test]

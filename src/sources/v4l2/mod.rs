@@ -88,7 +88,7 @@ impl V4l2Source {
     pub fn open(settings: V4l2Settings) -> Result<Self, CameraError> {
         let first = match device::open(&settings.camera) {
             Ok(o) => Some(o),
-            Err(e @ CameraError::Unsupported { .. }) => return Err(e),
+            Err(e) if !e.retrying_helps() => return Err(e),
             Err(e) => {
                 log::error!("camera {e}; starting without it, retrying");
                 None
@@ -110,9 +110,10 @@ impl V4l2Source {
         let reader = {
             let (shared, s) = (shared.clone(), settings.clone());
             std::thread::Builder::new().name("camera".into()).spawn(move || read_loop(&shared, &s, first)).map_err(
-                |e| CameraError::Io {
+                |source| CameraError::Io {
                     device: settings.camera.device.display().to_string(),
-                    reason: format!("reader thread: {e}"),
+                    what: "reader thread",
+                    source,
                 },
             )?
         };
