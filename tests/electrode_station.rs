@@ -185,7 +185,11 @@ fn an_xray_of_another_size_needs_the_homography() {
     // With the homography that maps the 200x200 X-ray onto the 256x256 visible frame, the parts are judged.
     let s = 256.0 / 200.0;
     let r = run(
-        |v| v["inspection"]["homography"] = json!([[s, 0.0, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]]),
+        |v| {
+            v["inspection"]["homography"] = json!([[s, 0.0, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]]);
+            // Not about speed: travel time to spare, so a busy host cannot make a part late (an error).
+            v["actuation"]["delay_ms"] = json!(1500);
+        },
         Some(xray(shrink)),
     );
     let rejected = r.results.iter().filter(|x| x["rejected"] == true).count();
