@@ -231,9 +231,9 @@ def nan_on_parts(electrode_model: Path) -> onnx.ModelProto:
     for k in range(5):
         det0[0, k, :4] = [30 + 45 * k, 128, 20, 20]
         det0[0, k, 4 + k] = 0.9
-    bg = np.zeros((1, 6, 64, 64), np.float32)
+    bg = np.zeros((1, 6, 1, 1), np.float32)
     bg[0, 0] = 1.0
-    consts = {"det0": det0, "seg0": bg, "cls0": np.zeros((1, 5), np.float32), "zero": np.array(0.0, np.float32),
+    consts = {"det0": det0, "seg0": bg, "segtail": np.array([6, 64, 64], np.int64), "cls0": np.zeros((1, 5), np.float32), "zero": np.array(0.0, np.float32),
               "one": np.array(1.0, np.float32), "nan": np.array(np.nan, np.float32), "eps": np.array(1e-6, np.float32),
               "r0": np.array([0], np.int64), "r1": np.array([1], np.int64), "r2": np.array([2], np.int64),
               "ax2": np.array([2], np.int64), "n11": np.array([-1, 1, 1], np.int64), "n1": np.array([-1, 1], np.int64)}
@@ -252,7 +252,11 @@ def nan_on_parts(electrode_model: Path) -> onnx.ModelProto:
         helper.make_node("Add", ["z2", "cls0"], ["cls"]),
         helper.make_node("Unsqueeze", ["z2", "ax2"], ["z3"]),
         helper.make_node("Unsqueeze", ["z3", "r2"], ["z4"]),
-        helper.make_node("Add", ["z4", "seg0"], ["seg"]),
+        helper.make_node("Add", ["z4", "seg0"], ["segc"]),
+        helper.make_node("Shape", ["xray"], ["xs"]),
+        helper.make_node("Slice", ["xs", "r0", "r1"], ["n"]),
+        helper.make_node("Concat", ["n", "segtail"], ["segfull"], axis=0),
+        helper.make_node("Expand", ["segc", "segfull"], ["seg"]),
     ]
     g = helper.make_graph(nodes, "nan_on_parts", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in consts.items()])
     return with_manifest(finish(g), json.dumps(man))
