@@ -46,6 +46,22 @@ impl Default for PlausibilityConfig {
     }
 }
 
+impl PlausibilityConfig {
+    /// The first setting that cannot be met, as (key below the section, problem).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (imager, bounds) in [("camera", &self.camera), ("xray", &self.xray)] {
+            bounds.validate().map_err(|(key, problem)| (format!("{imager}.{key}"), problem))?;
+        }
+        if !(1..=1000).contains(&self.alarm_after) {
+            return Err(("alarm_after".into(), format!("{} is outside 1..1000 frames", self.alarm_after)));
+        }
+        if let Some(m) = self.min_reference_similarity.filter(|m| !(-1.0..=1.0).contains(m)) {
+            return Err(("min_reference_similarity".into(), format!("{m} is outside -1..1 (null: off)")));
+        }
+        Ok(())
+    }
+}
+
 fn default_true() -> bool {
     true
 }
