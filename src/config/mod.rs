@@ -45,6 +45,7 @@ pub enum ConfigError {
 /// the file, by `load`).
 type KeyProblem = (String, String);
 
+/// The error a section's check returns for `key`.
 fn bad(key: impl Into<String>, problem: impl Into<String>) -> Result<(), KeyProblem> {
     Err((key.into(), problem.into()))
 }
@@ -77,6 +78,7 @@ pub struct StationConfig {
 fn default_station_name() -> String {
     "cellgate".into()
 }
+
 fn default_true() -> bool {
     true
 }
