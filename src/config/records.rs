@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{GpioConfig, StationConfig};
+use super::{bad, GpioConfig, KeyProblem, StationConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,8 +47,7 @@ fn canonical(p: &Path) -> PathBuf {
 }
 
 impl RecordsConfig {
-    pub(super) fn validate(&self, cfg: &StationConfig) -> Result<(), (String, String)> {
-        let bad = |k: &str, m: String| Err((k.to_string(), m));
+    pub(super) fn validate(&self, cfg: &StationConfig) -> Result<(), KeyProblem> {
         let results = cfg.resolve(&self.results);
         if results.is_dir() {
             return bad("records.results", format!("{} is a folder; it must name a file", results.display()));

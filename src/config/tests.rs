@@ -313,4 +313,12 @@ fn a_pinned_threshold_and_the_fault_bounds_are_held_to_what_can_work() {
     assert_eq!(error_of(|v| v["actuation"]["overload_max_share"] = json!(1.0)).0, "actuation.overload_max_share");
     assert_eq!(error_of(|v| v["plausibility"]["camera"]["min_mean"] = json!(0.99)).0, "plausibility.camera.max_mean");
     assert_eq!(error_of(|v| v["plausibility"]["alarm_after"] = json!(0)).0, "plausibility.alarm_after");
+    assert_eq!(
+        error_of(|v| v["plausibility"]["xray"]["max_dark_fraction"] = json!(2.0)).0,
+        "plausibility.xray.max_dark_fraction"
+    );
+    assert_eq!(
+        error_of(|v| v["plausibility"]["min_reference_similarity"] = json!(1.5)),
+        ("plausibility.min_reference_similarity".into(), "1.5 is outside -1..1 (null: off)".into())
+    );
 }

@@ -2,6 +2,7 @@
 //! each step on its own thread, joined by bounded queues. The demo, the tests and a real station build
 //! this same graph; only the source and the GPIO backend differ.
 
+mod build;
 pub mod health;
 pub mod inspector;
 pub mod metrics;
@@ -10,41 +11,26 @@ pub mod model_swap;
 mod pipeline;
 pub mod summary;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::{
-    ChardevConfig, GpioConfig, InspectionConfig, LineBias, LineDrive, SourceConfig, StationConfig, TriggerConfig,
-    TriggerEdge,
-};
+use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
-use crate::inspect::reference_similarity::ReferenceCheck;
-use crate::inspect::seal::ModelIdentity;
 use crate::inspect::InspectError;
-use crate::model::integrity::{read_public_key, IntegrityPolicy};
-use crate::model::store::ModelStore;
-use crate::model::watch::ModelWatcher;
-use crate::model::FilePolicy;
-use crate::runtime::{Runtime, RuntimeError};
-use crate::sinks::gpio::chardev::{ChardevGpio, OutputSpec};
-use crate::sinks::gpio::sim::SimGpio;
-use crate::sinks::gpio::timeline::{LineChange, Timeline};
-use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine, OutputNames};
+use crate::runtime::RuntimeError;
+use crate::sinks::gpio::timeline::LineChange;
+use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use crate::sinks::ng_archive::NgArchive;
 use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
 use crate::sinks::results_log::ResultsLog;
-use crate::sources::pairing::PairedSource;
-use crate::sources::replay::{ReplayError, ReplaySource};
-use crate::sources::v4l2::device::{CameraError, CameraSpec};
-use crate::sources::v4l2::{V4l2Settings, V4l2Source};
-use crate::sources::FrameSource;
-use crate::trigger::photo_eye::{PhotoEye, PhotoEyeSpec};
-use crate::trigger::{FreeRun, Trigger};
+use crate::sources::replay::ReplayError;
+use crate::sources::v4l2::device::CameraError;
+use crate::trigger::Trigger;
+pub use build::Overrides;
 use health::Health;
-use inspector::{Inspector, ModelLoader};
+use inspector::Inspector;
 use metrics::{MetricsSnapshot, StationMetrics};
 use pipeline::Imagers;
 pub use summary::Summary;
@@ -84,23 +70,6 @@ pub enum StationError {
 /// Inference queue depth of a flat-out run, in fixture cycles.
 const FLAT_OUT_QUEUE: usize = 16;
 
-/// Overrides a command line may put over the config (the replay tool, tests).
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    /// Replay this folder instead of the configured source: once, or in a loop when `max_triggers` is set.
-    pub replay: Option<PathBuf>,
-    pub rate_hz: Option<f64>,
-    pub library: Option<PathBuf>,
-    /// Print one line per settled part on stdout.
-    pub echo: bool,
-    /// Benchmarks: wait for the inference queue instead of shedding load, so the station runs flat out.
-    pub saturate: bool,
-    /// Stop after this many triggers.
-    pub max_triggers: Option<u64>,
-    /// A stop requested while the model loads at start abandons the start (no output is open yet).
-    pub stop: Option<Arc<AtomicBool>>,
-}
-
 /// Everything a station runs with, built and checked before the first part.
 pub struct Station {
     cfg: StationConfig,
@@ -133,283 +102,6 @@ pub struct RunReport {
 }
 
 impl Station {
-    pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
-        // The start loads under the same file rules as every swap: a restart never takes a file a swap
-        // would refuse.
-        let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?.with_file_policy(Self::file_policy(&cfg)?);
-        // Seal recipes: the config's, plus those a replayed dataset names (its references).
-        let mut references: BTreeMap<String, PathBuf> = cfg
-            .seal()
-            .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
-            .unwrap_or_default();
-        let source = match (&cfg.inspection, &ov.replay, &cfg.source) {
-            (InspectionConfig::Electrode(_), Some(dir), _) => Self::coco(dir, ov.max_triggers.is_some())?,
-            (InspectionConfig::Electrode(_), None, SourceConfig::Coco { path, r#loop }) => {
-                Self::coco(&cfg.resolve(path), *r#loop)?
-            }
-            // A replay with a part count loops until it is reached.
-            (_, Some(dir), _) => Imagers::Single(Box::new(Self::replay(
-                ReplaySource::open(dir, ov.max_triggers.is_some())?,
-                &mut references,
-            ))),
-            (_, None, SourceConfig::Pair { visible, xray, max_skew_ms }) => Imagers::Pair(PairedSource::new(
-                Self::imager(&cfg, visible, &mut references)?,
-                Self::imager(&cfg, xray, &mut references)?,
-                Duration::from_millis(*max_skew_ms),
-            )),
-            (_, None, src) => Imagers::Single(Self::imager(&cfg, src, &mut references)?),
-        };
-        let checks = match (FrameChecks::new(&cfg.plausibility), cfg.plausibility.min_reference_similarity) {
-            (Some(c), Some(min)) if cfg.seal().is_some() => {
-                Some(c.with_references(ReferenceCheck::new(min, &references)?))
-            }
-            (c, _) => c,
-        };
-        let loader = ModelLoader::new(&cfg, references);
-        let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
-        let model = cfg.resolve(cfg.inspection.model());
-        log::info!("{}: loading, warming and self-testing", model.display());
-        let inspector = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
-        let id = inspector.identity();
-        log::info!(
-            "model {} {} ({} graph) on {}, threshold {}",
-            id.name,
-            id.version,
-            id.graph,
-            id.provider,
-            inspector.threshold()
-        );
-        let trigger: Box<dyn Trigger> = match (&cfg.trigger, ov.replay.is_some()) {
-            (TriggerConfig::FreeRun { rate_hz }, _) => Box::new(FreeRun::new(ov.rate_hz.unwrap_or(*rate_hz))),
-            // A replay is paced by the tool, not by parts passing the photo-eye.
-            (TriggerConfig::Gpio(_), true) => Box::new(FreeRun::new(ov.rate_hz.unwrap_or(20.0))),
-            (TriggerConfig::Gpio(g), false) => Box::new(PhotoEye::open(&PhotoEyeSpec {
-                chip: g.chip.clone(),
-                line: g.line.clone(),
-                edge: match g.edge {
-                    TriggerEdge::Rising => gpiod::EdgeDetect::Rising,
-                    TriggerEdge::Falling => gpiod::EdgeDetect::Falling,
-                    TriggerEdge::Both => gpiod::EdgeDetect::Both,
-                },
-                active_low: g.active_low,
-                bias: match g.bias {
-                    LineBias::AsIs => None,
-                    LineBias::Disabled => Some(gpiod::Bias::Disable),
-                    LineBias::PullUp => Some(gpiod::Bias::PullUp),
-                    LineBias::PullDown => Some(gpiod::Bias::PullDown),
-                },
-                debounce: Duration::from_millis(g.debounce_ms),
-            })?),
-        };
-        let epoch = Instant::now();
-        let gpio = Self::outputs(&cfg, epoch)?;
-        let results_path = cfg.resolve(&cfg.records.results);
-        let results = ResultsLog::open(&results_path)
-            .map_err(|source| StationError::Records { path: results_path.clone(), source })?;
-        let archive = match &cfg.records.archive {
-            Some(a) => {
-                let dir = cfg.resolve(&a.dir);
-                Some(NgArchive::open(&dir, a.quota_bytes, a.min_free_bytes)?)
-            }
-            None => None,
-        };
-        log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
-        let metrics: Arc<StationMetrics> = Arc::default();
-        let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
-        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
-        let swap = Self::model_swap(
-            &cfg,
-            loader,
-            &rt,
-            (inspector.identity(), inspector.threshold()),
-            swap_tx,
-            (metrics.clone(), model_in_use.clone()),
-        )?;
-        Ok(Self {
-            swap,
-            swap_rx,
-            checks,
-            timeline: gpio.timeline(),
-            cfg,
-            inspector,
-            source,
-            trigger,
-            gpio,
-            results,
-            archive,
-            epoch,
-            echo: ov.echo,
-            saturate: ov.saturate,
-            max_triggers: ov.max_triggers,
-            metrics,
-            health: Arc::default(),
-            model_in_use,
-        })
-    }
-
-    /// One camera (or a replayed folder) as the config describes it.
-    fn imager(
-        cfg: &StationConfig,
-        src: &SourceConfig,
-        references: &mut BTreeMap<String, PathBuf>,
-    ) -> Result<Box<dyn FrameSource>, StationError> {
-        Ok(match src {
-            SourceConfig::Replay { path, r#loop } => {
-                Box::new(Self::replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, references))
-            }
-            SourceConfig::V4l2(v) => Box::new(V4l2Source::open(V4l2Settings {
-                camera: CameraSpec {
-                    device: v.device.clone(),
-                    format: v.format,
-                    width: v.width,
-                    height: v.height,
-                    fps: v.fps,
-                    controls: v.controls.clone(),
-                },
-                buffers: v.buffers,
-                timeout: Duration::from_millis(v.timeout_ms),
-                reconnect_min: Duration::from_millis(v.reconnect_min_ms),
-                reconnect_max: Duration::from_millis(v.reconnect_max_ms),
-            })?),
-            SourceConfig::Coco { .. } | SourceConfig::Pair { .. } => {
-                return Err(StationError::Source(ReplayError::Empty(PathBuf::from("(a pair is not one imager)"))))
-            }
-        })
-    }
-
-    /// Electrode pairs replayed from a COCO folder (exposures are simultaneous by construction).
-    fn coco(dir: &std::path::Path, looped: bool) -> Result<Imagers, StationError> {
-        let (visible, xray) = ReplaySource::open_coco(dir, looped)?;
-        Ok(Imagers::Pair(PairedSource::new(Box::new(visible), Box::new(xray), Duration::from_secs(1))))
-    }
-
-    /// A replayed dataset's recipes join the configured ones.
-    fn replay(source: ReplaySource, references: &mut BTreeMap<String, PathBuf>) -> ReplaySource {
-        for (k, p) in &source.references {
-            references.entry(k.clone()).or_insert_with(|| p.clone());
-        }
-        source
-    }
-
-    /// The output backend the config names, every line requested in its safe state.
-    fn outputs(cfg: &StationConfig, epoch: Instant) -> Result<Box<dyn GpioOutputs>, StationError> {
-        Ok(match &cfg.gpio {
-            GpioConfig::Sim { timeline, reject, alarm, ready, markers } => {
-                let timeline = Timeline::new(epoch, timeline.as_ref().map(|p| cfg.resolve(p)).as_deref())?;
-                let names = OutputNames {
-                    reject: reject.clone(),
-                    alarm: alarm.clone(),
-                    ready: ready.clone(),
-                    markers: markers.clone(),
-                };
-                Box::new(SimGpio::new(names, timeline))
-            }
-            GpioConfig::Chardev(ChardevConfig { chip, reject, alarm, ready, markers, timeline }) => {
-                let timeline = Timeline::new(epoch, timeline.as_ref().map(|p| cfg.resolve(p)).as_deref())?;
-                let lines: Vec<_> =
-                    reject.iter().chain(std::iter::once(alarm)).chain(ready).chain(markers.values()).collect();
-                let specs: Vec<OutputSpec> = lines
-                    .iter()
-                    .map(|l| OutputSpec {
-                        line: l.line.clone(),
-                        active_low: l.active_low,
-                        drive: match l.drive {
-                            LineDrive::PushPull => gpiod::Drive::PushPull,
-                            LineDrive::OpenDrain => gpiod::Drive::OpenDrain,
-                            LineDrive::OpenSource => gpiod::Drive::OpenSource,
-                        },
-                    })
-                    .collect();
-                // Lines are named by role in the timeline and as the kernel's consumer label.
-                let names = OutputNames {
-                    reject: (0..reject.len()).map(|i| format!("reject{i}")).collect(),
-                    alarm: "alarm".into(),
-                    ready: ready.as_ref().map(|_| "ready".into()),
-                    markers: markers.keys().cloned().collect(),
-                };
-                Box::new(ChardevGpio::open(chip, &specs, names, timeline)?)
-            }
-        })
-    }
-
-    /// What a model file must be to be loaded, from `model_updates`.
-    pub fn file_policy(cfg: &StationConfig) -> Result<FilePolicy, StationError> {
-        let mu = &cfg.model_updates;
-        let public_key = match &mu.public_key {
-            Some(k) => Some(read_public_key(&cfg.resolve(k)).map_err(StationError::Key)?),
-            None => None,
-        };
-        Ok(FilePolicy {
-            integrity: Some(IntegrityPolicy { require_signature: mu.require_signature, public_key }),
-            max_bytes: mu.max_model_bytes,
-        })
-    }
-
-    /// The model-swap step, when the config asks for it; records the model in use either way.
-    fn model_swap(
-        cfg: &StationConfig,
-        loader: ModelLoader,
-        rt: &Runtime,
-        (identity, threshold): (&ModelIdentity, f32),
-        tx: crossbeam_channel::Sender<model_swap::Candidate>,
-        (metrics, in_use): (Arc<StationMetrics>, model_swap::ModelInUse),
-    ) -> Result<Option<model_swap::ModelSwap>, StationError> {
-        let mu = &cfg.model_updates;
-        let model_path = cfg.resolve(cfg.inspection.model());
-        let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
-        let files: Vec<PathBuf> =
-            model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
-        store.keep_active(&files, false);
-        store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
-        store.set_active(model_swap::active_model(&model_path, identity, threshold));
-        if !mu.watch {
-            return Ok(None);
-        }
-        let dir = model_path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-        let watcher =
-            ModelWatcher::new(&dir, &model_swap::ModelSwap::files(&model_path), Duration::from_millis(mu.settle_ms))?;
-        Ok(Some(model_swap::ModelSwap {
-            rt: rt.clone(),
-            loader,
-            active_set: model_swap::ModelSwap::set_sha256(&model_path, mu.max_model_bytes),
-            model_path,
-            watcher,
-            store,
-            tx,
-            load_timeout: Duration::from_millis(mu.load_timeout_ms),
-            threshold,
-            in_use,
-            metrics,
-        }))
-    }
-
-    /// Replaces the frame source (a camera backend, or a test's faulty source); the rest of the graph
-    /// stays as built.
-    pub fn with_source(mut self, source: Box<dyn FrameSource>) -> Self {
-        self.source = Imagers::Single(source);
-        self
-    }
-
-    /// Replaces the trigger (a test's photo-eye that dies); the rest stays as built.
-    pub fn with_trigger(mut self, trigger: Box<dyn Trigger>) -> Self {
-        self.trigger = trigger;
-        self
-    }
-
-    /// Replaces the electrode station's imagers (a test's faulty pair); the rest stays as built.
-    pub fn with_pair(mut self, visible: Box<dyn FrameSource>, xray: Box<dyn FrameSource>, max_skew: Duration) -> Self {
-        self.source = Imagers::Pair(PairedSource::new(visible, xray, max_skew));
-        self
-    }
-
-    /// Wraps the output backend (a test's faulty lines around the configured ones); the rest stays as
-    /// built.
-    pub fn wrap_outputs(mut self, wrap: impl FnOnce(Box<dyn GpioOutputs>) -> Box<dyn GpioOutputs>) -> Self {
-        self.gpio = wrap(self.gpio);
-        self.timeline = self.gpio.timeline();
-        self
-    }
-
     pub fn config(&self) -> &StationConfig {
         &self.cfg
     }

@@ -3,122 +3,17 @@
 //! exposure statistics before any model sees it: a frame outside the camera's bounds makes its part an
 //! error (rejected), and a run of them sets the alarm.
 
-use serde::Deserialize;
+mod config;
 
 use super::reference_similarity::{FarFromReference, ReferenceCheck};
 use crate::sources::{Frame, PixelFormat};
+pub use config::{Bounds, PlausibilityConfig};
 
 /// At most this many pixels are sampled per frame (on a regular grid): statistics of a 2-megapixel frame
 /// are as telling from 16k samples, and the check stays far below a millisecond.
 const MAX_SAMPLES: usize = 16_384;
 
-/// The `plausibility` config section: bounds per imager and when implausible frames set the alarm.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlausibilityConfig {
-    /// Check frames at all (off only for a bench or a line that checks exposure elsewhere).
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Bounds of the camera's frames (the visible camera of an electrode station).
-    #[serde(default)]
-    pub camera: Bounds,
-    /// Bounds of the electrode station's X-ray frames.
-    #[serde(default)]
-    pub xray: Bounds,
-    /// This many implausible frames in a row from one imager set the alarm (cleared by a plausible one).
-    #[serde(default = "default_alarm_after")]
-    pub alarm_after: u32,
-    /// Seal stations: the least similarity of a frame's coarse layout to its recipe's reference
-    /// (normalised cross-correlation, -1..1; see `reference_similarity`); `null` turns the check off.
-    #[serde(default = "default_min_reference_similarity")]
-    pub min_reference_similarity: Option<f32>,
-}
-
-impl Default for PlausibilityConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            camera: Bounds::default(),
-            xray: Bounds::default(),
-            alarm_after: default_alarm_after(),
-            min_reference_similarity: default_min_reference_similarity(),
-        }
-    }
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_alarm_after() -> u32 {
-    3
-}
-
-fn default_min_reference_similarity() -> Option<f32> {
-    Some(0.5)
-}
-
-/// Exposure bounds on the frame's grey levels, as fractions of full scale (0 = black, 1 = white).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Bounds {
-    /// Lowest mean grey level (a lens cap or dead lighting is darker).
-    pub min_mean: f32,
-    /// Highest mean grey level (a blinded or overexposed camera is brighter).
-    pub max_mean: f32,
-    /// Lowest standard deviation of the grey levels: a flat frame (a wall, fog, a frozen sensor) shows no
-    /// part. The demo's electrode frames have 0.021 and up, its seal frames 0.17 and up.
-    pub min_contrast: f32,
-    /// Grey level at or below which a pixel counts as dark.
-    pub dark_level: f32,
-    /// Largest share of dark pixels.
-    pub max_dark_fraction: f32,
-    /// Grey level at or above which a pixel counts as saturated.
-    pub saturated_level: f32,
-    /// Largest share of saturated pixels (a black-and-white test chart has half its pixels at full scale).
-    pub max_saturated_fraction: f32,
-}
-
-impl Default for Bounds {
-    fn default() -> Self {
-        Self {
-            min_mean: 0.03,
-            max_mean: 0.97,
-            min_contrast: 0.01,
-            dark_level: 0.03,
-            max_dark_fraction: 0.9,
-            saturated_level: 0.97,
-            max_saturated_fraction: 0.8,
-        }
-    }
-}
-
 impl Bounds {
-    /// The first bound that cannot be met, as (key below the section, problem).
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        let fractions = [
-            ("min_mean", self.min_mean),
-            ("max_mean", self.max_mean),
-            ("min_contrast", self.min_contrast),
-            ("dark_level", self.dark_level),
-            ("max_dark_fraction", self.max_dark_fraction),
-            ("saturated_level", self.saturated_level),
-            ("max_saturated_fraction", self.max_saturated_fraction),
-        ];
-        for (key, v) in fractions {
-            if !(0.0..=1.0).contains(&v) {
-                return Err((key, format!("{v} is not a fraction of full scale (0..1)")));
-            }
-        }
-        if self.min_mean >= self.max_mean {
-            return Err(("max_mean", format!("must be above min_mean ({})", self.min_mean)));
-        }
-        if self.dark_level >= self.saturated_level {
-            return Err(("saturated_level", format!("must be above dark_level ({})", self.dark_level)));
-        }
-        Ok(())
-    }
-
     /// Why a frame with these statistics cannot show a part, or `None` when it can.
     pub fn check(&self, s: &FrameStats) -> Option<Implausible> {
         let reason = if s.mean < self.min_mean {
@@ -452,14 +347,5 @@ mod tests {
         assert_eq!(change, Some(true), "two implausible parts in a row, either imager: alarm");
         assert_eq!(c.check0(0, &good, Some(&good)), (Ok(()), Some(false)));
         assert!(FrameChecks::new(&PlausibilityConfig { enabled: false, ..cfg }).is_none());
-    }
-
-    #[test]
-    fn bounds_that_cannot_be_met_are_named() {
-        let b = Bounds { min_mean: 0.6, max_mean: 0.5, ..Bounds::default() };
-        assert_eq!(b.validate().map_err(|e| e.0), Err("max_mean"));
-        let b = Bounds { max_dark_fraction: 1.5, ..Bounds::default() };
-        assert_eq!(b.validate().map_err(|e| e.0), Err("max_dark_fraction"));
-        assert_eq!(Bounds::default().validate(), Ok(()));
     }
 }

@@ -1,0 +1,152 @@
+//! `Station::build`: one validated config (and a command line's overrides) made into a station, every
+//! part opened and checked before the first part: the imagers, the model, the trigger, the outputs, the
+//! records and the model-swap step. Tests then replace single parts (`with_source`, `wrap_outputs`, ...).
+
+mod models;
+mod outputs;
+mod sources;
+mod trigger;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::inspector::ModelLoader;
+use super::metrics::StationMetrics;
+use super::pipeline::Imagers;
+use super::{model_load, model_swap, Station, StationError};
+use crate::config::StationConfig;
+use crate::inspect::plausibility::FrameChecks;
+use crate::inspect::reference_similarity::ReferenceCheck;
+use crate::runtime::Runtime;
+use crate::sinks::gpio::GpioOutputs;
+use crate::sinks::ng_archive::NgArchive;
+use crate::sinks::results_log::ResultsLog;
+use crate::sources::pairing::PairedSource;
+use crate::sources::FrameSource;
+use crate::trigger::Trigger;
+
+/// Overrides a command line may put over the config (the replay tool, tests).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// Replay this folder instead of the configured source: once, or in a loop when `max_triggers` is set.
+    pub replay: Option<PathBuf>,
+    pub rate_hz: Option<f64>,
+    pub library: Option<PathBuf>,
+    /// Print one line per settled part on stdout.
+    pub echo: bool,
+    /// Benchmarks: wait for the inference queue instead of shedding load, so the station runs flat out.
+    pub saturate: bool,
+    /// Stop after this many triggers.
+    pub max_triggers: Option<u64>,
+    /// A stop requested while the model loads at start abandons the start (no output is open yet).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl Station {
+    pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
+        // The start loads under the same file rules as every swap: a restart never takes a file a swap
+        // would refuse.
+        let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?.with_file_policy(Self::file_policy(&cfg)?);
+        // Seal recipes: the config's, plus those a replayed dataset names (its references).
+        let mut references: BTreeMap<String, PathBuf> = cfg
+            .seal()
+            .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
+            .unwrap_or_default();
+        let source = sources::open(&cfg, ov, &mut references)?;
+        let checks = match (FrameChecks::new(&cfg.plausibility), cfg.plausibility.min_reference_similarity) {
+            (Some(c), Some(min)) if cfg.seal().is_some() => {
+                Some(c.with_references(ReferenceCheck::new(min, &references)?))
+            }
+            (c, _) => c,
+        };
+        let loader = ModelLoader::new(&cfg, references);
+        let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
+        let model = cfg.resolve(cfg.inspection.model());
+        log::info!("{}: loading, warming and self-testing", model.display());
+        let inspector = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
+        let id = inspector.identity();
+        log::info!(
+            "model {} {} ({} graph) on {}, threshold {}",
+            id.name,
+            id.version,
+            id.graph,
+            id.provider,
+            inspector.threshold()
+        );
+        let trigger = trigger::open(&cfg, ov)?;
+        let epoch = Instant::now();
+        let gpio = outputs::open(&cfg, epoch)?;
+        let results_path = cfg.resolve(&cfg.records.results);
+        let results = ResultsLog::open(&results_path)
+            .map_err(|source| StationError::Records { path: results_path.clone(), source })?;
+        let archive = match &cfg.records.archive {
+            Some(a) => {
+                let dir = cfg.resolve(&a.dir);
+                Some(NgArchive::open(&dir, a.quota_bytes, a.min_free_bytes)?)
+            }
+            None => None,
+        };
+        log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
+        let metrics: Arc<StationMetrics> = Arc::default();
+        let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
+        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
+        let swap = models::swap_step(
+            &cfg,
+            loader,
+            &rt,
+            (inspector.identity(), inspector.threshold()),
+            swap_tx,
+            (metrics.clone(), model_in_use.clone()),
+        )?;
+        Ok(Self {
+            swap,
+            swap_rx,
+            checks,
+            timeline: gpio.timeline(),
+            cfg,
+            inspector,
+            source,
+            trigger,
+            gpio,
+            results,
+            archive,
+            epoch,
+            echo: ov.echo,
+            saturate: ov.saturate,
+            max_triggers: ov.max_triggers,
+            metrics,
+            health: Arc::default(),
+            model_in_use,
+        })
+    }
+
+    /// Replaces the frame source (a camera backend, or a test's faulty source); the rest of the graph
+    /// stays as built.
+    pub fn with_source(mut self, source: Box<dyn FrameSource>) -> Self {
+        self.source = Imagers::Single(source);
+        self
+    }
+
+    /// Replaces the trigger (a test's photo-eye that dies); the rest stays as built.
+    pub fn with_trigger(mut self, trigger: Box<dyn Trigger>) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// Replaces the electrode station's imagers (a test's faulty pair); the rest stays as built.
+    pub fn with_pair(mut self, visible: Box<dyn FrameSource>, xray: Box<dyn FrameSource>, max_skew: Duration) -> Self {
+        self.source = Imagers::Pair(PairedSource::new(visible, xray, max_skew));
+        self
+    }
+
+    /// Wraps the output backend (a test's faulty lines around the configured ones); the rest stays as
+    /// built.
+    pub fn wrap_outputs(mut self, wrap: impl FnOnce(Box<dyn GpioOutputs>) -> Box<dyn GpioOutputs>) -> Self {
+        self.gpio = wrap(self.gpio);
+        self.timeline = self.gpio.timeline();
+        self
+    }
+}

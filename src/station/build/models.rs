@@ -1,0 +1,69 @@
+//! The model side of a build: the file rules every model load follows, and the model-swap step that
+//! watches the model files (with the store of active and previous models it keeps).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::StationConfig;
+use crate::inspect::seal::ModelIdentity;
+use crate::model::integrity::{read_public_key, IntegrityPolicy};
+use crate::model::store::ModelStore;
+use crate::model::watch::ModelWatcher;
+use crate::model::FilePolicy;
+use crate::runtime::Runtime;
+use crate::station::inspector::ModelLoader;
+use crate::station::metrics::StationMetrics;
+use crate::station::{model_swap, Station, StationError};
+
+impl Station {
+    /// What a model file must be to be loaded, from `model_updates`.
+    pub fn file_policy(cfg: &StationConfig) -> Result<FilePolicy, StationError> {
+        let mu = &cfg.model_updates;
+        let public_key = match &mu.public_key {
+            Some(k) => Some(read_public_key(&cfg.resolve(k)).map_err(StationError::Key)?),
+            None => None,
+        };
+        Ok(FilePolicy {
+            integrity: Some(IntegrityPolicy { require_signature: mu.require_signature, public_key }),
+            max_bytes: mu.max_model_bytes,
+        })
+    }
+}
+
+/// The model-swap step, when the config asks for it; records the model in use either way.
+pub(super) fn swap_step(
+    cfg: &StationConfig,
+    loader: ModelLoader,
+    rt: &Runtime,
+    (identity, threshold): (&ModelIdentity, f32),
+    tx: crossbeam_channel::Sender<model_swap::Candidate>,
+    (metrics, in_use): (Arc<StationMetrics>, model_swap::ModelInUse),
+) -> Result<Option<model_swap::ModelSwap>, StationError> {
+    let mu = &cfg.model_updates;
+    let model_path = cfg.resolve(cfg.inspection.model());
+    let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
+    let files: Vec<PathBuf> = model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
+    store.keep_active(&files, false);
+    store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
+    store.set_active(model_swap::active_model(&model_path, identity, threshold));
+    if !mu.watch {
+        return Ok(None);
+    }
+    let dir = model_path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let watcher =
+        ModelWatcher::new(&dir, &model_swap::ModelSwap::files(&model_path), Duration::from_millis(mu.settle_ms))?;
+    Ok(Some(model_swap::ModelSwap {
+        rt: rt.clone(),
+        loader,
+        active_set: model_swap::ModelSwap::set_sha256(&model_path, mu.max_model_bytes),
+        model_path,
+        watcher,
+        store,
+        tx,
+        load_timeout: Duration::from_millis(mu.load_timeout_ms),
+        threshold,
+        in_use,
+        metrics,
+    }))
+}
