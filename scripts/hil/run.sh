@@ -13,8 +13,9 @@ ort=.ort/libonnxruntime.so
 # vivid test patterns for the good and the bad part. The shipped seal model has never seen test patterns;
 # these are a pair it judges clearly (checked on the host by tests/hostile_models.rs, and by this test):
 # vivid's horizontal colour bars (pattern 3, bands like a seal's) against a reference of them is OK, its 75%
-# vertical colour bars (pattern 0) are NG. (Model 2.0.0 is unsure of 16x16 checkers against themselves:
-# p_ng 0.48-0.51 at threshold 0.44, so its self-test refuses that reference, as it should.)
+# vertical colour bars (pattern 0) are NG; with the reference check on (plausibility.min_reference_similarity)
+# they are refused as another scene before the model sees them, which rejects them too. (Model 2.0.0 was
+# unsure of 16x16 checkers against themselves, so its self-test refused that reference.)
 bash scripts/hil/initramfs.sh "$abi" "$bin" "$ort" "${HIL_OK_PATTERN:-3}" "${HIL_NG_PATTERN:-0}" .hil/initramfs.cpio.gz
 # Software emulation by default: this kind of machine has a /dev/kvm that qemu cannot use (PVM host).
 # A CPU model without AVX: with `-cpu max` ONNX Runtime picks its AVX2/FMA kernels, which qemu's TCG runs

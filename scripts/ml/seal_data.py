@@ -138,3 +138,20 @@ def concat(sets: list[SealSet]) -> SealSet:
         defects=[d for s in sets for d in s.defects],
         image_paths=[p for s in sets for p in s.image_paths],
     )
+
+
+def thumbnails(references: np.ndarray) -> np.ndarray:
+    """Grey 8x32 block means of each reference: cheap enough to compare every wrong pair's candidates."""
+    r, h, w, _ = references.shape
+    grey = references.mean(axis=3, dtype=np.float32)
+    return grey[:, : h - h % 8, : w - w % 32].reshape(r, 8, h // 8, 32, w // 32).mean(axis=(2, 4)).reshape(r, -1)
+
+
+def other_reference(data, own: int, rng: np.random.Generator, hard: int, thumbs) -> int:
+    """Another recipe's reference: a random one, or the most alike of `hard` random ones."""
+    n = len(data.references)
+    picks = rng.integers(n - 1, size=max(1, hard))
+    picks = np.where(picks < own, picks, picks + 1)
+    if hard <= 1 or thumbs is None:
+        return int(picks[0])
+    return int(picks[np.argmin(np.abs(thumbs[picks] - thumbs[own]).mean(axis=1))])

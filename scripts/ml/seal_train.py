@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 import seal_pool
-from seal_data import MEAN, STD, concat, load_set
+from seal_data import MEAN, STD, concat, load_set, other_reference, thumbnails
 from seal_model import SealClassifier, load_checkpoint
 
 MEAN_T = torch.tensor(MEAN).view(1, 3, 1, 1)
@@ -52,23 +52,6 @@ def blank_frames(rng: np.random.Generator, n: int, hw: tuple[int, int]) -> np.nd
         px = level + ramp + rng.normal(0, rng.uniform(0, 4), (h, w, 3))
         out[i] = np.clip(px, 0, 255).astype(np.uint8)
     return out
-
-
-def thumbnails(references: np.ndarray) -> np.ndarray:
-    """Grey 8x32 block means of each reference: cheap enough to compare every wrong pair's candidates."""
-    r, h, w, _ = references.shape
-    grey = references.mean(axis=3, dtype=np.float32)
-    return grey[:, : h - h % 8, : w - w % 32].reshape(r, 8, h // 8, 32, w // 32).mean(axis=(2, 4)).reshape(r, -1)
-
-
-def other_reference(data, own: int, rng: np.random.Generator, hard: int, thumbs) -> int:
-    """Another recipe's reference: a random one, or the most alike of `hard` random ones."""
-    n = len(data.references)
-    picks = rng.integers(n - 1, size=max(1, hard))
-    picks = np.where(picks < own, picks, picks + 1)
-    if hard <= 1 or thumbs is None:
-        return int(picks[0])
-    return int(picks[np.argmin(np.abs(thumbs[picks] - thumbs[own]).mean(axis=1))])
 
 
 def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, blank: float, same: float,
@@ -194,6 +177,9 @@ def train(args) -> dict:
             if since_best >= args.patience:
                 print(f"early stop: no selection-loss gain for {args.patience} epochs", flush=True)
                 break
+        if args.stop_after and epoch >= args.stop_after:
+            print(f"stop: {args.stop_after} epochs of the {args.epochs}-epoch schedule run, as asked", flush=True)
+            break
         if args.max_minutes and (time.time() - started) / 60 > args.max_minutes:
             print(f"stop: the {args.max_minutes}-minute budget is spent", flush=True)
             break
@@ -230,6 +216,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=24)
     p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="stop after this many epochs, the learning-rate schedule still laid out for --epochs")
     p.add_argument("--max-minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)

@@ -83,3 +83,24 @@ class DesignWriter(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WrongReferenceTest(unittest.TestCase):
+    """The made-up wrong-reference pairs of training: never the pair's own reference, and with
+    `hard` > 1 the most alike of the drawn candidates (look-alike recipes are what lines confuse)."""
+
+    def test_never_its_own_and_the_most_alike_of_the_candidates(self):
+        from types import SimpleNamespace
+        from seal_data import other_reference, thumbnails
+
+        levels = np.array([10, 200, 60, 70, 250], np.float32)  # reference 3 is most like reference 2
+        refs = levels[:, None, None, None] * np.ones((5, 16, 64, 3), np.float32)
+        refs[:, :8] += 5.0  # some layout, the same for all
+        data = SimpleNamespace(references=refs.astype(np.uint8))
+        thumbs = thumbnails(data.references)
+        rng = np.random.default_rng(0)
+        picks = [other_reference(data, 2, rng, 1, None) for _ in range(200)]
+        self.assertNotIn(2, picks)
+        self.assertEqual(set(picks), {0, 1, 3, 4}, "any other reference when not hard")
+        hard = [other_reference(data, 2, rng, 50, thumbs) for _ in range(20)]
+        self.assertEqual(set(hard), {3}, "the most alike of many candidates")

@@ -3,9 +3,9 @@
 //! contract and would pass every part, so a known-good image must come out OK *and* a known-bad one NG.
 //!
 //! Measured on the shipped models (`cargo test --test hostile_models self_test`): the seal classifier
-//! (2.0.0) gives p_ng 1.0000 to the drawn crack on each demo recipe's reference and on vivid's horizontal
-//! colour bars (the HIL test's reference), against 0.0010..0.0024 and 0.09 for the references themselves
-//! (threshold 0.43); a 16x16 checkers reference scores 0.45-0.51 against itself and is refused; the electrode
+//! (2.1.0) gives p_ng 1.0000 to the drawn crack on each demo recipe's reference and on vivid's horizontal
+//! colour bars (the HIL test's reference), against 0.0010..0.0020 and 0.06 for the references themselves
+//! (threshold 0.45); (2.0.0 scored a 16x16 checkers reference 0.45-0.51 against itself); the electrode
 //! detector finds each of the five drawn defects with its class (scores 0.83..0.96 at threshold 0.5).
 
 use super::electrode::ElectrodeInspector;
