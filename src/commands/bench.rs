@@ -14,13 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cellgate::config::{GpioConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
+use cellgate::inspect::plausibility::FrameChecks;
 use cellgate::inspect::preprocess::Preprocessor;
+use cellgate::inspect::reference_similarity::ReferenceCheck;
 use cellgate::inspect::seal::companion;
 use cellgate::model::{GraphRole, LoadedModel, Task};
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::{read_rgb, ReplaySource};
 use cellgate::sources::{Frame, FrameSource, PixelFormat};
 use cellgate::station::summary::percentile;
+use cellgate::station::StationError;
 use cellgate::station::{Overrides, RunReport, Station};
 use ort::value::TensorRef;
 
@@ -96,6 +99,19 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     // The station's one step beside inference that runs on the inference thread.
     let mut scratch = vec![0f32; pre.len()];
     let pre_ms = timed(parts, |i| Ok(pre.write(&frames[i % frames.len()], &mut scratch)?))?;
+    // The capture step's checks of each frame (exposure, and the recipe's reference), as the station has them.
+    let mut checks = match (FrameChecks::new(&base.plausibility), base.plausibility.min_reference_similarity) {
+        (Some(c), Some(min)) => Some(c.with_references(ReferenceCheck::new(min, &refs).map_err(StationError::from)?)),
+        (c, _) => c,
+    };
+    let check_ms = match &mut checks {
+        Some(c) => Some(timed(parts, |i| {
+            let f = &frames[i % frames.len()];
+            let _ = c.check(0, f, None, f.info.recipe.as_deref().unwrap_or(&seal_cfg.recipe));
+            Ok(())
+        })?),
+        None => None,
+    };
     let shape = [1usize, pre.channels(), pre.height as usize, pre.width as usize];
     println!(
         "bench: {} on {} ({} intra-op threads), {parts} parts per run, {rounds} rounds, {} distinct images from {}",
@@ -202,6 +218,13 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
         percentile(&pre_ms, 50.0).unwrap_or(f64::NAN),
         percentile(&pre_ms, 99.0).unwrap_or(f64::NAN)
     );
+    if let Some(ms) = check_ms {
+        println!(
+            "frame checks (exposure + reference layout), per part: p50 {:.3} ms, p99 {:.3} ms (inside the station rows)",
+            percentile(&ms, 50.0).unwrap_or(f64::NAN),
+            percentile(&ms, 99.0).unwrap_or(f64::NAN)
+        );
+    }
     println!("peak RSS: {}", peak_rss().unwrap_or_else(|| "unknown".into()));
     Ok(())
 }

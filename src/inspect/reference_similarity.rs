@@ -34,21 +34,25 @@ impl Layout {
             return None;
         }
         let step = (((w * h) as f64 / MAX_SAMPLES as f64).sqrt().ceil() as usize).max(1);
-        let (mut sum, mut n) = ([0f64; ROWS * COLS], [0u32; ROWS * COLS]);
+        let (mut sum, mut n) = ([0f32; ROWS * COLS], [0u32; ROWS * COLS]);
+        // Each sampled column's cell, worked out once per frame rather than once per pixel.
+        let cols: Vec<(usize, usize)> = (0..w).step_by(step).map(|x| (x * bpp, x * COLS / w)).collect();
         for y in (0..h).step_by(step) {
-            for x in (0..w).step_by(step) {
-                let p = &frame.data[(y * w + x) * bpp..];
+            let row = &frame.data[y * w * bpp..(y + 1) * w * bpp];
+            let base = (y * ROWS / h) * COLS;
+            for &(at, col) in &cols {
+                let p = &row[at..];
                 let g = match frame.format {
-                    PixelFormat::Gray8 => p[0] as f64,
-                    PixelFormat::Gray16 => u16::from_le_bytes([p[0], p[1]]) as f64 / 257.0,
-                    PixelFormat::Rgb8 => 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64,
+                    PixelFormat::Gray8 => p[0] as f32,
+                    PixelFormat::Gray16 => u16::from_le_bytes([p[0], p[1]]) as f32 / 257.0,
+                    PixelFormat::Rgb8 => 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32,
                 };
-                let cell = (y * ROWS / h) * COLS + x * COLS / w;
-                sum[cell] += g;
-                n[cell] += 1;
+                sum[base + col] += g;
+                n[base + col] += 1;
             }
         }
-        let means: Vec<f64> = sum.iter().zip(&n).map(|(s, &k)| if k > 0 { s / k as f64 } else { 0.0 }).collect();
+        let means: Vec<f64> =
+            sum.iter().zip(&n).map(|(&s, &k)| if k > 0 { s as f64 / k as f64 } else { 0.0 }).collect();
         let mean = means.iter().sum::<f64>() / means.len() as f64;
         let norm = means.iter().map(|m| (m - mean) * (m - mean)).sum::<f64>().sqrt();
         if norm < 1e-6 {

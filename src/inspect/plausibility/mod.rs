@@ -9,9 +9,10 @@ use super::reference_similarity::{FarFromReference, ReferenceCheck};
 use crate::sources::{Frame, PixelFormat};
 pub use config::{Bounds, PlausibilityConfig};
 
-/// At most this many pixels are sampled per frame (on a regular grid): statistics of a 2-megapixel frame
-/// are as telling from 16k samples, and the check stays far below a millisecond.
-const MAX_SAMPLES: usize = 16_384;
+/// At most this many pixels are sampled per frame (on a regular grid): the shares the bounds are about
+/// (a mean, a spread, 90 % dark) are within half a percent from 4096 samples, and the check costs
+/// microseconds per part (16k samples took 0.058 ms of a 0.6 ms part in `cellgate bench`).
+const MAX_SAMPLES: usize = 4_096;
 
 impl Bounds {
     /// Why a frame with these statistics cannot show a part, or `None` when it can.
@@ -102,8 +103,10 @@ impl FrameStats {
             }
         };
         let (mut n, mut sum, mut sum_sq, mut dark, mut saturated) = (0u32, 0f64, 0f64, 0u32, 0u32);
-        for y in (0..h).step_by(step) {
-            for x in (0..w).step_by(step) {
+        // Each sampled row starts one column further on (a staggered grid): a texture whose period divides
+        // the step (alternate columns of an X-ray grid) is not sampled on its bright or dark columns only.
+        for (k, y) in (0..h).step_by(step).enumerate() {
+            for x in (k % step..w).step_by(step) {
                 let g = grey(y * w + x);
                 n += 1;
                 sum += g as f64;
