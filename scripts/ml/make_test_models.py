@@ -172,11 +172,12 @@ def loop_forever(seal_model: Path) -> onnx.ModelProto:
     return with_manifest(finish(g), seal_manifest(seal_model, "loop-forever"))
 
 
-def never_finds(electrode_model: Path) -> onnx.ModelProto:
-    """Keeps the electrode contract and finds nothing: zero scores, background everywhere, no class."""
+def electrode_stub_io(electrode_model: Path, name: str):
+    """The shipped detector's manifest under a test model's name, and the electrode contract's inputs and
+    outputs (256x256 pairs; 64 candidates, 64x64 masks): what every hand-made detector graph keeps."""
     man = json.loads(next(p.value for p in onnx.load(str(electrode_model), load_external_data=False).metadata_props
                           if p.key == "cellgate.manifest"))
-    man.update({"name": "never-finds", "version": "0.0.1"})
+    man.update({"name": name, "version": "0.0.1"})
     man.pop("weights_sha256", None)
     s = 256
     inputs = [helper.make_tensor_value_info("visible", TensorProto.FLOAT, ["N", 3, s, s]),
@@ -186,6 +187,12 @@ def never_finds(electrode_model: Path) -> onnx.ModelProto:
                helper.make_tensor_value_info("cls", TensorProto.FLOAT, ["N", 5])]
     for o in man["outputs"]:
         o["shape"] = {"det": ["N", 64, 9], "seg": ["N", 6, 64, 64], "cls": ["N", 5]}[o["name"]]
+    return man, inputs, outputs
+
+
+def never_finds(electrode_model: Path) -> onnx.ModelProto:
+    """Keeps the electrode contract and finds nothing: zero scores, background everywhere, no class."""
+    man, inputs, outputs = electrode_stub_io(electrode_model, "never-finds")
     bg = np.zeros((1, 6, 1, 1), np.float32)
     bg[0, 0] = 1.0
     consts = {"zero": np.array(0.0, np.float32), "det0": np.zeros((1, 64, 9), np.float32), "seg0": bg,
@@ -215,18 +222,7 @@ def nan_on_parts(electrode_model: Path) -> onnx.ModelProto:
     """Passes its self-test and gives real parts NaN scores: one box of each class, score 0.9, on every
     image; multiplied by NaN when the X-ray's two top rows differ (sensor noise on a real image; the
     self-test sheet's rows are equal there). A model fault that only shows on the line."""
-    man = json.loads(next(p.value for p in onnx.load(str(electrode_model), load_external_data=False).metadata_props
-                          if p.key == "cellgate.manifest"))
-    man.update({"name": "nan-on-parts", "version": "0.0.1"})
-    man.pop("weights_sha256", None)
-    s = 256
-    inputs = [helper.make_tensor_value_info("visible", TensorProto.FLOAT, ["N", 3, s, s]),
-              helper.make_tensor_value_info("xray", TensorProto.FLOAT, ["N", 1, s, s])]
-    outputs = [helper.make_tensor_value_info("det", TensorProto.FLOAT, ["N", 64, 9]),
-               helper.make_tensor_value_info("seg", TensorProto.FLOAT, ["N", 6, 64, 64]),
-               helper.make_tensor_value_info("cls", TensorProto.FLOAT, ["N", 5])]
-    for o in man["outputs"]:
-        o["shape"] = {"det": ["N", 64, 9], "seg": ["N", 6, 64, 64], "cls": ["N", 5]}[o["name"]]
+    man, inputs, outputs = electrode_stub_io(electrode_model, "nan-on-parts")
     det0 = np.zeros((1, 64, 9), np.float32)
     for k in range(5):
         det0[0, k, :4] = [30 + 45 * k, 128, 20, 20]
