@@ -388,35 +388,6 @@ impl cellgate::sources::FrameSource for CappedCamera {
     }
 }
 
-/// `parts` parts 100 ms apart, then a line that stops: `Idle` every 300 ms three times, then the end
-/// 1.5 s later.
-struct PartsThenQuiet {
-    parts: u32,
-    idles: u32,
-    next: Option<Instant>,
-}
-
-impl Trigger for PartsThenQuiet {
-    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent {
-        let t = self.next.unwrap_or_else(Instant::now);
-        let (event, gap) = if self.parts > 0 {
-            self.parts -= 1;
-            (TriggerEvent::Part(t), Duration::from_millis(100))
-        } else if self.idles > 0 {
-            self.idles -= 1;
-            (TriggerEvent::Idle, Duration::from_millis(300))
-        } else {
-            (TriggerEvent::Stopped, Duration::ZERO)
-        };
-        let at = if matches!(event, TriggerEvent::Stopped) { t + Duration::from_millis(1500) } else { t };
-        if !cellgate::trigger::sleep_until(at, stop) {
-            return TriggerEvent::Stopped;
-        }
-        self.next = Some(t + gap);
-        event
-    }
-}
-
 fn capped_then_quiet(live: bool) -> (f64, Vec<(f64, u8)>) {
     let _serial = common::serial();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -426,7 +397,16 @@ fn capped_then_quiet(live: bool) -> (f64, Vec<(f64, u8)>) {
     let r = run(
         dir.path(),
         |_| {},
-        |s| s.with_source(Box::new(camera)).with_trigger(Box::new(PartsThenQuiet { parts: 3, idles: 3, next: None })),
+        |s| {
+            s.with_source(Box::new(camera)).with_trigger(Box::new(common::PartsThenQuiet {
+                parts: 3,
+                period: Duration::from_millis(100),
+                idles: 3,
+                idle_gap: Duration::from_millis(300),
+                end_after: Duration::from_millis(1500),
+                next: None,
+            }))
+        },
     );
     assert_eq!(r.results.len(), 3, "frames taken between parts make no part");
     assert!(r.results.iter().all(|x| x["verdict"] == "error" && x["rejected"] == true), "{:?}", r.results);

@@ -14,7 +14,6 @@ use cellgate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use cellgate::sources::replay::ReplaySource;
 use cellgate::sources::{Frame, FrameSource, SourceError};
 use cellgate::station::{Overrides, RunReport, Station};
-use cellgate::trigger::{Trigger, TriggerEvent};
 use serde_json::{json, Value};
 
 /// Timing slack for a loaded 2-core CI machine.
@@ -341,30 +340,6 @@ fn inference_fault_sets_alarm_rejects_and_clears() {
     assert_ne!(rec5["verdict"], "error", "station recovered: {rec5}");
 }
 
-/// Parts at a fixed period, `parts` of them, then a line that stops (no part) for `idle`.
-struct PartsThenIdle {
-    parts: u32,
-    period: Duration,
-    idle: Duration,
-    next: Option<Instant>,
-}
-
-impl Trigger for PartsThenIdle {
-    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent {
-        let t = self.next.unwrap_or_else(Instant::now);
-        if self.parts == 0 {
-            cellgate::trigger::sleep_until(t + self.idle, stop);
-            return TriggerEvent::Stopped;
-        }
-        self.parts -= 1;
-        if !cellgate::trigger::sleep_until(t, stop) {
-            return TriggerEvent::Stopped;
-        }
-        self.next = Some(t + self.period);
-        TriggerEvent::Part(t)
-    }
-}
-
 #[test]
 fn a_model_fault_clears_on_its_self_test_while_no_part_comes() {
     // Parts 3 and 4 cannot be judged (alarm on); then the line stops, as lines do on an alarm. The
@@ -376,8 +351,14 @@ fn a_model_fault_clears_on_its_self_test_while_no_part_comes() {
     }))
     .expect("config");
     let inner = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixtures");
-    let trigger =
-        PartsThenIdle { parts: 4, period: Duration::from_millis(100), idle: Duration::from_secs(6), next: None };
+    let trigger = common::PartsThenQuiet {
+        parts: 4,
+        period: Duration::from_millis(100),
+        idles: 0,
+        idle_gap: Duration::ZERO,
+        end_after: Duration::from_secs(6),
+        next: None,
+    };
     let station = Station::build(cfg, &Overrides::default())
         .expect("station builds")
         .with_source(Box::new(UnknownRecipe { inner, count: 0, bad: 3..=4 }))

@@ -98,3 +98,36 @@ pub fn edges(timeline: &[Value], line: &str) -> Vec<(f64, u8)> {
         .map(|c| (c["t_ms"].as_f64().expect("t_ms"), c["value"].as_u64().expect("value") as u8))
         .collect()
 }
+
+/// Parts `period` apart, then a line that stands still: `Idle` `idles` times `idle_gap` apart, then the
+/// end of the run `end_after` later.
+pub struct PartsThenQuiet {
+    pub parts: u32,
+    pub period: std::time::Duration,
+    pub idles: u32,
+    pub idle_gap: std::time::Duration,
+    pub end_after: std::time::Duration,
+    pub next: Option<std::time::Instant>,
+}
+
+impl cellgate::trigger::Trigger for PartsThenQuiet {
+    fn wait(&mut self, stop: &std::sync::atomic::AtomicBool) -> cellgate::trigger::TriggerEvent {
+        use cellgate::trigger::TriggerEvent;
+        let t = self.next.unwrap_or_else(std::time::Instant::now);
+        let (event, gap) = if self.parts > 0 {
+            self.parts -= 1;
+            (TriggerEvent::Part(t), self.period)
+        } else if self.idles > 0 {
+            self.idles -= 1;
+            (TriggerEvent::Idle, self.idle_gap)
+        } else {
+            (TriggerEvent::Stopped, std::time::Duration::ZERO)
+        };
+        let at = if matches!(event, TriggerEvent::Stopped) { t + self.end_after } else { t };
+        if !cellgate::trigger::sleep_until(at, stop) {
+            return TriggerEvent::Stopped;
+        }
+        self.next = Some(t + gap);
+        event
+    }
+}
