@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(bash scripts/setup-eval.sh)
 cd scripts/ml
-"../../$py" -m unittest -v test_seal_render_b test_seal_eval_suite test_seal_recipes
+"../../$py" -m unittest -v test_seal_render_b test_seal_eval_suite test_seal_recipes test_electrode_render

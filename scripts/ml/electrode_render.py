@@ -1,5 +1,9 @@
 """Procedural renderer of coated electrode sheet seen by a visible camera and an X-ray imager.
 
+Two looks: `--look wide` (the default, electrode_wide.py) draws every sheet from a wide randomized family
+for training models that must meet a factory's images; `--look classic` is the one look below, on which
+model 1.0.0 was trained and measured (kept so its figures can be re-made).
+
 Each sample is an aligned pair: `visible/NNNNNN.png` (RGB) and `xray/NNNNNN.png` (8-bit grey, brighter =
 more transmission = less material). The coating has a granular texture, coating stripes along the web and
 a lighting gradient; the X-ray shows the coating-thickness texture. 0..3 defects of the five classes are
@@ -25,28 +29,14 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
+
+from electrode_contract import CLASSES
+from electrode_draw import annotation, blob, blur, noise, place, thick_polyline
+from electrode_wide import render_wide
 
 SIZE = 256
-CLASSES = ("scratch", "dark_spot", "foreign_object", "inclusion", "crack")
 DEFECT_COUNT_P = (0.2, 0.35, 0.3, 0.15)  # 0, 1, 2 or 3 defects per sheet
-
-
-def _noise(rng: np.random.Generator, h: int, w: int, scale: int) -> np.ndarray:
-    """Smooth noise in about [-1, 1] at the given feature scale (upsampled coarse grid)."""
-    coarse = rng.uniform(-1, 1, (h // scale + 3, w // scale + 3)).astype(np.float32)
-    img = Image.fromarray(coarse, mode="F").resize((w + 3 * scale, h + 3 * scale), Image.BICUBIC)
-    return np.asarray(img)[scale : scale + h, scale : scale + w]
-
-
-def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur of a 2-D float array (PIL cannot blur float images)."""
-    r = max(1, int(math.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k = (k / k.sum()).astype(np.float32)
-    p = np.pad(a, r, mode="edge")
-    p = sum(k[i] * p[i : i + a.shape[0], :] for i in range(2 * r + 1))
-    return sum(k[i] * p[:, i : i + a.shape[1]] for i in range(2 * r + 1)).astype(np.float32)
 
 
 def _sheet(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +46,7 @@ def _sheet(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     # Coating material: graphite anode (grey-black) or NMC cathode (black with a blue tint).
     base = rng.choice([np.array([72, 72, 76]), np.array([48, 50, 58])]) * rng.uniform(0.85, 1.15)
     grain = rng.normal(0, 1, (h, w)).astype(np.float32)
-    grain = _blur(grain, 0.7)
+    grain = blur(grain, 0.7)
     stripes = np.zeros((h, w), np.float32)
     vertical = rng.random() < 0.5  # web direction in the frame
     pos = xx if vertical else yy
@@ -64,28 +54,12 @@ def _sheet(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         stripes += rng.uniform(-6, 6) * np.sin(2 * math.pi * pos / rng.uniform(60, 200) + rng.uniform(0, 6.3))
     gx, gy = rng.uniform(-0.25, 0.25, 2)
     light = 1 + gx * (xx / w - 0.5) + gy * (yy / h - 0.5) - 0.15 * ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2)
-    tone = base[None, None, :] + (9 * grain + 5 * _noise(rng, h, w, 12) + stripes)[..., None]
+    tone = base[None, None, :] + (9 * grain + 5 * noise(rng, h, w, 12) + stripes)[..., None]
     visible = tone * light[..., None]
     # X-ray: transmission through coating whose thickness varies slowly, plus quantum noise.
-    thickness = 1 + 0.06 * _noise(rng, h, w, 24) + 0.03 * _noise(rng, h, w, 6) + 0.02 * stripes / 6
+    thickness = 1 + 0.06 * noise(rng, h, w, 24) + 0.03 * noise(rng, h, w, 6) + 0.02 * stripes / 6
     xray = rng.uniform(150, 185) * np.exp(-0.9 * (thickness - 1)) + rng.normal(0, 3, (h, w))
     return visible.astype(np.float32), xray.astype(np.float32)
-
-
-def _thick_polyline(points: np.ndarray, width: float) -> list[np.ndarray]:
-    """One quadrilateral polygon per segment of a polyline of the given width."""
-    quads = []
-    for a, b in zip(points[:-1], points[1:]):
-        d = b - a
-        n = np.array([-d[1], d[0]]) / (np.linalg.norm(d) + 1e-6) * width / 2
-        quads.append(np.array([a + n, b + n, b - n, a - n]))
-    return quads
-
-
-def _blob(rng: np.random.Generator, c: np.ndarray, r: float, vertices: int, jitter: float) -> list[np.ndarray]:
-    ang = np.sort(rng.uniform(0, 2 * math.pi, vertices))
-    rad = r * rng.uniform(1 - jitter, 1 + jitter, vertices)
-    return [np.stack([c[0] + rad * np.cos(ang), c[1] + rad * np.sin(ang)], 1)]
 
 
 def _shape(rng: np.random.Generator, cls: str) -> list[np.ndarray]:
@@ -95,20 +69,20 @@ def _shape(rng: np.random.Generator, cls: str) -> list[np.ndarray]:
         a = rng.uniform(0, math.pi)
         d = np.array([math.cos(a), math.sin(a)]) * length / 2
         bend = rng.normal(0, length * 0.08, 2)
-        return _thick_polyline(np.array([-d, bend, d]), width)
+        return thick_polyline(np.array([-d, bend, d]), width)
     if cls == "dark_spot":
         r = rng.uniform(3, 13)
-        return _blob(rng, np.zeros(2), r, 14, 0.15)
+        return blob(rng, np.zeros(2), r, 14, 0.15)
     if cls == "inclusion":
         r = rng.uniform(2.2, 6)
-        return _blob(rng, np.zeros(2), r, 10, 0.2)
+        return blob(rng, np.zeros(2), r, 10, 0.2)
     if cls == "foreign_object":
         if rng.random() < 0.5:  # fibre
             length, width = rng.uniform(15, 50), rng.uniform(3, 5)
             a = rng.uniform(0, math.pi)
             d = np.array([math.cos(a), math.sin(a)]) * length / 2
-            return _thick_polyline(np.array([-d, rng.normal(0, 4, 2), d]), width)
-        return _blob(rng, np.zeros(2), rng.uniform(5, 16), 9, 0.35)  # flake
+            return thick_polyline(np.array([-d, rng.normal(0, 4, 2), d]), width)
+        return blob(rng, np.zeros(2), rng.uniform(5, 16), 9, 0.35)  # flake
     # crack: a jagged random walk
     n = int(rng.integers(4, 8))
     step = rng.uniform(5, 11)
@@ -118,20 +92,12 @@ def _shape(rng: np.random.Generator, cls: str) -> list[np.ndarray]:
         a += rng.normal(0, 0.5)
         pts.append(pts[-1] + step * np.array([math.cos(a), math.sin(a)]))
     pts = np.array(pts)
-    return _thick_polyline(pts - pts.mean(0), rng.uniform(2.5, 3.5))
-
-
-def _raster(polys: list[np.ndarray]) -> np.ndarray:
-    img = Image.new("L", (SIZE, SIZE), 0)
-    draw = ImageDraw.Draw(img)
-    for p in polys:
-        draw.polygon([(float(x), float(y)) for x, y in p], fill=1)
-    return np.asarray(img, dtype=bool)
+    return thick_polyline(pts - pts.mean(0), rng.uniform(2.5, 3.5))
 
 
 def _apply(rng, cls: str, mask: np.ndarray, visible: np.ndarray, xray: np.ndarray) -> None:
     """Draws one defect's appearance into both modalities, as its physics says."""
-    m = _blur(mask.astype(np.float32), 0.5)
+    m = blur(mask.astype(np.float32), 0.5)
     if cls == "scratch":
         visible += m[..., None] * rng.uniform(55, 110) * np.array([1.0, 0.97, 0.9])  # bare foil shines
         xray += m * rng.uniform(2, 5)  # a furrow removes little material
@@ -157,47 +123,33 @@ def render_sample(seed: int, index: int) -> dict:
     for _ in range(n):
         cls = CLASSES[int(rng.integers(len(CLASSES)))]
         for _attempt in range(20):  # place without touching another defect
-            shape = _shape(rng, cls)
-            lo = np.min([p.min(0) for p in shape], 0)
-            hi = np.max([p.max(0) for p in shape], 0)
-            c = rng.uniform(-lo + 2, SIZE - hi - 3)
-            polys = [p + c for p in shape]
-            mask = _raster(polys)
-            if mask.sum() < 6:
-                continue
-            grown = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(9))) > 0
-            if (grown & taken).any():
-                continue
-            taken |= mask
-            _apply(rng, cls, mask, visible, xray)
-            ys, xs = np.nonzero(mask)
-            x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-            anns.append({
-                "category_id": CLASSES.index(cls) + 1,
-                "bbox": [x0, y0, x1 - x0, y1 - y0],
-                "area": int(mask.sum()),
-                "segmentation": [[round(float(v), 2) for v in p.reshape(-1)] for p in polys],
-                "iscrowd": 0,
-            })
-            break
+            placed = place(rng, _shape(rng, cls), taken)
+            if placed is not None:
+                polys, mask = placed
+                _apply(rng, cls, mask, visible, xray)
+                anns.append(annotation(CLASSES.index(cls) + 1, polys, mask))
+                break
     visible = np.clip(visible + rng.normal(0, 2.0, visible.shape), 0, 255).astype(np.uint8)
     xray = np.clip(xray, 0, 255).astype(np.uint8)
     return {"visible": visible, "xray": xray, "annotations": anns}
 
 
+LOOKS = {"wide": render_wide, "classic": render_sample}
+
+
 def _write(job: tuple) -> dict:
-    out, seed, i = job
-    s = render_sample(seed, i)
+    out, seed, i, look = job
+    s = LOOKS[look](seed, i)
     name = f"{i:06d}.png"
     Image.fromarray(s["visible"]).save(out / "visible" / name, optimize=False, compress_level=1)
     Image.fromarray(s["xray"]).save(out / "xray" / name, optimize=False, compress_level=1)
     return {"file_name": f"visible/{name}", "xray_file_name": f"xray/{name}", "annotations": s["annotations"]}
 
 
-def write_dataset(out: Path, count: int, seed: int, workers: int) -> dict:
+def write_dataset(out: Path, count: int, seed: int, workers: int, look: str = "wide") -> dict:
     (out / "visible").mkdir(parents=True, exist_ok=True)
     (out / "xray").mkdir(parents=True, exist_ok=True)
-    jobs = [(out, seed, i) for i in range(count)]
+    jobs = [(out, seed, i, look) for i in range(count)]
     with Pool(workers) as pool:
         rows = pool.map(_write, jobs, chunksize=16)
     images, annotations = [], []
@@ -208,7 +160,7 @@ def write_dataset(out: Path, count: int, seed: int, workers: int) -> dict:
             annotations.append({"id": len(annotations) + 1, "image_id": i, **a})
     coco = {
         "info": {"description": "cellgate synthetic electrode sheets", "generator": "scripts/ml/electrode_render.py",
-                 "seed": seed, "count": count},
+                 "seed": seed, "count": count, "look": look},
         "categories": [{"id": i + 1, "name": c} for i, c in enumerate(CLASSES)],
         "images": images,
         "annotations": annotations,
@@ -223,8 +175,10 @@ def main() -> None:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--look", choices=tuple(LOOKS), default="wide",
+                   help="wide: the randomized family (electrode_wide.py); classic: the one look of model 1.0.0")
     a = p.parse_args()
-    coco = write_dataset(a.out, a.count, a.seed, a.workers)
+    coco = write_dataset(a.out, a.count, a.seed, a.workers, a.look)
     per = {c: 0 for c in CLASSES}
     for ann in coco["annotations"]:
         per[CLASSES[ann["category_id"] - 1]] += 1
