@@ -8,5 +8,5 @@ fi
 py=$PYTHON
 ml=scripts/ml
 w=${WORK:-work/electrode}
-[ -f $w/train/annotations.json ] || $py $ml/electrode_render.py --out $w/train --count 4000 --seed 1 --workers "$(nproc)"
-[ -f $w/test/annotations.json ] || $py $ml/electrode_render.py --out $w/test --count 1000 --seed 2 --workers "$(nproc)"
+[ -f $w/train/annotations.json ] || $py $ml/electrode_render.py --look classic --out $w/train --count 4000 --seed 1 --workers "$(nproc)"
+[ -f $w/test/annotations.json ] || $py $ml/electrode_render.py --look classic --out $w/test --count 1000 --seed 2 --workers "$(nproc)"

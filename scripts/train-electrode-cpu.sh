@@ -15,7 +15,7 @@ mkdir -p "$out"
 $py $ml/electrode_train.py --data $w/train --out $out/full.pt --variant full --seed 0 --epochs 30 --patience 6 \
   --batch 8 --lr 4e-3 --oversample inclusion=3 --max-minutes "${MINUTES:-55}" --threads "$(nproc)" --cpu "$@" 2>&1 | tee $out/full.log
 $py $ml/electrode_evaluate.py --checkpoint $out/full.pt --data $w/test --json $out/full.eval.json
-[ -f $w/select/annotations.json ] || $py $ml/electrode_render.py --out $w/select --count 1000 --seed 3 --workers "$(nproc)"
+[ -f $w/select/annotations.json ] || $py $ml/electrode_render.py --look classic --out $w/select --count 1000 --seed 3 --workers "$(nproc)"
 $py $ml/electrode_evaluate.py --checkpoint $out/full.pt --data $w/select --sweep 0.2,0.25,0.3,0.35,0.4,0.45,0.5 \
   --json $out/full.sweep.json
 $py $ml/electrode_evaluate.py --checkpoint $out/full.pt --data $w/test --threshold-from $out/full.sweep.json \
