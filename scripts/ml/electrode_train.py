@@ -2,7 +2,9 @@
 
 A share of the folder (chosen by the seed) is held out for validation; training stops early when the
 validation loss has not improved for `--patience` epochs and the best epoch's weights are kept. Runs on the
-CPU (2 threads by default) or, when one is present, a CUDA GPU.
+CPU (2 threads by default) or, when one is present, a CUDA GPU. `--from CHECKPOINT` starts from a trained
+checkpoint's weights (fine-tuning); the starting weights are scored on the validation share first and kept
+(as epoch 0) when no epoch beats them.
 
 Losses: sigmoid focal loss for the point classes, GIoU loss for the boxes of positive points, cross-entropy
 + Dice for the segmentation map, binary cross-entropy for image-level presence.
@@ -151,12 +153,46 @@ def epoch_pool(data: Batches, train_idx: np.ndarray, oversample: list[str]) -> n
     return np.concatenate(pool)
 
 
+class StartError(Exception):
+    """A --from checkpoint that cannot start this run."""
+
+
+def start_weights(model: ElectrodeDetector, path: Path) -> dict:
+    """Loads a checkpoint's weights into `model` (built for this run's variant); the checkpoint must have been
+    trained with the same architecture. Returns the checkpoint's training summary (may be empty)."""
+    if not path.is_file():
+        raise StartError(f"--from {path}: no such file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
+        raise StartError(f"--from {path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
+        raise StartError(f"--from {path}: not an electrode_train.py checkpoint (no config and state_dict)")
+    diff = [f"{k}: checkpoint {ckpt['config'].get(k)!r}, this run {v!r}" for k, v in model.config.items()
+            if ckpt["config"].get(k) != v]
+    if diff:
+        raise StartError(f"--from {path}: the checkpoint's architecture (variant {ckpt.get('variant')!r}) differs"
+                         f" from this run's: " + "; ".join(diff))
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise StartError(f"--from {path}: weights do not fit the model: {e}") from e
+    return ckpt.get("training", {})
+
+
+def save(model: ElectrodeDetector, args, path: Path) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": model.config, "variant": args.variant, "state_dict": state}, path)
+
+
 def train(args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    model = ElectrodeDetector(**variant(args.variant))
+    started_from = start_weights(model, args.start) if args.start else None  # before the (slow) data load
     t_load = time.time()
     data = Batches(args.data, device, args.limit)
     print(f"loaded {data.n} images in {time.time() - t_load:.1f} s on {device}", flush=True)
@@ -164,7 +200,7 @@ def train(args) -> dict:
     order = rng.permutation(data.n)
     n_val = max(1, int(data.n * args.val_fraction))
     val_idx, train_idx = order[:n_val], order[n_val:]
-    model = ElectrodeDetector(**variant(args.variant)).to(device)
+    model = model.to(device)
     if device.type == "cpu":
         data.memory_format = torch.channels_last
         model = model.to(memory_format=torch.channels_last)
@@ -174,6 +210,14 @@ def train(args) -> dict:
     step = 0
     best = {"val_loss": float("inf")}
     history, since_best, started = [], 0, time.time()
+    if started_from is not None:  # the start is a candidate too: a short fine-tune may not beat it
+        val = evaluate_loss(model, data, val_idx, args.batch * 2, args.focal_alpha)
+        row = {"epoch": 0, "val": {k: round(v, 4) for k, v in val.items()}, "s": round(time.time() - started, 1),
+               "from": str(args.start)}
+        history.append(row)
+        print(json.dumps(row), flush=True)
+        best = {"val_loss": val["total"], "epoch": 0}
+        save(model, args, args.out)
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.time()
@@ -197,8 +241,7 @@ def train(args) -> dict:
         print(json.dumps(row), flush=True)
         if val["total"] < best["val_loss"]:
             best = {"val_loss": val["total"], "epoch": epoch}
-            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            torch.save({"config": model.config, "variant": args.variant, "state_dict": state}, args.out)
+            save(model, args, args.out)
             since_best = 0
         else:
             since_best += 1
@@ -210,7 +253,9 @@ def train(args) -> dict:
             break
     summary = {
         "data": str(args.data), "train_images": len(train_idx), "val_images": len(val_idx), "seed": args.seed,
-        "variant": args.variant, "best": best, "epochs_run": len(history), "device": str(device),
+        "variant": args.variant, "best": best, "epochs_run": sum(1 for h in history if h["epoch"] > 0),
+        "from": None if args.start is None else {"checkpoint": str(args.start), "data": started_from.get("data")},
+        "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {args.threads} threads",
         "minutes": round((time.time() - started) / 60, 1), "parameters": count_parameters(model),
         "args": {k: str(v) for k, v in vars(args).items()},
@@ -239,9 +284,14 @@ def main() -> None:
                    help="draw images that show CLASS K times as often (epochs keep their size); repeatable")
     p.add_argument("--focal-alpha", type=float, default=0.25, help="focal loss weight of the positive points")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
+    p.add_argument("--from", dest="start", type=Path, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (same variant); kept as epoch 0 if no epoch beats it")
     args = p.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(train(args)))
+    try:
+        print(json.dumps(train(args)))
+    except StartError as e:
+        raise SystemExit(f"electrode_train.py: {e}") from None
 
 
 if __name__ == "__main__":
