@@ -1,7 +1,9 @@
 """Trains the electrode detector on any folder in the DESIGN COCO format.
 
-A share of the folder (chosen by the seed) is held out for validation; training stops early when the
-validation loss has not improved for `--patience` epochs and the best epoch's weights are kept. Runs on the
+A share of the folder (chosen by the seed) is held out for validation, or `--val-data` names a folder of its
+own; training stops early when the validation loss has not improved for `--patience` epochs and the best
+epoch's weights are kept. With `--max-minutes` the learning rate anneals over that wall-clock budget and
+training stops when it is spent, within an epoch if need be (then scored and kept like any epoch). Runs on the
 CPU (2 threads by default) or, when one is present, a CUDA GPU. `--from CHECKPOINT` starts from a trained
 checkpoint's weights (fine-tuning); the starting weights are scored on the validation share first and kept
 (as epoch 0) when no epoch beats them.
@@ -154,7 +156,7 @@ def epoch_pool(data: Batches, train_idx: np.ndarray, oversample: list[str]) -> n
 
 
 class StartError(Exception):
-    """A --from checkpoint that cannot start this run."""
+    """A run that cannot start: a --from checkpoint that does not fit, or too few training images."""
 
 
 def start_weights(model: ElectrodeDetector, path: Path) -> dict:
@@ -195,14 +197,22 @@ def train(args) -> dict:
     started_from = start_weights(model, args.start) if args.start else None  # before the (slow) data load
     t_load = time.time()
     data = Batches(args.data, device, args.limit)
-    print(f"loaded {data.n} images in {time.time() - t_load:.1f} s on {device}", flush=True)
     rng = np.random.default_rng(args.seed)
-    order = rng.permutation(data.n)
-    n_val = max(1, int(data.n * args.val_fraction))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    if args.val_data:
+        val_data = Batches(args.val_data, device)
+        train_idx, val_idx = np.arange(data.n), np.arange(val_data.n)
+    else:
+        val_data = data
+        order = rng.permutation(data.n)
+        n_val = max(1, int(data.n * args.val_fraction))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+    print(f"loaded {data.n} images ({len(val_idx)} for validation) in {time.time() - t_load:.1f} s on {device}",
+          flush=True)
+    if len(train_idx) < args.batch:
+        raise StartError(f"--data {args.data}: {len(train_idx)} training images, fewer than one batch ({args.batch})")
     model = model.to(device)
     if device.type == "cpu":
-        data.memory_format = torch.channels_last
+        data.memory_format = val_data.memory_format = torch.channels_last
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = (len(train_idx) // args.batch) * args.epochs
@@ -211,7 +221,7 @@ def train(args) -> dict:
     best = {"val_loss": float("inf")}
     history, since_best, started = [], 0, time.time()
     if started_from is not None:  # the start is a candidate too: a short fine-tune may not beat it
-        val = evaluate_loss(model, data, val_idx, args.batch * 2, args.focal_alpha)
+        val = evaluate_loss(model, val_data, val_idx, args.batch * 2, args.focal_alpha)
         row = {"epoch": 0, "val": {k: round(v, 4) for k, v in val.items()}, "s": round(time.time() - started, 1),
                "from": str(args.start)}
         history.append(row)
@@ -222,7 +232,7 @@ def train(args) -> dict:
         model.train()
         t0 = time.time()
         perm = rng.permutation(pool)[: len(train_idx)]  # epochs keep their size (and cost) when oversampling
-        total = 0.0
+        total, seen = 0.0, 0
         for s in range(0, len(perm) - args.batch + 1, args.batch):
             b = data.take(perm[s : s + args.batch], bool(rng.random() < 0.5), bool(rng.random() < 0.5))
             loss = sum(losses(model, b, args.focal_alpha).values())
@@ -234,8 +244,11 @@ def train(args) -> dict:
             opt.step()
             step += 1
             total += loss.item() * args.batch
-        val = evaluate_loss(model, data, val_idx, args.batch * 2, args.focal_alpha)
-        row = {"epoch": epoch, "train_loss": round(total / len(perm), 4), "val": {k: round(v, 4) for k, v in val.items()},
+            seen += args.batch
+            if args.max_minutes and time.time() - started >= 60 * args.max_minutes:
+                break  # the budget is spent; the learning rate is already near zero
+        val = evaluate_loss(model, val_data, val_idx, args.batch * 2, args.focal_alpha)
+        row = {"epoch": epoch, "train_loss": round(total / max(seen, 1), 4), "val": {k: round(v, 4) for k, v in val.items()},
                "s": round(time.time() - t0, 1)}
         history.append(row)
         print(json.dumps(row), flush=True)
@@ -252,7 +265,7 @@ def train(args) -> dict:
             print(f"schedule done after epoch {epoch} ({(time.time() - started) / 60:.1f} min)", flush=True)
             break
     summary = {
-        "data": str(args.data), "train_images": len(train_idx), "val_images": len(val_idx), "seed": args.seed,
+        "data": str(args.data), "val_data": str(args.val_data or args.data), "train_images": len(train_idx), "val_images": len(val_idx), "seed": args.seed,
         "variant": args.variant, "best": best, "epochs_run": sum(1 for h in history if h["epoch"] > 0),
         "from": None if args.start is None else {"checkpoint": str(args.start), "data": started_from.get("data")},
         "device": str(device),
@@ -277,6 +290,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--val-data", type=Path, help="validation folder (instead of a --val-fraction share of --data)")
     p.add_argument("--limit", type=int, help="use only the first N images")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-minutes", type=float, help="wall-clock budget: the schedule anneals by time and ends after the epoch that passes it")
