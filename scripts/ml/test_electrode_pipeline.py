@@ -1,5 +1,6 @@
 """Tests of the pieces `scripts/train-electrode.sh --data` is built from that need no training: the split by
-image, the export's parity verdict, metrics on a set missing a class, and the threshold choice."""
+image, the export's parity verdict, metrics on a set missing a class, the threshold choice, and the start
+from a checkpoint (`electrode_train.py --from`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import unittest
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import electrode_parity
 import electrode_split
+import electrode_train
 from electrode_data import CLASSES
 from electrode_evaluate import chosen_threshold
 from electrode_metrics import Accumulator
+from electrode_model import ElectrodeDetector, variant
 
 A = 64 * 64  # anchors of the stride-4 grid at 256 px
 
@@ -174,6 +178,32 @@ class MissingClassTest(unittest.TestCase):
         self.assertIsNone(m["map50"])
         sweep = [dict(m, threshold=0.3, false_detection_rate=0.2), dict(m, threshold=0.5, false_detection_rate=0.1)]
         self.assertEqual(chosen_threshold(sweep), 0.5)
+
+
+class StartFromTest(unittest.TestCase):
+    def save(self, path: Path, name: str) -> ElectrodeDetector:
+        m = ElectrodeDetector(**variant(name))
+        torch.save({"config": m.config, "variant": name, "state_dict": m.state_dict()}, path)
+        return m
+
+    def test_a_checkpoint_of_the_same_architecture_gives_its_weights(self):
+        with tempfile.TemporaryDirectory() as t:
+            src = self.save(Path(t) / "full.pt", "full")
+            m = ElectrodeDetector(**variant("full"))
+            electrode_train.start_weights(m, Path(t) / "full.pt")
+            for (k, a), b in zip(src.state_dict().items(), m.state_dict().values()):
+                self.assertTrue(torch.equal(a, b), k)
+
+    def test_another_architecture_a_missing_file_or_not_a_checkpoint_is_refused_naming_why(self):
+        with tempfile.TemporaryDirectory() as t:
+            self.save(Path(t) / "base.pt", "base")
+            (Path(t) / "labels.json").write_text("{}")
+            m = ElectrodeDetector(**variant("full"))
+            cases = {"base.pt": "fusion: checkpoint 'additive', this run 'attention'", "nope.pt": "no such file",
+                     "labels.json": "not a PyTorch checkpoint"}
+            for name, why in cases.items():
+                with self.assertRaisesRegex(electrode_train.StartError, why):
+                    electrode_train.start_weights(m, Path(t) / name)
 
 
 if __name__ == "__main__":
