@@ -44,12 +44,6 @@ user_run() {
     bash scripts/setup-train.sh
     PYTHON=.venv/bin/python
   fi
-  local py=$PYTHON ml=scripts/ml
-  mkdir -p "$out"
-  $py $ml/electrode_split.py --data "$data" --out "$out/split" --seed "$seed"
-  local images
-  images=$($py -c 'import json, sys; print(json.load(open(sys.argv[1]))["images"])' "$out/split/split.json")
-  [ -n "$minutes" ] || { if [ "$images" -le 300 ]; then minutes=15; else minutes=55; fi; }
   local -a recipe=(--batch 8 --lr 4e-3 --oversample inclusion=3)  # train-electrode-cpu.sh's recipe
   if [ $start_given = 0 ]; then start=onnx/electrode_detector.pt; fi
   if [ -f "$start" ]; then
@@ -60,6 +54,12 @@ user_run() {
     echo "train-electrode.sh: NOTE: $start (the shipped model's checkpoint) is absent: training from scratch" >&2
     notes+=(--note "$start (the shipped model's checkpoint) was absent: trained from scratch.")
   fi
+  local py=$PYTHON ml=scripts/ml began=$SECONDS
+  mkdir -p "$out"
+  $py $ml/electrode_split.py --data "$data" --out "$out/split" --seed "$seed"
+  local images
+  images=$($py -c 'import json, sys; print(json.load(open(sys.argv[1]))["images"])' "$out/split/split.json")
+  [ -n "$minutes" ] || { if [ "$images" -le 300 ]; then minutes=15; else minutes=55; fi; }
   # Every epoch is a candidate (best selection-split loss is kept), so the whole budget is used: the learning
   # rate anneals over it, and no early stop cuts the anneal short.
   $py $ml/electrode_train.py --data "$out/split/train" --val-data "$out/split/select" \
@@ -91,14 +91,14 @@ user_run() {
     for f in onnx pt md report.json; do cp "$out/electrode_detector.$f" "onnx/electrode_detector.$f"; done
     echo "shipped: onnx/electrode_detector.{onnx,pt,md,report.json}"
   fi
-  echo "model: $out/electrode_detector.onnx  card: $out/electrode_detector.md"
+  echo "model: $out/electrode_detector.onnx  card: $out/electrode_detector.md  ($(((SECONDS - began) / 60)) min in all)"
 }
 
 for arg in "$@"; do
-  if [ "$arg" = --data ]; then
-    user_run "$@"
-    exit
-  fi
+  case "$arg" in
+    --data) user_run "$@"; exit ;;
+    --data=*) echo "train-electrode.sh: write --data DIR (two words)" >&2; exit 2 ;;
+  esac
 done
 
 source scripts/electrode-sets.sh
