@@ -1,5 +1,8 @@
 """Writes the electrode detector's model card (Markdown) from the export report and the evaluation JSONs,
-so every figure in it is one measured by `electrode_export.py` and `electrode_evaluate.py`."""
+so every figure in it is one measured by `electrode_export.py` and `electrode_evaluate.py`.
+
+Two cards: the shipped model's (default), and with `--split` a user's `train-electrode.sh --data` run's
+(electrode_card_user.py). Both take optional zero-shot sets and few-shot runs, each reported apart."""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
+from electrode_card_parts import PAPER, few_shot_section, met, parity_lines, pct, zero_shot_section
+from electrode_card_user import user_card
 from electrode_data import CLASSES
 
-PAPER = {"map50": 0.987, "seg_iou_mean": 0.893, "miss_rate": 0.023, "false_detection_rate": 0.052, "size_mb": 18.7}
 PAPER_TABLE = [  # the paper's comparison table: mAP@0.5, seg IoU, FPS, size MB
     ("Faster R-CNN", "92.3", "-", "18", "235.6"),
     ("YOLOv7", "95.2", "-", "48", "36.5"),
@@ -21,14 +25,6 @@ PAPER_TABLE = [  # the paper's comparison table: mAP@0.5, seg IoU, FPS, size MB
 PAPER_ABLATION = {"base": "93.5", "attention": "96.1", "full": "97.8"}
 ROWS = {"base": "base (additive fusion, plain convolutions)", "attention": "+ cross-modal attention",
         "full": "+ improved CBAM + dynamic depthwise-separable conv (shipped)"}
-
-
-def pct(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.2f}%"
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "**not met**"
 
 
 def ablation_rows(evals: dict) -> list[str]:
@@ -80,7 +76,21 @@ def main() -> None:
     p.add_argument("--cpu-tuned", type=Path, help="its held-out eval JSON at the threshold chosen from the sweep")
     p.add_argument("--screen", type=Path,
                    help="folder of NAME.log + NAME.eval.json: CPU-hour recipes screened on a selection set")
+    p.add_argument("--zero-shot", nargs=2, action="append", default=[], metavar=("EVAL", "LABEL"),
+                   help="eval JSON of a set the model never saw (e.g. the second renderer); repeatable")
+    p.add_argument("--few-shot", nargs=2, action="append", default=[], metavar=("EVAL", "LABEL"),
+                   help="held-out eval JSON of a few-shot run (its run folder's report is read beside it); repeatable")
+    user = p.add_argument_group("a user's run (train-electrode.sh --data)")
+    user.add_argument("--split", type=Path, help="the run's split.json: writes the user card")
+    user.add_argument("--sweep", type=Path, help="threshold sweep on the selection split")
+    user.add_argument("--heldout", type=Path, help="eval JSON of the exported ONNX file on the held-out split")
+    user.add_argument("--command", help="the command that made the run, quoted in the card")
+    user.add_argument("--note", action="append", default=[], help="a line for the training section; repeatable")
     a = p.parse_args()
+    if a.split:
+        a.out.write_text("\n".join(user_card(a)) + "\n")
+        print(f"wrote {a.out}")
+        return
     r = json.loads(a.report.read_text())
     t, m, tr = r["test"], r["manifest"], r["training"]
     lat, size_mb = r["latency_ms_batch1_cpu2"], r["size_bytes"] / 1e6
@@ -151,8 +161,8 @@ def main() -> None:
         *[f"| {c} | {pct(t['ap50'][c])} | {pct(t['seg_iou'][c])} |" for c in CLASSES],
         "",
         f"CPU latency, ONNX Runtime {r['onnxruntime']}, 2 intra-op threads, batch 1: p50 {lat['p50']} ms, p99",
-        f"{lat['p99']} ms ({r['fps_batch1_cpu2']} FPS). Parity with PyTorch (max abs diff): "
-        + ", ".join(f"`{k}` {v:.1e}" for k, v in r["parity"].items()) + ".",
+        f"{lat['p99']} ms ({r['fps_batch1_cpu2']} FPS).",
+        *parity_lines(r),
         "",
         "The paper's comparison (its own dataset of 1,500 real images, GPU speeds) beside ours. The figures are",
         "not comparable as equals: ours are measured on synthetic data that is easier than a real line's.",
@@ -280,6 +290,7 @@ def main() -> None:
             " a detector of this quality from the seeds in about an hour"
             + ("." if all_met else ", and by how much it falls short."),
         ]
+    lines += zero_shot_section(a.zero_shot) + few_shot_section(a.few_shot)
     a.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {a.out}")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from electrode_data import load_set, normalise_visible, normalise_xray
-from electrode_metrics import Accumulator, decode, format_report
+from electrode_metrics import Accumulator, decode, format_report, pct
 
 AP_FLOOR = 0.05
 
@@ -62,8 +62,9 @@ def evaluate(run, data, thresholds: list[float], batch: int = 32) -> list[dict]:
 
 def chosen_threshold(sweep: list[dict]) -> float:
     """The operating point from a --sweep JSON: the lowest miss rate plus false-detection rate (ties: the lower
-    threshold, since a missed defect costs more on a line than a false reject)."""
-    best = min(sweep, key=lambda r: (r["miss_rate"] + r["false_detection_rate"], r["threshold"]))
+    threshold, since a missed defect costs more on a line than a false reject). A selection set without defects
+    has no miss rate: then the false-detection rate alone decides."""
+    best = min(sweep, key=lambda r: ((r["miss_rate"] or 0.0) + r["false_detection_rate"], r["threshold"]))
     return float(best["threshold"])
 
 
@@ -88,8 +89,8 @@ def main() -> None:
         rows = evaluate(run, data, thresholds)
         print("threshold  miss rate  false-detection rate  image accuracy")
         for t, m in zip(thresholds, rows):
-            print(f"{t:9.2f}  {100 * m['miss_rate']:8.2f}%  {100 * m['false_detection_rate']:19.2f}%"
-                  f"  {100 * m['image_accuracy']:13.2f}%")
+            print(f"{t:9.2f}  {pct(m['miss_rate']):>9s}  {pct(m['false_detection_rate']):>20s}"
+                  f"  {pct(m['image_accuracy']):>14s}")
         if a.json:
             a.json.write_text(json.dumps([dict(m, threshold=t) for t, m in zip(thresholds, rows)], indent=2) + "\n")
         return

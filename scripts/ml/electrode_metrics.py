@@ -90,6 +90,7 @@ class Accumulator:
         self.per_class = {k: {"scores": [], "hits": [], "n_gt": 0} for k in range(len(CLASSES))}
         self.inter = np.zeros(len(CLASSES) + 1)
         self.union = np.zeros(len(CLASSES) + 1)
+        self.gt_pixels = np.zeros(len(CLASSES) + 1)
         self.gt_total = self.gt_missed = self.det_total = self.det_false = 0
         self.images = self.image_correct = 0
         self.presence_correct = np.zeros(len(CLASSES))
@@ -118,25 +119,33 @@ class Accumulator:
             p, t = pred == c, mask == c
             self.inter[c] += np.logical_and(p, t).sum()
             self.union[c] += np.logical_or(p, t).sum()
+            self.gt_pixels[c] += t.sum()
 
     def report(self) -> dict:
+        """The metrics; a figure with nothing to measure (a class with no instance in the set, a miss rate of a
+        set without defects) is None, shown as "n/a", and left out of the means."""
         ap = {}
         for k, v in self.per_class.items():
             scores = np.concatenate(v["scores"]) if v["scores"] else np.zeros(0)
             hits = np.concatenate(v["hits"]) if v["hits"] else np.zeros(0, bool)
-            ap[CLASSES[k]] = average_precision(scores, hits, v["n_gt"])
-        iou = {CLASSES[c - 1]: float(self.inter[c] / max(self.union[c], 1)) for c in range(1, len(CLASSES) + 1)}
-        valid_ap = [v for v in ap.values() if not np.isnan(v)]
+            a = average_precision(scores, hits, v["n_gt"])
+            ap[CLASSES[k]] = None if np.isnan(a) else a
+        # A class no label marks has no IoU to measure: its false positives count in the false-detection rate.
+        iou = {CLASSES[c - 1]: float(self.inter[c] / self.union[c]) if self.gt_pixels[c] else None
+               for c in range(1, len(CLASSES) + 1)}
+        valid_ap = [v for v in ap.values() if v is not None]
+        valid_iou = [v for v in iou.values() if v is not None]
         return {
             "images": self.images,
             "defects": self.gt_total,
+            "defects_per_class": {CLASSES[k]: v["n_gt"] for k, v in self.per_class.items()},
             "score_threshold": self.threshold,
             "map50": float(np.mean(valid_ap)) if valid_ap else None,
             "ap50": ap,
-            "seg_iou_mean": float(np.mean(list(iou.values()))),
+            "seg_iou_mean": float(np.mean(valid_iou)) if valid_iou else None,
             "seg_iou": iou,
             "background_iou": float(self.inter[0] / max(self.union[0], 1)),
-            "miss_rate": self.gt_missed / max(self.gt_total, 1),
+            "miss_rate": self.gt_missed / self.gt_total if self.gt_total else None,
             "false_detection_rate": self.det_false / max(self.det_total, 1),
             "detections": self.det_total,
             "image_accuracy": self.image_correct / max(self.images, 1),
@@ -144,16 +153,22 @@ class Accumulator:
         }
 
 
+def pct(v) -> str:
+    """A rate as a percentage; "n/a" when the set gave nothing to measure it on."""
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
 def format_report(m: dict) -> str:
     lines = [
         f"images {m['images']}  defects {m['defects']}  score threshold {m['score_threshold']}",
-        f"mAP@0.5             {100 * m['map50']:.2f}%",
-        f"mean seg IoU        {100 * m['seg_iou_mean']:.2f}%",
-        f"miss rate           {100 * m['miss_rate']:.2f}%",
-        f"false-detection     {100 * m['false_detection_rate']:.2f}%  ({m['detections']} detections)",
-        f"image accuracy      {100 * m['image_accuracy']:.2f}%",
-        "per class            AP@0.5    seg IoU",
+        f"mAP@0.5             {pct(m['map50'])}",
+        f"mean seg IoU        {pct(m['seg_iou_mean'])}",
+        f"miss rate           {pct(m['miss_rate'])}",
+        f"false-detection     {pct(m['false_detection_rate'])}  ({m['detections']} detections)",
+        f"image accuracy      {pct(m['image_accuracy'])}",
+        "per class            AP@0.5    seg IoU   instances",
     ]
     for c in CLASSES:
-        lines.append(f"  {c:16s} {100 * m['ap50'][c]:7.2f}%  {100 * m['seg_iou'][c]:7.2f}%")
+        n = m.get("defects_per_class", {}).get(c, "")
+        lines.append(f"  {c:16s} {pct(m['ap50'][c]):>8s}  {pct(m['seg_iou'][c]):>8s}  {n:>9}")
     return "\n".join(lines)

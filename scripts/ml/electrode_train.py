@@ -1,8 +1,12 @@
 """Trains the electrode detector on any folder in the DESIGN COCO format.
 
-A share of the folder (chosen by the seed) is held out for validation; training stops early when the
-validation loss has not improved for `--patience` epochs and the best epoch's weights are kept. Runs on the
-CPU (2 threads by default) or, when one is present, a CUDA GPU.
+A share of the folder (chosen by the seed) is held out for validation, or `--val-data` names a folder of its
+own; training stops early when the validation loss has not improved for `--patience` epochs and the best
+epoch's weights are kept. With `--max-minutes` the learning rate anneals over that wall-clock budget and
+training stops when it is spent, within an epoch if need be (then scored and kept like any epoch). Runs on the
+CPU (2 threads by default) or, when one is present, a CUDA GPU. `--from CHECKPOINT` starts from a trained
+checkpoint's weights (fine-tuning); the starting weights are scored on the validation share first and kept
+(as epoch 0) when no epoch beats them.
 
 Losses: sigmoid focal loss for the point classes, GIoU loss for the boxes of positive points, cross-entropy
 + Dice for the segmentation map, binary cross-entropy for image-level presence.
@@ -151,22 +155,64 @@ def epoch_pool(data: Batches, train_idx: np.ndarray, oversample: list[str]) -> n
     return np.concatenate(pool)
 
 
+class StartError(Exception):
+    """A run that cannot start: a --from checkpoint that does not fit, or too few training images."""
+
+
+def start_weights(model: ElectrodeDetector, path: Path) -> dict:
+    """Loads a checkpoint's weights into `model` (built for this run's variant); the checkpoint must have been
+    trained with the same architecture. Returns the checkpoint's training summary (may be empty)."""
+    if not path.is_file():
+        raise StartError(f"--from {path}: no such file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
+        raise StartError(f"--from {path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
+        raise StartError(f"--from {path}: not an electrode_train.py checkpoint (no config and state_dict)")
+    diff = [f"{k}: checkpoint {ckpt['config'].get(k)!r}, this run {v!r}" for k, v in model.config.items()
+            if ckpt["config"].get(k) != v]
+    if diff:
+        raise StartError(f"--from {path}: the checkpoint's architecture (variant {ckpt.get('variant')!r}) differs"
+                         f" from this run's: " + "; ".join(diff))
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise StartError(f"--from {path}: weights do not fit the model: {e}") from e
+    return ckpt.get("training", {})
+
+
+def save(model: ElectrodeDetector, args, path: Path) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": model.config, "variant": args.variant, "state_dict": state}, path)
+
+
 def train(args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    model = ElectrodeDetector(**variant(args.variant))
+    started_from = start_weights(model, args.start) if args.start else None  # before the (slow) data load
     t_load = time.time()
     data = Batches(args.data, device, args.limit)
-    print(f"loaded {data.n} images in {time.time() - t_load:.1f} s on {device}", flush=True)
     rng = np.random.default_rng(args.seed)
-    order = rng.permutation(data.n)
-    n_val = max(1, int(data.n * args.val_fraction))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    model = ElectrodeDetector(**variant(args.variant)).to(device)
+    if args.val_data:
+        val_data = Batches(args.val_data, device)
+        train_idx, val_idx = np.arange(data.n), np.arange(val_data.n)
+    else:
+        val_data = data
+        order = rng.permutation(data.n)
+        n_val = max(1, int(data.n * args.val_fraction))
+        val_idx, train_idx = order[:n_val], order[n_val:]
+    print(f"loaded {data.n} images ({len(val_idx)} for validation) in {time.time() - t_load:.1f} s on {device}",
+          flush=True)
+    if len(train_idx) < args.batch:
+        raise StartError(f"--data {args.data}: {len(train_idx)} training images, fewer than one batch ({args.batch})")
+    model = model.to(device)
     if device.type == "cpu":
-        data.memory_format = torch.channels_last
+        data.memory_format = val_data.memory_format = torch.channels_last
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = (len(train_idx) // args.batch) * args.epochs
@@ -174,11 +220,19 @@ def train(args) -> dict:
     step = 0
     best = {"val_loss": float("inf")}
     history, since_best, started = [], 0, time.time()
+    if started_from is not None:  # the start is a candidate too: a short fine-tune may not beat it
+        val = evaluate_loss(model, val_data, val_idx, args.batch * 2, args.focal_alpha)
+        row = {"epoch": 0, "val": {k: round(v, 4) for k, v in val.items()}, "s": round(time.time() - started, 1),
+               "from": str(args.start)}
+        history.append(row)
+        print(json.dumps(row), flush=True)
+        best = {"val_loss": val["total"], "epoch": 0}
+        save(model, args, args.out)
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.time()
         perm = rng.permutation(pool)[: len(train_idx)]  # epochs keep their size (and cost) when oversampling
-        total = 0.0
+        total, seen = 0.0, 0
         for s in range(0, len(perm) - args.batch + 1, args.batch):
             b = data.take(perm[s : s + args.batch], bool(rng.random() < 0.5), bool(rng.random() < 0.5))
             loss = sum(losses(model, b, args.focal_alpha).values())
@@ -190,15 +244,17 @@ def train(args) -> dict:
             opt.step()
             step += 1
             total += loss.item() * args.batch
-        val = evaluate_loss(model, data, val_idx, args.batch * 2, args.focal_alpha)
-        row = {"epoch": epoch, "train_loss": round(total / len(perm), 4), "val": {k: round(v, 4) for k, v in val.items()},
+            seen += args.batch
+            if args.max_minutes and time.time() - started >= 60 * args.max_minutes:
+                break  # the budget is spent; the learning rate is already near zero
+        val = evaluate_loss(model, val_data, val_idx, args.batch * 2, args.focal_alpha)
+        row = {"epoch": epoch, "train_loss": round(total / max(seen, 1), 4), "val": {k: round(v, 4) for k, v in val.items()},
                "s": round(time.time() - t0, 1)}
         history.append(row)
         print(json.dumps(row), flush=True)
         if val["total"] < best["val_loss"]:
             best = {"val_loss": val["total"], "epoch": epoch}
-            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            torch.save({"config": model.config, "variant": args.variant, "state_dict": state}, args.out)
+            save(model, args, args.out)
             since_best = 0
         else:
             since_best += 1
@@ -209,8 +265,10 @@ def train(args) -> dict:
             print(f"schedule done after epoch {epoch} ({(time.time() - started) / 60:.1f} min)", flush=True)
             break
     summary = {
-        "data": str(args.data), "train_images": len(train_idx), "val_images": len(val_idx), "seed": args.seed,
-        "variant": args.variant, "best": best, "epochs_run": len(history), "device": str(device),
+        "data": str(args.data), "val_data": str(args.val_data or args.data), "train_images": len(train_idx), "val_images": len(val_idx), "seed": args.seed,
+        "variant": args.variant, "best": best, "epochs_run": sum(1 for h in history if h["epoch"] > 0),
+        "from": None if args.start is None else {"checkpoint": str(args.start), "data": started_from.get("data")},
+        "device": str(device),
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {args.threads} threads",
         "minutes": round((time.time() - started) / 60, 1), "parameters": count_parameters(model),
         "args": {k: str(v) for k, v in vars(args).items()},
@@ -232,6 +290,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--val-data", type=Path, help="validation folder (instead of a --val-fraction share of --data)")
     p.add_argument("--limit", type=int, help="use only the first N images")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-minutes", type=float, help="wall-clock budget: the schedule anneals by time and ends after the epoch that passes it")
@@ -239,9 +298,14 @@ def main() -> None:
                    help="draw images that show CLASS K times as often (epochs keep their size); repeatable")
     p.add_argument("--focal-alpha", type=float, default=0.25, help="focal loss weight of the positive points")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
+    p.add_argument("--from", dest="start", type=Path, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (same variant); kept as epoch 0 if no epoch beats it")
     args = p.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(train(args)))
+    try:
+        print(json.dumps(train(args)))
+    except StartError as e:
+        raise SystemExit(f"electrode_train.py: {e}") from None
 
 
 if __name__ == "__main__":
