@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::inspector::{Inspector, ModelLoader};
-use super::metrics::StationMetrics;
+use crate::metrics::StationMetrics;
 use super::model_load::{load_within, LoadError};
 use crate::inspect::seal::companion;
 use crate::model::store::{ActiveModel, ModelStore};

@@ -26,12 +26,16 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let faulted = self.faulted();
         let mut failed = false;
         for (line, active) in [(OutputLine::Alarm, faulted), (OutputLine::Ready, !faulted)] {
-            if let Err(e) = self.gpio.set(line, active) {
-                self.metrics.inc(&self.metrics.output_write_errors);
-                if !self.status_stale {
-                    log::error!("{line} output cannot be written (trying again every {STATUS_RETRY:?}): {e}");
+            match self.gpio.set(line, active) {
+                Ok(()) if line == OutputLine::Alarm => self.metrics.outputs_written(Some(active), None),
+                Ok(()) => self.metrics.outputs_written(None, Some(active)),
+                Err(e) => {
+                    self.metrics.inc(&self.metrics.output_write_errors);
+                    if !self.status_stale {
+                        log::error!("{line} output cannot be written (trying again every {STATUS_RETRY:?}): {e}");
+                    }
+                    failed = true;
                 }
-                failed = true;
             }
         }
         if failed {

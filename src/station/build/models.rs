@@ -13,7 +13,7 @@ use crate::model::watch::ModelWatcher;
 use crate::model::FilePolicy;
 use crate::runtime::Runtime;
 use crate::station::inspector::ModelLoader;
-use crate::station::metrics::StationMetrics;
+use crate::metrics::StationMetrics;
 use crate::station::{model_swap, Station, StationError};
 
 impl Station {

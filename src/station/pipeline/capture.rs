@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::super::health::{Health, Step};
-use super::super::metrics::StationMetrics;
+use crate::metrics::StationMetrics;
 use super::imagers::Imagers;
 use super::ms;
 use super::throttle::{held_note, Throttle};

@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::{Health, Step};
 use super::super::inspector::Inspector;
-use super::super::metrics::StationMetrics;
+use crate::metrics::StationMetrics;
 use super::super::model_swap::Candidate;
 use super::capture::Part;
 use super::ms;
