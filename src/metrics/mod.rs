@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use histogram::{LatencySummary, Latencies};
+use histogram::{Latencies, LatencySummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -57,6 +57,14 @@ macro_rules! metrics {
             $(#[serde(default)] pub $field: u64,)*
             #[serde(flatten)]
             pub registered: BTreeMap<String, u64>,
+        }
+
+        impl $snap {
+            /// Every counter by name: the station's in the order declared, then the registered ones.
+            pub fn pairs(&self) -> Vec<(&str, u64)> {
+                let own = [$((stringify!($field), self.$field),)*];
+                own.into_iter().chain(self.registered.iter().map(|(k, v)| (k.as_str(), *v))).collect()
+            }
         }
 
         impl $name {
@@ -224,6 +232,8 @@ mod tests {
         assert_eq!((json["mqtt_published"].as_u64(), json["archive_saved"].as_u64()), (Some(3), Some(1)));
         let back: MetricsSnapshot = serde_json::from_value(json).expect("read back");
         assert_eq!(back, snap);
+        let pairs = snap.pairs();
+        assert_eq!((pairs[0], *pairs.last().expect("pairs")), (("triggers", 0), ("mqtt_published", 3)));
     }
 
     #[test]

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::InspectError;
+use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
+use crate::metrics::{MetricsSnapshot, StationMetrics};
 use crate::runtime::RuntimeError;
 use crate::sinks::gpio::timeline::LineChange;
 use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
-use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
 use crate::sinks::record::{RecordSink, SinkError};
 use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
 use crate::sources::replay::ReplayError;
@@ -29,7 +30,6 @@ use crate::trigger::Trigger;
 pub use build::Overrides;
 use health::Health;
 use inspector::Inspector;
-use crate::metrics::{MetricsSnapshot, StationMetrics};
 use pipeline::Imagers;
 pub use summary::Summary;
 
@@ -85,6 +85,7 @@ pub struct Station {
     saturate: bool,
     max_triggers: Option<u64>,
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
+    /// The metrics registry: counters, latency and outputs, readable at any time while the station runs.
     pub metrics: Arc<StationMetrics>,
     pub health: Arc<Health>,
     /// The model judging parts, as the systemd status line names it (changes with each swap).

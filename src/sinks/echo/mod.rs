@@ -56,11 +56,57 @@ impl RecordSink for Echo {
         if !self.open {
             return;
         }
-        // One write per line, flushed: a line-buffered terminal and a pipe see each part as it settles.
-        let echoed = writeln!(self.out, "{}", line(&part.record)).and_then(|()| self.out.flush());
+        // The whole line in one write, flushed: a pipe sees each part as it settles, never half a line.
+        let mut text = line(&part.record);
+        text.push('\n');
+        let echoed = self.out.write_all(text.as_bytes()).and_then(|()| self.out.flush());
         if let Err(e) = echoed {
             log::info!("stdout: {e}: no more parts echoed; the results log goes on");
             self.open = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::decision::Verdict;
+    use std::sync::{Arc, Mutex};
+
+    /// Takes `ok` lines, then fails every write as a closed pipe does; counts the writes tried.
+    struct Reader {
+        ok: usize,
+        lines: Arc<Mutex<(Vec<String>, usize)>>,
+    }
+
+    impl Write for Reader {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut l = self.lines.lock().expect("lines");
+            l.1 += 1;
+            if l.0.len() == self.ok {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            l.0.push(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_line_per_part_until_the_reader_goes_away_then_nothing_more_is_tried() {
+        let lines = Arc::new(Mutex::new((Vec::new(), 0)));
+        let mut echo = Echo::to(Box::new(Reader { ok: 2, lines: lines.clone() }));
+        for part in 1..=5 {
+            let record = PartRecord::for_test(part, if part == 2 { Verdict::Ng } else { Verdict::Ok });
+            echo.record(&Settled { record, frame: None, drawing: None });
+        }
+        let (written, tried) = &*lines.lock().expect("lines");
+        assert_eq!(written.len(), 2);
+        assert_eq!(written[0], "part     1  cavity 0  recipe-a OK     p_ng  0.1000     2.00 ms  f1.png\n");
+        assert!(written[1].contains("NG") && written[1].contains("rejected"), "{written:?}");
+        assert_eq!(*tried, 3, "the failed write ended the echo");
     }
 }

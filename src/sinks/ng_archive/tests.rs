@@ -31,10 +31,8 @@ fn quota_deletes_oldest_first_and_survives_restart() {
     }
     assert!(a.bytes() <= 40_000, "archive holds {} bytes over its quota", a.bytes());
     assert!(a.metrics.snapshot().archive_evicted >= 1);
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(names.contains(&format!("{}.png", stem(4))), "newest kept: {names:?}");
     assert!(!names.contains(&format!("{}.png", stem(0))), "oldest deleted: {names:?}");
     let reopened = NgArchive::open(dir.path(), 40_000, 0, Arc::default()).unwrap();
@@ -87,12 +85,9 @@ fn the_quota_deletes_only_images_the_archive_wrote() {
 fn archive_names_are_recognised() {
     assert!(is_archive_name(&format!("{}.png", stem(3))));
     assert!(is_archive_name("2026-11-29T21-00-03.000Z_123456789_electrode.png"));
-    for other in [
-        "recipe-a.png",
-        "t000.png",
-        "2026-11-29T21-00-03.000Z_123_a.png",
-        "2026-11-29T21-00-03.000Z_00000001_a.jpg",
-    ] {
+    for other in
+        ["recipe-a.png", "t000.png", "2026-11-29T21-00-03.000Z_123_a.png", "2026-11-29T21-00-03.000Z_00000001_a.jpg"]
+    {
         assert!(!is_archive_name(other), "{other}");
     }
 }

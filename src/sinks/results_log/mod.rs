@@ -8,10 +8,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
-use crate::metrics::StationMetrics;
-use crate::sinks::record::{RecordSink, Settled};
 use crate::inspect::seal::ModelIdentity;
+use crate::metrics::StationMetrics;
 use crate::sinks::line_file::LineFile;
+use crate::sinks::record::{RecordSink, Settled};
 
 /// Per-stage latency of a part, milliseconds.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -129,5 +129,34 @@ impl RecordSink for ResultsLog {
 
     fn close(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+impl PartRecord {
+    /// A judged part for the sinks' tests: part `part`, its verdict, 2 ms trigger->verdict.
+    pub(crate) fn for_test(part: u64, verdict: Verdict) -> Self {
+        Self {
+            time: "2026-11-30T06:00:00.000Z".into(),
+            trigger_ms: part as f64 * 10.0,
+            part,
+            cavity: 0,
+            station: "t".into(),
+            recipe: "recipe-a".into(),
+            frame: format!("f{part}.png"),
+            model: None,
+            verdict,
+            p_ng: Some(if verdict == Verdict::Ng { 0.9 } else { 0.1 }),
+            threshold: 0.5,
+            rejected: verdict == Verdict::Ng,
+            late: false,
+            reject_failed: false,
+            fault: false,
+            error: None,
+            latency: StageLatency { total_ms: 2.0, ..StageLatency::default() },
+            label: None,
+            defects: None,
+            reasons: Vec::new(),
+        }
     }
 }

@@ -14,14 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::inspector::ModelLoader;
-use crate::metrics::StationMetrics;
 use super::pipeline::Imagers;
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
-use crate::runtime::Runtime;
 use crate::metrics::file::MetricsWriter;
+use crate::metrics::StationMetrics;
+use crate::runtime::Runtime;
 use crate::sinks::gpio::GpioOutputs;
 use crate::sinks::record::{RecordSink, SinkConfig};
 use crate::sources::pairing::PairedSource;
@@ -149,11 +149,6 @@ impl Station {
     pub fn with_sink(mut self, sink: Box<dyn RecordSink>) -> Self {
         self.sinks.push(sink);
         self
-    }
-
-    /// The metrics registry: counters, latency and outputs, readable at any time while the station runs.
-    pub fn metrics(&self) -> Arc<StationMetrics> {
-        self.metrics.clone()
     }
 
     /// Wraps the output backend (a test's faulty lines around the configured ones); the rest stays as

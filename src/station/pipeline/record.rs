@@ -46,3 +46,61 @@ impl Recorder {
         summary.add(r);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::decision::Verdict;
+    use crate::sinks::echo::Echo;
+    use crate::sinks::reject_scheduler::record_channel;
+    use crate::sinks::results_log::{PartRecord, ResultsLog};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    /// A reader that went away: every write fails as a closed pipe's does.
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Collect(Arc<Mutex<Vec<u64>>>);
+
+    impl RecordSink for Collect {
+        fn name(&self) -> &str {
+            "collect"
+        }
+
+        fn record(&mut self, part: &Settled) {
+            self.0.lock().expect("parts").push(part.record.part);
+        }
+    }
+
+    #[test]
+    fn failing_sinks_cost_the_others_no_record_and_are_counted() {
+        let metrics: Arc<StationMetrics> = Arc::default();
+        // The results log on a full disk and the echo on a closed pipe, before and after a working sink.
+        let full = ResultsLog::open(std::path::Path::new("/dev/full"), metrics.clone()).expect("open /dev/full");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sinks: Vec<Box<dyn RecordSink>> =
+            vec![Box::new(full), Box::new(Echo::to(Box::new(ClosedPipe))), Box::new(Collect(seen.clone()))];
+        let (tx, rx) = record_channel();
+        for part in 1..=5 {
+            let record = PartRecord::for_test(part, if part % 2 == 0 { Verdict::Ng } else { Verdict::Ok });
+            tx.send(Settled { record, frame: None, drawing: None }, Instant::now()).map_err(|_| "send").expect("send");
+        }
+        drop(tx);
+        let summary = Recorder::new(sinks, metrics.clone()).run(rx);
+        assert_eq!(*seen.lock().expect("parts"), [1, 2, 3, 4, 5], "every part, in order");
+        assert_eq!((summary.parts, summary.ng), (5, 2));
+        let live = metrics.live();
+        assert_eq!(live.counters.results_write_errors, 5, "counted as they happened");
+        assert_eq!(live.latency.count, 5, "the live latency has every judged part");
+    }
+}
