@@ -143,3 +143,25 @@ fn metrics_json_appears_and_follows_the_running_station_with_sink_counters_live(
     assert_eq!(last.live.latency.p99_ms, s.latency_ms(99.0));
     assert_eq!(report.metrics.metrics_write_errors, 0);
 }
+
+#[test]
+fn a_metrics_file_that_cannot_be_written_is_counted_and_the_line_runs_on() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The state folder's path taken by a file: no metrics.json can be written there.
+    let blocked = dir.path().join("state-is-a-file");
+    std::fs::write(&blocked, b"not a folder").expect("write");
+    let cfg_path = common::write_config(dir.path(), |v| {
+        v["model_updates"]["state_dir"] = json!(blocked);
+        v["metrics"] = json!({ "period_ms": 100 });
+    });
+    let cfg = StationConfig::load(&cfg_path).expect("config");
+    let station = Station::build(cfg, &Overrides::default()).expect("station builds");
+    let report = station.run(Arc::new(AtomicBool::new(false))).expect("station runs");
+    let parts = common::golden().len();
+    assert_eq!(common::read_jsonl(&dir.path().join("results.jsonl")).len(), parts, "every part logged");
+    assert_eq!(report.summary.parts, parts as u64);
+    // At least the first write, made as the station starts, and the one at its exit.
+    assert!(report.metrics.metrics_write_errors >= 2, "{:?}", report.metrics);
+    assert_eq!(std::fs::read(&blocked).expect("file"), b"not a folder", "nothing written over it");
+}
