@@ -242,7 +242,8 @@ fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(dir.path(), |v| {
         v["source"]["loop"] = json!(true);
-        v["metrics"] = json!({ "period_ms": 1000 });
+        // Stale after 6 s: a loaded machine starting `cellgate status` stays well inside that.
+        v["metrics"] = json!({ "period_ms": 2000 });
     });
     let status = |extra: &[&str]| cellgate().arg("status").arg("--config").arg(&cfg).args(extra).output().expect("run");
     let out = status(&[]);
@@ -285,10 +286,10 @@ fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_
     let logged = common::read_jsonl(&dir.path().join("results.jsonl")).len() as u64;
     assert_eq!(last["counters"]["parts_settled"].as_u64(), Some(logged), "final counters");
 
-    // A running station's file from ten periods ago: its station is hung or gone.
+    // A running station's file from thirty periods ago: its station is hung or gone.
     let mut stale = last.clone();
     stale["state"] = json!("running");
-    stale["written_unix_ms"] = json!(last["written_unix_ms"].as_u64().expect("written") - 10_000);
+    stale["written_unix_ms"] = json!(last["written_unix_ms"].as_u64().expect("written") - 60_000);
     std::fs::write(&file, serde_json::to_vec(&stale).expect("json")).expect("write");
     let out = status(&[]);
     assert_eq!(out.status.code(), Some(1));

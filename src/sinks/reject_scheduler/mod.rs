@@ -179,10 +179,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 self.emit(p, rejected, Some("station stopped before a result".into()));
             }
         }
-        match self.gpio.all_safe() {
-            Ok(()) => self.metrics.outputs_written(Some(false), Some(false)),
-            Err(e) => log::error!("cannot set outputs safe: {e}"),
-        }
+        self.all_safe();
         self.gpio
     }
 

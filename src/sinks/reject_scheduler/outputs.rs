@@ -46,6 +46,14 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         self.status_stale = failed;
     }
 
+    /// Every output to its safe value at the end of the run.
+    pub(super) fn all_safe(&mut self) {
+        match self.gpio.all_safe() {
+            Ok(()) => self.metrics.outputs_written(Some(false), Some(false)),
+            Err(e) => log::error!("cannot set outputs safe: {e}"),
+        }
+    }
+
     /// Writes one output; a failed write is an actuator fault (alarm) until the line is written again.
     pub(super) fn write(&mut self, line: OutputLine, active: bool) -> bool {
         match self.gpio.set(line, active) {
