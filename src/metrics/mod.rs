@@ -7,7 +7,7 @@ pub mod file;
 pub mod histogram;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -46,9 +46,9 @@ macro_rules! metrics {
             $($(#[$doc])* pub $field: AtomicU64,)*
             registered: Mutex<BTreeMap<&'static str, Counter>>,
             latency: Mutex<Latencies>,
-            /// Last written alarm and ready (0 off, 1 on).
-            alarm: AtomicU8,
-            ready: AtomicU8,
+            /// Alarm and ready as last written.
+            alarm: AtomicBool,
+            ready: AtomicBool,
         }
 
         /// The counters at one moment: the station's, then the registered ones (one flat JSON object).
@@ -180,23 +180,23 @@ impl StationMetrics {
         self.latency.lock().unwrap_or_else(PoisonError::into_inner).record(ms);
     }
 
-    /// The alarm and ready outputs as last written (`None`: that write failed, the line's state is not known).
+    /// Alarm and ready as just written; `None` keeps the last value shown (not written now, or its write
+    /// failed: `output_write_errors` counts that).
     pub fn outputs_written(&self, alarm: Option<bool>, ready: Option<bool>) {
         for (state, v) in [(&self.alarm, alarm), (&self.ready, ready)] {
             if let Some(v) = v {
-                state.store(v as u8, Relaxed);
+                state.store(v, Relaxed);
             }
         }
     }
 
     /// Everything at once, at any time: counters, latency, outputs.
     pub fn live(&self) -> LiveSnapshot {
-        let on = |s: &AtomicU8| s.load(Relaxed) == 1;
         LiveSnapshot {
             counters: self.snapshot(),
             latency: self.latency.lock().unwrap_or_else(PoisonError::into_inner).summary(),
-            alarm: on(&self.alarm),
-            ready: on(&self.ready),
+            alarm: self.alarm.load(Relaxed),
+            ready: self.ready.load(Relaxed),
         }
     }
 
