@@ -9,6 +9,7 @@ pub mod fuzz_entry;
 pub mod gpio_chip;
 pub mod inspect;
 pub mod mailbox;
+pub mod metrics;
 pub mod model;
 pub mod runtime;
 pub mod service;

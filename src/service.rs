@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
+use crate::metrics::StationMetrics;
 use crate::station::health::Health;
-use crate::station::metrics::StationMetrics;
 use crate::station::model_swap::ModelInUse;
 
 /// How often STATUS is refreshed when no watchdog asks for more.

@@ -235,3 +235,64 @@ fn keygen_never_overwrites_a_key_and_the_secret_is_private_from_the_start() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("not overwritten"));
     assert_eq!(std::fs::read(&secret).expect("secret"), before, "the existing secret is untouched");
 }
+
+#[test]
+fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_exit_or_missing() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |v| {
+        v["source"]["loop"] = json!(true);
+        // Stale after 6 s: a loaded machine starting `cellgate status` stays well inside that.
+        v["metrics"] = json!({ "period_ms": 2000 });
+    });
+    let status = |extra: &[&str]| cellgate().arg("status").arg("--config").arg(&cfg).args(extra).output().expect("run");
+    let out = status(&[]);
+    assert_eq!(out.status.code(), Some(1), "no station has run yet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("metrics.json: no metrics file"), "{err}");
+
+    let child = cellgate()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cellgate");
+    let file = dir.path().join("models/metrics.json");
+    let t0 = Instant::now();
+    let running = loop {
+        let f: Option<serde_json::Value> = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(f) = f.filter(|f| f["counters"]["parts_settled"].as_u64() > Some(0)) {
+            break f;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no metrics.json with parts");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(running["state"], "running");
+    let out = status(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in ["station   test-station", "health    running", "ready     on", "alarm     off", "parts_settled"] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    assert!(child.wait_with_output().expect("wait").status.success());
+    let out = status(&["--json"]);
+    assert_eq!(out.status.code(), Some(1), "a station that stopped is not running");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the station stopped"));
+    let last: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints the file");
+    assert_eq!(last["state"], "stopped");
+    let logged = common::read_jsonl(&dir.path().join("results.jsonl")).len() as u64;
+    assert_eq!(last["counters"]["parts_settled"].as_u64(), Some(logged), "final counters");
+
+    // A running station's file from thirty periods ago: its station is hung or gone.
+    let mut stale = last.clone();
+    stale["state"] = json!("running");
+    stale["written_unix_ms"] = json!(last["written_unix_ms"].as_u64().expect("written") - 60_000);
+    std::fs::write(&file, serde_json::to_vec(&stale).expect("json")).expect("write");
+    let out = status(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("health    STALE: last written"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("STALE"));
+}

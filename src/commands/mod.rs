@@ -10,6 +10,7 @@ mod gpio;
 mod models;
 mod replay;
 mod run;
+mod status;
 
 use std::path::PathBuf;
 
@@ -130,6 +131,16 @@ enum Command {
         #[command(subcommand)]
         cmd: ModelsCommand,
     },
+    /// The running station's health (alarm, ready, how fresh its metrics file is), model and counters,
+    /// from `model_updates.state_dir/metrics.json`. Exit 1 when the file is missing, stale (older than
+    /// three `metrics.period_ms`) or was written at the station's exit.
+    Status {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+        /// Print the metrics file as it is (JSON).
+        #[arg(long)]
+        json: bool,
+    },
     /// Station throughput and latency against bare ONNX Runtime on the same model and inputs.
     Bench {
         #[arg(long)]
@@ -248,6 +259,11 @@ pub enum CliError {
     /// Printing a result as JSON.
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Metrics(#[from] cellgate::metrics::file::MetricsFileError),
+    /// `status`: the station is not running and reporting (its metrics file is stale or from its exit).
+    #[error("{0}")]
+    NotReporting(String),
     /// A message to the user about what they asked: a bad argument, or nothing there to act on.
     #[error("{0}")]
     Usage(String),
@@ -304,6 +320,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ModelsCommand::Sign { key, file } => models::sign(&key, &file),
             ModelsCommand::Keygen { out } => models::keygen(&out),
         },
+        Command::Status { config, json } => status::run(&config, json),
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
     }
 }

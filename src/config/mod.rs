@@ -12,6 +12,7 @@ mod actuation;
 mod gpio;
 mod inspection;
 mod load;
+mod metrics;
 mod model_updates;
 mod records;
 mod runtime;
@@ -23,6 +24,7 @@ mod trigger;
 pub use actuation::ActuationConfig;
 pub use gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
+pub use metrics::{MetricsConfig, METRICS_PERIOD_MS};
 pub use model_updates::ModelUpdatesConfig;
 pub use records::{ArchiveConfig, RecordsConfig};
 pub use runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
@@ -67,6 +69,9 @@ pub struct StationConfig {
     pub records: RecordsConfig,
     #[serde(default)]
     pub model_updates: ModelUpdatesConfig,
+    /// How often the counters are written to `model_updates.state_dir/metrics.json`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Exposure bounds a frame must meet before a model judges it.
     #[serde(default)]
     pub plausibility: crate::inspect::plausibility::PlausibilityConfig,
@@ -108,6 +113,7 @@ impl StationConfig {
         self.gpio.validate(&self.trigger, self.inspection.cavities())?;
         self.model_updates.validate(self)?;
         self.records.validate(self)?;
+        self.metrics.validate()?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{bad, GpioConfig, KeyProblem, StationConfig};
+use crate::sinks::record::SinkConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +48,20 @@ fn canonical(p: &Path) -> PathBuf {
 }
 
 impl RecordsConfig {
+    /// The record sinks this section asks for, in the order each part is handed to them: the results
+    /// log first, then the NG archive. (A new sink adds its key above and its entry here.)
+    pub fn sinks(&self, cfg: &StationConfig) -> Vec<SinkConfig> {
+        let mut sinks = vec![SinkConfig::ResultsLog { path: cfg.resolve(&self.results) }];
+        if let Some(a) = &self.archive {
+            sinks.push(SinkConfig::NgArchive {
+                dir: cfg.resolve(&a.dir),
+                quota_bytes: a.quota_bytes,
+                min_free_bytes: a.min_free_bytes,
+            });
+        }
+        sinks
+    }
+
     pub(super) fn validate(&self, cfg: &StationConfig) -> Result<(), KeyProblem> {
         let results = cfg.resolve(&self.results);
         if results.is_dir() {

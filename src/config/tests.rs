@@ -322,3 +322,35 @@ fn a_pinned_threshold_and_the_fault_bounds_are_held_to_what_can_work() {
         ("plausibility.min_reference_similarity".into(), "1.5 is outside -1..1 (null: off)".into())
     );
 }
+
+#[test]
+fn the_metrics_period_defaults_to_5_s_and_is_bounded() {
+    assert_eq!(parse(&demo()).expect("demo").metrics.period_ms, 5000);
+    for period in [0, 99, 3_600_001] {
+        let (key, problem) = error_of(|v| v["metrics"] = json!({ "period_ms": period }));
+        assert_eq!(key, "metrics.period_ms", "{period}: {problem}");
+    }
+    assert_eq!(error_of(|v| v["metrics"] = json!({ "period": 100 })).0, "metrics.period");
+    let mut v = demo();
+    v["metrics"] = json!({ "period_ms": 100 });
+    assert_eq!(parse(&v).expect("the shortest period").metrics.period_ms, 100);
+}
+
+#[test]
+fn the_records_section_asks_for_the_results_log_then_the_archive() {
+    let cfg = parse(&demo()).expect("demo");
+    let a = cfg.records.archive.as_ref().expect("the demo archives NG images");
+    let want = vec![
+        crate::sinks::record::SinkConfig::ResultsLog { path: cfg.resolve(&cfg.records.results) },
+        crate::sinks::record::SinkConfig::NgArchive {
+            dir: cfg.resolve(&a.dir),
+            quota_bytes: a.quota_bytes,
+            min_free_bytes: a.min_free_bytes,
+        },
+    ];
+    assert_eq!(cfg.records.sinks(&cfg), want);
+    let mut v = demo();
+    v["records"].as_object_mut().expect("records").remove("archive");
+    let cfg = parse(&v).expect("no archive");
+    assert_eq!(cfg.records.sinks(&cfg).len(), 1);
+}

@@ -5,13 +5,11 @@
 mod build;
 pub mod health;
 pub mod inspector;
-pub mod metrics;
 pub mod model_load;
 pub mod model_swap;
 mod pipeline;
 pub mod summary;
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,19 +17,19 @@ use std::time::{Duration, Instant};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::InspectError;
+use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
+use crate::metrics::{MetricsSnapshot, StationMetrics};
 use crate::runtime::RuntimeError;
 use crate::sinks::gpio::timeline::LineChange;
 use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
-use crate::sinks::ng_archive::NgArchive;
+use crate::sinks::record::{RecordSink, SinkError};
 use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
-use crate::sinks::results_log::ResultsLog;
 use crate::sources::replay::ReplayError;
 use crate::sources::v4l2::device::CameraError;
 use crate::trigger::Trigger;
 pub use build::Overrides;
 use health::Health;
 use inspector::Inspector;
-use metrics::{MetricsSnapshot, StationMetrics};
 use pipeline::Imagers;
 pub use summary::Summary;
 
@@ -49,10 +47,8 @@ pub enum StationError {
     Trigger(#[from] crate::trigger::photo_eye::TriggerError),
     #[error("gpio: {0}")]
     Gpio(#[from] GpioError),
-    #[error("{path}: {source}")]
-    Records { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    Archive(#[from] crate::sinks::ng_archive::ArchiveError),
+    Sink(#[from] SinkError),
     #[error("cannot start thread {name}: {source}")]
     Thread { name: &'static str, source: std::io::Error },
     #[error("the {0} thread panicked: station stopped with its outputs safe")]
@@ -77,10 +73,11 @@ pub struct Station {
     source: Imagers,
     trigger: Box<dyn Trigger>,
     gpio: Box<dyn GpioOutputs>,
-    results: ResultsLog,
-    archive: Option<NgArchive>,
+    /// Where every settled part goes, in this order.
+    sinks: Vec<Box<dyn RecordSink>>,
+    /// `state_dir/metrics.json`, rewritten every `metrics.period_ms`.
+    metrics_file: MetricsWriter,
     epoch: Instant,
-    echo: bool,
     swap: Option<model_swap::ModelSwap>,
     swap_rx: crossbeam_channel::Receiver<model_swap::Candidate>,
     /// Exposure (and, for a seal station, reference) checks of every frame; `None`: off.
@@ -88,6 +85,7 @@ pub struct Station {
     saturate: bool,
     max_triggers: Option<u64>,
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
+    /// The metrics registry: counters, latency and outputs, readable at any time while the station runs.
     pub metrics: Arc<StationMetrics>,
     pub health: Arc<Health>,
     /// The model judging parts, as the systemd status line names it (changes with each swap).
@@ -133,11 +131,19 @@ impl Station {
         let (rec_tx, rec_rx) = record_channel();
         let spawn = |name: &str| std::thread::Builder::new().name(name.into());
         let mut gpio = self.gpio;
-        if let Err(e) = gpio.set(OutputLine::Ready, true) {
-            log::error!("ready output: {e}");
+        match gpio.set(OutputLine::Ready, true) {
+            Ok(()) => metrics.outputs_written(None, Some(true)),
+            Err(e) => log::error!("ready output: {e}"),
         }
         let scheduler = RejectScheduler::new(gpio, timing, self.cfg.name.clone(), metrics.clone(), rec_tx);
-        let recorder = pipeline::Recorder::new(self.results, self.archive, metrics.clone(), self.echo);
+        let recorder = pipeline::Recorder::new(self.sinks, metrics.clone());
+        // Written while the station runs; once more, stopped, with the final counters after it drained.
+        let (metrics_done, metrics_rx) = crossbeam_channel::bounded::<()>(0);
+        let in_use = self.model_in_use.clone();
+        let metrics_file = self.metrics_file;
+        let metrics_h = spawn("metrics")
+            .spawn(move || write_periodically(metrics_file, &metrics_rx, || in_use.get()))
+            .map_err(|source| StationError::Thread { name: "metrics", source })?;
         let rec_h = spawn("record")
             .spawn(move || recorder.run(rec_rx))
             .map_err(|source| StationError::Thread { name: "record", source })?;
@@ -204,7 +210,13 @@ impl Station {
                 panicked.push(name);
             }
         }
-        let summary = rec_h.join().map_err(|_| StationError::Panicked("record".into()))?;
+        let summary = rec_h.join().map_err(|_| StationError::Panicked("record".into()));
+        drop(metrics_done);
+        match metrics_h.join() {
+            Ok(mut file) => file.write(RunState::Stopped, self.model_in_use.get()),
+            Err(_) => log::error!("the metrics thread panicked: no final metrics.json"),
+        }
+        let summary = summary?;
         if !panicked.is_empty() {
             return Err(StationError::Panicked(panicked.join(" and ")));
         }

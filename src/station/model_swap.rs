@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::inspector::{Inspector, ModelLoader};
-use super::metrics::StationMetrics;
 use super::model_load::{load_within, LoadError};
 use crate::inspect::seal::companion;
+use crate::metrics::StationMetrics;
 use crate::model::store::{ActiveModel, ModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
 use crate::model::{file, integrity};

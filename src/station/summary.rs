@@ -2,10 +2,10 @@
 //! labelled dataset, agreement with its labels. Counters and fixed-size histograms only: a station runs
 //! for months, so nothing here grows with the number of parts.
 
-use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
+pub use crate::metrics::histogram::Latencies;
 use crate::sinks::results_log::PartRecord;
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -81,40 +81,6 @@ impl Summary {
     }
 }
 
-/// Durations in milliseconds, kept as a histogram of nanoseconds with 3 significant digits (0.1%)
-/// from 1 ns to an hour (longer ones count as an hour): about 200 KiB whatever the run's length.
-#[derive(Debug, Clone)]
-pub struct Latencies(Histogram<u64>);
-
-const MAX_NS: u64 = 3_600_000_000_000;
-
-impl Default for Latencies {
-    fn default() -> Self {
-        // Bounds fixed at compile time and valid (low 1 >= 1, high >= 2 * low, 3 significant figures).
-        Self(Histogram::new_with_bounds(1, MAX_NS, 3).unwrap_or_else(|e| unreachable!("histogram bounds: {e}")))
-    }
-}
-
-impl Latencies {
-    pub fn record(&mut self, ms: f64) {
-        let ns = (ms * 1e6).round().clamp(1.0, MAX_NS as f64) as u64;
-        self.0.saturating_record(ns);
-    }
-
-    pub fn len(&self) -> u64 {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The value at `pct` percent, ms; none before the first value.
-    pub fn percentile(&self, pct: f64) -> Option<f64> {
-        (!self.0.is_empty()).then(|| self.0.value_at_quantile((pct / 100.0).clamp(0.0, 1.0)) as f64 / 1e6)
-    }
-}
-
 /// Nearest-rank percentile of `values` (benchmarks' short lists).
 pub fn percentile(values: &[f64], pct: f64) -> Option<f64> {
     if values.is_empty() {
@@ -124,24 +90,4 @@ pub fn percentile(values: &[f64], pct: f64) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     let i = ((pct / 100.0) * (v.len() - 1) as f64).round() as usize;
     v.get(i).copied()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latency_percentiles_match_the_exact_ones_within_a_tenth_of_a_percent() {
-        let values: Vec<f64> = (1..=10_000).map(|i| 0.3 + (i as f64 * 7919.0 % 10_000.0) / 5_000.0).collect();
-        let mut h = Latencies::default();
-        for v in &values {
-            h.record(*v);
-        }
-        assert_eq!(h.len(), values.len() as u64);
-        for pct in [50.0, 90.0, 99.0, 100.0] {
-            let exact = percentile(&values, pct).expect("values");
-            let got = h.percentile(pct).expect("recorded");
-            assert!((got - exact).abs() <= exact * 1e-3 + 1e-6, "p{pct}: {got} against {exact}");
-        }
-    }
 }

@@ -18,7 +18,7 @@ use super::gpio::{GpioOutputs, OutputLine};
 use super::results_log::{PartRecord, StageLatency};
 use crate::inspect::decision::Verdict;
 use crate::mailbox;
-use crate::station::metrics::StationMetrics;
+use crate::metrics::StationMetrics;
 pub use messages::*;
 use overload::OverloadWindow;
 
@@ -179,9 +179,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 self.emit(p, rejected, Some("station stopped before a result".into()));
             }
         }
-        if let Err(e) = self.gpio.all_safe() {
-            log::error!("cannot set outputs safe: {e}");
-        }
+        self.all_safe();
         self.gpio
     }
 

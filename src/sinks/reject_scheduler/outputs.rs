@@ -26,12 +26,16 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let faulted = self.faulted();
         let mut failed = false;
         for (line, active) in [(OutputLine::Alarm, faulted), (OutputLine::Ready, !faulted)] {
-            if let Err(e) = self.gpio.set(line, active) {
-                self.metrics.inc(&self.metrics.output_write_errors);
-                if !self.status_stale {
-                    log::error!("{line} output cannot be written (trying again every {STATUS_RETRY:?}): {e}");
+            match self.gpio.set(line, active) {
+                Ok(()) if line == OutputLine::Alarm => self.metrics.outputs_written(Some(active), None),
+                Ok(()) => self.metrics.outputs_written(None, Some(active)),
+                Err(e) => {
+                    self.metrics.inc(&self.metrics.output_write_errors);
+                    if !self.status_stale {
+                        log::error!("{line} output cannot be written (trying again every {STATUS_RETRY:?}): {e}");
+                    }
+                    failed = true;
                 }
-                failed = true;
             }
         }
         if failed {
@@ -40,6 +44,14 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             log::info!("alarm and ready outputs written again");
         }
         self.status_stale = failed;
+    }
+
+    /// Every output to its safe value at the end of the run.
+    pub(super) fn all_safe(&mut self) {
+        match self.gpio.all_safe() {
+            Ok(()) => self.metrics.outputs_written(Some(false), Some(false)),
+            Err(e) => log::error!("cannot set outputs safe: {e}"),
+        }
     }
 
     /// Writes one output; a failed write is an actuator fault (alarm) until the line is written again.

@@ -278,5 +278,14 @@ fn an_alarm_that_cannot_be_written_is_written_again_until_it_takes() {
     let on_at = on_at.expect("the alarm came on after its failed writes");
     assert!(on_at >= 2.0 * STATUS_RETRY.as_millis() as f64 - 5.0, "on after two retries, at {on_at} ms");
     assert_eq!(metrics.snapshot().output_write_errors, 2);
+    // The registry shows the alarm as last written once the write took (polled: the write is on the
+    // scheduler's thread), and both outputs safe after the stop.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !metrics.live().alarm && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(metrics.live().alarm, "the alarm written on is shown on");
     finish(h);
+    let live = metrics.live();
+    assert!(!live.alarm && !live.ready, "safe at the end: {live:?}");
 }

@@ -14,16 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::inspector::ModelLoader;
-use super::metrics::StationMetrics;
 use super::pipeline::Imagers;
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
+use crate::metrics::file::MetricsWriter;
+use crate::metrics::StationMetrics;
 use crate::runtime::Runtime;
 use crate::sinks::gpio::GpioOutputs;
-use crate::sinks::ng_archive::NgArchive;
-use crate::sinks::results_log::ResultsLog;
+use crate::sinks::record::{RecordSink, SinkConfig};
 use crate::sources::pairing::PairedSource;
 use crate::sources::FrameSource;
 use crate::trigger::Trigger;
@@ -79,18 +79,21 @@ impl Station {
         let trigger = trigger::open(&cfg, ov)?;
         let epoch = Instant::now();
         let gpio = outputs::open(&cfg, epoch)?;
-        let results_path = cfg.resolve(&cfg.records.results);
-        let results = ResultsLog::open(&results_path)
-            .map_err(|source| StationError::Records { path: results_path.clone(), source })?;
-        let archive = match &cfg.records.archive {
-            Some(a) => {
-                let dir = cfg.resolve(&a.dir);
-                Some(NgArchive::open(&dir, a.quota_bytes, a.min_free_bytes)?)
-            }
-            None => None,
-        };
-        log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let metrics: Arc<StationMetrics> = Arc::default();
+        let sinks = cfg
+            .records
+            .sinks(&cfg)
+            .into_iter()
+            .chain(ov.echo.then_some(SinkConfig::Echo))
+            .map(|sink| sink.build(&metrics))
+            .collect::<Result<Vec<_>, _>>()?;
+        let metrics_file = MetricsWriter::new(
+            &cfg.resolve(&cfg.model_updates.state_dir),
+            &cfg.name,
+            Duration::from_millis(cfg.metrics.period_ms),
+            metrics.clone(),
+        );
+        log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
         let swap = models::swap_step(
@@ -111,10 +114,9 @@ impl Station {
             source,
             trigger,
             gpio,
-            results,
-            archive,
+            sinks,
+            metrics_file,
             epoch,
-            echo: ov.echo,
             saturate: ov.saturate,
             max_triggers: ov.max_triggers,
             metrics,
@@ -139,6 +141,13 @@ impl Station {
     /// Replaces the electrode station's imagers (a test's faulty pair); the rest stays as built.
     pub fn with_pair(mut self, visible: Box<dyn FrameSource>, xray: Box<dyn FrameSource>, max_skew: Duration) -> Self {
         self.source = Imagers::Pair(PairedSource::new(visible, xray, max_skew));
+        self
+    }
+
+    /// Adds a record sink after the configured ones: it gets every settled part, in order, and is closed
+    /// at the end of the run (a sink the config does not know, such as a test's).
+    pub fn with_sink(mut self, sink: Box<dyn RecordSink>) -> Self {
+        self.sinks.push(sink);
         self
     }
 

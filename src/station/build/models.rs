@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use crate::config::StationConfig;
 use crate::inspect::seal::ModelIdentity;
+use crate::metrics::StationMetrics;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
 use crate::model::store::ModelStore;
 use crate::model::watch::ModelWatcher;
 use crate::model::FilePolicy;
 use crate::runtime::Runtime;
 use crate::station::inspector::ModelLoader;
-use crate::station::metrics::StationMetrics;
 use crate::station::{model_swap, Station, StationError};
 
 impl Station {

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::super::health::{Health, Step};
-use super::super::metrics::StationMetrics;
 use super::imagers::Imagers;
 use super::ms;
 use super::throttle::{held_note, Throttle};
 use crate::inspect::plausibility::FrameChecks;
+use crate::metrics::StationMetrics;
 use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket};
 use crate::sources::{Frame, SourceError};
 use crate::trigger::{Trigger, TriggerEvent};

@@ -8,11 +8,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::{Health, Step};
 use super::super::inspector::Inspector;
-use super::super::metrics::StationMetrics;
 use super::super::model_swap::Candidate;
 use super::capture::Part;
 use super::ms;
 use crate::inspect::decision::Verdict;
+use crate::metrics::StationMetrics;
 use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome};
 use crate::sinks::results_log::StageLatency;
 

@@ -1,28 +1,21 @@
-//! Record: every settled part to the results log (and the stdout echo of a replay), NG images to the
-//! archive.
+//! Record: every settled part to every record sink in turn (the results log, the NG archive, the replay's
+//! echo, any other), in settle order; the run summary and the live latency from the same parts.
 
-use std::io::Write;
 use std::sync::Arc;
 
-use super::super::metrics::StationMetrics;
-use super::super::summary::Summary;
 use crate::mailbox;
-use crate::sinks::annotate::annotate;
-use crate::sinks::ng_archive::NgArchive;
-use crate::sinks::reject_scheduler::Settled;
-use crate::sinks::results_log::ResultsLog;
-use crate::sources::{Frame, PixelFormat};
+use crate::metrics::StationMetrics;
+use crate::sinks::record::{RecordSink, Settled};
+use crate::station::summary::Summary;
 
 pub struct Recorder {
-    results: ResultsLog,
-    archive: Option<NgArchive>,
+    sinks: Vec<Box<dyn RecordSink>>,
     metrics: Arc<StationMetrics>,
-    echo: bool,
 }
 
 impl Recorder {
-    pub fn new(results: ResultsLog, archive: Option<NgArchive>, metrics: Arc<StationMetrics>, echo: bool) -> Self {
-        Self { results, archive, metrics, echo }
+    pub fn new(sinks: Vec<Box<dyn RecordSink>>, metrics: Arc<StationMetrics>) -> Self {
+        Self { sinks, metrics }
     }
 
     pub fn run(mut self, rx: mailbox::Receiver<Settled>) -> Summary {
@@ -32,75 +25,82 @@ impl Recorder {
         while open {
             open = rx.recv(None, &mut batch);
             for s in batch.drain(..) {
-                self.record(s, &mut summary);
+                self.record(&s, &mut summary);
             }
         }
-        self.results.flush();
-        let m = &self.metrics;
-        m.add(&m.results_write_errors, self.results.write_errors);
-        if let Some(a) = &self.archive {
-            m.add(&m.archive_saved, a.saved);
-            m.add(&m.archive_evicted, a.evicted);
-            m.add(&m.archive_write_errors, a.write_errors);
-            m.add(&m.archive_skipped_low_space, a.skipped_low_space);
+        for sink in &mut self.sinks {
+            sink.close();
         }
         summary
     }
 
-    fn record(&mut self, s: Settled, summary: &mut Summary) {
-        let r = &s.record;
-        self.results.write(r);
-        if let (Some(a), Some(frame)) = (&mut self.archive, &s.frame) {
-            let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
-            match &s.drawing {
-                // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
-                Some((xray, result)) => {
-                    let img = annotate(frame, xray, result);
-                    let (width, height) = img.dimensions();
-                    let drawn = Frame {
-                        width,
-                        height,
-                        format: PixelFormat::Rgb8,
-                        data: img.into_raw().into(),
-                        ..frame.clone()
-                    };
-                    a.save(&drawn, &stem);
-                }
-                None => {
-                    a.save(frame, &stem);
-                }
-            }
+    fn record(&mut self, s: &Settled, summary: &mut Summary) {
+        for sink in &mut self.sinks {
+            sink.record(s);
         }
-        if self.echo {
-            let defects = r
-                .defects
-                .as_ref()
-                .filter(|d| !d.is_empty())
-                .map(|d| {
-                    let each: Vec<String> = d.iter().map(|d| format!("{} {:.2}", d.class, d.score)).collect();
-                    format!("  [{}]", each.join(", "))
-                })
-                .unwrap_or_default();
-            // A reader that goes away (`cellgate replay | head`) ends the echo, not the recorder: the
-            // results log keeps every part.
-            let echoed = writeln!(
-                std::io::stdout().lock(),
-                "part {:>5}  cavity {}  {:<8} {:<6} p_ng {:>7}  {:>7.2} ms{}{}  {}{defects}",
-                r.part,
-                r.cavity,
-                r.recipe,
-                format!("{:?}", r.verdict).to_uppercase(),
-                r.p_ng.map(|p| format!("{p:.4}")).unwrap_or_else(|| "-".into()),
-                r.latency.total_ms,
-                if r.late { "  LATE" } else { "" },
-                if r.rejected { "  rejected" } else { "" },
-                r.frame
-            );
-            if let Err(e) = echoed {
-                log::info!("stdout: {e}: no more parts echoed; the results log goes on");
-                self.echo = false;
-            }
+        let r = &s.record;
+        // The same parts as the summary's latency: those that got a score.
+        if r.p_ng.is_some() {
+            self.metrics.record_latency(r.latency.total_ms);
         }
         summary.add(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::decision::Verdict;
+    use crate::sinks::echo::Echo;
+    use crate::sinks::reject_scheduler::record_channel;
+    use crate::sinks::results_log::{PartRecord, ResultsLog};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    /// A reader that went away: every write fails as a closed pipe's does.
+    struct ClosedPipe;
+
+    impl std::io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Collect(Arc<Mutex<Vec<u64>>>);
+
+    impl RecordSink for Collect {
+        fn name(&self) -> &str {
+            "collect"
+        }
+
+        fn record(&mut self, part: &Settled) {
+            self.0.lock().expect("parts").push(part.record.part);
+        }
+    }
+
+    #[test]
+    fn failing_sinks_cost_the_others_no_record_and_are_counted() {
+        let metrics: Arc<StationMetrics> = Arc::default();
+        // The results log on a full disk and the echo on a closed pipe, before and after a working sink.
+        let full = ResultsLog::open(std::path::Path::new("/dev/full"), metrics.clone()).expect("open /dev/full");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sinks: Vec<Box<dyn RecordSink>> =
+            vec![Box::new(full), Box::new(Echo::to(Box::new(ClosedPipe))), Box::new(Collect(seen.clone()))];
+        let (tx, rx) = record_channel();
+        for part in 1..=5 {
+            let record = PartRecord::for_test(part, if part % 2 == 0 { Verdict::Ng } else { Verdict::Ok });
+            tx.send(Settled { record, frame: None, drawing: None }, Instant::now()).map_err(|_| "send").expect("send");
+        }
+        drop(tx);
+        let summary = Recorder::new(sinks, metrics.clone()).run(rx);
+        assert_eq!(*seen.lock().expect("parts"), [1, 2, 3, 4, 5], "every part, in order");
+        assert_eq!((summary.parts, summary.ng), (5, 2));
+        let live = metrics.live();
+        assert_eq!(live.counters.results_write_errors, 5, "counted as they happened");
+        assert_eq!(live.latency.count, 5, "the live latency has every judged part");
     }
 }

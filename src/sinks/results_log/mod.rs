@@ -3,12 +3,15 @@
 //! goes on.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
 use crate::inspect::seal::ModelIdentity;
+use crate::metrics::StationMetrics;
 use crate::sinks::line_file::LineFile;
+use crate::sinks::record::{RecordSink, Settled};
 
 /// Per-stage latency of a part, milliseconds.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -72,17 +75,18 @@ pub struct ResultsLog {
     path: PathBuf,
     out: LineFile,
     failing: bool,
-    pub write_errors: u64,
+    /// Counted live: `results_write_errors`.
+    metrics: Arc<StationMetrics>,
 }
 
 impl ResultsLog {
-    pub fn open(path: &Path) -> std::io::Result<Self> {
+    pub fn open(path: &Path, metrics: Arc<StationMetrics>) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        Ok(Self { path: path.to_path_buf(), out: LineFile::append(path)?, failing: false, write_errors: 0 })
+        Ok(Self { path: path.to_path_buf(), out: LineFile::append(path)?, failing: false, metrics })
     }
 
     pub fn write(&mut self, rec: &PartRecord) {
@@ -94,7 +98,7 @@ impl ResultsLog {
                 }
             }
             Err(e) => {
-                self.write_errors += 1;
+                self.metrics.inc(&self.metrics.results_write_errors);
                 if !self.failing {
                     log::error!("{}: cannot write results ({e}); inspection continues", self.path.display());
                     self.failing = true;
@@ -110,6 +114,49 @@ impl ResultsLog {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {}
             Err(e) => log::error!("{}: sync: {e}", self.path.display()),
+        }
+    }
+}
+
+impl RecordSink for ResultsLog {
+    fn name(&self) -> &str {
+        "results log"
+    }
+
+    fn record(&mut self, part: &Settled) {
+        self.write(&part.record);
+    }
+
+    fn close(&mut self) {
+        self.flush();
+    }
+}
+
+#[cfg(test)]
+impl PartRecord {
+    /// A judged part for the sinks' tests: part `part`, its verdict, 2 ms trigger->verdict.
+    pub(crate) fn for_test(part: u64, verdict: Verdict) -> Self {
+        Self {
+            time: "2026-11-30T06:00:00.000Z".into(),
+            trigger_ms: part as f64 * 10.0,
+            part,
+            cavity: 0,
+            station: "t".into(),
+            recipe: "recipe-a".into(),
+            frame: format!("f{part}.png"),
+            model: None,
+            verdict,
+            p_ng: Some(if verdict == Verdict::Ng { 0.9 } else { 0.1 }),
+            threshold: 0.5,
+            rejected: verdict == Verdict::Ng,
+            late: false,
+            reject_failed: false,
+            fault: false,
+            error: None,
+            latency: StageLatency { total_ms: 2.0, ..StageLatency::default() },
+            label: None,
+            defects: None,
+            reasons: Vec::new(),
         }
     }
 }

@@ -1,0 +1,32 @@
+//! The archive as a record sink: the frame of every part that brought one (NG and error parts), under a
+//! name that starts with its time and part number; an electrode part as its annotated picture.
+
+use super::NgArchive;
+use crate::sinks::annotate::annotate;
+use crate::sinks::record::{RecordSink, Settled};
+use crate::sources::{Frame, PixelFormat};
+
+impl RecordSink for NgArchive {
+    fn name(&self) -> &str {
+        "NG archive"
+    }
+
+    fn record(&mut self, part: &Settled) {
+        let Some(frame) = &part.frame else { return };
+        let r = &part.record;
+        let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
+        match &part.drawing {
+            // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
+            Some((xray, result)) => {
+                let img = annotate(frame, xray, result);
+                let (width, height) = img.dimensions();
+                let drawn =
+                    Frame { width, height, format: PixelFormat::Rgb8, data: img.into_raw().into(), ..frame.clone() };
+                self.save(&drawn, &stem);
+            }
+            None => {
+                self.save(frame, &stem);
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Record sinks: where every settled part goes after its reject point (the results log, the NG archive,
+//! the replay's echo on stdout; an MQTT publisher or a status page later). The station's recorder hands
+//! each part to every sink in turn, in settle order, and closes them at the end of the run.
+//!
+//! A sink owns its faults: it counts and logs them itself (in the metrics registry, live) and goes on, so
+//! one sink's failure (a full disk under the results log, a closed stdout) never costs another sink a
+//! record. A new sink is a folder in `src/sinks/` with its `impl RecordSink`, plus a `SinkConfig` variant
+//! and its arm in `SinkConfig::build`; `station/` does not change.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::metrics::StationMetrics;
+pub use crate::sinks::reject_scheduler::Settled;
+
+/// Gets every settled part, in the order the parts settle.
+pub trait RecordSink: Send {
+    /// A short name for logs.
+    fn name(&self) -> &str;
+    /// One settled part: its record, the frame it was judged on, and (electrode) the defects to draw.
+    /// Failures are the sink's own to count and log; they never stop the other sinks.
+    fn record(&mut self, part: &Settled);
+    /// The run is over: make what was written durable and let go of it.
+    fn close(&mut self) {}
+}
+
+/// A record sink as the config asks for it (paths already resolved against the config's folder).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkConfig {
+    /// `records.results`: one JSON line per part.
+    ResultsLog { path: PathBuf },
+    /// `records.archive`: NG images under a byte quota and a free-space floor.
+    NgArchive { dir: PathBuf, quota_bytes: u64, min_free_bytes: u64 },
+    /// One line per part on stdout (`cellgate replay` without `--quiet`).
+    Echo,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{path}: {source}")]
+    ResultsLog { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Archive(#[from] crate::sinks::ng_archive::ArchiveError),
+}
+
+impl SinkConfig {
+    /// Opens the sink, checked before the first part; its counters go to `metrics`.
+    pub fn build(&self, metrics: &Arc<StationMetrics>) -> Result<Box<dyn RecordSink>, SinkError> {
+        use crate::sinks::{echo::Echo, ng_archive::NgArchive, results_log::ResultsLog};
+        Ok(match self {
+            SinkConfig::ResultsLog { path } => Box::new(
+                ResultsLog::open(path, metrics.clone())
+                    .map_err(|source| SinkError::ResultsLog { path: path.clone(), source })?,
+            ),
+            SinkConfig::NgArchive { dir, quota_bytes, min_free_bytes } => {
+                Box::new(NgArchive::open(dir, *quota_bytes, *min_free_bytes, metrics.clone())?)
+            }
+            SinkConfig::Echo => Box::new(Echo::stdout()),
+        })
+    }
+}
