@@ -26,13 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SIZE = 256
-NUM_CLASSES = 5
-DET_STRIDE = 4
-VIS_MEAN = (0.25, 0.25, 0.25)
-VIS_STD = (0.15, 0.15, 0.15)
-XRAY_MEAN = (0.6,)
-XRAY_STD = (0.15,)
+from electrode_contract import DET_STRIDE, NUM_CLASSES, SIZE, VIS_MEAN, VIS_STD, XRAY_MEAN, XRAY_STD  # noqa: F401
 
 
 def conv_bn(cin: int, cout: int, k: int = 1, s: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
