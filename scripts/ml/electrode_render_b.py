@@ -48,7 +48,7 @@ def value_noise(rng: np.random.Generator, h: int, w: int, cell_y: float, cell_x:
     g = Image.fromarray(rng.standard_normal((gh, gw)).astype(np.float32), mode="F")
     big = np.asarray(g.resize((int(gw * cell_x), int(gh * cell_y)), Image.BICUBIC), np.float32)
     oy, ox = int(rng.integers(0, big.shape[0] - h + 1)), int(rng.integers(0, big.shape[1] - w + 1))
-    out = blur(big[oy : oy + h, ox : ox + w], 0.3 * min(cell_y, cell_x))  # hides the lattice
+    out = blur(big[oy : oy + h, ox : ox + w], min(0.3 * min(cell_y, cell_x), 3.0))  # hides the lattice
     return (out - out.mean()) / (out.std() + 1e-6)
 
 
@@ -70,13 +70,17 @@ def blur(img: np.ndarray, sigma: float) -> np.ndarray:
         return img
     k = gauss_kernel(sigma)
     r = len(k) // 2
+    img = np.asarray(img, np.float32)
     for axis in (0, 1):
         pad = [(0, 0)] * img.ndim
         pad[axis] = (r, r)
-        p = np.pad(img, pad, mode="edge")
+        p = np.moveaxis(np.pad(img, pad, mode="edge"), axis, 0)
         n = img.shape[axis]
-        img = sum(k[i] * np.take(p, np.arange(i, i + n), axis=axis) for i in range(len(k)))
-    return img.astype(np.float32)
+        acc = k[0] * p[:n]
+        for i in range(1, len(k)):
+            acc += k[i] * p[i : i + n]
+        img = np.moveaxis(acc, 0, axis)
+    return np.ascontiguousarray(img, np.float32)
 
 
 def shift_bilinear(img: np.ndarray, dy: float, dx: float) -> np.ndarray:
