@@ -18,6 +18,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import electrode_render_b as rb  # noqa: E402
+from electrode_render_b_fields import blob_cover  # noqa: E402
 from electrode_data import _rle_counts, decode_segmentation, load_set  # noqa: E402
 
 
@@ -149,6 +150,25 @@ class RendererB(unittest.TestCase):
             far = ~rb.dilate(mask, 12)
             d = np.abs(got["visible"].astype(int) - clean["visible"].astype(int))[far]
             self.assertLess(float(d.mean()), 1.0, name)
+
+    def test_xray_is_misregistered_by_the_recorded_shift_up_to_3_px(self):
+        cv = rb.Canvas(128, 128)
+        sheet = rb.Sheet(cv, np.random.default_rng(0))
+        sheet.region[:] = 0
+        dense = 3 * blob_cover(cv, 64.0, 64.0, 4.0, 1.0, 0.0, np.zeros(2))
+        ys, xs = np.mgrid[:128, :128]
+        near = (np.abs(ys - 64) <= 12) & (np.abs(xs - 64) <= 12)
+        shifts = []
+        for s in range(40):
+            sheet.mu[:] = 0
+            clean, _ = rb.xray_camera(sheet, np.random.default_rng(s), 16)
+            sheet.mu += dense
+            dark, shift = rb.xray_camera(sheet, np.random.default_rng(s), 16)
+            w = (clean.astype(float) - dark.astype(float)) * near
+            seen = (64 - (w * xs).sum() / w.sum(), 64 - (w * ys).sum() / w.sum())  # where the X-ray shows it
+            self.assertLess(float(np.hypot(seen[0] - shift[0], seen[1] - shift[1])), 0.25, (s, shift, seen))
+            shifts.append(float(np.hypot(*shift)))
+        self.assertTrue(1.5 < max(shifts) <= 3.0, max(shifts))
 
     def test_every_style_of_each_class_is_drawn(self):
         cv = rb.Canvas(160, 160)
