@@ -21,7 +21,9 @@ renderer, and draws its own way:
 - 20% of sheets are defect-free (exactly 4 of every 20 indices); stains, coating streaks, edges and roller
   marks are drawn on any sheet and are never labelled.
 
-Output: DIR/annotations.json (DESIGN COCO), DIR/visible/*.png (RGB), DIR/xray/*.png (L or I;16).
+Output: DIR/annotations.json (DESIGN COCO), DIR/visible/*.png (RGB), DIR/xray/*.png (L or I;16). Labels
+are in visible-frame pixels. Each image entry's `sheet` says what was drawn (coating, gloss, foil edge, tab,
+confusers) and `xray_shift_px` [dx, dy]: the X-ray shows the scene point (x, y) at (x - dx, y - dy).
 Deterministic: pair i depends only on (seed, i, size, bits), whatever --workers is.
 """
 

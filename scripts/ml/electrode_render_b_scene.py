@@ -114,7 +114,7 @@ def confusers(sh: Sheet, rng: np.random.Generator, n: int) -> list[str]:
 # Each takes (rng, sheet, x, y: where it lies) and returns (coverage on the padded canvas, style,
 # apply(sheet)). The label is coverage >= 0.5; apply draws with the same coverage.
 def _faint(rng: np.random.Generator) -> float:
-    return rng.uniform(0.4, 0.6) if rng.random() < 0.2 else 1.0
+    return rng.uniform(0.5, 0.7) if rng.random() < 0.2 else 1.0
 
 
 def d_scratch(rng, sh: Sheet, x, y):
@@ -153,7 +153,8 @@ def d_dark_spot(rng, sh: Sheet, x, y):
     r = float(np.exp(rng.uniform(math.log(1.2), math.log(12))))
     cov = blob_cover(sh.cv, x, y, r, rng.uniform(0.5, 1), rng.uniform(0, math.pi), rng.uniform(-0.12, 0.12, 3),
                      soft=rng.uniform(0.12, 0.35) if style == "soft" else 0.0)
-    c = rng.uniform(0.35, 0.8) * _faint(rng)
+    # A spot of a few pixels loses most of its contrast to the lens blur: only dark ones are kept small.
+    c = rng.uniform(0.7, 0.9) if r < 2.5 else rng.uniform(0.35, 0.8) * _faint(rng)
     tint = 1 + rng.uniform(-0.08, 0.08, 3)
     dt = rng.uniform(-0.03, 0.03) if rng.random() < 0.4 else 0.0
 
@@ -182,8 +183,9 @@ def d_foreign_object(rng, sh: Sheet, x, y):
         wob = rng.uniform(-0.25, 0.25, 4) if style != "particle" else rng.uniform(-0.12, 0.12, 3)
         cov = blob_cover(cv, x, y, rng.uniform(*r), rng.uniform(0.4, 1), rng.uniform(0, math.pi), wob)
         opacity = 1.0
-        if style == "particle":
-            colour, mu = rng.uniform(0.45, 0.9) * np.array([1.0, 0.95, 0.85]), rng.uniform(0.02, 0.15)
+        if style == "particle":  # light grit on graphite; very light or very dark on grey cathode
+            lum = rng.uniform(0.45, 0.9) if sh.anode else (rng.uniform(0.8, 0.95) if rng.random() < 0.6 else rng.uniform(0.02, 0.08))
+            colour, mu = lum * np.array([1.0, 0.95, 0.85]), rng.uniform(0.02, 0.15)
         elif style == "flake":
             lum = float(sh.alb[..., 1].mean())
             colour = np.clip(lum * rng.uniform(1.8, 3.5) * (1 + rng.uniform(-0.1, 0.1, 3)), 0, 0.9)
@@ -214,7 +216,7 @@ def d_inclusion(rng, sh: Sheet, x, y):
         b = blob_cover(sh.cv, bx, by, r, rng.uniform(0.6, 1), rng.uniform(0, math.pi), rng.uniform(-0.1, 0.1, 2))
         cov = np.maximum(cov, b)
         # Small dense particles attenuate more per pixel, or the source blur would hide them.
-        dmu = np.maximum(dmu, b * rng.uniform(0.25, 0.8) * (1 + 1.2 / r) * _faint(rng))
+        dmu = np.maximum(dmu, b * rng.uniform(0.25, 0.8) * (1 + 1.2 / r) * (_faint(rng) if r >= 2 else 1.0))
     bump = rng.uniform(0.02, 0.05) if rng.random() < 0.25 else 0.0  # mostly invisible at the surface
 
     def apply(s: Sheet):
@@ -237,14 +239,14 @@ def d_crack(rng, sh: Sheet, x, y):
             heading = math.atan2(*(main[k + 1] - main[k])[::-1]) + rng.choice([-1, 1]) * rng.uniform(0.5, 1.2)
             br = walk(rng, float(main[k, 0]), float(main[k, 1]), heading, int(rng.integers(3, 10)), 2.5, 0.35)
             cov = np.maximum(cov, polyline_cover(sh.cv, br, rng.uniform(0.9, 1.2)))
-    c = rng.uniform(0.55, 0.9) * (_faint(rng) if style == "hairline" else 1.0)
+    c = rng.uniform(0.6, 0.95) * (_faint(rng) if style == "hairline" else 1.0)
     dt = rng.uniform(0.4, 0.95) if style == "through" else rng.uniform(0.05, 0.25)
     foil = sh.foil_rgb.astype(np.float32)
 
     def apply(s: Sheet):
         s.alb *= (1 - c * cov)[..., None]
-        if style == "through":  # the foil glints at the bottom of the gap
-            s.alb += (0.12 * cov)[..., None] * foil[None, None, :]
+        if style == "through":  # the gap is dark but takes the foil's colour at its bottom
+            s.alb *= 1 + 0.5 * cov[..., None] * (foil / foil.mean() - 1)[None, None, :]
         s.spec *= 1 - cov
         s.thick -= dt * cov
 
