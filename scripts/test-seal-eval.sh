@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the seal evaluation tools (second renderer, held-out recipes of the training renderer, the
 # suite's firmware resize and wrong-reference pairing), of the training recipe distribution and of the
-# second electrode renderer (scripts/ml/electrode_render_b.py).
-# Not part of scripts/test.sh: they need numpy and Pillow, which setup.sh does not install; this script
-# sets up .venv-eval (scripts/setup-eval.sh) first. About 25 s.
+# two electrode renderers (electrode_render.py's looks, electrode_render_b.py). scripts/test.sh runs it;
+# it needs numpy, Pillow and ONNX Runtime, which setup.sh does not install, so it sets up .venv-eval
+# (scripts/setup-eval.sh) first. Under a minute on an idle 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(bash scripts/setup-eval.sh)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's tests: formatting, lints, and every Rust test (unit, golden parity with the Python
 # fixtures, end-to-end station runs on the real ONNX Runtime with the shipped model, the systemd unit and
-# installer), the Yocto layer lint, and the hardware-in-the-loop test (the station on the kernel's vivid
-# camera and gpio-sim chip in a VM, about a minute).
+# installer), the Yocto layer lint, the Python tests of the renderers and evaluation tools
+# (scripts/test-seal-eval.sh: numpy, Pillow, ONNX Runtime, no PyTorch; under a minute), and the
+# hardware-in-the-loop test (the station on the kernel's vivid camera and gpio-sim chip in a VM, about a
+# minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +12,5 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 bash scripts/lint-yocto.sh
 cargo test --quiet 2>&1
+bash scripts/test-seal-eval.sh
 bash scripts/hil/run.sh target/debug/cellgate

@@ -1,7 +1,6 @@
 """Tests of the second electrode renderer (electrode_render_b.py).
 
-Run with `bash scripts/test-seal-eval.sh` (needs numpy and Pillow; not part of scripts/test.sh, whose
-environment has neither). About 15 s.
+Run with `bash scripts/test-seal-eval.sh` (numpy and Pillow; scripts/test.sh runs it). About 15 s.
 """
 
 from __future__ import annotations

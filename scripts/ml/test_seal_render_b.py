@@ -1,7 +1,6 @@
 """Tests of the second seal renderer (seal_render_b.py) and of seal_render.py's held-out recipes.
 
-Run with `bash scripts/test-seal-eval.sh` (needs numpy and Pillow; not part of scripts/test.sh, whose
-environment has neither).
+Run with `bash scripts/test-seal-eval.sh` (numpy and Pillow; scripts/test.sh runs it).
 """
 
 from __future__ import annotations
