@@ -242,8 +242,9 @@ fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(dir.path(), |v| {
         v["source"]["loop"] = json!(true);
-        // Stale after 6 s: a loaded machine starting `cellgate status` stays well inside that.
-        v["metrics"] = json!({ "period_ms": 2000 });
+        // One write at the start and one at the exit: however loaded the machine, the first stays fresh
+        // (30 minutes) while `status` runs.
+        v["metrics"] = json!({ "period_ms": 600000 });
     });
     let status = |extra: &[&str]| cellgate().arg("status").arg("--config").arg(&cfg).args(extra).output().expect("run");
     let out = status(&[]);
@@ -262,10 +263,10 @@ fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_
     let t0 = Instant::now();
     let running = loop {
         let f: Option<serde_json::Value> = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        if let Some(f) = f.filter(|f| f["counters"]["parts_settled"].as_u64() > Some(0)) {
+        if let Some(f) = f {
             break f;
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "no metrics.json with parts");
+        assert!(t0.elapsed() < Duration::from_secs(60), "no metrics.json");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(running["state"], "running");
@@ -286,10 +287,10 @@ fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_
     let logged = common::read_jsonl(&dir.path().join("results.jsonl")).len() as u64;
     assert_eq!(last["counters"]["parts_settled"].as_u64(), Some(logged), "final counters");
 
-    // A running station's file from thirty periods ago: its station is hung or gone.
+    // A running station's file from four periods ago: its station is hung or gone.
     let mut stale = last.clone();
     stale["state"] = json!("running");
-    stale["written_unix_ms"] = json!(last["written_unix_ms"].as_u64().expect("written") - 60_000);
+    stale["written_unix_ms"] = json!(last["written_unix_ms"].as_u64().expect("written") - 4 * 600_000);
     std::fs::write(&file, serde_json::to_vec(&stale).expect("json")).expect("write");
     let out = status(&[]);
     assert_eq!(out.status.code(), Some(1));

@@ -165,3 +165,92 @@ fn a_metrics_file_that_cannot_be_written_is_counted_and_the_line_runs_on() {
     assert!(report.metrics.metrics_write_errors >= 2, "{:?}", report.metrics);
     assert_eq!(std::fs::read(&blocked).expect("file"), b"not a folder", "nothing written over it");
 }
+
+/// A camera that hangs inside its read after the first frame, until the test lets it go.
+struct HangingSource {
+    frame: Frame,
+    served: bool,
+    release: crossbeam_channel::Receiver<()>,
+}
+
+impl FrameSource for HangingSource {
+    fn capture(&mut self, _after: Instant) -> Result<Frame, SourceError> {
+        if !self.served {
+            self.served = true;
+            return Ok(Frame { timestamp: Instant::now(), ..self.frame.clone() });
+        }
+        let _ = self.release.recv();
+        Err(SourceError::Ended)
+    }
+
+    fn describe(&self) -> String {
+        "a camera that hangs (test)".into()
+    }
+}
+
+#[test]
+fn a_camera_hung_inside_its_read_shows_as_stuck_in_a_fresh_metrics_file() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg_path = common::write_config(dir.path(), |v| v["metrics"] = json!({ "period_ms": 100 }));
+    let cfg = StationConfig::load(&cfg_path).expect("config");
+    let reference = common::fixtures().join("seal/references/recipe-a.png");
+    let rgb = image_file::open(&reference).expect("reference").into_rgb8();
+    let frame = Frame::still(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.into_raw());
+    let (release_tx, release) = crossbeam_channel::bounded(1);
+    let station = Station::build(cfg, &Overrides::default())
+        .expect("station builds")
+        .with_source(Box::new(HangingSource { frame, served: false, release }));
+    let run = std::thread::spawn(move || station.run(Arc::new(AtomicBool::new(false))));
+    let t0 = Instant::now();
+    let stuck = loop {
+        // The timer thread keeps the file fresh; only the stuck mark says no part is being inspected.
+        if let Some(s) = MetricsFile::read(&dir.path().join("models")).ok().and_then(|f| f.stuck) {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no stuck step in metrics.json");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(stuck.step, "camera read");
+    assert!(stuck.for_ms >= cellgate::metrics::file::STUCK_AFTER.as_millis() as u64, "{stuck:?}");
+    release_tx.send(()).expect("release the camera");
+    run.join().expect("station thread").expect("station runs");
+    let last = MetricsFile::read(&dir.path().join("models")).expect("file");
+    assert_eq!((last.state, last.stuck), (RunState::Stopped, None), "the read came back: nothing stuck at exit");
+}
+
+/// A sink written carelessly: it panics on the second part.
+struct PanickingSink(u32);
+
+impl RecordSink for PanickingSink {
+    fn name(&self) -> &str {
+        "test panicker"
+    }
+
+    fn record(&mut self, _part: &Settled) {
+        self.0 += 1;
+        assert!(self.0 < 2, "a sink bug");
+    }
+}
+
+#[test]
+fn a_panicking_sink_is_dropped_and_counted_and_the_other_sinks_get_every_part() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg_path = common::write_config(dir.path(), |v| v["inspection"]["recipe"] = json!("recipe-a"));
+    let cfg = StationConfig::load(&cfg_path).expect("config");
+    let reference = common::fixtures().join("seal/references/recipe-a.png");
+    let rgb = image_file::open(&reference).expect("reference").into_rgb8();
+    let frame = Frame::still(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.into_raw());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let parts = 4;
+    let station = Station::build(cfg, &Overrides::default())
+        .expect("station builds")
+        .with_source(Box::new(StillSource { frame, left: parts }))
+        .with_sink(Box::new(PanickingSink(0)))
+        .with_sink(Box::new(CollectingSink(seen.clone())));
+    let report = station.run(Arc::new(AtomicBool::new(false))).expect("station runs");
+    assert_eq!(seen.lock().expect("seen").parts.len() as u64, parts, "the sink after the panicking one");
+    assert_eq!(common::read_jsonl(&dir.path().join("results.jsonl")).len() as u64, parts, "the results log");
+    assert_eq!(report.metrics.record_sink_panics, 1);
+}

@@ -261,9 +261,9 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Metrics(#[from] cellgate::metrics::file::MetricsFileError),
-    /// `status`: the station is not running and reporting (its metrics file is stale or from its exit).
-    #[error("{0}")]
-    NotReporting(String),
+    /// `status`: the station is not running and inspecting.
+    #[error(transparent)]
+    NotReporting(#[from] status::NotReporting),
     /// A message to the user about what they asked: a bad argument, or nothing there to act on.
     #[error("{0}")]
     Usage(String),

@@ -3,7 +3,8 @@
 //! whether the station is running and reporting: 0 for a fresh file, 1 for a stale one, one written at
 //! the station's exit, or none at all.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use cellgate::config::StationConfig;
@@ -11,34 +12,39 @@ use cellgate::metrics::file::{Freshness, MetricsFile, FILE_NAME, STALE_PERIODS};
 
 use super::CliError;
 
+/// Why `status` exits non-zero although it could read the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReporting {
+    #[error("{}: STALE: last written {:.1} s ago, more than {STALE_PERIODS} periods of {:.1} s: the station is hung or gone", path.display(), age.as_secs_f64(), period.as_secs_f64())]
+    Stale { path: PathBuf, age: Duration, period: Duration },
+    #[error("{}: the station stopped {:.1} s ago", path.display(), age.as_secs_f64())]
+    Stopped { path: PathBuf, age: Duration },
+    #[error("{}: STUCK: {step} for {:.1} s: no part is being inspected", path.display(), Duration::from_millis(*for_ms).as_secs_f64())]
+    Stuck { path: PathBuf, step: String, for_ms: u64 },
+}
+
 pub fn run(config: &Path, json: bool) -> Result<(), CliError> {
     // Like the model tools: a status is wanted most when the model file is missing or broken.
     let cfg = StationConfig::load_for_model_tools(config)?;
     let dir = cfg.resolve(&cfg.model_updates.state_dir);
-    let file = MetricsFile::read(&dir)?;
+    // One read: the file judged is the file printed.
+    let (file, raw) = MetricsFile::read_raw(&dir)?;
     let freshness = file.freshness(SystemTime::now());
     if json {
-        let path = dir.join(FILE_NAME);
-        // The file as written (it was just parsed: a whole one, as the rename guarantees).
-        let raw = std::fs::read_to_string(&path).map_err(|source| CliError::Io { path, source })?;
-        print!("{raw}");
+        std::io::stdout().write_all(&raw).map_err(|source| CliError::Io { path: "stdout".into(), source })?;
     } else {
         print!("{}", report(&file, freshness));
     }
-    match freshness {
-        Freshness::Fresh { .. } => Ok(()),
-        Freshness::Stale { age } => Err(CliError::NotReporting(format!(
-            "{}: STALE: last written {} ago, more than {STALE_PERIODS} periods of {}: the station is hung or gone",
-            dir.join(FILE_NAME).display(),
-            secs(age),
-            secs(Duration::from_millis(file.period_ms))
-        ))),
-        Freshness::Stopped { age } => Err(CliError::NotReporting(format!(
-            "{}: the station stopped {} ago",
-            dir.join(FILE_NAME).display(),
-            secs(age)
-        ))),
+    let path = dir.join(FILE_NAME);
+    Err(match (freshness, &file.stuck) {
+        (Freshness::Fresh { .. }, None) => return Ok(()),
+        (Freshness::Fresh { .. }, Some(s)) => NotReporting::Stuck { path, step: s.step.clone(), for_ms: s.for_ms },
+        (Freshness::Stale { age }, _) => {
+            NotReporting::Stale { path, age, period: Duration::from_millis(file.period_ms) }
+        }
+        (Freshness::Stopped { age }, _) => NotReporting::Stopped { path, age },
     }
+    .into())
 }
 
 fn secs(d: Duration) -> String {
@@ -48,16 +54,19 @@ fn secs(d: Duration) -> String {
 /// The text `cellgate status` prints.
 fn report(f: &MetricsFile, freshness: Freshness) -> String {
     let on = |v: bool| if v { "on" } else { "off" };
-    let health = match freshness {
-        Freshness::Fresh { age } => {
+    let health = match (freshness, &f.stuck) {
+        (Freshness::Fresh { .. }, Some(s)) => {
+            format!("STUCK: {} for {}", s.step, secs(Duration::from_millis(s.for_ms)))
+        }
+        (Freshness::Fresh { age }, None) => {
             format!("running (written {} ago, every {})", secs(age), secs(Duration::from_millis(f.period_ms)))
         }
-        Freshness::Stale { age } => format!(
+        (Freshness::Stale { age }, _) => format!(
             "STALE: last written {} ago, more than {STALE_PERIODS} periods of {}",
             secs(age),
             secs(Duration::from_millis(f.period_ms))
         ),
-        Freshness::Stopped { age } => format!("STOPPED {} ago (the counters of its whole run)", secs(age)),
+        (Freshness::Stopped { age }, _) => format!("STOPPED {} ago (the counters of its whole run)", secs(age)),
     };
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.2} ms")).unwrap_or_else(|| "-".into());
     let l = &f.live.latency;
@@ -85,7 +94,7 @@ fn report(f: &MetricsFile, freshness: Freshness) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cellgate::metrics::file::{MetricsWriter, RunState};
+    use cellgate::metrics::file::{MetricsWriter, RunState, Stuck};
     use cellgate::metrics::StationMetrics;
     use std::sync::Arc;
 
@@ -115,5 +124,17 @@ mod tests {
         }
         let stale = report(&f, Freshness::Stale { age: Duration::from_secs(7) });
         assert!(stale.contains("health    STALE: last written 7.0 s ago, more than 3 periods of 2.0 s"), "{stale}");
+    }
+
+    #[test]
+    fn a_fresh_file_with_a_stuck_step_reads_stuck_not_running() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let stuck = || Some(Stuck { step: "inference".into(), for_ms: 12_000 });
+        let mut w = MetricsWriter::new(dir.path(), "line-1", Duration::from_millis(2000), Arc::default())
+            .with_stuck_probe(Box::new(stuck));
+        w.write(RunState::Running, "m".into());
+        let f = MetricsFile::read(dir.path()).expect("file");
+        let text = report(&f, Freshness::Fresh { age: Duration::from_millis(300) });
+        assert!(text.contains("health    STUCK: inference for 12.0 s"), "{text}");
     }
 }

@@ -56,7 +56,25 @@ pub struct MetricsFile {
     pub model: String,
     #[serde(flatten)]
     pub live: LiveSnapshot,
+    /// A pipeline step stuck inside one call (a camera read, a model run) or the trigger lost, for
+    /// longer than `STUCK_AFTER`: the timer that writes this file runs on, so a fresh file alone does not
+    /// say the line is inspecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck: Option<Stuck>,
 }
+
+/// A step that has not come back, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stuck {
+    pub step: String,
+    pub for_ms: u64,
+}
+
+/// A camera read or a model run takes milliseconds; one that lasts this long has hung.
+pub const STUCK_AFTER: Duration = Duration::from_secs(10);
+
+/// What the writer asks, at each write, for a step stuck longer than `STUCK_AFTER`.
+pub type StuckProbe = Box<dyn Fn() -> Option<Stuck> + Send>;
 
 /// How current a metrics file is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,13 +103,20 @@ impl MetricsFile {
 
     /// Reads `dir/metrics.json`.
     pub fn read(dir: &Path) -> Result<Self, MetricsFileError> {
+        Self::read_raw(dir).map(|(file, _)| file)
+    }
+
+    /// Reads `dir/metrics.json` once: the file parsed and its bytes as written (one version of it, so
+    /// what is printed and what is judged cannot come from two writes).
+    pub fn read_raw(dir: &Path) -> Result<(Self, Vec<u8>), MetricsFileError> {
         let path = dir.join(FILE_NAME);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MetricsFileError::Missing { path }),
             Err(source) => return Err(MetricsFileError::Io { path, source }),
         };
-        serde_json::from_slice(&text).map_err(|source| MetricsFileError::Parse { path, source })
+        let file = serde_json::from_slice(&text).map_err(|source| MetricsFileError::Parse { path, source })?;
+        Ok((file, text))
     }
 }
 
@@ -103,11 +128,18 @@ pub struct MetricsWriter {
     metrics: Arc<StationMetrics>,
     seq: u64,
     failing: bool,
+    stuck: Option<StuckProbe>,
 }
 
 impl MetricsWriter {
     pub fn new(dir: &Path, station: &str, period: Duration, metrics: Arc<StationMetrics>) -> Self {
-        Self { dir: dir.to_path_buf(), station: station.into(), period, metrics, seq: 0, failing: false }
+        Self { dir: dir.to_path_buf(), station: station.into(), period, metrics, seq: 0, failing: false, stuck: None }
+    }
+
+    /// Each write asks `probe` for a stuck step and records it (the station's health marks).
+    pub fn with_stuck_probe(mut self, probe: StuckProbe) -> Self {
+        self.stuck = Some(probe);
+        self
     }
 
     /// One write of the snapshot as it is now. A failure is counted and logged once per streak.
@@ -124,6 +156,7 @@ impl MetricsWriter {
             period_ms: self.period.as_millis() as u64,
             model,
             live: self.metrics.live(),
+            stuck: self.stuck.as_ref().and_then(|probe| probe()),
         };
         match self.replace(&file) {
             Ok(()) => {
@@ -146,7 +179,9 @@ impl MetricsWriter {
     /// Not synced: the file is rewritten every period, and a reader after a crash wants the next one.
     fn replace(&self, file: &MetricsFile) -> Result<(), MetricsFileError> {
         let path = self.dir.join(FILE_NAME);
-        let tmp = self.dir.join(format!(".{FILE_NAME}.tmp"));
+        // The pid keeps two processes on one state folder (a replay beside the station) off each other's
+        // half-written file.
+        let tmp = self.dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| MetricsFileError::Io { path: p, source }
@@ -154,10 +189,13 @@ impl MetricsWriter {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let mut text = serde_json::to_vec_pretty(file).map_err(MetricsFileError::Encode)?;
         text.push(b'\n');
-        std::fs::write(&tmp, &text).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path)).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        std::fs::write(&tmp, &text)
+            .map_err(io(&tmp))
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(io(&path)))
+            .inspect_err(|_| {
+                // A full disk leaves no partial file behind for the next write to trip over.
+                let _ = std::fs::remove_file(&tmp);
+            })
     }
 }
 

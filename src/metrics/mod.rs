@@ -157,6 +157,8 @@ metrics!(
         archive_write_errors,
         /// NG images not archived because the disk was under `records.archive.min_free_bytes` free.
         archive_skipped_low_space,
+        /// Record sinks dropped for the rest of the run because they panicked (the others go on).
+        record_sink_panics,
         // metrics file
         /// `metrics.json` writes that failed (logged once per streak; the line runs on).
         metrics_write_errors,

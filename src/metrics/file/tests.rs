@@ -35,7 +35,8 @@ fn a_write_that_fails_is_counted_and_leaves_the_last_whole_file() {
     w.write(RunState::Running, "m".into());
     let before = std::fs::read(dir.path().join(FILE_NAME)).expect("first file");
     // The temporary file's name taken by a folder: the new file cannot be written.
-    std::fs::create_dir(dir.path().join(format!(".{FILE_NAME}.tmp"))).expect("block the temporary file");
+    let tmp = dir.path().join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+    std::fs::create_dir(&tmp).expect("block the temporary file");
     m.inc(&m.parts_settled);
     w.write(RunState::Running, "m".into());
     w.write(RunState::Running, "m".into());
@@ -86,7 +87,9 @@ fn the_periodic_writer_writes_until_told_to_stop_and_hands_the_writer_back() {
     let path = dir.path().to_path_buf();
     let t = std::thread::spawn(move || write_periodically(w, &done_rx, || "m".into()));
     // Polls for a later write, however loaded the machine: seq only grows while the thread writes.
+    let t0 = std::time::Instant::now();
     while MetricsFile::read(&path).map(|f| f.seq).unwrap_or(0) < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the writer stopped writing");
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(done_tx);

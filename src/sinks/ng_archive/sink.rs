@@ -1,5 +1,6 @@
-//! The archive as a record sink: the frame of every part that brought one (NG and error parts), under a
-//! name that starts with its time and part number; an electrode part as its annotated picture.
+//! The archive as a record sink: the frame of every part that brought one (the scheduler attaches frames
+//! to NG parts only), under a name that starts with its time and part number; an electrode part as its
+//! annotated picture.
 
 use super::NgArchive;
 use crate::sinks::annotate::annotate;

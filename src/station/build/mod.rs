@@ -13,13 +13,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::health::Health;
 use super::inspector::ModelLoader;
 use super::pipeline::Imagers;
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
-use crate::metrics::file::MetricsWriter;
+use crate::metrics::file::{MetricsWriter, Stuck, STUCK_AFTER};
 use crate::metrics::StationMetrics;
 use crate::runtime::Runtime;
 use crate::sinks::gpio::GpioOutputs;
@@ -87,12 +88,19 @@ impl Station {
             .chain(ov.echo.then_some(SinkConfig::Echo))
             .map(|sink| sink.build(&metrics))
             .collect::<Result<Vec<_>, _>>()?;
+        let health: Arc<Health> = Arc::default();
+        let probe = health.clone();
         let metrics_file = MetricsWriter::new(
             &cfg.resolve(&cfg.model_updates.state_dir),
             &cfg.name,
             Duration::from_millis(cfg.metrics.period_ms),
             metrics.clone(),
-        );
+        )
+        .with_stuck_probe(Box::new(move || {
+            probe
+                .stalled(STUCK_AFTER)
+                .map(|(step, age)| Stuck { step: step.name().into(), for_ms: age.as_millis() as u64 })
+        }));
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
@@ -120,7 +128,7 @@ impl Station {
             saturate: ov.saturate,
             max_triggers: ov.max_triggers,
             metrics,
-            health: Arc::default(),
+            health,
             model_in_use,
         })
     }

@@ -1,6 +1,7 @@
 //! Record: every settled part to every record sink in turn (the results log, the NG archive, the replay's
 //! echo, any other), in settle order; the run summary and the live latency from the same parts.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use crate::mailbox;
@@ -29,15 +30,31 @@ impl Recorder {
             }
         }
         for sink in &mut self.sinks {
-            sink.close();
+            let name = sink.name().to_string();
+            if std::panic::catch_unwind(AssertUnwindSafe(|| sink.close())).is_err() {
+                log::error!("record sink {name} panicked while closing");
+                self.metrics.inc(&self.metrics.record_sink_panics);
+            }
         }
         summary
     }
 
     fn record(&mut self, s: &Settled, summary: &mut Summary) {
-        for sink in &mut self.sinks {
-            sink.record(s);
-        }
+        // A sink that panics (a bug in it) is dropped for the rest of the run and counted; the record
+        // thread and the other sinks go on, so no other sink loses a part to it.
+        let metrics = &self.metrics;
+        self.sinks.retain_mut(|sink| {
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| sink.record(s))).is_ok();
+            if !ok {
+                log::error!(
+                    "record sink {} panicked at part {}: dropped for the rest of the run",
+                    sink.name(),
+                    s.record.part
+                );
+                metrics.inc(&metrics.record_sink_panics);
+            }
+            ok
+        });
         let r = &s.record;
         // The same parts as the summary's latency: those that got a score.
         if r.p_ng.is_some() {
