@@ -6,18 +6,22 @@
 #   b16  300 pairs, seed 102, 384x256, 16-bit X-ray (mode I;16), compressed RLE labels
 # TEST ONLY: these stand in for a factory nothing in the project has seen. Never train on them and never
 # use them for any choice (threshold, epoch, hyper-parameter, model): they only measure a finished model.
+#   b-few  200 pairs, seed 103, 320x320, 8-bit: the few-shot measurement's stand-in for a line's own
+#          labelled pairs (`train-electrode.sh --data` fine-tunes on it as a user would, choosing only on its
+#          own selection split); the model it makes is then measured on b. Nothing else trains on it.
 # Needs numpy and Pillow (scripts/setup-eval.sh); WORK overrides the folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-$(bash scripts/setup-eval.sh)}
 w=${WORK:-work/electrode-eval}
-render() { # name seed size bits rle
-  [ -f "$w/$1/annotations.json" ] || "$py" scripts/ml/electrode_render_b.py --out "$w/$1" --count 300 \
+render() { # name seed size bits rle count
+  [ -f "$w/$1/annotations.json" ] || "$py" scripts/ml/electrode_render_b.py --out "$w/$1" --count "${6:-300}" \
     --seed "$2" --size "$3" --xray-bits "$4" --rle "$5" --workers "$(nproc)" >/dev/null
 }
 render b 101 320x320 8 counts
 render b16 102 384x256 16 compressed
-for s in b b16; do
+render b-few 103 320x320 8 counts 200
+for s in b b16 b-few; do
   "$py" - "$w/$s" <<'PY'
 import json, sys
 from pathlib import Path

@@ -86,6 +86,8 @@ def main() -> None:
     user.add_argument("--heldout", type=Path, help="eval JSON of the exported ONNX file on the held-out split")
     user.add_argument("--command", help="the command that made the run, quoted in the card")
     user.add_argument("--note", action="append", default=[], help="a line for the training section; repeatable")
+    user.add_argument("--title", help="the card's title (default: the user run's)")
+    user.add_argument("--intro", action="append", default=[], help="a paragraph under the title; repeatable")
     a = p.parse_args()
     if a.split:
         a.out.write_text("\n".join(user_card(a)) + "\n")

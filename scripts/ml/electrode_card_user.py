@@ -19,6 +19,7 @@ def data_section(split: dict) -> list[str]:
     s = split["splits"]
     lines = [
         "## Data",
+        f"{split['how']}" if split.get("how") else
         f"`{split['source']}`: {split['images']} labelled pairs, split by image (seeded hash of the file name, seed"
         f" {split['seed']}; `electrode_split.py`) into train (weights), selection (the epoch kept and the score"
         " threshold) and held-out (the figures below only).",
@@ -46,7 +47,9 @@ def training_section(tr: dict, notes: list[str]) -> list[str]:
         + f", variant `{tr.get('variant')}`: {tr.get('epochs_run')} epoch(s) in {tr.get('minutes')} minutes on"
         f" {tr.get('device_name')} (budget {args.get('max_minutes')} min), batch {args.get('batch')}, lr"
         f" {args.get('lr')}; the weights kept are those of epoch {tr.get('best', {}).get('epoch')}, the lowest"
-        " validation loss on the selection split" + (" (epoch 0: the starting weights)." if
+        " validation loss on " + ("the selection split" if args.get("val_data") not in (None, "None") else
+                                  f"the {tr.get('val_images')} training pairs held back from the weights")
+        + (" (epoch 0: the starting weights)." if
                                                      tr.get("best", {}).get("epoch") == 0 else "."),
     ]
     return lines + [f"- {n}" for n in notes]
@@ -70,12 +73,15 @@ def user_card(a) -> list[str]:
     split = json.loads(a.split.read_text())
     held = json.loads(a.heldout.read_text()) if a.heldout else r["test"]
     m, lat, size_mb = r["manifest"], r["latency_ms_batch1_cpu2"], r["size_bytes"] / 1e6
-    lines = [
-        f"# Model card: electrode detector trained on `{Path(split['source']).name}` ({m['name']} {m['version']})",
-        "",
+    intro = a.intro or [
         "Made by `scripts/train-electrode.sh --data` (" + (f"`{a.command}`" if a.command else "see README") + ")."
         " The architecture and the input/output contract are the shipped model's (`onnx/electrode_detector.md`,"
-        f" {m['architecture']['parameters']:,} parameters); only the weights and the threshold are this run's.",
+        f" {m['architecture']['parameters']:,} parameters); only the weights and the threshold are this run's."]
+    lines = [
+        f"# Model card: {a.title or 'electrode detector trained on `' + Path(split['source']).name + '`'}"
+        f" ({m['name']} {m['version']})",
+        "",
+        *intro,
         "",
         *data_section(split),
         "",

@@ -89,6 +89,24 @@ def read_coco(folder: Path) -> dict:
     return coco
 
 
+def split_summary(images: list, anns: list) -> dict:
+    """Images, defects (per class) and defect-free images of one split."""
+    ids = {im["id"] for im in images}
+    per_class = {c: sum(1 for a in anns if a["category_id"] == i + 1) for i, c in enumerate(CLASSES)}
+    return {"images": len(images), "defects": len(anns), "defects_per_class": per_class,
+            "defect_free_images": len(ids - {a["image_id"] for a in anns})}
+
+
+def describe_sets(folders: dict[str, Path], source: str, how: str) -> dict:
+    """The split.json of three sets made apart (e.g. rendered from three seeds) instead of split here."""
+    summary = {"source": source, "how": how, "splits": {}}
+    for name in SPLITS:
+        coco = read_coco(folders[name])
+        summary["splits"][name] = split_summary(coco["images"], coco["annotations"])
+    summary["images"] = sum(v["images"] for v in summary["splits"].values())
+    return summary
+
+
 def write_split(src: Path, out: Path, seed: int = 0) -> dict:
     """Writes out/{train,select,test}/ (links + annotations.json) and out/split.json; returns the summary."""
     src = src.resolve()
@@ -111,21 +129,30 @@ def write_split(src: Path, out: Path, seed: int = 0) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         sub = {k: v for k, v in coco.items() if k not in ("images", "annotations")}
         (folder / "annotations.json").write_text(json.dumps({**sub, "images": images, "annotations": anns}) + "\n")
-        per_class = {c: sum(1 for a in anns if a["category_id"] == i + 1) for i, c in enumerate(CLASSES)}
-        summary["splits"][name] = {"images": len(images), "defects": len(anns), "defects_per_class": per_class,
-                                   "defect_free_images": len(ids - {a["image_id"] for a in anns})}
+        summary["splits"][name] = split_summary(images, anns)
     (out / "split.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, required=True, help="folder in the DESIGN electrode COCO format")
+    p.add_argument("--data", type=Path, help="folder in the DESIGN electrode COCO format")
     p.add_argument("--out", type=Path, required=True, help="writes OUT/train, OUT/select, OUT/test, OUT/split.json")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--describe", nargs=3, type=Path, metavar=("TRAIN", "SELECT", "TEST"),
+                   help="no split: describe three sets made apart into OUT/split.json (with --source, --how)")
+    p.add_argument("--source", default="", help="with --describe: where the sets come from")
+    p.add_argument("--how", default="", help="with --describe: how they were made, for the model card")
     a = p.parse_args()
+    if (a.data is None) == (a.describe is None):
+        raise SystemExit("electrode_split.py: give --data DIR (split it) or --describe TRAIN SELECT TEST")
     try:
-        s = write_split(a.data, a.out, a.seed)
+        if a.describe:
+            s = describe_sets(dict(zip(SPLITS, a.describe)), a.source, a.how)
+            a.out.mkdir(parents=True, exist_ok=True)
+            (a.out / "split.json").write_text(json.dumps(s, indent=2) + "\n")
+        else:
+            s = write_split(a.data, a.out, a.seed)
     except SplitError as e:
         raise SystemExit(f"electrode_split.py: {e}") from None
     print(json.dumps({k: {"images": v["images"], "defects": v["defects"]} for k, v in s["splits"].items()}))
