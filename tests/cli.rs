@@ -33,6 +33,17 @@ fn on_seal_fixtures(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `cellgate run` on a config, its output captured.
+fn start_station(cfg: &std::path::Path) -> std::process::Child {
+    cellgate()
+        .args(["run", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cellgate")
+}
+
 #[test]
 fn sigterm_settles_parts_in_flight_sets_outputs_safe_and_exits_zero() {
     let _serial = common::serial();
@@ -42,13 +53,7 @@ fn sigterm_settles_parts_in_flight_sets_outputs_safe_and_exits_zero() {
         v["trigger"]["rate_hz"] = json!(40);
         v["actuation"]["delay_ms"] = json!(300);
     });
-    let child = cellgate()
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cellgate");
+    let child = start_station(&cfg);
     // Wait until parts are flowing (results appear), then stop it as systemd would.
     let results = dir.path().join("results.jsonl");
     let t0 = Instant::now();
@@ -252,13 +257,7 @@ fn status_shows_a_running_station_and_fails_when_its_metrics_are_stale_from_its_
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("metrics.json: no metrics file"), "{err}");
 
-    let child = cellgate()
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cellgate");
+    let child = start_station(&cfg);
     let file = dir.path().join("models/metrics.json");
     let t0 = Instant::now();
     let running = loop {

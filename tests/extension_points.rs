@@ -36,6 +36,13 @@ impl FrameSource for StillSource {
     }
 }
 
+/// The recipe's own reference as a live frame: a good part, judged OK.
+fn good_part() -> Frame {
+    let reference = common::fixtures().join("seal/references/recipe-a.png");
+    let rgb = image_file::open(&reference).expect("reference").into_rgb8();
+    Frame::still(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.into_raw())
+}
+
 /// What the test's sink saw: part numbers and verdicts in the order they came, and whether it was closed.
 #[derive(Default)]
 struct Seen {
@@ -66,10 +73,7 @@ fn a_source_and_a_sink_defined_outside_the_crate_see_every_part() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg_path = common::write_config(dir.path(), |v| v["inspection"]["recipe"] = json!("recipe-a"));
     let cfg = StationConfig::load(&cfg_path).expect("config");
-    // The recipe's own reference as every live frame: a good part, judged OK.
-    let reference = common::fixtures().join("seal/references/recipe-a.png");
-    let rgb = image_file::open(&reference).expect("reference").into_rgb8();
-    let frame = Frame::still(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.into_raw());
+    let frame = good_part();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let parts = 5;
     let station = Station::build(cfg, &Overrides::default())
@@ -194,9 +198,7 @@ fn a_camera_hung_inside_its_read_shows_as_stuck_in_a_fresh_metrics_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg_path = common::write_config(dir.path(), |v| v["metrics"] = json!({ "period_ms": 100 }));
     let cfg = StationConfig::load(&cfg_path).expect("config");
-    let reference = common::fixtures().join("seal/references/recipe-a.png");
-    let rgb = image_file::open(&reference).expect("reference").into_rgb8();
-    let frame = Frame::still(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.into_raw());
+    let frame = good_part();
     let (release_tx, release) = crossbeam_channel::bounded(1);
     let station = Station::build(cfg, &Overrides::default())
         .expect("station builds")
@@ -239,9 +241,7 @@ fn a_panicking_sink_is_dropped_and_counted_and_the_other_sinks_get_every_part() 
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg_path = common::write_config(dir.path(), |v| v["inspection"]["recipe"] = json!("recipe-a"));
     let cfg = StationConfig::load(&cfg_path).expect("config");
-    let reference = common::fixtures().join("seal/references/recipe-a.png");
-    let rgb = image_file::open(&reference).expect("reference").into_rgb8();
-    let frame = Frame::still(rgb.width(), rgb.height(), PixelFormat::Rgb8, rgb.into_raw());
+    let frame = good_part();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let parts = 4;
     let station = Station::build(cfg, &Overrides::default())
