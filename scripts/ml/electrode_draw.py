@@ -7,7 +7,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-SIZE = 256
+from electrode_contract import SIZE
 
 
 def noise(rng: np.random.Generator, h: int, w: int, scale: int) -> np.ndarray:

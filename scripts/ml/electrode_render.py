@@ -31,11 +31,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from electrode_contract import CLASSES
+from electrode_contract import CLASSES, SIZE
 from electrode_draw import annotation, blob, blur, noise, place, thick_polyline
 from electrode_wide import render_wide
 
-SIZE = 256
 DEFECT_COUNT_P = (0.2, 0.35, 0.3, 0.15)  # 0, 1, 2 or 3 defects per sheet
 
 

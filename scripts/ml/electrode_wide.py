@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from electrode_contract import CLASSES
-from electrode_draw import SIZE, annotation, blob, blur, noise, place, raster, thick_polyline
+from electrode_contract import CLASSES, SIZE
+from electrode_draw import annotation, blob, blur, noise, place, raster, thick_polyline
 
 DEFECT_COUNT_P = (0.2, 0.3, 0.25, 0.15, 0.1)  # 0..4 defects per sheet
 
