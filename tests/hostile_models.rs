@@ -176,6 +176,35 @@ fn a_model_whose_self_test_runs_forever_is_refused_at_start_within_the_deadline(
 }
 
 #[test]
+fn a_model_whose_session_takes_minutes_to_build_is_refused_at_start_by_its_vetting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = start_refused(dir.path(), &fixture("slow_to_optimise.onnx"), |v| {
+        v["model_updates"]["load_timeout_ms"] = json!(1500);
+    });
+    assert!(e.contains("slow_to_optimise.onnx: its session was not built within 1500 ms"), "{e}");
+}
+
+#[test]
+fn models_vet_prints_its_verdict_for_the_station_to_read() {
+    let out = wait_or_kill(
+        cellgate(&["models".as_ref(), "vet".as_ref(), common::model().as_os_str()]),
+        Duration::from_secs(60),
+        "vet",
+    );
+    let sha = cellgate::model::file_sha256(&common::model(), u64::MAX).expect("sha");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("vetted {sha}"));
+    let out = wait_or_kill(
+        cellgate(&["models".as_ref(), "vet".as_ref(), fixture("wrong_task.onnx").as_os_str()]),
+        Duration::from_secs(60),
+        "vet",
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("refused ") && said.contains("breaks the electrode_detector contract"), "{said}");
+}
+
+#[test]
 fn an_oversized_model_is_refused_before_it_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let e = start_refused(dir.path(), &common::model(), |v| v["model_updates"]["max_model_bytes"] = json!(65536));

@@ -65,9 +65,13 @@ impl Line {
     }
 
     fn run(&self, actions: impl FnOnce(&Line) + Send) -> (RunReport, Vec<Value>, Vec<Value>) {
+        self.run_with(&Overrides::default(), actions)
+    }
+
+    fn run_with(&self, ov: &Overrides, actions: impl FnOnce(&Line) + Send) -> (RunReport, Vec<Value>, Vec<Value>) {
         let _serial = common::serial();
         let cfg = StationConfig::load(&self.cfg).expect("config");
-        let station = Station::build(cfg, &Overrides::default()).expect("station");
+        let station = Station::build(cfg, ov).expect("station");
         let stop = Arc::new(AtomicBool::new(false));
         /// Stops the station however the test's actions end, a failed assertion included.
         struct StopOnDrop(Arc<AtomicBool>);
@@ -329,6 +333,56 @@ fn a_fifo_dev_zero_a_huge_file_or_an_endless_loop_are_refused_and_later_swaps_st
     // more beside the looping file.
     assert!(report.metrics.model_loads_refused >= 4, "{}", report.metrics.model_loads_refused);
     assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
+    assert_eq!(versions(&results).last().map(String::as_str), Some("2.1.1"));
+}
+
+/// Threads of this process named `name` (the station runs in-process here).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("tasks")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count()
+}
+
+/// Child processes of this process still running `models vet`.
+fn vetting_children() -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(|p| {
+            let p = p.ok()?.path();
+            let stat = std::fs::read_to_string(p.join("stat")).ok()?;
+            let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?.to_string();
+            let cmd = std::fs::read(p.join("cmdline")).ok()?;
+            (ppid == me && String::from_utf8_lossy(&cmd).contains("vet")).then_some(())
+        })
+        .count()
+}
+
+#[test]
+fn a_file_whose_session_takes_minutes_to_build_is_refused_and_leaves_nothing_running() {
+    let line = Line::new(|v, _| v["model_updates"]["load_timeout_ms"] = json!(1500));
+    let ov = Overrides { vet_with: Some(env!("CARGO_BIN_EXE_cellgate").into()), ..Overrides::default() };
+    let (report, results, timeline) = line.run_with(&ov, |l| {
+        assert_eq!(threads_named("model-load"), 0, "no load is running before the drop");
+        rename_over(l, |p| {
+            std::fs::copy(common::fixtures().join("models/slow_to_optimise.onnx"), p).expect("copy");
+        });
+        let st = l.wait_for("the refusal", |s| s.refusals == 1);
+        let detail = &st.events.last().expect("event").detail;
+        assert!(detail.contains("not built within 1500 ms"), "{detail}");
+        // Refused, and nothing is left building its session: no load thread here, no vetting process.
+        assert_eq!(threads_named("model-load"), 0, "a load thread is still busy with the refused file");
+        assert_eq!(vetting_children(), 0, "a vetting process is still running");
+        // The swap thread is free: a good file still takes over.
+        for f in [FILES[1], FILES[2], FILES[0]] {
+            l.drop_safely(f, &version_bumped(f, "2.1.1"));
+        }
+        l.wait_for("the swap after the refusal", |s| s.swaps == 1);
+    });
+    assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
+    assert!(report.metrics.model_loads_refused >= 1);
     assert_eq!(versions(&results).last().map(String::as_str), Some("2.1.1"));
 }
 

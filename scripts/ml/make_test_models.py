@@ -3,7 +3,7 @@
 Each is a valid ONNX graph (MatMul + Softmax) that fails one cellgate check: no manifest, a manifest of
 another task, a manifest that disagrees with the graph, a manifest that is not JSON; and one valid model
 whose inference hangs on demand. Then hostile ones that keep every contract: a seal graph that calls
-every part OK, an electrode detector that never finds a defect, a seal graph that loops 2^62 times, and a
+every part OK, an electrode detector that never finds a defect, a seal graph that loops 2^62 times, a seal graph whose session creation takes minutes, and a
 seal graph whose weights live in an external data file.
 """
 
@@ -172,6 +172,31 @@ def loop_forever(seal_model: Path) -> onnx.ModelProto:
     return with_manifest(finish(g), seal_manifest(seal_model, "loop-forever"))
 
 
+def slow_to_optimise(seal_model: Path) -> onnx.ModelProto:
+    """Keeps the seal contract in a few hundred bytes, and makes ONNX Runtime's session creation (not a
+    run) take minutes: a 1x1 constant tiled to 2048x2048 and squared 100 times, which constant folding
+    computes while the session is built (about 0.5 s and 16 MB each on a 2-core box). A run can be
+    terminated; session creation cannot."""
+    inputs, outputs = seal_io()
+    consts = {"one1": np.full((1, 1), 1e-3, np.float32), "tiles": np.array([2048, 2048], np.int64),
+              "zero": np.array(0.0, np.float32), "one": np.array(1.0, np.float32), "col": np.array([-1, 1], np.int64)}
+    nodes = [helper.make_node("Tile", ["one1", "tiles"], ["c0"])]
+    for i in range(100):
+        nodes.append(helper.make_node("MatMul", [f"c{i}", f"c{i}"], [f"c{i + 1}"]))
+    nodes += [
+        helper.make_node("ReduceSum", ["c100"], ["s"], keepdims=0),
+        helper.make_node("Mul", ["s", "zero"], ["sz"]),
+        helper.make_node("ReduceMean", ["image"], ["m4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m4", "col"], ["m"]),
+        helper.make_node("Mul", ["m", "zero"], ["z0"]),
+        helper.make_node("Add", ["z0", "sz"], ["z"]),
+        helper.make_node("Add", ["z", "one"], ["ok"]),
+        helper.make_node("Concat", ["ok", "z"], ["probs"], axis=1),
+    ]
+    g = helper.make_graph(nodes, "slow_to_optimise", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    return with_manifest(finish(g), seal_manifest(seal_model, "slow-to-optimise"))
+
+
 def electrode_stub_io(electrode_model: Path, name: str):
     """The shipped detector's manifest under a test model's name, and the electrode contract's inputs and
     outputs (256x256 pairs; 64 candidates, 64x64 masks): what every hand-made detector graph keeps."""
@@ -275,6 +300,7 @@ def main() -> None:
     onnx.save(hang_on_uniform(a.seal), a.out / "hang_on_uniform.onnx")
     onnx.save(always_ok(a.seal), a.out / "always_ok.onnx")
     onnx.save(loop_forever(a.seal), a.out / "loop_forever.onnx")
+    onnx.save(slow_to_optimise(a.seal), a.out / "slow_to_optimise.onnx")
     onnx.save(never_finds(a.electrode), a.out / "never_finds.onnx")
     onnx.save(nan_on_parts(a.electrode), a.out / "nan_on_parts.onnx")
     # The always-OK graph with its constants in a side file: a signature of the .onnx would not cover them.

@@ -182,6 +182,18 @@ enum ModelsCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Build a model file's session on the CPU and check its manifest, as a station does in a child
+    /// process before loading a file (killed at model_updates.load_timeout_ms). Prints `vetted <sha256>`
+    /// or `refused <reason>`.
+    Vet {
+        file: PathBuf,
+        /// The ONNX Runtime library (default: as `run` finds it).
+        #[arg(long)]
+        library: Option<PathBuf>,
+        /// Largest file read, in bytes (model_updates.max_model_bytes).
+        #[arg(long, default_value_t = cellgate::model::FilePolicy::default().max_bytes)]
+        max_bytes: u64,
+    },
     /// The model in use, swaps, refusals with their reasons, and the last events.
     Status {
         #[arg(long, default_value = "/etc/cellgate/station.json")]
@@ -315,6 +327,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Models { cmd } => match cmd {
             ModelsCommand::Inspect { file, config } => models::inspect(&file, config.as_deref()),
+            ModelsCommand::Vet { file, library, max_bytes } => models::vet(&file, library.as_deref(), max_bytes),
             ModelsCommand::Status { config } => models::status(&config),
             ModelsCommand::Rollback { config } => models::rollback(&config),
             ModelsCommand::Sign { key, file } => models::sign(&key, &file),
@@ -322,6 +335,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Status { config, json } => status::run(&config, json),
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
+    }
+}
+
+/// This executable, which vets model files for the station it runs (`models vet` in a child process).
+/// Without it a load past its deadline is still refused, but leaves a thread busy until ONNX Runtime
+/// returns.
+fn this_exe() -> Option<PathBuf> {
+    match std::env::current_exe() {
+        Ok(exe) => Some(exe),
+        Err(e) => {
+            log::warn!("cannot find this executable ({e}): model files are not vetted in a child process");
+            None
+        }
     }
 }
 

@@ -2,10 +2,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use cellgate::config::{RuntimeConfig, StationConfig};
+use cellgate::config::{Provider, RuntimeConfig, StationConfig};
 use cellgate::model::integrity;
 use cellgate::model::store::ModelStore;
-use cellgate::model::{FilePolicy, LoadedModel};
+use cellgate::model::{vet, FilePolicy, LoadedModel, ModelError};
 use cellgate::runtime::Runtime;
 use cellgate::station::Station;
 
@@ -60,6 +60,31 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
     let json = serde_json::to_string_pretty(&m.manifest)?;
     println!("{json}");
     contract.map_err(|source| CliError::Model(cellgate::model::ModelError::Manifest { path: file.into(), source }))
+}
+
+/// `models vet`: what a station runs in a child process before it loads a file (and a technician can run
+/// by hand): builds the file's session on the CPU with one thread and checks its manifest against its
+/// graph. Prints `vetted <sha256>` or `refused <reason>` on stdout.
+pub fn vet(file: &Path, library: Option<&Path>, max_bytes: u64) -> Result<(), CliError> {
+    let outcome = (|| -> Result<String, CliError> {
+        let cfg = RuntimeConfig { providers: vec![Provider::Cpu], intra_threads: 1, ..RuntimeConfig::default() };
+        let rt = Runtime::load(&cfg, library)?.with_file_policy(FilePolicy { integrity: None, max_bytes });
+        let m = LoadedModel::open(&rt, file)?;
+        m.manifest
+            .check_contract(m.manifest.task, m.manifest.graph)
+            .map_err(|source| ModelError::Manifest { path: file.into(), source })?;
+        Ok(m.sha256)
+    })();
+    match outcome {
+        Ok(sha) => {
+            println!("{} {sha}", vet::PASSED);
+            Ok(())
+        }
+        Err(e) => {
+            println!("{} {e}", vet::REFUSED);
+            Err(e)
+        }
+    }
 }
 
 pub fn status(config: &Path) -> Result<(), CliError> {

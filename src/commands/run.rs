@@ -14,7 +14,10 @@ pub fn run(config: &Path) -> Result<(), CliError> {
     let stop = Arc::new(AtomicBool::new(false));
     cellgate::signals::install(stop.clone()).map_err(CliError::Signals)?;
     let cfg = StationConfig::load(config)?;
-    let station = match Station::build(cfg, &Overrides { stop: Some(stop.clone()), ..Overrides::default() }) {
+    let station = match Station::build(
+        cfg,
+        &Overrides { stop: Some(stop.clone()), vet_with: super::this_exe(), ..Overrides::default() },
+    ) {
         Ok(s) => s,
         // Stopped while the model loaded: nothing ran, no output was opened; an orderly stop.
         Err(StationError::Load(LoadError::Stopped { path })) => {

@@ -54,7 +54,7 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The file may grow while it is read: never take more than the limit (one byte over tells).
-    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > max {
         return Err(FileError::TooBig { path: path.to_path_buf(), size: bytes.len() as u64, max });
     }

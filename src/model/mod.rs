@@ -7,6 +7,7 @@ mod image_input;
 pub mod integrity;
 pub mod manifest;
 pub mod store;
+pub mod vet;
 pub mod watch;
 
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
 use crate::config::{Provider, RuntimeConfig};
+use crate::model::vet::Vetter;
 use crate::model::FilePolicy;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,7 @@ pub struct Runtime {
     pub library: PathBuf,
     cfg: RuntimeConfig,
     files: FilePolicy,
+    vetter: Option<Vetter>,
 }
 
 static LOADED: OnceLock<Result<(Environment, PathBuf), SetupError>> = OnceLock::new();
@@ -113,9 +115,13 @@ impl Runtime {
             Ok((env, path.clone()))
         });
         match loaded {
-            Ok((env, lib)) => {
-                Ok(Self { env: env.clone(), library: lib.clone(), cfg: cfg.clone(), files: FilePolicy::default() })
-            }
+            Ok((env, lib)) => Ok(Self {
+                env: env.clone(),
+                library: lib.clone(),
+                cfg: cfg.clone(),
+                files: FilePolicy::default(),
+                vetter: None,
+            }),
             Err(e) => Err(RuntimeError::LibraryLoad { path, source: e.clone() }),
         }
     }
@@ -132,6 +138,17 @@ impl Runtime {
 
     pub fn file_policy(&self) -> &FilePolicy {
         &self.files
+    }
+
+    /// Every model file loaded through this runtime is first vetted in a child process running `exe`
+    /// (the station's own executable; see `model::vet`).
+    pub fn with_vetting(mut self, exe: PathBuf) -> Self {
+        self.vetter = Some(Vetter { exe, library: self.library.clone(), max_bytes: self.files.max_bytes });
+        self
+    }
+
+    pub fn vetter(&self) -> Option<&Vetter> {
+        self.vetter.as_ref()
     }
 
     /// Builds a session from the model's bytes (`model` names it in messages) on the first configured

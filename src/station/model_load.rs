@@ -3,7 +3,9 @@
 //! the load, warm-up and self-test run on a disposable thread, every model run of it under run options
 //! that are terminated when the deadline passes or the station stops. Session creation itself cannot be
 //! interrupted: a thread stuck there is abandoned (it exits when the process does), so the caller is
-//! free again either way and a later swap or the shutdown never waits for it.
+//! free again either way and a later swap or the shutdown never waits for it. The station binary
+//! therefore vets every file in a child process first (`model::vet`), killed at the deadline, so such a
+//! thread is only left where no vetting is set up (library users, tests).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +16,9 @@ use crossbeam_channel::RecvTimeoutError;
 use ort::session::RunOptions;
 
 use super::inspector::{Inspector, ModelLoader};
+use crate::inspect::seal::companion;
 use crate::inspect::InspectError;
+use crate::model::vet::{VetError, Vetter};
 use crate::runtime::Runtime;
 
 /// How often a wait looks at the stop flag.
@@ -35,10 +39,48 @@ pub enum LoadError {
     Spawn { path: PathBuf, source: std::io::Error },
     #[error("{path}: the model-load thread failed: it panicked")]
     Panicked { path: PathBuf },
+    #[error(transparent)]
+    Vet(#[from] VetError),
+    #[error("{path}: the file changed between its vetting and its load; waiting for the next write")]
+    NotWhatWasVetted { path: PathBuf },
 }
 
 /// Loads, warms and self-tests `model` as `loader` does, giving up after `limit` or once `stop` is set.
+/// With a vetter, each file is first vetted in a child process (also within `limit`), so a file whose
+/// session creation never ends is refused without leaving a thread busy here.
 pub fn load_within(
+    loader: &ModelLoader,
+    rt: &Runtime,
+    model: &Path,
+    limit: Duration,
+    stop: Option<&AtomicBool>,
+) -> Result<Inspector, LoadError> {
+    let vetted = match rt.vetter() {
+        Some(v) => Some(vet_set(v, model, limit, stop)?),
+        None => None,
+    };
+    let inspector = load_in_process(loader, rt, model, limit, stop)?;
+    if vetted.is_some_and(|sha| sha != inspector.identity().sha256) {
+        return Err(LoadError::NotWhatWasVetted { path: model.to_path_buf() });
+    }
+    Ok(inspector)
+}
+
+/// Vets the model file and its companions; returns the model file's SHA-256. A companion that is merely
+/// broken is left to the loader (which runs on without it, as it always has); one that does not build
+/// in time refuses the set, as its in-process load would.
+fn vet_set(v: &Vetter, model: &Path, limit: Duration, stop: Option<&AtomicBool>) -> Result<String, LoadError> {
+    let sha = v.vet(model, limit, stop)?;
+    for c in ["encoder", "head"].map(|role| companion(model, role)).iter().filter(|c| c.is_file()) {
+        match v.vet(c, limit, stop) {
+            Ok(_) | Err(VetError::Refused { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(sha)
+}
+
+fn load_in_process(
     loader: &ModelLoader,
     rt: &Runtime,
     model: &Path,

@@ -44,13 +44,19 @@ pub struct Overrides {
     pub max_triggers: Option<u64>,
     /// A stop requested while the model loads at start abandons the start (no output is open yet).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Vet every model file in a child process running this executable (the `cellgate` binary, which
+    /// has `models vet`) before loading it: see `model::vet`. The commands set it to themselves.
+    pub vet_with: Option<PathBuf>,
 }
 
 impl Station {
     pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
         // The start loads under the same file rules as every swap: a restart never takes a file a swap
         // would refuse.
-        let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?.with_file_policy(Self::file_policy(&cfg)?);
+        let mut rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?.with_file_policy(Self::file_policy(&cfg)?);
+        if let Some(exe) = &ov.vet_with {
+            rt = rt.with_vetting(exe.clone());
+        }
         // Seal recipes: the config's, plus those a replayed dataset names (its references).
         let mut references: BTreeMap<String, PathBuf> = cfg
             .seal()
