@@ -72,6 +72,9 @@ pub struct StationConfig {
     /// How often the counters are written to `model_updates.state_dir/metrics.json`.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The technician's station page; absent: no port is opened.
+    #[serde(default)]
+    pub http: Option<crate::sinks::http::HttpConfig>,
     /// Exposure bounds a frame must meet before a model judges it.
     #[serde(default)]
     pub plausibility: crate::inspect::plausibility::PlausibilityConfig,
@@ -114,6 +117,9 @@ impl StationConfig {
         self.model_updates.validate(self)?;
         self.records.validate(self)?;
         self.metrics.validate()?;
+        if let Some(h) = &self.http {
+            h.validate().map_err(|e| (format!("http.{}", e.key), e.problem))?;
+        }
         Ok(())
     }
 

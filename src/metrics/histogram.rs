@@ -36,10 +36,16 @@ impl Latencies {
         (!self.0.is_empty()).then(|| self.0.value_at_quantile((pct / 100.0).clamp(0.0, 1.0)) as f64 / 1e6)
     }
 
+    /// The sum of the values, ms (from the histogram: within its 0.1%).
+    pub fn sum_ms(&self) -> f64 {
+        self.0.mean() * self.0.len() as f64 / 1e6
+    }
+
     /// The figures `metrics.json` and `cellgate status` show.
     pub fn summary(&self) -> LatencySummary {
         LatencySummary {
             count: self.len(),
+            sum_ms: self.sum_ms(),
             p50_ms: self.percentile(50.0),
             p99_ms: self.percentile(99.0),
             max_ms: (!self.0.is_empty()).then(|| self.0.max() as f64 / 1e6),
@@ -51,6 +57,9 @@ impl Latencies {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub count: u64,
+    /// The sum of the latencies, ms (Prometheus' summary needs it).
+    #[serde(default)]
+    pub sum_ms: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,

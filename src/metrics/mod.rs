@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod histogram;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -39,11 +40,11 @@ impl Counter {
 }
 
 macro_rules! metrics {
-    ($(#[$m:meta])* $name:ident / $snap:ident { $($(#[$doc:meta])* $field:ident,)* }) => {
+    ($(#[$m:meta])* $name:ident / $snap:ident { $($(#[doc = $doc:literal])* $field:ident,)* }) => {
         $(#[$m])*
         #[derive(Debug, Default)]
         pub struct $name {
-            $($(#[$doc])* pub $field: AtomicU64,)*
+            $($(#[doc = $doc])* pub $field: AtomicU64,)*
             registered: Mutex<BTreeMap<&'static str, Counter>>,
             latency: Mutex<Latencies>,
             /// Alarm and ready as last written.
@@ -69,6 +70,8 @@ macro_rules! metrics {
 
         impl $name {
             const NAMES: &'static [&'static str] = &[$(stringify!($field),)*];
+            /// Each counter's documentation (its doc comment above), for `/metrics`' HELP lines.
+            pub const HELP: &'static [(&'static str, &'static str)] = &[$((stringify!($field), concat!($($doc, )* "")),)*];
 
             pub fn snapshot(&self) -> $snap {
                 let registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);

@@ -59,6 +59,8 @@ pub enum StationError {
     Key(#[source] crate::model::integrity::KeyError),
     #[error("model: {0}")]
     Load(#[from] model_load::LoadError),
+    #[error(transparent)]
+    Http(#[from] crate::sinks::http::HttpError),
     #[error("plausibility.min_reference_similarity: {0}")]
     ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
 }
@@ -90,6 +92,8 @@ pub struct Station {
     pub health: Arc<Health>,
     /// The model judging parts, as the systemd status line names it (changes with each swap).
     pub model_in_use: model_swap::ModelInUse,
+    /// The station page (`http`), served while the station runs.
+    http: Option<crate::sinks::http::HttpPage>,
 }
 
 /// What a finished run reports.
@@ -171,6 +175,12 @@ impl Station {
             }
             None => None,
         };
+        // The page outlives the line by nothing: it stops once the last part is recorded.
+        let page_stop = Arc::new(AtomicBool::new(false));
+        let page_h = match self.http {
+            Some(page) => Some(page.spawn(page_stop.clone())?),
+            None => None,
+        };
         let infer_h = spawn("infer")
             .spawn(move || infer.run(infer_rx))
             .map_err(|source| StationError::Thread { name: "infer", source })?;
@@ -211,6 +221,10 @@ impl Station {
             }
         }
         let summary = rec_h.join().map_err(|_| StationError::Panicked("record".into()));
+        page_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = page_h {
+            let _ = h.join();
+        }
         drop(metrics_done);
         match metrics_h.join() {
             Ok(mut file) => file.write(RunState::Stopped, self.model_in_use.get()),

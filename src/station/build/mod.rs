@@ -4,6 +4,7 @@
 
 mod models;
 mod outputs;
+mod page;
 mod sources;
 mod trigger;
 
@@ -20,7 +21,7 @@ use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
-use crate::metrics::file::{MetricsWriter, Stuck, STUCK_AFTER};
+use crate::metrics::file::MetricsWriter;
 use crate::metrics::StationMetrics;
 use crate::runtime::Runtime;
 use crate::sinks::gpio::GpioOutputs;
@@ -69,6 +70,7 @@ impl Station {
             }
             (c, _) => c,
         };
+        let recipe_references = references.clone();
         let loader = ModelLoader::new(&cfg, references);
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
         let model = cfg.resolve(cfg.inspection.model());
@@ -95,21 +97,27 @@ impl Station {
             .map(|sink| sink.build(&metrics))
             .collect::<Result<Vec<_>, _>>()?;
         let health: Arc<Health> = Arc::default();
-        let probe = health.clone();
         let metrics_file = MetricsWriter::new(
             &cfg.resolve(&cfg.model_updates.state_dir),
             &cfg.name,
             Duration::from_millis(cfg.metrics.period_ms),
             metrics.clone(),
         )
-        .with_stuck_probe(Box::new(move || {
-            probe
-                .stalled(STUCK_AFTER)
-                .map(|(step, age)| Stuck { step: step.name().into(), for_ms: age.as_millis() as u64 })
-        }));
+        .with_stuck_probe(page::stuck_probe(health.clone()));
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
+        let mut sinks = sinks;
+        let http = match &cfg.http {
+            Some(h) => {
+                let view =
+                    page::View { metrics: &metrics, health: &health, model: &model_in_use, recipes: recipe_references };
+                let (page, feed) = page::bind(&cfg, h, view)?;
+                sinks.push(Box::new(feed));
+                Some(page)
+            }
+            None => None,
+        };
         let swap = models::swap_step(
             &cfg,
             loader,
@@ -136,7 +144,13 @@ impl Station {
             metrics,
             health,
             model_in_use,
+            http,
         })
+    }
+
+    /// Where the station page listens (`http.listen`; the port the system chose for `:0`).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().and_then(|h| h.local_addr())
     }
 
     /// Replaces the frame source (a camera backend, or a test's faulty source); the rest of the graph
