@@ -1,0 +1,130 @@
+//! The station page in a real browser (Debian's chromium, headless) while a replay runs: the page's own
+//! JavaScript fills the Live table from the event stream, the NG gallery shows archived pictures, and a
+//! model file broken mid-run shows on the Station page. Screenshots of each page are left in
+//! `target/page-screenshots/` (README's pictures are taken from there).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cellgate::config::StationConfig;
+use cellgate::model::store::ModelStore;
+use cellgate::station::{Overrides, Station};
+use serde_json::json;
+
+/// Chromium, or `None` on a machine set up by hand without it (scripts/setup.sh installs it; CI must
+/// have it).
+fn chromium() -> Option<&'static str> {
+    let found = Command::new("chromium").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found || std::env::var_os("CI").is_none(), "chromium is missing (Debian chromium, scripts/setup.sh)");
+    found.then_some("chromium")
+}
+
+/// The page at `url` as the browser has it once `ready` holds for its DOM (`--dump-dom` after its scripts
+/// ran; tried again until then, as a person would reload), with a screenshot of it when `shot` is given.
+/// Real time, not virtual: the live stream never lets virtual time advance.
+fn browse(browser: &str, url: &str, shot: Option<&Path>, ready: impl Fn(&str) -> bool) -> String {
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--timeout=3000"];
+    let t0 = Instant::now();
+    let dom = loop {
+        let out = Command::new(browser).args(common).arg("--dump-dom").arg(url).output().expect("chromium");
+        assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+        let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        if ready(&dom) {
+            break dom;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{url} never showed what it should: {dom}");
+    };
+    if let Some(png) = shot {
+        let out = Command::new(browser)
+            .args(common)
+            .arg("--window-size=1280,860")
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(url)
+            .output()
+            .expect("chromium");
+        assert!(png.is_file(), "no screenshot of {url}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    dom
+}
+
+/// The text inside the first element with this id.
+fn inside<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {dom}"));
+    let body = &dom[start..];
+    let open = body.find('>').expect("tag") + 1;
+    let close = body.find("</tbody>").or_else(|| body.find("</div>")).or_else(|| body.find("</dl>")).expect("end");
+    &body[open..close.max(open)]
+}
+
+#[test]
+fn the_page_in_a_browser_shows_live_parts_ng_pictures_and_a_refused_model() {
+    let Some(browser) = chromium() else { return };
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("seal_classifier.onnx");
+    std::fs::copy(common::model(), &model).expect("model copy");
+    let cfg = common::write_config(dir.path(), |v| {
+        v["inspection"]["model"] = json!(model);
+        v["source"]["loop"] = json!(true);
+        v["trigger"]["rate_hz"] = json!(10);
+        v["http"] = json!({ "listen": "127.0.0.1:0" });
+    });
+    let station = Station::build(StationConfig::load(&cfg).expect("config"), &Overrides::default()).expect("station");
+    let base = format!("http://{}", station.http_addr().expect("listening"));
+    let shots: PathBuf = common::root().join("target/page-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let stop = Arc::new(AtomicBool::new(false));
+    let results = dir.path().join("results.jsonl");
+    /// Stops the station however the test ends, a failed assertion included (else the scope waits forever).
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    std::thread::scope(|s| {
+        let st = stop.clone();
+        let run = s.spawn(move || station.run(st).expect("run"));
+        let _stop = StopOnDrop(stop.clone());
+        let wait = |what: &str, pred: &dyn Fn() -> bool| {
+            let t0 = Instant::now();
+            while !pred() {
+                assert!(t0.elapsed() < Duration::from_secs(60), "no {what}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        };
+        wait("parts", &|| common::read_jsonl(&results).len() >= 8);
+
+        let rows = |dom: &str| inside(dom, "parts").matches("<tr>").count();
+        let live = browse(browser, &format!("{base}/#live"), Some(&shots.join("live.png")), |d| rows(d) >= 8);
+        for card in ["parts", "OK", "NG", "error", "late", "rejects"] {
+            assert!(inside(&live, "counters").contains(&format!("data-counter=\"{card}\"")), "{card}: {live}");
+        }
+
+        wait("an NG picture", &|| std::fs::read_dir(dir.path().join("ng")).is_ok_and(|mut d| d.next().is_some()));
+        browse(browser, &format!("{base}/#ng"), Some(&shots.join("ng.png")), |d| {
+            inside(d, "gallery").contains("<img src=\"/ng/")
+        });
+        browse(browser, &format!("{base}/#recipes"), Some(&shots.join("recipes.png")), |d| {
+            inside(d, "recipelist").contains("/reference\"")
+        });
+
+        // A technician drops a broken model file: refused, and the Station page says so with the reason.
+        let incoming = dir.path().join(".incoming");
+        std::fs::write(&incoming, b"not an onnx file").expect("write");
+        std::fs::rename(&incoming, &model).expect("rename");
+        let state = dir.path().join("models");
+        wait("the refusal", &|| ModelStore::read_status(&state).is_some_and(|s| s.refusals >= 1));
+        let refused = |d: &str| inside(d, "events").contains("refused");
+        let page = browse(browser, &format!("{base}/"), Some(&shots.join("station.png")), refused);
+        assert!(inside(&page, "events").contains("seal_classifier.onnx"), "{page}");
+        assert!(inside(&page, "facts").contains("on cpu"), "the model in use is named: {page}");
+        drop(_stop);
+        run.join().expect("station thread");
+    });
+}
