@@ -43,14 +43,7 @@ pub enum ConfigError {
     Syntax { file: PathBuf, line: usize, column: usize, problem: String },
 }
 
-/// What a section's check finds wrong: the key path and the problem (made a `ConfigError::Invalid`, with
-/// the file, by `load`).
-type KeyProblem = (String, String);
-
-/// The error a section's check returns for `key`.
-fn bad(key: impl Into<String>, problem: impl Into<String>) -> Result<(), KeyProblem> {
-    Err((key.into(), problem.into()))
-}
+use crate::key_problem::{bad, KeyProblem};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +101,7 @@ impl StationConfig {
         self.source.validate(self)?;
         self.trigger.validate()?;
         self.actuation.validate()?;
-        self.plausibility.validate().map_err(|(key, problem)| (format!("plausibility.{key}"), problem))?;
+        self.plausibility.validate().map_err(|p| p.under("plausibility"))?;
         self.actuation.warn_if_pulse_long();
         self.gpio.validate(&self.trigger, self.inspection.cavities())?;
         self.model_updates.validate(self)?;
