@@ -12,22 +12,19 @@ mod actuation;
 mod gpio;
 mod inspection;
 mod load;
-mod metrics;
-mod model_updates;
 mod records;
-mod runtime;
 mod source;
 #[cfg(test)]
 mod tests;
 mod trigger;
 
+pub use crate::metrics::{MetricsConfig, METRICS_PERIOD_MS};
+pub use crate::model::ModelUpdatesConfig;
+pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
 pub use actuation::ActuationConfig;
 pub use gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
-pub use metrics::{MetricsConfig, METRICS_PERIOD_MS};
-pub use model_updates::ModelUpdatesConfig;
 pub use records::{ArchiveConfig, RecordsConfig};
-pub use runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
 pub use source::{SourceConfig, V4l2Config};
 pub use trigger::{GpioTriggerConfig, LineBias, TriggerConfig, TriggerEdge, RATE_HZ};
 
@@ -96,7 +93,7 @@ impl StationConfig {
         if self.name.trim().is_empty() {
             return bad("name", "must not be empty");
         }
-        self.runtime.validate(self)?;
+        self.runtime.validate(&self.base_dir)?;
         self.inspection.validate(self, model_required)?;
         self.source.validate(self)?;
         self.trigger.validate()?;
@@ -104,7 +101,7 @@ impl StationConfig {
         self.plausibility.validate().map_err(|p| p.under("plausibility"))?;
         self.actuation.warn_if_pulse_long();
         self.gpio.validate(&self.trigger, self.inspection.cavities())?;
-        self.model_updates.validate(self)?;
+        self.model_updates.validate(&self.base_dir)?;
         self.records.validate(self)?;
         self.metrics.validate()?;
         Ok(())
