@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-mod actuation;
-mod gpio;
+mod cross_checks;
 mod inspection;
 mod load;
 mod records;
@@ -21,8 +20,8 @@ mod trigger;
 pub use crate::metrics::{MetricsConfig, METRICS_PERIOD_MS};
 pub use crate::model::ModelUpdatesConfig;
 pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
-pub use actuation::ActuationConfig;
-pub use gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
+pub use crate::sinks::gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
+pub use crate::sinks::reject_scheduler::ActuationConfig;
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
 pub use records::{ArchiveConfig, RecordsConfig};
 pub use source::{SourceConfig, V4l2Config};
@@ -100,7 +99,9 @@ impl StationConfig {
         self.actuation.validate()?;
         self.plausibility.validate().map_err(|p| p.under("plausibility"))?;
         self.actuation.warn_if_pulse_long();
-        self.gpio.validate(&self.trigger, self.inspection.cavities())?;
+        cross_checks::trigger_is_not_an_output(&self.trigger, &self.gpio)?;
+        cross_checks::one_reject_output_per_cavity(&self.gpio, self.inspection.cavities())?;
+        self.gpio.validate()?;
         self.model_updates.validate(&self.base_dir)?;
         self.records.validate(self)?;
         self.metrics.validate()?;

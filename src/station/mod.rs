@@ -23,7 +23,7 @@ use crate::runtime::RuntimeError;
 use crate::sinks::gpio::timeline::LineChange;
 use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use crate::sinks::record::{RecordSink, SinkError};
-use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
+use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler};
 use crate::sources::replay::ReplayError;
 use crate::sources::v4l2::device::CameraError;
 use crate::trigger::Trigger;
@@ -113,15 +113,7 @@ impl Station {
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();
         let cavities = self.cfg.inspection.cavities();
-        let a = &self.cfg.actuation;
-        let timing = Timing {
-            delay: Duration::from_millis(a.delay_ms),
-            pulse: Duration::from_millis(a.pulse_ms),
-            reject_on_fault: a.reject_on_fault,
-            threshold: self.inspector.threshold(),
-            overload_window: a.overload_window as usize,
-            overload_max_share: a.overload_max_share,
-        };
+        let timing = self.cfg.actuation.timing(self.inspector.threshold());
         let metrics = self.metrics.clone();
         // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects). A
         // flat-out run never sheds load: it queues more and refills the queue half at a time.

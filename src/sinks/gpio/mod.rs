@@ -3,12 +3,14 @@
 //! and every change goes into the timeline.
 
 pub mod chardev;
+mod config;
 pub mod sim;
 pub mod timeline;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+pub use config::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
 use timeline::LineChange;
 
 /// An output line by role, as the station drives it.

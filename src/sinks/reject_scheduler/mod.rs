@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use config::ActuationConfig;
+
 use super::gpio::{GpioOutputs, OutputLine};
 use super::results_log::{PartRecord, StageLatency};
 use crate::inspect::decision::Verdict;
@@ -405,6 +407,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     }
 }
 
+mod config;
 mod messages;
 mod outputs;
 mod overload;

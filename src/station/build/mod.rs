@@ -3,7 +3,6 @@
 //! records and the model-swap step. Tests then replace single parts (`with_source`, `wrap_outputs`, ...).
 
 mod models;
-mod outputs;
 mod sources;
 mod trigger;
 
@@ -79,7 +78,7 @@ impl Station {
         );
         let trigger = trigger::open(&cfg, ov)?;
         let epoch = Instant::now();
-        let gpio = outputs::open(&cfg, epoch)?;
+        let gpio = cfg.gpio.build(&cfg.base_dir, epoch)?;
         let metrics: Arc<StationMetrics> = Arc::default();
         let sinks = cfg
             .records
