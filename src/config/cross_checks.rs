@@ -1,9 +1,9 @@
 //! The checks that span sections: each section checks itself (in its component's `config.rs`); these
 //! check one section against another.
 
-use super::TriggerConfig;
 use crate::key_problem::{bad, KeyProblem};
 use crate::sinks::gpio::GpioConfig;
+use crate::trigger::TriggerConfig;
 
 /// The photo-eye's input line is not also one of the outputs on its chip.
 pub(super) fn trigger_is_not_an_output(trigger: &TriggerConfig, gpio: &GpioConfig) -> Result<(), KeyProblem> {

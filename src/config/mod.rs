@@ -15,17 +15,17 @@ mod records;
 mod source;
 #[cfg(test)]
 mod tests;
-mod trigger;
 
 pub use crate::metrics::{MetricsConfig, METRICS_PERIOD_MS};
 pub use crate::model::ModelUpdatesConfig;
 pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
 pub use crate::sinks::gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
 pub use crate::sinks::reject_scheduler::ActuationConfig;
+pub use crate::trigger::photo_eye::{GpioTriggerConfig, LineBias, TriggerEdge};
+pub use crate::trigger::{TriggerConfig, RATE_HZ};
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
 pub use records::{ArchiveConfig, RecordsConfig};
 pub use source::{SourceConfig, V4l2Config};
-pub use trigger::{GpioTriggerConfig, LineBias, TriggerConfig, TriggerEdge, RATE_HZ};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]
