@@ -1,9 +1,35 @@
 //! The checks that span sections: each section checks itself (in its component's `config.rs`); these
 //! check one section against another.
 
+use super::InspectionConfig;
 use crate::key_problem::{bad, KeyProblem};
 use crate::sinks::gpio::GpioConfig;
+use crate::sources::SourceConfig;
 use crate::trigger::TriggerConfig;
+
+/// The source fits the inspection: one imager for a seal station, image pairs for an electrode one.
+pub(super) fn source_fits_inspection(source: &SourceConfig, inspection: &InspectionConfig) -> Result<(), KeyProblem> {
+    match (inspection, source.is_one_imager()) {
+        (InspectionConfig::Seal(_), false) => {
+            bad("source.kind", "a seal station takes one camera: \"replay\" or \"v4l2\"")
+        }
+        (InspectionConfig::Electrode(_), true) => {
+            bad("source.kind", "an electrode station takes image pairs: \"coco\" or \"pair\"")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A V4L2 camera gives one frame per trigger, so the fixture has one cavity.
+pub(super) fn a_camera_has_one_cavity(source: &SourceConfig, cavities: usize) -> Result<(), KeyProblem> {
+    if cavities != 1 && !source.cameras().is_empty() {
+        return bad(
+            "inspection.cavities",
+            format!("{cavities}: a V4L2 camera gives one frame per trigger, so one cavity"),
+        );
+    }
+    Ok(())
+}
 
 /// The photo-eye's input line is not also one of the outputs on its chip.
 pub(super) fn trigger_is_not_an_output(trigger: &TriggerConfig, gpio: &GpioConfig) -> Result<(), KeyProblem> {

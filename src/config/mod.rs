@@ -12,7 +12,6 @@ mod cross_checks;
 mod inspection;
 mod load;
 mod records;
-mod source;
 #[cfg(test)]
 mod tests;
 
@@ -21,11 +20,12 @@ pub use crate::model::ModelUpdatesConfig;
 pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
 pub use crate::sinks::gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
 pub use crate::sinks::reject_scheduler::ActuationConfig;
+pub use crate::sources::v4l2::V4l2Config;
+pub use crate::sources::SourceConfig;
 pub use crate::trigger::photo_eye::{GpioTriggerConfig, LineBias, TriggerEdge};
 pub use crate::trigger::{TriggerConfig, RATE_HZ};
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
 pub use records::{ArchiveConfig, RecordsConfig};
-pub use source::{SourceConfig, V4l2Config};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,9 @@ impl StationConfig {
         }
         self.runtime.validate(&self.base_dir)?;
         self.inspection.validate(self, model_required)?;
-        self.source.validate(self)?;
+        cross_checks::source_fits_inspection(&self.source, &self.inspection)?;
+        self.source.validate(&self.base_dir)?;
+        cross_checks::a_camera_has_one_cavity(&self.source, self.inspection.cavities())?;
         self.trigger.validate()?;
         self.actuation.validate()?;
         self.plausibility.validate().map_err(|p| p.under("plausibility"))?;

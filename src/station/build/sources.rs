@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Overrides;
-use crate::config::{InspectionConfig, SourceConfig, StationConfig};
+use crate::config::{InspectionConfig, StationConfig};
 use crate::sources::pairing::PairedSource;
 use crate::sources::replay::{ReplayError, ReplaySource};
-use crate::sources::v4l2::device::CameraSpec;
-use crate::sources::v4l2::{V4l2Settings, V4l2Source};
-use crate::sources::FrameSource;
+use crate::sources::v4l2::V4l2Source;
+use crate::sources::{FrameSource, SourceConfig};
 use crate::station::pipeline::Imagers;
 use crate::station::StationError;
 
@@ -49,20 +48,7 @@ fn imager(
         SourceConfig::Replay { path, r#loop } => {
             Box::new(replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, references))
         }
-        SourceConfig::V4l2(v) => Box::new(V4l2Source::open(V4l2Settings {
-            camera: CameraSpec {
-                device: v.device.clone(),
-                format: v.format,
-                width: v.width,
-                height: v.height,
-                fps: v.fps,
-                controls: v.controls.clone(),
-            },
-            buffers: v.buffers,
-            timeout: Duration::from_millis(v.timeout_ms),
-            reconnect_min: Duration::from_millis(v.reconnect_min_ms),
-            reconnect_max: Duration::from_millis(v.reconnect_max_ms),
-        })?),
+        SourceConfig::V4l2(v) => Box::new(V4l2Source::open(v)?),
         SourceConfig::Coco { .. } | SourceConfig::Pair { .. } => {
             return Err(StationError::Source(ReplayError::Empty(PathBuf::from("(a pair is not one imager)"))))
         }
