@@ -1,9 +1,12 @@
 //! The checks that span sections: each section checks itself (in its component's `config.rs`); these
 //! check one section against another.
 
+use std::path::Path;
+
 use super::InspectionConfig;
 use crate::key_problem::{bad, KeyProblem};
 use crate::sinks::gpio::GpioConfig;
+use crate::sinks::record::{canonical, RecordsConfig};
 use crate::sources::SourceConfig;
 use crate::trigger::TriggerConfig;
 
@@ -52,4 +55,19 @@ pub(super) fn one_reject_output_per_cavity(gpio: &GpioConfig, cavities: usize) -
         );
     }
     Ok(())
+}
+
+/// The results log and the GPIO timeline each need their own file.
+pub(super) fn results_log_is_not_the_timeline(
+    records: &RecordsConfig,
+    gpio: &GpioConfig,
+    base_dir: &Path,
+) -> Result<(), KeyProblem> {
+    let results = base_dir.join(&records.results);
+    match gpio.timeline() {
+        Some(t) if canonical(&base_dir.join(t)) == canonical(&results) => {
+            bad("records.results", format!("{} is also gpio.timeline: each needs its own file", results.display()))
+        }
+        _ => Ok(()),
+    }
 }

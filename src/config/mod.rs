@@ -11,7 +11,6 @@ use serde::Deserialize;
 mod cross_checks;
 mod inspection;
 mod load;
-mod records;
 #[cfg(test)]
 mod tests;
 
@@ -19,13 +18,13 @@ pub use crate::metrics::{MetricsConfig, METRICS_PERIOD_MS};
 pub use crate::model::ModelUpdatesConfig;
 pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
 pub use crate::sinks::gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
+pub use crate::sinks::record::{ArchiveConfig, RecordsConfig};
 pub use crate::sinks::reject_scheduler::ActuationConfig;
 pub use crate::sources::v4l2::V4l2Config;
 pub use crate::sources::SourceConfig;
 pub use crate::trigger::photo_eye::{GpioTriggerConfig, LineBias, TriggerEdge};
 pub use crate::trigger::{TriggerConfig, RATE_HZ};
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
-pub use records::{ArchiveConfig, RecordsConfig};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +104,8 @@ impl StationConfig {
         cross_checks::one_reject_output_per_cavity(&self.gpio, self.inspection.cavities())?;
         self.gpio.validate()?;
         self.model_updates.validate(&self.base_dir)?;
-        self.records.validate(self)?;
+        self.records.validate(&self.base_dir)?;
+        cross_checks::results_log_is_not_the_timeline(&self.records, &self.gpio, &self.base_dir)?;
         self.metrics.validate()?;
         Ok(())
     }

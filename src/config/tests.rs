@@ -335,22 +335,3 @@ fn the_metrics_period_defaults_to_5_s_and_is_bounded() {
     v["metrics"] = json!({ "period_ms": 100 });
     assert_eq!(parse(&v).expect("the shortest period").metrics.period_ms, 100);
 }
-
-#[test]
-fn the_records_section_asks_for_the_results_log_then_the_archive() {
-    let cfg = parse(&demo()).expect("demo");
-    let a = cfg.records.archive.as_ref().expect("the demo archives NG images");
-    let want = vec![
-        crate::sinks::record::SinkConfig::ResultsLog { path: cfg.resolve(&cfg.records.results) },
-        crate::sinks::record::SinkConfig::NgArchive {
-            dir: cfg.resolve(&a.dir),
-            quota_bytes: a.quota_bytes,
-            min_free_bytes: a.min_free_bytes,
-        },
-    ];
-    assert_eq!(cfg.records.sinks(&cfg), want);
-    let mut v = demo();
-    v["records"].as_object_mut().expect("records").remove("archive");
-    let cfg = parse(&v).expect("no archive");
-    assert_eq!(cfg.records.sinks(&cfg).len(), 1);
-}

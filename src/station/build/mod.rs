@@ -22,8 +22,9 @@ use crate::inspect::reference_similarity::ReferenceCheck;
 use crate::metrics::file::{MetricsWriter, Stuck, STUCK_AFTER};
 use crate::metrics::StationMetrics;
 use crate::runtime::Runtime;
+use crate::sinks::echo::Echo;
 use crate::sinks::gpio::GpioOutputs;
-use crate::sinks::record::{RecordSink, SinkConfig};
+use crate::sinks::record::RecordSink;
 use crate::sources::pairing::PairedSource;
 use crate::sources::FrameSource;
 use crate::trigger::Trigger;
@@ -80,13 +81,10 @@ impl Station {
         let epoch = Instant::now();
         let gpio = cfg.gpio.build(&cfg.base_dir, epoch)?;
         let metrics: Arc<StationMetrics> = Arc::default();
-        let sinks = cfg
-            .records
-            .sinks(&cfg)
-            .into_iter()
-            .chain(ov.echo.then_some(SinkConfig::Echo))
-            .map(|sink| sink.build(&metrics))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut sinks = cfg.records.build(&cfg.base_dir, &metrics)?;
+        if ov.echo {
+            sinks.push(Box::new(Echo::stdout()));
+        }
         let health: Arc<Health> = Arc::default();
         let probe = health.clone();
         let metrics_file = MetricsWriter::new(
