@@ -41,8 +41,9 @@ pub enum StationError {
     Inspect(#[from] InspectError),
     #[error("source: {0}")]
     Source(#[from] ReplayError),
-    #[error("camera {0}")]
-    Camera(#[from] CameraError),
+    /// A camera refused at start, with its config key (`source`, or `source.visible` of a pair).
+    #[error("{key}: camera {source}")]
+    Camera { key: String, source: CameraError },
     #[error("trigger: {0}")]
     Trigger(#[from] crate::trigger::photo_eye::TriggerError),
     #[error("gpio: {0}")]

@@ -78,6 +78,16 @@ mod tests {
     }
 
     #[test]
+    fn a_results_log_that_cannot_be_opened_names_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a-file"), b"x").expect("write");
+        let under_a_file: RecordsConfig = serde_json::from_str(r#"{"results": "a-file/r.jsonl"}"#).expect("records");
+        assert_eq!(under_a_file.validate(dir.path()), Ok(()), "only opening it finds this");
+        let err = under_a_file.build(dir.path(), &Arc::default()).err().expect("a folder that is a file");
+        assert!(err.to_string().starts_with("records.results "), "{err}");
+    }
+
+    #[test]
     fn a_folder_or_a_shared_path_is_refused_by_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let parse = |json: &str| serde_json::from_str::<RecordsConfig>(json).expect("records");

@@ -30,7 +30,7 @@ pub trait RecordSink: Send {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("{path}: {source}")]
+    #[error("records.results {path}: {source}")]
     ResultsLog { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Archive(#[from] crate::sinks::ng_archive::ArchiveError),

@@ -30,25 +30,28 @@ pub(super) fn open(
             Imagers::Single(Box::new(replay(ReplaySource::open(dir, ov.max_triggers.is_some())?, references)))
         }
         (_, None, SourceConfig::Pair { visible, xray, max_skew_ms }) => Imagers::Pair(PairedSource::new(
-            imager(cfg, visible, references)?,
-            imager(cfg, xray, references)?,
+            imager(cfg, visible, "source.visible", references)?,
+            imager(cfg, xray, "source.xray", references)?,
             Duration::from_millis(*max_skew_ms),
         )),
-        (_, None, src) => Imagers::Single(imager(cfg, src, references)?),
+        (_, None, src) => Imagers::Single(imager(cfg, src, "source", references)?),
     })
 }
 
-/// One camera (or a replayed folder) as the config describes it.
+/// One camera (or a replayed folder) as the config describes it under `key`.
 fn imager(
     cfg: &StationConfig,
     src: &SourceConfig,
+    key: &str,
     references: &mut BTreeMap<String, PathBuf>,
 ) -> Result<Box<dyn FrameSource>, StationError> {
     Ok(match src {
         SourceConfig::Replay { path, r#loop } => {
             Box::new(replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, references))
         }
-        SourceConfig::V4l2(v) => Box::new(V4l2Source::open(v)?),
+        SourceConfig::V4l2(v) => {
+            Box::new(V4l2Source::open(v).map_err(|source| StationError::Camera { key: key.into(), source })?)
+        }
         SourceConfig::Coco { .. } | SourceConfig::Pair { .. } => {
             return Err(StationError::Source(ReplayError::Empty(PathBuf::from("(a pair is not one imager)"))))
         }
