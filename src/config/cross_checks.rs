@@ -6,7 +6,7 @@ use std::path::Path;
 use super::InspectionConfig;
 use crate::key_problem::{bad, KeyProblem};
 use crate::sinks::gpio::GpioConfig;
-use crate::sinks::record::{canonical, RecordsConfig};
+use crate::sinks::record::RecordsConfig;
 use crate::sources::SourceConfig;
 use crate::trigger::TriggerConfig;
 
@@ -65,7 +65,7 @@ pub(super) fn results_log_is_not_the_timeline(
 ) -> Result<(), KeyProblem> {
     let results = base_dir.join(&records.results);
     match gpio.timeline() {
-        Some(t) if canonical(&base_dir.join(t)) == canonical(&results) => {
+        Some(t) if records.is_results_log(base_dir, t) => {
             bad("records.results", format!("{} is also gpio.timeline: each needs its own file", results.display()))
         }
         _ => Ok(()),

@@ -1,12 +1,19 @@
 //! The station's one configuration file (`/etc/cellgate/station.json` on a station).
 //!
-//! Every section owns its struct with documented defaults and its checks, in a file named for it; unknown
-//! keys are refused, and every error names the key path and the problem. Relative paths are taken from the
-//! config file's folder, so a config and the files it names can move together.
+//! `StationConfig` is the composition of the components' own config sections: each component owns its
+//! struct with documented defaults and its checks in its folder's `config.rs` (`runtime`, `sources`,
+//! `sources/v4l2`, `trigger`, `trigger/photo_eye`, `sinks/gpio`, `sinks/reject_scheduler` (actuation),
+//! `sinks/record` (records), `sinks/ng_archive`, `model` (model updates), `metrics`,
+//! `inspect/plausibility`). Here: reading the file (`load`), the errors by key path, and the checks that
+//! span sections (`cross_checks`). Unknown keys are refused, and every error names the key path and the
+//! problem. Relative paths are taken from the config file's folder, so a config and the files it names can
+//! move together.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::key_problem::{bad, KeyProblem};
 
 mod cross_checks;
 mod inspection;
@@ -37,8 +44,6 @@ pub enum ConfigError {
     #[error("{file}:{line}:{column}: not valid JSON: {problem}")]
     Syntax { file: PathBuf, line: usize, column: usize, problem: String },
 }
-
-use crate::key_problem::{bad, KeyProblem};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

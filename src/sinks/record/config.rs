@@ -23,7 +23,7 @@ pub struct RecordsConfig {
 }
 
 /// A path with its folder resolved through links, so two spellings of one file compare equal.
-pub fn canonical(p: &Path) -> PathBuf {
+fn canonical(p: &Path) -> PathBuf {
     match (p.parent().and_then(|d| d.canonicalize().ok()), p.file_name()) {
         (Some(dir), Some(name)) => dir.join(name),
         _ => p.to_path_buf(),
@@ -31,6 +31,11 @@ pub fn canonical(p: &Path) -> PathBuf {
 }
 
 impl RecordsConfig {
+    /// Is `path` (from the config, relative to `base_dir`) the results log, however it is spelled?
+    pub fn is_results_log(&self, base_dir: &Path, path: &Path) -> bool {
+        canonical(&base_dir.join(path)) == canonical(&base_dir.join(&self.results))
+    }
+
     /// Checks the section; relative paths are taken from `base_dir` (the config file's folder).
     pub fn validate(&self, base_dir: &Path) -> Result<(), KeyProblem> {
         let results = base_dir.join(&self.results);
@@ -39,8 +44,8 @@ impl RecordsConfig {
         }
         if let Some(arch) = &self.archive {
             arch.validate(base_dir)?;
-            let dir = base_dir.join(&arch.dir);
-            if canonical(&dir) == canonical(&results) {
+            if self.is_results_log(base_dir, &arch.dir) {
+                let dir = base_dir.join(&arch.dir);
                 return bad("records.archive.dir", format!("{} is also records.results", dir.display()));
             }
         }

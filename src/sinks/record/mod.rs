@@ -12,7 +12,7 @@ use std::path::PathBuf;
 mod config;
 
 pub use crate::sinks::reject_scheduler::Settled;
-pub use config::{canonical, ArchiveConfig, RecordsConfig};
+pub use config::{ArchiveConfig, RecordsConfig};
 
 /// Gets every settled part, in the order the parts settle.
 pub trait RecordSink: Send {
