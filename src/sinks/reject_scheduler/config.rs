@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Timing;
 use crate::key_problem::{bad, KeyProblem};
 
 /// Reject timing and fault policy.
@@ -58,6 +57,18 @@ fn default_delay_ms() -> u64 {
 
 fn default_pulse_ms() -> u64 {
     60
+}
+
+/// What the scheduler runs with: the `actuation` section in durations, and the model's NG threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub delay: Duration,
+    pub pulse: Duration,
+    pub reject_on_fault: bool,
+    pub threshold: f32,
+    /// Parts over which the unjudged share is taken, and the share that sets the overload alarm.
+    pub overload_window: usize,
+    pub overload_max_share: f64,
 }
 
 impl ActuationConfig {
