@@ -74,7 +74,7 @@ impl SourceConfig {
             SourceConfig::V4l2(v) => v.validate(key)?,
             SourceConfig::Pair { visible, xray, max_skew_ms } => {
                 for (name, s) in [("visible", visible), ("xray", xray)] {
-                    if matches!(**s, SourceConfig::Pair { .. } | SourceConfig::Coco { .. }) {
+                    if !s.is_one_imager() {
                         return bad(format!("{key}.{name}.kind"), "one imager: \"v4l2\" or \"replay\"");
                     }
                     s.validate_at(base_dir, &format!("{key}.{name}"))?;
