@@ -65,6 +65,7 @@ impl StationConfig {
             key,
             problem,
         })?;
+        cfg.runtime.resolve_paths(base_dir);
         Ok(cfg)
     }
 }

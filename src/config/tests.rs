@@ -335,3 +335,15 @@ fn the_metrics_period_defaults_to_5_s_and_is_bounded() {
     v["metrics"] = json!({ "period_ms": 100 });
     assert_eq!(parse(&v).expect("the shortest period").metrics.period_ms, 100);
 }
+
+#[test]
+fn a_relative_runtime_library_is_the_one_check_config_found() {
+    // check-config looked for it beside the config; the start must load that file, not one relative to
+    // the working directory (`/` under systemd).
+    let mut v = demo();
+    v["runtime"]["library"] = json!("station.json");
+    v["runtime"]["tensorrt"] = json!({ "engine_cache": "trt-cache" });
+    let cfg = parse(&v).expect("a library that is a file beside the config");
+    assert_eq!(cfg.runtime.library, Some(demo_dir().join("station.json")));
+    assert_eq!(cfg.runtime.tensorrt.engine_cache, demo_dir().join("trt-cache"));
+}

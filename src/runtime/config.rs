@@ -106,6 +106,15 @@ impl RuntimeConfig {
         }
         Ok(())
     }
+
+    /// The library and the engine cache as the config means them: relative paths from `base_dir` (the
+    /// config file's folder), not from wherever the station was started (`/` under systemd).
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        if let Some(lib) = &mut self.library {
+            *lib = base_dir.join(&*lib);
+        }
+        self.tensorrt.engine_cache = base_dir.join(&self.tensorrt.engine_cache);
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +143,16 @@ mod tests {
         assert_eq!(key(r#"{"intra_threads": 65}"#), Err("runtime.intra_threads".into()));
         assert_eq!(key(r#"{"library": "no-such-lib.so"}"#), Err("runtime.library".into()));
         assert!(serde_json::from_str::<RuntimeConfig>(r#"{"threads": 2}"#).is_err(), "unknown key taken");
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_configs_folder() {
+        let mut c = parse(r#"{"library": "ort/libonnxruntime.so", "tensorrt": {"engine_cache": "trt"}}"#);
+        c.resolve_paths(Path::new("/etc/cellgate"));
+        assert_eq!(c.library.as_deref(), Some(Path::new("/etc/cellgate/ort/libonnxruntime.so")));
+        assert_eq!(c.tensorrt.engine_cache, Path::new("/etc/cellgate/trt"));
+        let mut absolute = parse(r#"{"library": "/usr/lib/libonnxruntime.so"}"#);
+        absolute.resolve_paths(Path::new("/etc/cellgate"));
+        assert_eq!(absolute.library.as_deref(), Some(Path::new("/usr/lib/libonnxruntime.so")));
     }
 }
