@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::InspectError;
+use crate::key_problem::KeyProblem;
 use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
 use crate::metrics::{MetricsSnapshot, StationMetrics};
 use crate::runtime::RuntimeError;
@@ -26,6 +27,7 @@ use crate::sinks::record::{RecordSink, SinkError};
 use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler};
 use crate::sources::replay::ReplayError;
 use crate::sources::v4l2::device::CameraError;
+use crate::trigger::photo_eye::TriggerError;
 use crate::trigger::Trigger;
 pub use build::Overrides;
 use health::Health;
@@ -45,11 +47,15 @@ pub enum StationError {
     #[error("{key}: camera {source}")]
     Camera { key: String, source: CameraError },
     #[error("trigger: {0}")]
-    Trigger(#[from] crate::trigger::photo_eye::TriggerError),
+    Trigger(TriggerError),
     #[error("gpio: {0}")]
-    Gpio(#[from] GpioError),
+    Gpio(GpioError),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Sink(SinkError),
+    /// A component's config section, given to its `build`, fails its checks (a config changed after
+    /// `StationConfig::load` checked it).
+    #[error("{0}")]
+    Config(KeyProblem),
     #[error("cannot start thread {name}: {source}")]
     Thread { name: &'static str, source: std::io::Error },
     #[error("the {0} thread panicked: station stopped with its outputs safe")]
@@ -62,6 +68,34 @@ pub enum StationError {
     Load(#[from] model_load::LoadError),
     #[error("plausibility.min_reference_similarity: {0}")]
     ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
+}
+
+// A component's config problem is the station's config problem, whichever component found it.
+impl From<GpioError> for StationError {
+    fn from(e: GpioError) -> Self {
+        match e {
+            GpioError::Config(p) => StationError::Config(p),
+            e => StationError::Gpio(e),
+        }
+    }
+}
+
+impl From<TriggerError> for StationError {
+    fn from(e: TriggerError) -> Self {
+        match e {
+            TriggerError::Config(p) => StationError::Config(p),
+            e => StationError::Trigger(e),
+        }
+    }
+}
+
+impl From<SinkError> for StationError {
+    fn from(e: SinkError) -> Self {
+        match e {
+            SinkError::Config(p) => StationError::Config(p),
+            e => StationError::Sink(e),
+        }
+    }
 }
 
 /// Inference queue depth of a flat-out run, in fixture cycles.

@@ -26,9 +26,10 @@ impl TriggerConfig {
         }
     }
 
-    /// Opens the trigger: a free-running one starts at its first `wait`; the photo-eye's line is
-    /// requested now (an error names the chip and the line).
+    /// Checks the section, then opens the trigger: a free-running one starts at its first `wait`; the
+    /// photo-eye's line is requested now (an error names the chip and the line).
     pub fn build(&self) -> Result<Box<dyn Trigger>, TriggerError> {
+        self.validate()?;
         Ok(match self {
             TriggerConfig::FreeRun { rate_hz } => Box::new(FreeRun::new(*rate_hz)),
             TriggerConfig::Gpio(g) => Box::new(PhotoEye::open(g)?),
@@ -61,5 +62,20 @@ mod tests {
         assert!(matches!(err, TriggerError::Chip(_)), "{err}");
         assert!(err.to_string().contains("no-such-gpiochip"), "{err}");
         assert!(parse(r#"{"kind": "free_run", "rate_hz": 20}"#).build().is_ok());
+    }
+
+    #[test]
+    fn build_refuses_a_section_that_fails_its_checks() {
+        // A rate whose period does not fit a Duration would panic in FreeRun::new.
+        for bad in [
+            r#"{"kind": "free_run", "rate_hz": 1e-300}"#,
+            r#"{"kind": "gpio", "chip": "c", "line": 1, "debounce_ms": 5000}"#,
+        ] {
+            match parse(bad).build() {
+                Err(TriggerError::Config(p)) => assert!(p.key.starts_with("trigger."), "{p}"),
+                Err(e) => panic!("{bad}: refused for another reason: {e}"),
+                Ok(_) => panic!("{bad}: opened"),
+            }
+        }
     }
 }

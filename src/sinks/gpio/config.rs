@@ -156,9 +156,10 @@ impl GpioConfig {
         Ok(())
     }
 
-    /// Opens the outputs, with `epoch` as the timeline's time zero; a relative timeline path is taken
-    /// from `base_dir` (the config file's folder).
+    /// Checks the section, then opens the outputs, with `epoch` as the timeline's time zero; a relative
+    /// timeline path is taken from `base_dir` (the config file's folder).
     pub fn build(&self, base_dir: &Path, epoch: Instant) -> Result<Box<dyn GpioOutputs>, GpioError> {
+        self.validate()?;
         let timeline = Timeline::new(epoch, self.timeline().map(|p| base_dir.join(p)).as_deref())?;
         Ok(match self {
             GpioConfig::Sim { reject, alarm, ready, markers, .. } => {
@@ -214,5 +215,15 @@ mod tests {
         let names: Vec<_> = out.timeline().lock().expect("timeline").iter().map(|c| c.line.clone()).collect();
         assert_eq!(names, ["kick"]);
         assert!(dir.path().join("t.jsonl").is_file(), "the timeline path is taken from the config's folder");
+    }
+
+    #[test]
+    fn build_refuses_a_section_that_fails_its_checks() {
+        let twice = parse(r#"{"backend": "sim", "reject": ["x"], "alarm": "x"}"#);
+        match twice.build(Path::new("/"), Instant::now()) {
+            Err(GpioError::Config(p)) => assert_eq!(p.key, "gpio", "{p}"),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("two outputs on one line were opened"),
+        }
     }
 }

@@ -52,9 +52,10 @@ impl RecordsConfig {
         Ok(())
     }
 
-    /// Opens the record sinks, in the order each part is handed to them: the results log first, then the
-    /// NG archive; their counters go to `metrics`.
+    /// Checks the section, then opens the record sinks, in the order each part is handed to them: the
+    /// results log first, then the NG archive; their counters go to `metrics`.
     pub fn build(&self, base_dir: &Path, metrics: &Arc<StationMetrics>) -> Result<Vec<Box<dyn RecordSink>>, SinkError> {
+        self.validate(base_dir)?;
         let path = base_dir.join(&self.results);
         let log = ResultsLog::open(&path, metrics.clone()).map_err(|source| SinkError::ResultsLog { path, source })?;
         let mut sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(log)];
@@ -90,6 +91,17 @@ mod tests {
         assert_eq!(under_a_file.validate(dir.path()), Ok(()), "only opening it finds this");
         let err = under_a_file.build(dir.path(), &Arc::default()).err().expect("a folder that is a file");
         assert!(err.to_string().starts_with("records.results "), "{err}");
+    }
+
+    #[test]
+    fn build_refuses_a_section_that_fails_its_checks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder: RecordsConfig = serde_json::from_str(r#"{"results": "."}"#).expect("records");
+        match folder.build(dir.path(), &Arc::default()) {
+            Err(SinkError::Config(p)) => assert_eq!(p.key, "records.results", "{p}"),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a folder was opened as the results log"),
+        }
     }
 
     #[test]

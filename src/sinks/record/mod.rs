@@ -34,4 +34,7 @@ pub enum SinkError {
     ResultsLog { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Archive(#[from] crate::sinks::ng_archive::ArchiveError),
+    /// The `records` section given to `build` fails its checks.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }

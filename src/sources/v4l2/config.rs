@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::convert::CameraFormat;
+use super::device::CameraError;
+use super::V4l2Source;
 use crate::key_problem::{bad, KeyProblem};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +79,13 @@ impl V4l2Config {
         Duration::from_millis(self.timeout_ms)
     }
 
+    /// Checks the camera named `key` in the config (`source`, or `source.visible` of a pair), then opens it
+    /// (`V4l2Source::open`).
+    pub fn build(&self, key: &str) -> Result<V4l2Source, CameraError> {
+        self.validate(key)?;
+        V4l2Source::open(self)
+    }
+
     /// Checks the camera named `key` in the config (`source`, or `source.visible` of a pair).
     pub fn validate(&self, key: &str) -> Result<(), KeyProblem> {
         if !(1..=16384).contains(&self.width) || !(1..=16384).contains(&self.height) {
@@ -134,5 +143,18 @@ mod tests {
         assert_eq!(key(r#", "reconnect_min_ms": 6000"#), Err("source.xray.reconnect_min_ms".into()));
         let h264 = r#"{"device": "/dev/video0", "format": "H264", "width": 640, "height": 480}"#;
         assert!(serde_json::from_str::<V4l2Config>(h264).is_err(), "unknown format taken");
+    }
+
+    #[test]
+    fn build_refuses_a_camera_that_fails_its_checks_without_opening_it() {
+        let one_buffer = V4l2Config { buffers: 1, ..camera("") };
+        match one_buffer.build("source.visible") {
+            Err(e @ CameraError::Config(_)) => {
+                assert!(!e.retrying_helps());
+                assert!(e.to_string().starts_with("source.visible.buffers: "), "{e}");
+            }
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("a camera with one buffer was opened"),
+        }
     }
 }

@@ -23,6 +23,9 @@ pub enum CameraError {
     Unsupported { device: String, reason: String },
     #[error("{device}: {source}")]
     Controls { device: String, source: ControlError },
+    /// The camera's config section fails its checks: nothing was opened.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }
 
 impl CameraError {
@@ -32,6 +35,7 @@ impl CameraError {
             CameraError::Io { .. } => true,
             CameraError::Unsupported { .. } => false,
             CameraError::Controls { source, .. } => source.retrying_helps(),
+            CameraError::Config(_) => false,
         }
     }
 }

@@ -9,7 +9,7 @@ use super::Overrides;
 use crate::config::{InspectionConfig, StationConfig};
 use crate::sources::pairing::PairedSource;
 use crate::sources::replay::{ReplayError, ReplaySource};
-use crate::sources::v4l2::V4l2Source;
+use crate::sources::v4l2::device::CameraError;
 use crate::sources::{FrameSource, SourceConfig};
 use crate::station::pipeline::Imagers;
 use crate::station::StationError;
@@ -49,9 +49,10 @@ fn imager(
         SourceConfig::Replay { path, r#loop } => {
             Box::new(replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, references))
         }
-        SourceConfig::V4l2(v) => {
-            Box::new(V4l2Source::open(v).map_err(|source| StationError::Camera { key: key.into(), source })?)
-        }
+        SourceConfig::V4l2(v) => Box::new(v.build(key).map_err(|e| match e {
+            CameraError::Config(p) => StationError::Config(p),
+            source => StationError::Camera { key: key.into(), source },
+        })?),
         SourceConfig::Coco { .. } | SourceConfig::Pair { .. } => {
             return Err(StationError::Source(ReplayError::Empty(PathBuf::from("(a pair is not one imager)"))))
         }

@@ -42,6 +42,9 @@ pub enum TriggerError {
     ReaderGone { chip: String, line: u32 },
     #[error("photo-eye {chip} line {line}: no longer held by this station (now: '{consumer}')")]
     Released { chip: String, line: u32, consumer: String },
+    /// The `trigger` section given to `build` fails its checks.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }
 
 /// A requested line and the thread that forwards its edges.
