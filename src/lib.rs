@@ -8,6 +8,7 @@ pub mod config;
 pub mod fuzz_entry;
 pub mod gpio_chip;
 pub mod inspect;
+pub mod key_problem;
 pub mod mailbox;
 pub mod metrics;
 pub mod model;

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cellgate::sinks::ng_archive::encode_png;
 use cellgate::sources::v4l2::convert::CameraFormat;
-use cellgate::sources::v4l2::device::{self, CameraSpec};
-use cellgate::sources::v4l2::{V4l2Settings, V4l2Source};
+use cellgate::sources::v4l2::device;
+use cellgate::sources::v4l2::{V4l2Config, V4l2Source};
 use cellgate::sources::FrameSource;
 
 use super::CliError;
@@ -30,21 +30,14 @@ pub fn capture(a: CaptureArgs) -> Result<(), CliError> {
     }
     let format = CameraFormat::from_fourcc(fourcc)
         .ok_or_else(|| CliError::Usage(format!("--format {}: one of MJPG, YUYV, GREY, Y16, RGB3", a.format)))?;
-    let settings = V4l2Settings {
-        camera: CameraSpec {
-            device: a.device.to_path_buf(),
-            format,
-            width: a.width,
-            height: a.height,
-            fps: a.fps,
-            controls: parse_controls(a.controls)?,
-        },
-        buffers: 4,
-        timeout: Duration::from_secs(3),
-        reconnect_min: Duration::from_millis(200),
-        reconnect_max: Duration::from_secs(1),
+    let camera = V4l2Config {
+        fps: a.fps,
+        controls: parse_controls(a.controls)?,
+        timeout_ms: 3000,
+        reconnect_max_ms: 1000,
+        ..V4l2Config::new(a.device.to_path_buf(), format, a.width, a.height)
     };
-    let mut src = V4l2Source::open(settings)?;
+    let mut src = V4l2Source::open(&camera)?;
     // A frame exposed after the controls were set, not one already queued.
     let frame = src.capture(Instant::now())?;
     let png = encode_png(&frame).map_err(CliError::Encode)?;

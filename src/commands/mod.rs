@@ -284,7 +284,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) => 2,
+            CliError::Config(_) | CliError::Station(StationError::Config(_)) => 2,
             CliError::Runtime(_)
             | CliError::Model(_)
             | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_) | StationError::Load(_)) => 3,
@@ -364,6 +364,12 @@ mod tests {
         let io = || std::io::Error::from_raw_os_error(2);
         assert_eq!(CliError::Config(ConfigError::Read { path: "s.json".into(), source: io() }).exit_code(), 2);
         assert_eq!(CliError::Runtime(RuntimeError::LibraryMissing { tried: String::new() }).exit_code(), 3);
+        // A config section a component's build refuses is a bad config too, whichever component it is.
+        let twice = cellgate::key_problem::KeyProblem::new("gpio", "line 'x' is used twice");
+        let from_outputs = StationError::from(cellgate::sinks::gpio::GpioError::Config(twice));
+        assert!(matches!(from_outputs, StationError::Config(_)), "{from_outputs:?}");
+        assert_eq!(from_outputs.to_string(), "gpio: line 'x' is used twice");
+        assert_eq!(CliError::Station(from_outputs).exit_code(), 2);
         for e in [
             CliError::Usage("--rate 0 is outside 0.001..=1000".into()),
             CliError::Io { path: "k.secret".into(), source: io() },

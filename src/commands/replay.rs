@@ -20,7 +20,7 @@ pub fn run(config: &Path, images: &Path, pace: Pace, quiet: bool) -> Result<(), 
     cellgate::signals::install(stop.clone()).map_err(CliError::Signals)?;
     let cfg = StationConfig::load(config)?;
     if let Some(r) = rate {
-        let range = cellgate::config::RATE_HZ;
+        let range = cellgate::trigger::RATE_HZ;
         if !range.contains(&r) {
             return Err(CliError::Usage(format!("--rate {r} is outside {}..={}", range.start(), range.end())));
         }

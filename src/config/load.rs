@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ChardevConfig, ConfigError, ElectrodeConfig, GpioTriggerConfig, SealConfig, StationConfig, V4l2Config};
+use super::{
+    ChardevConfig, ConfigError, ElectrodeConfig, GpioTriggerConfig, KeyProblem, SealConfig, StationConfig, V4l2Config,
+};
 
 impl StationConfig {
     /// Reads, parses and validates a config file.
@@ -58,11 +60,12 @@ impl StationConfig {
         // Anything after the one JSON value (a second config pasted below, a stray brace) is refused.
         de.end().map_err(|e| syntax(&e))?;
         cfg.base_dir = base_dir.to_path_buf();
-        cfg.validate(model_required).map_err(|(key, problem)| ConfigError::Invalid {
+        cfg.validate(model_required).map_err(|KeyProblem { key, problem }| ConfigError::Invalid {
             file: file.to_path_buf(),
             key,
             problem,
         })?;
+        cfg.runtime.resolve_paths(base_dir);
         Ok(cfg)
     }
 }

@@ -1,35 +1,37 @@
 //! The station's one configuration file (`/etc/cellgate/station.json` on a station).
 //!
-//! Every section owns its struct with documented defaults and its checks, in a file named for it; unknown
-//! keys are refused, and every error names the key path and the problem. Relative paths are taken from the
-//! config file's folder, so a config and the files it names can move together.
+//! `StationConfig` is the composition of the components' own config sections: each component owns its
+//! struct with documented defaults and its checks in its folder's `config.rs` (`runtime`, `sources`,
+//! `sources/v4l2`, `trigger`, `trigger/photo_eye`, `sinks/gpio`, `sinks/reject_scheduler` (actuation),
+//! `sinks/record` (records), `sinks/ng_archive`, `model` (model updates), `metrics`,
+//! `inspect/plausibility`). Here: reading the file (`load`), the errors by key path, and the checks that
+//! span sections (`cross_checks`). Unknown keys are refused, and every error names the key path and the
+//! problem. Relative paths are taken from the config file's folder, so a config and the files it names can
+//! move together.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-mod actuation;
-mod gpio;
+use crate::key_problem::{bad, KeyProblem};
+
+mod cross_checks;
 mod inspection;
 mod load;
-mod metrics;
-mod model_updates;
-mod records;
-mod runtime;
-mod source;
 #[cfg(test)]
 mod tests;
-mod trigger;
 
-pub use actuation::ActuationConfig;
-pub use gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
+pub use crate::metrics::{MetricsConfig, METRICS_PERIOD_MS};
+pub use crate::model::ModelUpdatesConfig;
+pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
+pub use crate::sinks::gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
+pub use crate::sinks::record::{ArchiveConfig, RecordsConfig};
+pub use crate::sinks::reject_scheduler::ActuationConfig;
+pub use crate::sources::v4l2::V4l2Config;
+pub use crate::sources::SourceConfig;
+pub use crate::trigger::photo_eye::{GpioTriggerConfig, LineBias, TriggerEdge};
+pub use crate::trigger::{TriggerConfig, RATE_HZ};
 pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
-pub use metrics::{MetricsConfig, METRICS_PERIOD_MS};
-pub use model_updates::ModelUpdatesConfig;
-pub use records::{ArchiveConfig, RecordsConfig};
-pub use runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
-pub use source::{SourceConfig, V4l2Config};
-pub use trigger::{GpioTriggerConfig, LineBias, TriggerConfig, TriggerEdge, RATE_HZ};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -41,15 +43,6 @@ pub enum ConfigError {
     /// Not JSON, or more than one JSON value: where the text goes wrong.
     #[error("{file}:{line}:{column}: not valid JSON: {problem}")]
     Syntax { file: PathBuf, line: usize, column: usize, problem: String },
-}
-
-/// What a section's check finds wrong: the key path and the problem (made a `ConfigError::Invalid`, with
-/// the file, by `load`).
-type KeyProblem = (String, String);
-
-/// The error a section's check returns for `key`.
-fn bad(key: impl Into<String>, problem: impl Into<String>) -> Result<(), KeyProblem> {
-    Err((key.into(), problem.into()))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,19 +99,24 @@ impl StationConfig {
         if self.name.trim().is_empty() {
             return bad("name", "must not be empty");
         }
-        self.runtime.validate(self)?;
+        self.runtime.validate(&self.base_dir)?;
         self.inspection.validate(self, model_required)?;
-        self.source.validate(self)?;
+        cross_checks::source_fits_inspection(&self.source, &self.inspection)?;
+        self.source.validate(&self.base_dir)?;
+        cross_checks::a_camera_has_one_cavity(&self.source, self.inspection.cavities())?;
         self.trigger.validate()?;
         self.actuation.validate()?;
-        self.plausibility.validate().map_err(|(key, problem)| (format!("plausibility.{key}"), problem))?;
+        self.plausibility.validate().map_err(|p| p.under("plausibility"))?;
         self.actuation.warn_if_pulse_long();
-        self.gpio.validate(&self.trigger, self.inspection.cavities())?;
-        self.model_updates.validate(self)?;
-        self.records.validate(self)?;
+        cross_checks::trigger_is_not_an_output(&self.trigger, &self.gpio)?;
+        cross_checks::one_reject_output_per_cavity(&self.gpio, self.inspection.cavities())?;
+        self.gpio.validate()?;
+        self.model_updates.validate(&self.base_dir)?;
+        self.records.validate(&self.base_dir)?;
+        cross_checks::results_log_is_not_the_timeline(&self.records, &self.gpio, &self.base_dir)?;
         self.metrics.validate()?;
         if let Some(h) = &self.http {
-            h.validate().map_err(|e| (format!("http.{}", e.key), e.problem))?;
+            h.validate().map_err(|p| p.under("http"))?;
         }
         Ok(())
     }

@@ -337,20 +337,13 @@ fn the_metrics_period_defaults_to_5_s_and_is_bounded() {
 }
 
 #[test]
-fn the_records_section_asks_for_the_results_log_then_the_archive() {
-    let cfg = parse(&demo()).expect("demo");
-    let a = cfg.records.archive.as_ref().expect("the demo archives NG images");
-    let want = vec![
-        crate::sinks::record::SinkConfig::ResultsLog { path: cfg.resolve(&cfg.records.results) },
-        crate::sinks::record::SinkConfig::NgArchive {
-            dir: cfg.resolve(&a.dir),
-            quota_bytes: a.quota_bytes,
-            min_free_bytes: a.min_free_bytes,
-        },
-    ];
-    assert_eq!(cfg.records.sinks(&cfg), want);
+fn a_relative_runtime_library_is_the_one_check_config_found() {
+    // check-config looked for it beside the config; the start must load that file, not one relative to
+    // the working directory (`/` under systemd).
     let mut v = demo();
-    v["records"].as_object_mut().expect("records").remove("archive");
-    let cfg = parse(&v).expect("no archive");
-    assert_eq!(cfg.records.sinks(&cfg).len(), 1);
+    v["runtime"]["library"] = json!("station.json");
+    v["runtime"]["tensorrt"] = json!({ "engine_cache": "trt-cache" });
+    let cfg = parse(&v).expect("a library that is a file beside the config");
+    assert_eq!(cfg.runtime.library, Some(demo_dir().join("station.json")));
+    assert_eq!(cfg.runtime.tensorrt.engine_cache, demo_dir().join("trt-cache"));
 }

@@ -3,6 +3,7 @@
 //! readable at any time as one snapshot (`cellgate status` through `metrics.json`, the replay summary,
 //! the bench, systemd's status line). Counters of a component added later are registered by name.
 
+mod config;
 pub mod file;
 pub mod histogram;
 pub mod prometheus;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
+pub use config::{MetricsConfig, METRICS_PERIOD_MS};
 use histogram::{Latencies, LatencySummary};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Loading a model file per the DESIGN contract: session on a provider, manifest from the metadata,
 //! manifest checked against the graph and the task. A model that fails any check is refused with the reason.
 
+mod config;
 pub mod external_data;
 pub mod file;
 mod image_input;
@@ -16,8 +17,8 @@ use ort::session::Session;
 use ort::value::ValueType;
 use sha2::{Digest, Sha256};
 
-use crate::config::Provider;
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{Provider, Runtime, RuntimeError};
+pub use config::ModelUpdatesConfig;
 pub use manifest::{GraphRole, Manifest, ManifestError, Task};
 use manifest::{GraphTensor, METADATA_KEY};
 

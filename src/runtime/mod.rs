@@ -7,12 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+mod config;
+
+pub use config::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
 use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ort::ep::{self, ExecutionProvider};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
-use crate::config::{Provider, RuntimeConfig};
 use crate::model::vet::Vetter;
 use crate::model::FilePolicy;
 

@@ -1,11 +1,13 @@
 //! Where frames come from. Every source delivers `Frame`s through the same trait, so the demo, the tests
 //! and the station share one path; only the source differs.
 
+mod config;
 pub mod image_file;
 pub mod pairing;
 pub mod replay;
 pub mod v4l2;
 
+pub use config::SourceConfig;
 use std::sync::Arc;
 use std::time::Instant;
 

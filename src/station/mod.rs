@@ -17,15 +17,17 @@ use std::time::{Duration, Instant};
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::InspectError;
+use crate::key_problem::KeyProblem;
 use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
 use crate::metrics::{MetricsSnapshot, StationMetrics};
 use crate::runtime::RuntimeError;
 use crate::sinks::gpio::timeline::LineChange;
 use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use crate::sinks::record::{RecordSink, SinkError};
-use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
+use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler};
 use crate::sources::replay::ReplayError;
 use crate::sources::v4l2::device::CameraError;
+use crate::trigger::photo_eye::TriggerError;
 use crate::trigger::Trigger;
 pub use build::Overrides;
 use health::Health;
@@ -41,14 +43,19 @@ pub enum StationError {
     Inspect(#[from] InspectError),
     #[error("source: {0}")]
     Source(#[from] ReplayError),
-    #[error("camera {0}")]
-    Camera(#[from] CameraError),
+    /// A camera refused at start, with its config key (`source`, or `source.visible` of a pair).
+    #[error("{key}: camera {source}")]
+    Camera { key: String, source: CameraError },
     #[error("trigger: {0}")]
-    Trigger(#[from] crate::trigger::photo_eye::TriggerError),
+    Trigger(TriggerError),
     #[error("gpio: {0}")]
-    Gpio(#[from] GpioError),
+    Gpio(GpioError),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Sink(SinkError),
+    /// A component's config section, given to its `build`, fails its checks (a config changed after
+    /// `StationConfig::load` checked it).
+    #[error("{0}")]
+    Config(KeyProblem),
     #[error("cannot start thread {name}: {source}")]
     Thread { name: &'static str, source: std::io::Error },
     #[error("the {0} thread panicked: station stopped with its outputs safe")]
@@ -63,6 +70,34 @@ pub enum StationError {
     Http(#[from] crate::sinks::http::HttpError),
     #[error("plausibility.min_reference_similarity: {0}")]
     ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
+}
+
+// A component's config problem is the station's config problem, whichever component found it.
+impl From<GpioError> for StationError {
+    fn from(e: GpioError) -> Self {
+        match e {
+            GpioError::Config(p) => StationError::Config(p),
+            e => StationError::Gpio(e),
+        }
+    }
+}
+
+impl From<TriggerError> for StationError {
+    fn from(e: TriggerError) -> Self {
+        match e {
+            TriggerError::Config(p) => StationError::Config(p),
+            e => StationError::Trigger(e),
+        }
+    }
+}
+
+impl From<SinkError> for StationError {
+    fn from(e: SinkError) -> Self {
+        match e {
+            SinkError::Config(p) => StationError::Config(p),
+            e => StationError::Sink(e),
+        }
+    }
 }
 
 /// Inference queue depth of a flat-out run, in fixture cycles.
@@ -117,15 +152,7 @@ impl Station {
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();
         let cavities = self.cfg.inspection.cavities();
-        let a = &self.cfg.actuation;
-        let timing = Timing {
-            delay: Duration::from_millis(a.delay_ms),
-            pulse: Duration::from_millis(a.pulse_ms),
-            reject_on_fault: a.reject_on_fault,
-            threshold: self.inspector.threshold(),
-            overload_window: a.overload_window as usize,
-            overload_max_share: a.overload_max_share,
-        };
+        let timing = self.cfg.actuation.timing(self.inspector.threshold());
         let metrics = self.metrics.clone();
         // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects). A
         // flat-out run never sheds load: it queues more and refills the queue half at a time.

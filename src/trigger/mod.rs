@@ -1,6 +1,12 @@
-//! What starts an inspection: free-running at a rate, or the photo-eye on a GPIO input (`photo_eye`).
+//! What starts an inspection: free-running at a rate (`free_run`), or the photo-eye on a GPIO input
+//! (`photo_eye`); `config` is the `trigger` section that chooses one.
 
+mod config;
+pub mod free_run;
 pub mod photo_eye;
+
+pub use config::TriggerConfig;
+pub use free_run::{FreeRun, RATE_HZ};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -28,18 +34,6 @@ pub trait Trigger: Send {
     fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent;
 }
 
-/// Triggers at a fixed rate, on a schedule that does not drift with processing time.
-pub struct FreeRun {
-    period: Duration,
-    next: Option<Instant>,
-}
-
-impl FreeRun {
-    pub fn new(rate_hz: f64) -> Self {
-        Self { period: Duration::from_secs_f64(1.0 / rate_hz), next: None }
-    }
-}
-
 /// Sleeps until `t` in short slices so a stop request is seen within ~20 ms.
 pub fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
     loop {
@@ -51,21 +45,5 @@ pub fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
             return true;
         }
         std::thread::sleep((t - now).min(Duration::from_millis(20)));
-    }
-}
-
-impl Trigger for FreeRun {
-    fn wait(&mut self, stop: &AtomicBool) -> TriggerEvent {
-        let now = Instant::now();
-        let mut t = self.next.unwrap_or(now);
-        if t + self.period < now {
-            // Fell behind by more than a period (stalled): restart the schedule, do not burst.
-            t = now;
-        }
-        if !sleep_until(t, stop) {
-            return TriggerEvent::Stopped;
-        }
-        self.next = Some(t + self.period);
-        TriggerEvent::Part(t)
     }
 }

@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::key_problem::KeyProblem;
+
 /// The `plausibility` config section: bounds per imager and when implausible frames set the alarm.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,16 +41,16 @@ impl Default for PlausibilityConfig {
 }
 
 impl PlausibilityConfig {
-    /// The first setting that cannot be met, as (key below the section, problem).
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    /// The first setting that cannot be met, keyed below the section.
+    pub fn validate(&self) -> Result<(), KeyProblem> {
         for (imager, bounds) in [("camera", &self.camera), ("xray", &self.xray)] {
-            bounds.validate().map_err(|(key, problem)| (format!("{imager}.{key}"), problem))?;
+            bounds.validate().map_err(|(key, problem)| KeyProblem::new(format!("{imager}.{key}"), problem))?;
         }
         if !(1..=1000).contains(&self.alarm_after) {
-            return Err(("alarm_after".into(), format!("{} is outside 1..1000 frames", self.alarm_after)));
+            return Err(KeyProblem::new("alarm_after", format!("{} is outside 1..1000 frames", self.alarm_after)));
         }
         if let Some(m) = self.min_reference_similarity.filter(|m| !(-1.0..=1.0).contains(m)) {
-            return Err(("min_reference_similarity".into(), format!("{m} is outside -1..1 (null: off)")));
+            return Err(KeyProblem::new("min_reference_similarity", format!("{m} is outside -1..1 (null: off)")));
         }
         Ok(())
     }

@@ -5,19 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use gpiod::{Active, Drive, Lines, Options, Output};
+use gpiod::{Active, Lines, Options, Output};
 
 use super::timeline::{LineChange, Timeline};
-use super::{GpioError, GpioOutputs, OutputLine, OutputNames};
-use crate::gpio_chip::{LineRef, OpenChip};
-
-/// One output as configured.
-#[derive(Debug, Clone)]
-pub struct OutputSpec {
-    pub line: LineRef,
-    pub active_low: bool,
-    pub drive: Drive,
-}
+use super::{ChardevConfig, GpioError, GpioOutputs, OutputLine, OutputNames};
+use crate::gpio_chip::OpenChip;
 
 struct Held {
     label: String,
@@ -35,16 +27,16 @@ pub struct ChardevGpio {
 impl ChardevGpio {
     /// Requests every output (rejects, alarm, ready in `OutputNames` order). A line that is missing or
     /// held by another consumer is an error naming the chip and the line; nothing is left requested.
-    pub fn open(chip: &str, specs: &[OutputSpec], names: OutputNames, timeline: Timeline) -> Result<Self, GpioError> {
-        let chip = OpenChip::open(chip)?;
-        let mut held = Vec::with_capacity(specs.len());
-        for (i, spec) in specs.iter().enumerate() {
+    pub fn open(cfg: &ChardevConfig, names: OutputNames, timeline: Timeline) -> Result<Self, GpioError> {
+        let chip = OpenChip::open(&cfg.chip)?;
+        let mut held = Vec::with_capacity(names.count());
+        for (i, spec) in cfg.lines().enumerate() {
             let offset = chip.offset(&spec.line)?;
             chip.check_free(offset, &spec.line)?;
             let opts = Options::output([offset])
                 .consumer(format!("cellgate-{}", names.name(i)))
                 .active(if spec.active_low { Active::Low } else { Active::High })
-                .drive(spec.drive)
+                .drive(spec.drive.drive())
                 .values([false]);
             let lines = chip.chip.request_lines(opts).map_err(|e| chip.request_error(offset, &spec.line, e))?;
             held.push(Held { label: format!("{} (line {offset})", names.name(i)), lines, active: false });

@@ -3,12 +3,14 @@
 //! and every change goes into the timeline.
 
 pub mod chardev;
+mod config;
 pub mod sim;
 pub mod timeline;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+pub use config::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
 use timeline::LineChange;
 
 /// An output line by role, as the station drives it.
@@ -43,6 +45,9 @@ pub enum GpioError {
     Timeline { path: std::path::PathBuf, source: std::io::Error },
     #[error(transparent)]
     Chip(#[from] crate::gpio_chip::ChipError),
+    /// The `gpio` section given to `build` fails its checks.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }
 
 /// The station's outputs by role, in one order: rejects, alarm, ready when there is one, markers.

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use crate::key_problem::KeyProblem;
+
 /// Parts the Live page keeps (and sends to a page that opens), at most.
 pub const LIVE_PARTS: std::ops::RangeInclusive<usize> = 1..=10_000;
 /// Live streams served at once, at most.
@@ -31,19 +33,11 @@ fn default_max_streams() -> usize {
     8
 }
 
-/// A key of `http` and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("http.{key}: {problem}")]
-pub struct HttpConfigError {
-    pub key: &'static str,
-    pub problem: String,
-}
-
 impl HttpConfig {
-    pub fn validate(&self) -> Result<(), HttpConfigError> {
+    /// Its bounds; the key is inside the section (`max_streams`).
+    pub fn validate(&self) -> Result<(), KeyProblem> {
         let out = |key, v: usize, r: &std::ops::RangeInclusive<usize>| {
-            (!r.contains(&v))
-                .then(|| HttpConfigError { key, problem: format!("{v} is outside {}..={}", r.start(), r.end()) })
+            (!r.contains(&v)).then(|| KeyProblem::new(key, format!("{v} is outside {}..={}", r.start(), r.end())))
         };
         match out("live_parts", self.live_parts, &LIVE_PARTS).or(out("max_streams", self.max_streams, &STREAMS)) {
             Some(e) => Err(e),
@@ -62,7 +56,7 @@ mod tests {
         assert_eq!((c.live_parts, c.max_streams), (200, 8));
         assert_eq!(c.validate(), Ok(()));
         let c = HttpConfig { max_streams: 0, ..c };
-        assert_eq!(c.validate().map_err(|e| e.to_string()), Err("http.max_streams: 0 is outside 1..=64".into()));
+        assert_eq!(c.validate().map_err(|e| e.under("http").to_string()), Err("http.max_streams: 0 is outside 1..=64".into()));
         assert!(serde_json::from_str::<HttpConfig>(r#"{"listen": "127.0.0.1:0", "port": 1}"#).is_err());
         assert!(serde_json::from_str::<HttpConfig>(r#"{"listen": "localhost"}"#).is_err());
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use config::{HttpConfig, HttpConfigError};
+pub use config::HttpConfig;
 pub use live::{Live, LiveFeed};
 
 use crate::metrics::file::Stuck;

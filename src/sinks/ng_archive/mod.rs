@@ -16,7 +16,10 @@ use image::{ExtendedColorType, ImageEncoder};
 use crate::metrics::StationMetrics;
 use crate::sources::{Frame, PixelFormat};
 
+mod config;
 mod sink;
+
+pub use config::ArchiveConfig;
 
 /// A frame as PNG bytes, in its own pixel format (16-bit grey stays 16-bit).
 pub fn encode_png(frame: &Frame) -> image::ImageResult<Vec<u8>> {

@@ -4,14 +4,15 @@
 //!
 //! A sink owns its faults: it counts and logs them itself (in the metrics registry, live) and goes on, so
 //! one sink's failure (a full disk under the results log, a closed stdout) never costs another sink a
-//! record. A new sink is a folder in `src/sinks/` with its `impl RecordSink`, plus a `SinkConfig` variant
-//! and its arm in `SinkConfig::build`; `station/` does not change.
+//! record. A new sink is a folder in `src/sinks/` with its `impl RecordSink`, plus its key in
+//! `RecordsConfig` and its line in `RecordsConfig::build`; `station/` does not change.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::metrics::StationMetrics;
+mod config;
+
 pub use crate::sinks::reject_scheduler::Settled;
+pub use config::{ArchiveConfig, RecordsConfig};
 
 /// Gets every settled part, in the order the parts settle.
 pub trait RecordSink: Send {
@@ -27,38 +28,13 @@ pub trait RecordSink: Send {
     fn close(&mut self) {}
 }
 
-/// A record sink as the config asks for it (paths already resolved against the config's folder).
-#[derive(Debug, Clone, PartialEq)]
-pub enum SinkConfig {
-    /// `records.results`: one JSON line per part.
-    ResultsLog { path: PathBuf },
-    /// `records.archive`: NG images under a byte quota and a free-space floor.
-    NgArchive { dir: PathBuf, quota_bytes: u64, min_free_bytes: u64 },
-    /// One line per part on stdout (`cellgate replay` without `--quiet`).
-    Echo,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("{path}: {source}")]
+    #[error("records.results {path}: {source}")]
     ResultsLog { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Archive(#[from] crate::sinks::ng_archive::ArchiveError),
-}
-
-impl SinkConfig {
-    /// Opens the sink, checked before the first part; its counters go to `metrics`.
-    pub fn build(&self, metrics: &Arc<StationMetrics>) -> Result<Box<dyn RecordSink>, SinkError> {
-        use crate::sinks::{echo::Echo, ng_archive::NgArchive, results_log::ResultsLog};
-        Ok(match self {
-            SinkConfig::ResultsLog { path } => Box::new(
-                ResultsLog::open(path, metrics.clone())
-                    .map_err(|source| SinkError::ResultsLog { path: path.clone(), source })?,
-            ),
-            SinkConfig::NgArchive { dir, quota_bytes, min_free_bytes } => {
-                Box::new(NgArchive::open(dir, *quota_bytes, *min_free_bytes, metrics.clone())?)
-            }
-            SinkConfig::Echo => Box::new(Echo::stdout()),
-        })
-    }
+    /// The `records` section given to `build` fails its checks.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }

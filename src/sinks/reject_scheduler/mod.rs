@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use config::{ActuationConfig, Timing};
+
 use super::gpio::{GpioOutputs, OutputLine};
 use super::results_log::{PartRecord, StageLatency};
 use crate::inspect::decision::Verdict;
@@ -30,17 +32,6 @@ const RECORD_SLACK: Duration = Duration::from_millis(50);
 const END_RETRY: Duration = Duration::from_millis(10);
 /// How soon alarm and ready are written again after a write of either failed.
 const STATUS_RETRY: Duration = Duration::from_millis(100);
-
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub delay: Duration,
-    pub pulse: Duration,
-    pub reject_on_fault: bool,
-    pub threshold: f32,
-    /// Parts over which the unjudged share is taken, and the share that sets the overload alarm.
-    pub overload_window: usize,
-    pub overload_max_share: f64,
-}
 
 struct Pending {
     ticket: PartTicket,
@@ -405,6 +396,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     }
 }
 
+mod config;
 mod messages;
 mod outputs;
 mod overload;

@@ -1,6 +1,6 @@
 use super::*;
-use crate::config::Provider;
 use crate::inspect::seal::ModelIdentity;
+use crate::runtime::Provider;
 use crate::sinks::gpio::sim::SimGpio;
 use crate::sinks::gpio::timeline::{LineChange, Timeline};
 use crate::sinks::gpio::OutputNames;

@@ -11,19 +11,7 @@ use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
 use super::convert::CameraFormat;
-
-/// What the config asks of a camera.
-#[derive(Debug, Clone)]
-pub struct CameraSpec {
-    pub device: PathBuf,
-    pub format: CameraFormat,
-    pub width: u32,
-    pub height: u32,
-    /// Frames per second; `None` keeps the device's rate.
-    pub fps: Option<u32>,
-    /// Controls by normalised name (`exposure_time_absolute`), set at every (re)open.
-    pub controls: BTreeMap<String, i64>,
-}
+use super::V4l2Config;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
@@ -35,6 +23,9 @@ pub enum CameraError {
     Unsupported { device: String, reason: String },
     #[error("{device}: {source}")]
     Controls { device: String, source: ControlError },
+    /// The camera's config section fails its checks: nothing was opened.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }
 
 impl CameraError {
@@ -44,6 +35,7 @@ impl CameraError {
             CameraError::Io { .. } => true,
             CameraError::Unsupported { .. } => false,
             CameraError::Controls { source, .. } => source.retrying_helps(),
+            CameraError::Config(_) => false,
         }
     }
 }
@@ -98,7 +90,8 @@ fn fourcc_str(f: FourCC) -> String {
     String::from_utf8_lossy(&f.repr).trim_end().to_string()
 }
 
-pub fn open(spec: &CameraSpec) -> Result<Opened, CameraError> {
+/// Opens the camera as the config asks (format, size, rate when given, controls).
+pub fn open(spec: &V4l2Config) -> Result<Opened, CameraError> {
     let name = spec.device.display().to_string();
     let io = |what, source| CameraError::Io { device: name.clone(), what, source };
     let unsupported = |reason: String| CameraError::Unsupported { device: name.clone(), reason };
@@ -367,14 +360,7 @@ mod tests {
 
     #[test]
     fn a_missing_device_is_worth_retrying() {
-        let spec = CameraSpec {
-            device: "/dev/no-such-video".into(),
-            format: CameraFormat::Yuyv,
-            width: 640,
-            height: 480,
-            fps: None,
-            controls: BTreeMap::new(),
-        };
+        let spec = V4l2Config::new("/dev/no-such-video".into(), CameraFormat::Yuyv, 640, 480);
         let e = open(&spec).err().unwrap();
         assert!(matches!(e, CameraError::Io { .. }), "{e}");
         assert!(e.to_string().contains("/dev/no-such-video: open"), "{e}");

@@ -5,6 +5,7 @@
 //! disappears, the source reports it (the station raises the alarm and rejects), closes the device, and
 //! reopens it with backoff until it is back.
 
+mod config;
 pub mod convert;
 pub mod device;
 
@@ -19,21 +20,12 @@ use v4l::io::traits::CaptureStream;
 
 use super::{FaultNotifier, Frame, FrameInfo, FrameSource, SourceError};
 use crate::clock::monotonic_to_instant;
+pub use config::V4l2Config;
 use convert::{convert, CameraFormat};
-use device::{CameraError, CameraSpec, Opened};
+use device::{CameraError, Opened};
 
 /// Frames kept for late-handled triggers (at 30 fps, a quarter of a second).
 const RING: usize = 8;
-
-#[derive(Debug, Clone)]
-pub struct V4l2Settings {
-    pub camera: CameraSpec,
-    pub buffers: u32,
-    /// A trigger with no frame after it within this time fails (camera stalled).
-    pub timeout: Duration,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
-}
 
 struct RawFrame {
     data: Vec<u8>,
@@ -76,7 +68,7 @@ impl Shared {
 
 pub struct V4l2Source {
     shared: Arc<Shared>,
-    settings: V4l2Settings,
+    cfg: V4l2Config,
     describe: String,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -85,8 +77,8 @@ impl V4l2Source {
     /// Opens the camera and starts streaming. A camera that cannot do the configured format, size, rate
     /// or controls is an error now; one that is absent starts the station with the camera lost (alarm
     /// on, parts rejected) until it appears.
-    pub fn open(settings: V4l2Settings) -> Result<Self, CameraError> {
-        let first = match device::open(&settings.camera) {
+    pub fn open(cfg: &V4l2Config) -> Result<Self, CameraError> {
+        let first = match device::open(cfg) {
             Ok(o) => Some(o),
             Err(e) if !e.retrying_helps() => return Err(e),
             Err(e) => {
@@ -97,7 +89,7 @@ impl V4l2Source {
         let describe = first
             .as_ref()
             .map(|o| o.summary.clone())
-            .unwrap_or_else(|| format!("{} (not there yet)", settings.camera.device.display()));
+            .unwrap_or_else(|| format!("{} (not there yet)", cfg.device.display()));
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             fresh: Condvar::new(),
@@ -108,16 +100,12 @@ impl V4l2Source {
             shared.lock().lost = Some("camera not found at start".into());
         }
         let reader = {
-            let (shared, s) = (shared.clone(), settings.clone());
+            let (shared, s) = (shared.clone(), cfg.clone());
             std::thread::Builder::new().name("camera".into()).spawn(move || read_loop(&shared, &s, first)).map_err(
-                |source| CameraError::Io {
-                    device: settings.camera.device.display().to_string(),
-                    what: "reader thread",
-                    source,
-                },
+                |source| CameraError::Io { device: cfg.device.display().to_string(), what: "reader thread", source },
             )?
         };
-        Ok(Self { shared, settings, describe, reader: Some(reader) })
+        Ok(Self { shared, cfg: cfg.clone(), describe, reader: Some(reader) })
     }
 }
 
@@ -136,7 +124,7 @@ impl FrameSource for V4l2Source {
     }
 
     fn capture(&mut self, after: Instant) -> Result<Frame, SourceError> {
-        let deadline = Instant::now() + self.settings.timeout;
+        let deadline = Instant::now() + self.cfg.timeout();
         let mut st = self.shared.lock();
         let raw = loop {
             if let Some(f) = first_exposed_after(&st.ring, after) {
@@ -149,7 +137,7 @@ impl FrameSource for V4l2Source {
             if now >= deadline {
                 return Err(SourceError::Unavailable(format!(
                     "no frame exposed after the trigger within {} ms",
-                    self.settings.timeout.as_millis()
+                    self.cfg.timeout().as_millis()
                 )));
             }
             st =
@@ -193,13 +181,15 @@ fn first_exposed_after(ring: &VecDeque<Arc<RawFrame>>, after: Instant) -> Option
 
 /// The reader thread: stream while the camera works; when it fails, report once, close, and reopen with
 /// backoff (doubling from `reconnect_min` to `reconnect_max`).
-fn read_loop(shared: &Shared, s: &V4l2Settings, mut opened: Option<Opened>) {
-    let mut backoff = s.reconnect_min;
+fn read_loop(shared: &Shared, s: &V4l2Config, mut opened: Option<Opened>) {
+    let (reconnect_min, reconnect_max) =
+        (Duration::from_millis(s.reconnect_min_ms), Duration::from_millis(s.reconnect_max_ms));
+    let mut backoff = reconnect_min;
     let mut failures = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
         let cam = match opened.take() {
             Some(o) => o,
-            None => match device::open(&s.camera) {
+            None => match device::open(s) {
                 Ok(o) => o,
                 Err(e) => {
                     failures += 1;
@@ -207,7 +197,7 @@ fn read_loop(shared: &Shared, s: &V4l2Settings, mut opened: Option<Opened>) {
                     log::debug!("camera reopen attempt {failures}: {e}");
                     shared.lock().lost.get_or_insert_with(|| e.to_string());
                     sleep_unless_stopped(shared, backoff);
-                    backoff = (backoff * 2).min(s.reconnect_max);
+                    backoff = (backoff * 2).min(reconnect_max);
                     continue;
                 }
             },
@@ -218,7 +208,7 @@ fn read_loop(shared: &Shared, s: &V4l2Settings, mut opened: Option<Opened>) {
         if let Some(e) = error {
             let mut st = shared.lock();
             if st.lost.is_none() {
-                log::error!("camera {}: {e}; closing it and reopening", s.camera.device.display());
+                log::error!("camera {}: {e}; closing it and reopening", s.device.display());
                 shared.tell(Some(&e));
                 st.lost = Some(e);
             }
@@ -226,7 +216,7 @@ fn read_loop(shared: &Shared, s: &V4l2Settings, mut opened: Option<Opened>) {
             drop(st);
             shared.fresh.notify_all();
             failures = 0;
-            backoff = s.reconnect_min;
+            backoff = reconnect_min;
             sleep_unless_stopped(shared, backoff);
         }
     }
@@ -236,7 +226,7 @@ fn read_loop(shared: &Shared, s: &V4l2Settings, mut opened: Option<Opened>) {
 const POLLIN: i16 = 0x0001;
 
 /// Streams until stopped (`None`) or the camera fails (`Some(reason)`).
-fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
+fn stream(shared: &Shared, s: &V4l2Config, cam: &Opened) -> Option<String> {
     let mut stream = match Stream::with_buffers(&cam.device, Type::VideoCapture, s.buffers) {
         Ok(st) => st,
         Err(e) => return Some(format!("buffers: {e}")),
@@ -247,7 +237,7 @@ fn stream(shared: &Shared, s: &V4l2Settings, cam: &Opened) -> Option<String> {
     // itself (short polls, so a stop request is seen), and calls `next()` only once a frame is ready.
     // The stream's own timeout only bounds the first frame after STREAMON.
     let handle = cam.device.handle();
-    let stall_limit = s.timeout.max(Duration::from_millis(500));
+    let stall_limit = s.timeout().max(Duration::from_millis(500));
     stream.set_timeout(stall_limit);
     let mut streaming = false;
     let mut last_seq: Option<u32> = None;

@@ -3,7 +3,6 @@
 //! records and the model-swap step. Tests then replace single parts (`with_source`, `wrap_outputs`, ...).
 
 mod models;
-mod outputs;
 mod page;
 mod sources;
 mod trigger;
@@ -24,8 +23,9 @@ use crate::inspect::reference_similarity::ReferenceCheck;
 use crate::metrics::file::MetricsWriter;
 use crate::metrics::StationMetrics;
 use crate::runtime::Runtime;
+use crate::sinks::echo::Echo;
 use crate::sinks::gpio::GpioOutputs;
-use crate::sinks::record::{RecordSink, SinkConfig};
+use crate::sinks::record::RecordSink;
 use crate::sources::pairing::PairedSource;
 use crate::sources::FrameSource;
 use crate::trigger::Trigger;
@@ -87,15 +87,12 @@ impl Station {
         );
         let trigger = trigger::open(&cfg, ov)?;
         let epoch = Instant::now();
-        let gpio = outputs::open(&cfg, epoch)?;
+        let gpio = cfg.gpio.build(&cfg.base_dir, epoch)?;
         let metrics: Arc<StationMetrics> = Arc::default();
-        let sinks = cfg
-            .records
-            .sinks(&cfg)
-            .into_iter()
-            .chain(ov.echo.then_some(SinkConfig::Echo))
-            .map(|sink| sink.build(&metrics))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut sinks = cfg.records.build(&cfg.base_dir, &metrics)?;
+        if ov.echo {
+            sinks.push(Box::new(Echo::stdout()));
+        }
         let health: Arc<Health> = Arc::default();
         let metrics_file = MetricsWriter::new(
             &cfg.resolve(&cfg.model_updates.state_dir),
@@ -107,7 +104,6 @@ impl Station {
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
-        let mut sinks = sinks;
         let http = match &cfg.http {
             Some(h) => {
                 let view =

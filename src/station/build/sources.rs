@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Overrides;
-use crate::config::{InspectionConfig, SourceConfig, StationConfig};
+use crate::config::{InspectionConfig, StationConfig};
 use crate::sources::pairing::PairedSource;
 use crate::sources::replay::{ReplayError, ReplaySource};
-use crate::sources::v4l2::device::CameraSpec;
-use crate::sources::v4l2::{V4l2Settings, V4l2Source};
-use crate::sources::FrameSource;
+use crate::sources::v4l2::device::CameraError;
+use crate::sources::{FrameSource, SourceConfig};
 use crate::station::pipeline::Imagers;
 use crate::station::StationError;
 
@@ -31,37 +30,28 @@ pub(super) fn open(
             Imagers::Single(Box::new(replay(ReplaySource::open(dir, ov.max_triggers.is_some())?, references)))
         }
         (_, None, SourceConfig::Pair { visible, xray, max_skew_ms }) => Imagers::Pair(PairedSource::new(
-            imager(cfg, visible, references)?,
-            imager(cfg, xray, references)?,
+            imager(cfg, visible, "source.visible", references)?,
+            imager(cfg, xray, "source.xray", references)?,
             Duration::from_millis(*max_skew_ms),
         )),
-        (_, None, src) => Imagers::Single(imager(cfg, src, references)?),
+        (_, None, src) => Imagers::Single(imager(cfg, src, "source", references)?),
     })
 }
 
-/// One camera (or a replayed folder) as the config describes it.
+/// One camera (or a replayed folder) as the config describes it under `key`.
 fn imager(
     cfg: &StationConfig,
     src: &SourceConfig,
+    key: &str,
     references: &mut BTreeMap<String, PathBuf>,
 ) -> Result<Box<dyn FrameSource>, StationError> {
     Ok(match src {
         SourceConfig::Replay { path, r#loop } => {
             Box::new(replay(ReplaySource::open(&cfg.resolve(path), *r#loop)?, references))
         }
-        SourceConfig::V4l2(v) => Box::new(V4l2Source::open(V4l2Settings {
-            camera: CameraSpec {
-                device: v.device.clone(),
-                format: v.format,
-                width: v.width,
-                height: v.height,
-                fps: v.fps,
-                controls: v.controls.clone(),
-            },
-            buffers: v.buffers,
-            timeout: Duration::from_millis(v.timeout_ms),
-            reconnect_min: Duration::from_millis(v.reconnect_min_ms),
-            reconnect_max: Duration::from_millis(v.reconnect_max_ms),
+        SourceConfig::V4l2(v) => Box::new(v.build(key).map_err(|e| match e {
+            CameraError::Config(p) => StationError::Config(p),
+            source => StationError::Camera { key: key.into(), source },
         })?),
         SourceConfig::Coco { .. } | SourceConfig::Pair { .. } => {
             return Err(StationError::Source(ReplayError::Empty(PathBuf::from("(a pair is not one imager)"))))

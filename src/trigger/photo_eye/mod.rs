@@ -13,11 +13,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use gpiod::{Active, Bias, EdgeDetect, Options};
+use gpiod::{Active, Options};
 
 use super::TriggerEvent;
 use crate::clock::monotonic_to_instant;
-use crate::gpio_chip::{ChipError, LineRef, OpenChip};
+use crate::gpio_chip::{ChipError, OpenChip};
+
+mod config;
+pub use config::{GpioTriggerConfig, LineBias, TriggerEdge};
 
 /// The consumer label the kernel shows for the photo-eye line; the probe checks the line is still ours.
 const CONSUMER: &str = "cellgate-trigger";
@@ -27,17 +30,6 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 const IDLE_EVERY: Duration = Duration::from_secs(2);
 const REOPEN_MIN: Duration = Duration::from_millis(200);
 const REOPEN_MAX: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone)]
-pub struct PhotoEyeSpec {
-    pub chip: String,
-    pub line: LineRef,
-    pub edge: EdgeDetect,
-    pub active_low: bool,
-    pub bias: Option<Bias>,
-    /// Edges closer than this to the last accepted one are contact bounce, ignored.
-    pub debounce: Duration,
-}
 
 /// Why the photo-eye input stopped working.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +42,9 @@ pub enum TriggerError {
     ReaderGone { chip: String, line: u32 },
     #[error("photo-eye {chip} line {line}: no longer held by this station (now: '{consumer}')")]
     Released { chip: String, line: u32, consumer: String },
+    /// The `trigger` section given to `build` fails its checks.
+    #[error(transparent)]
+    Config(#[from] crate::key_problem::KeyProblem),
 }
 
 /// A requested line and the thread that forwards its edges.
@@ -103,8 +98,8 @@ pub struct PhotoEye {
 }
 
 impl PhotoEye {
-    pub fn open(spec: &PhotoEyeSpec) -> Result<Self, TriggerError> {
-        Self::with_access(Box::new(Gpio(spec.clone())), spec.debounce, TIMING)
+    pub fn open(cfg: &GpioTriggerConfig) -> Result<Self, TriggerError> {
+        Self::with_access(Box::new(Gpio(cfg.clone())), cfg.debounce(), TIMING)
     }
 
     fn with_access(mut access: Box<dyn LineAccess>, debounce: Duration, timing: Timing) -> Result<Self, TriggerError> {
@@ -152,7 +147,7 @@ impl PhotoEye {
 }
 
 /// The line on a GPIO chip.
-struct Gpio(PhotoEyeSpec);
+struct Gpio(GpioTriggerConfig);
 
 impl LineAccess for Gpio {
     fn request(&mut self) -> Result<Live, TriggerError> {
@@ -164,16 +159,16 @@ impl LineAccess for Gpio {
 }
 
 /// Requests the line for edge events and starts the thread that reads them.
-fn request(spec: &PhotoEyeSpec) -> Result<Live, TriggerError> {
+fn request(spec: &GpioTriggerConfig) -> Result<Live, TriggerError> {
     let chip = OpenChip::open(&spec.chip)?;
     let offset = chip.offset(&spec.line)?;
     chip.check_free(offset, &spec.line)?;
-    let mut opts = Options::input([offset]).consumer(CONSUMER).edge(spec.edge).active(if spec.active_low {
+    let mut opts = Options::input([offset]).consumer(CONSUMER).edge(spec.edge.detect()).active(if spec.active_low {
         Active::Low
     } else {
         Active::High
     });
-    if let Some(b) = spec.bias {
+    if let Some(b) = spec.bias.bias() {
         opts = opts.bias(b);
     }
     let mut lines = chip.chip.request_lines(opts).map_err(|e| chip.request_error(offset, &spec.line, e))?;
@@ -194,7 +189,7 @@ fn request(spec: &PhotoEyeSpec) -> Result<Live, TriggerError> {
 }
 
 /// Is the line still requested by us on a chip that still exists?
-fn probe(spec: &PhotoEyeSpec, live: &Live) -> Result<(), TriggerError> {
+fn probe(spec: &GpioTriggerConfig, live: &Live) -> Result<(), TriggerError> {
     let chip = OpenChip::open(&spec.chip)?;
     let info = chip.chip.line_info(live.offset).map_err(|source| TriggerError::Read {
         chip: live.chip.clone(),

@@ -1,10 +1,10 @@
 //! `model_updates`: technicians' model swaps (watching, size and time limits, signatures).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{bad, default_true, KeyProblem, StationConfig};
+use crate::key_problem::{bad, KeyProblem};
 
 /// Technicians' model swaps: the model folder is watched, new files are validated and warmed off the
 /// inspection path and take over between two parts.
@@ -12,7 +12,7 @@ use super::{bad, default_true, KeyProblem, StationConfig};
 #[serde(deny_unknown_fields)]
 pub struct ModelUpdatesConfig {
     /// Watch the model files and swap in replacements.
-    #[serde(default = "default_true")]
+    #[serde(default = "default_watch")]
     pub watch: bool,
     /// Quiet time after the last write before a file is read.
     #[serde(default = "default_settle_ms")]
@@ -48,6 +48,10 @@ impl Default for ModelUpdatesConfig {
     }
 }
 
+fn default_watch() -> bool {
+    true
+}
+
 fn default_max_model_bytes() -> u64 {
     256 * 1024 * 1024
 }
@@ -65,7 +69,8 @@ fn default_model_state() -> PathBuf {
 }
 
 impl ModelUpdatesConfig {
-    pub(super) fn validate(&self, cfg: &StationConfig) -> Result<(), KeyProblem> {
+    /// Checks the section; a relative `public_key` is taken from `base_dir` (the config file's folder).
+    pub fn validate(&self, base_dir: &Path) -> Result<(), KeyProblem> {
         if !(50..=60_000).contains(&self.settle_ms) {
             return bad("model_updates.settle_ms", format!("{} is outside 50..60000", self.settle_ms));
         }
@@ -77,7 +82,7 @@ impl ModelUpdatesConfig {
         }
         match &self.public_key {
             Some(k) => {
-                if let Err(e) = crate::model::integrity::read_public_key(&cfg.resolve(k)) {
+                if let Err(e) = super::integrity::read_public_key(&base_dir.join(k)) {
                     return bad("model_updates.public_key", e.to_string());
                 }
             }
@@ -87,5 +92,33 @@ impl ModelUpdatesConfig {
             None => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(json: &str) -> Result<(), String> {
+        let c: ModelUpdatesConfig = serde_json::from_str(json).expect("model_updates section");
+        c.validate(Path::new("/")).map_err(|p| p.key)
+    }
+
+    #[test]
+    fn an_empty_section_takes_the_documented_defaults() {
+        let c: ModelUpdatesConfig = serde_json::from_str("{}").expect("model_updates section");
+        assert!(c.watch && !c.require_signature && c.public_key.is_none());
+        assert_eq!((c.settle_ms, c.max_model_bytes, c.load_timeout_ms), (500, 256 << 20, 60_000));
+        assert_eq!(c.state_dir, Path::new("/var/lib/cellgate/models"));
+        assert_eq!(key_of("{}"), Ok(()));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        assert_eq!(key_of(r#"{"settle_ms": 10}"#), Err("model_updates.settle_ms".into()));
+        assert_eq!(key_of(r#"{"max_model_bytes": 10}"#), Err("model_updates.max_model_bytes".into()));
+        assert_eq!(key_of(r#"{"load_timeout_ms": 0}"#), Err("model_updates.load_timeout_ms".into()));
+        assert_eq!(key_of(r#"{"require_signature": true}"#), Err("model_updates.public_key".into()));
+        assert_eq!(key_of(r#"{"public_key": "no-such.pub"}"#), Err("model_updates.public_key".into()));
     }
 }

@@ -1,8 +1,10 @@
 //! `actuation`: reject timing, the fault policy and the overload alarm.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
-use super::{bad, default_true, KeyProblem};
+use crate::key_problem::{bad, KeyProblem};
 
 /// Reject timing and fault policy.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +17,7 @@ pub struct ActuationConfig {
     #[serde(default = "default_pulse_ms")]
     pub pulse_ms: u64,
     /// While a fault is active (camera lost, model failing), reject every part.
-    #[serde(default = "default_true")]
+    #[serde(default = "default_reject_on_fault")]
     pub reject_on_fault: bool,
     /// Overload: the share of the last `overload_window` parts left unjudged (shed for want of capacity,
     /// or late) above which the alarm goes on.
@@ -37,6 +39,10 @@ impl Default for ActuationConfig {
     }
 }
 
+fn default_reject_on_fault() -> bool {
+    true
+}
+
 fn default_overload_window() -> u32 {
     200
 }
@@ -53,8 +59,20 @@ fn default_pulse_ms() -> u64 {
     60
 }
 
+/// What the scheduler runs with: the `actuation` section in durations, and the model's NG threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub delay: Duration,
+    pub pulse: Duration,
+    pub reject_on_fault: bool,
+    pub threshold: f32,
+    /// Parts over which the unjudged share is taken, and the share that sets the overload alarm.
+    pub overload_window: usize,
+    pub overload_max_share: f64,
+}
+
 impl ActuationConfig {
-    pub(super) fn validate(&self) -> Result<(), KeyProblem> {
+    pub fn validate(&self) -> Result<(), KeyProblem> {
         if self.pulse_ms == 0 || self.pulse_ms > 10_000 {
             return bad("actuation.pulse_ms", format!("{} is outside 1..10000", self.pulse_ms));
         }
@@ -72,9 +90,46 @@ impl ActuationConfig {
     }
 
     /// Not an error in itself, but a pulse far longer than the travel time overlaps many parts.
-    pub(super) fn warn_if_pulse_long(&self) {
+    pub fn warn_if_pulse_long(&self) {
         if self.pulse_ms >= self.delay_ms.max(1) * 10 {
             log::warn!("actuation.pulse_ms {} is long against delay_ms {}", self.pulse_ms, self.delay_ms);
         }
+    }
+
+    /// The scheduler's timing: this section with the model's NG threshold.
+    pub fn timing(&self, threshold: f32) -> Timing {
+        Timing {
+            delay: Duration::from_millis(self.delay_ms),
+            pulse: Duration::from_millis(self.pulse_ms),
+            reject_on_fault: self.reject_on_fault,
+            threshold,
+            overload_window: self.overload_window as usize,
+            overload_max_share: self.overload_max_share,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_section_takes_the_documented_defaults() {
+        let a: ActuationConfig = serde_json::from_str("{}").expect("actuation section");
+        assert_eq!((a.delay_ms, a.pulse_ms, a.reject_on_fault), (400, 60, true));
+        assert_eq!((a.overload_window, a.overload_max_share), (200, 0.05));
+        assert_eq!(a.validate(), Ok(()));
+        let t = a.timing(0.5);
+        assert_eq!((t.delay, t.pulse, t.overload_window), (Duration::from_millis(400), Duration::from_millis(60), 200));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let key = |a: ActuationConfig| a.validate().map_err(|p| p.key);
+        let d = ActuationConfig::default;
+        assert_eq!(key(ActuationConfig { pulse_ms: 0, ..d() }), Err("actuation.pulse_ms".into()));
+        assert_eq!(key(ActuationConfig { delay_ms: 60_001, ..d() }), Err("actuation.delay_ms".into()));
+        assert_eq!(key(ActuationConfig { overload_window: 9, ..d() }), Err("actuation.overload_window".into()));
+        assert_eq!(key(ActuationConfig { overload_max_share: 1.0, ..d() }), Err("actuation.overload_max_share".into()));
     }
 }

@@ -1,11 +1,11 @@
 //! `runtime`: ONNX Runtime's library, execution providers and session threads.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{bad, default_true, KeyProblem, StationConfig};
+use crate::key_problem::{bad, KeyProblem};
 
 /// ONNX Runtime intra-op threads: more than this is a typo, not a machine.
 pub const MAX_INTRA_THREADS: usize = 64;
@@ -70,7 +70,8 @@ pub struct TensorRtConfig {
     /// Where built engines are cached (building one can take minutes on a Jetson).
     #[serde(default = "default_engine_cache")]
     pub engine_cache: PathBuf,
-    #[serde(default = "default_true")]
+    /// FP16 engines.
+    #[serde(default = "default_fp16")]
     pub fp16: bool,
 }
 
@@ -80,12 +81,17 @@ impl Default for TensorRtConfig {
     }
 }
 
+fn default_fp16() -> bool {
+    true
+}
+
 fn default_engine_cache() -> PathBuf {
     PathBuf::from("/var/lib/cellgate/trt-cache")
 }
 
 impl RuntimeConfig {
-    pub(super) fn validate(&self, cfg: &StationConfig) -> Result<(), KeyProblem> {
+    /// Checks the section; a relative `library` is taken from `base_dir` (the config file's folder).
+    pub fn validate(&self, base_dir: &Path) -> Result<(), KeyProblem> {
         if self.providers.is_empty() {
             return bad("runtime.providers", "needs at least one provider (e.g. [\"cpu\"])");
         }
@@ -93,11 +99,60 @@ impl RuntimeConfig {
             return bad("runtime.intra_threads", format!("{} is outside 1..={MAX_INTRA_THREADS}", self.intra_threads));
         }
         if let Some(lib) = &self.library {
-            let lib = cfg.resolve(lib);
+            let lib = base_dir.join(lib);
             if !lib.is_file() {
                 return bad("runtime.library", format!("{} is not a file", lib.display()));
             }
         }
         Ok(())
+    }
+
+    /// The library and the engine cache as the config means them: relative paths from `base_dir` (the
+    /// config file's folder), not from wherever the station was started (`/` under systemd).
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        if let Some(lib) = &mut self.library {
+            *lib = base_dir.join(&*lib);
+        }
+        self.tensorrt.engine_cache = base_dir.join(&self.tensorrt.engine_cache);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> RuntimeConfig {
+        serde_json::from_str(json).expect("runtime section")
+    }
+
+    #[test]
+    fn an_empty_section_takes_the_documented_defaults() {
+        let c = parse("{}");
+        assert_eq!(c.providers, vec![Provider::Tensorrt, Provider::Cuda, Provider::Cpu]);
+        assert_eq!((c.library, c.intra_threads), (None, 2));
+        assert_eq!(c.tensorrt.engine_cache, Path::new("/var/lib/cellgate/trt-cache"));
+        assert!(c.tensorrt.fp16);
+        assert_eq!(parse("{}").validate(Path::new("/")), Ok(()));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let key = |json: &str| parse(json).validate(Path::new("/")).map_err(|p| p.key);
+        assert_eq!(key(r#"{"providers": []}"#), Err("runtime.providers".into()));
+        assert_eq!(key(r#"{"intra_threads": 0}"#), Err("runtime.intra_threads".into()));
+        assert_eq!(key(r#"{"intra_threads": 65}"#), Err("runtime.intra_threads".into()));
+        assert_eq!(key(r#"{"library": "no-such-lib.so"}"#), Err("runtime.library".into()));
+        assert!(serde_json::from_str::<RuntimeConfig>(r#"{"threads": 2}"#).is_err(), "unknown key taken");
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_configs_folder() {
+        let mut c = parse(r#"{"library": "ort/libonnxruntime.so", "tensorrt": {"engine_cache": "trt"}}"#);
+        c.resolve_paths(Path::new("/etc/cellgate"));
+        assert_eq!(c.library.as_deref(), Some(Path::new("/etc/cellgate/ort/libonnxruntime.so")));
+        assert_eq!(c.tensorrt.engine_cache, Path::new("/etc/cellgate/trt"));
+        let mut absolute = parse(r#"{"library": "/usr/lib/libonnxruntime.so"}"#);
+        absolute.resolve_paths(Path::new("/etc/cellgate"));
+        assert_eq!(absolute.library.as_deref(), Some(Path::new("/usr/lib/libonnxruntime.so")));
     }
 }
