@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cellgate::config::{Provider, RuntimeConfig};
-use cellgate::inspect::electrode::ElectrodeInspector;
+use cellgate::inspect::electrode::ElectrodeDetector;
 use cellgate::runtime::Runtime;
 use cellgate::sources::{Frame, FrameInfo, PixelFormat};
 use serde_json::Value;
@@ -36,10 +36,10 @@ fn frame(path: &Path, gray: bool) -> Frame {
     }
 }
 
-fn inspector() -> ElectrodeInspector {
+fn inspector() -> ElectrodeDetector {
     let rt = Runtime::load(&RuntimeConfig { providers: vec![Provider::Cpu], ..Default::default() }, None)
         .expect("ONNX Runtime (run scripts/setup.sh)");
-    ElectrodeInspector::load(&rt, &common::root().join("onnx/electrode_detector.onnx")).expect("electrode model loads")
+    ElectrodeDetector::load(&rt, &common::root().join("onnx/electrode_detector.onnx")).expect("electrode model loads")
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -143,6 +143,6 @@ fn a_16_bit_xray_frame_gives_the_same_outputs_as_its_8_bit_reading() {
 fn a_seal_model_is_refused_by_the_electrode_inspector() {
     let rt = Runtime::load(&RuntimeConfig { providers: vec![Provider::Cpu], ..Default::default() }, None)
         .expect("ONNX Runtime");
-    let err = ElectrodeInspector::load(&rt, &common::model()).err().expect("a seal model is refused");
+    let err = ElectrodeDetector::load(&rt, &common::model()).err().expect("a seal model is refused");
     assert!(err.to_string().contains("electrode_detector"), "{err}");
 }

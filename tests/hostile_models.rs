@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cellgate::config::{Provider, RuntimeConfig, SealConfig, StationConfig};
-use cellgate::inspect::seal::SealInspector;
+use cellgate::inspect::seal::SealClassifier;
 use cellgate::inspect::synthetic::{seal_defect, SealDefect};
 use cellgate::model::{GraphRole, LoadedModel, Task};
 use cellgate::runtime::Runtime;
@@ -228,8 +228,8 @@ fn the_config_threshold_pins_the_manifest_one() {
         recipes: Default::default(),
         cavities: 1,
     };
-    assert_eq!(SealInspector::load(&rt(), &cfg(None), &p, &refs).expect("load").threshold(), 0.6);
-    assert_eq!(SealInspector::load(&rt(), &cfg(Some(0.3)), &p, &refs).expect("load").threshold(), 0.3);
+    assert_eq!(SealClassifier::load(&rt(), &cfg(None), &p, &refs).expect("load").threshold(), 0.6);
+    assert_eq!(SealClassifier::load(&rt(), &cfg(Some(0.3)), &p, &refs).expect("load").threshold(), 0.3);
 }
 
 #[test]
@@ -312,14 +312,14 @@ fn self_test_the_shipped_seal_model_tells_the_drawn_crack_from_the_reference() {
             recipes: Default::default(),
             cavities: 1,
         };
-        let mut insp = SealInspector::load(&rt(), &cfg, &common::model(), &refs).expect("shipped model");
+        let mut insp = SealClassifier::load(&rt(), &cfg, &common::model(), &refs).expect("shipped model");
         let threshold = insp.threshold();
         for (recipe, path) in &refs {
             let reference = rgb(path, recipe);
             let cracked = seal_defect(&reference, SealDefect::Crack);
             let s = insp.infer(&[&reference, &cracked]).expect("infer");
-            println!("split {use_split} {recipe}: reference p_ng {:.4}, crack p_ng {:.4}", s[0].p_ng, s[1].p_ng);
-            assert!(s[0].p_ng < threshold && s[1].p_ng >= threshold, "{recipe} at threshold {threshold}: {s:?}");
+            println!("split {use_split} {recipe}: reference p_ng {:.4}, crack p_ng {:.4}", s[0][1], s[1][1]);
+            assert!(s[0][1] < threshold && s[1][1] >= threshold, "{recipe} at threshold {threshold}: {s:?}");
         }
     }
 }

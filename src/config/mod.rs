@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 mod actuation;
 mod gpio;
-mod inspection;
 mod load;
 mod metrics;
 mod model_updates;
@@ -21,9 +20,11 @@ mod source;
 mod tests;
 mod trigger;
 
+pub use crate::inspect::config::InspectionConfig;
+pub use crate::inspect::electrode::ElectrodeConfig;
+pub use crate::inspect::seal::{RecipeConfig, SealConfig};
 pub use actuation::ActuationConfig;
 pub use gpio::{ChardevConfig, GpioConfig, LineDrive, OutputLineConfig};
-pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
 pub use metrics::{MetricsConfig, METRICS_PERIOD_MS};
 pub use model_updates::ModelUpdatesConfig;
 pub use records::{ArchiveConfig, RecordsConfig};
@@ -104,7 +105,11 @@ impl StationConfig {
             return bad("name", "must not be empty");
         }
         self.runtime.validate(self)?;
-        self.inspection.validate(self, model_required)?;
+        let resolve = |p: &Path| self.resolve(p);
+        let ctx = crate::inspect::config::ConfigContext { resolve: &resolve, outputs: &self.gpio.output_names() };
+        self.inspection
+            .validate(&ctx, model_required)
+            .map_err(|e| (format!("inspection.{}", e.key), e.problem.to_string()))?;
         self.source.validate(self)?;
         self.trigger.validate()?;
         self.actuation.validate()?;

@@ -1,11 +1,19 @@
-//! `inspection`: what the station inspects (seal or electrode) and with which model.
+//! `inspection`: what the station inspects and with which model. One variant per kind (serde picks it by
+//! `kind`); each kind's own config lives in its folder (`seal/config.rs`, `electrode/config.rs`) and
+//! answers everything the station asks of it through `KindConfig`, so the kind is matched here, once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{bad, default_true, GpioConfig, KeyProblem, StationConfig};
+use super::electrode::align::AlignError;
+use super::electrode::rules::RuleProblem;
+use super::electrode::ElectrodeConfig;
+use super::seal::SealConfig;
+use super::InspectionLoader;
+use crate::model::manifest::THRESHOLD_BAND;
 
 /// What the station inspects and with which model.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,154 +23,117 @@ pub enum InspectionConfig {
     Electrode(ElectrodeConfig),
 }
 
-/// The electrode station: visible + X-ray pairs through the dual-stream detector, per-class rules.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ElectrodeConfig {
-    pub model: PathBuf,
-    /// Detection score threshold; when absent, the manifest's.
-    #[serde(default)]
-    pub score_threshold: Option<f32>,
-    /// X-ray -> visible homography (row-major 3x3, from `cellgate calibrate`); absent: the imagers are
-    /// aligned already and must deliver the same size.
-    #[serde(default)]
-    pub homography: Option<[[f64; 3]; 3]>,
-    /// Millimetres per visible-frame pixel, for areas in mm².
-    #[serde(default)]
-    pub pixel_size_mm: Option<f64>,
-    /// What each class of defect does: the first rule whose output is a reject line rejects the part.
-    pub rules: Vec<crate::inspect::defect_rules::DefectRule>,
+/// What every kind's config tells the station.
+pub trait KindConfig {
+    /// The model file, as the config names it.
+    fn model(&self) -> &Path;
+
+    /// Parts per trigger (a seal fixture's cavities), inferred as one batch.
+    fn cavities(&self) -> usize {
+        1
+    }
+
+    /// The kind's own checks, against the rest of the station's config.
+    fn validate(&self, ctx: &ConfigContext<'_>) -> Result<(), InspectionConfigError>;
+
+    /// How the station loads this kind's model, at start and at every swap.
+    fn loader(&self, station: StationSide) -> Arc<dyn InspectionLoader>;
+
+    /// What `check-config` says of it ("seal inspection, model M, ...").
+    fn describe(&self, resolve: &dyn Fn(&Path) -> PathBuf) -> String;
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SealConfig {
-    /// The full pair model; `<stem>.encoder.onnx` and `<stem>.head.onnx` beside it are used when present.
-    pub model: PathBuf,
-    /// Use the encoder/head pair (reference encoded once per recipe) when it is present.
-    #[serde(default = "default_true")]
-    pub use_split: bool,
-    /// NG threshold on `probs[1]`; when absent, the model manifest's.
-    #[serde(default)]
-    pub threshold: Option<f32>,
-    /// Recipe used for frames that do not name one.
-    pub recipe: String,
-    /// Reference image of a good seal, per recipe.
-    pub recipes: BTreeMap<String, RecipeConfig>,
-    /// Parts captured per trigger (cavities of the fixture), inferred as one batch.
-    #[serde(default = "default_one")]
-    pub cavities: usize,
+/// What a kind's config is checked against: the rest of the station's config.
+pub struct ConfigContext<'a> {
+    /// A path from the config, resolved against the config file's folder.
+    pub resolve: &'a dyn Fn(&Path) -> PathBuf,
+    /// The output lines the `gpio` section defines.
+    pub outputs: &'a [String],
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecipeConfig {
-    pub reference: PathBuf,
+/// What a loader takes from the rest of the station.
+#[derive(Debug, Clone, Default)]
+pub struct StationSide {
+    /// Recipe name -> reference image: the config's recipes and a replayed dataset's.
+    pub references: BTreeMap<String, PathBuf>,
+    /// The output that rejects a part.
+    pub reject_output: String,
+    /// Marker outputs by index, as the GPIO backend numbers them.
+    pub markers: Vec<String>,
 }
 
-fn default_one() -> usize {
-    1
+/// An inspection config the station cannot run: the key inside `inspection` and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("inspection.{key}: {problem}")]
+pub struct InspectionConfigError {
+    pub key: String,
+    pub problem: ConfigProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("{} is not a file", .0.display())]
+    NotAFile(PathBuf),
+    /// A pinned threshold is held to the band a model file's is: 1.0 would pass every part, 0.0 reject all.
+    #[error("{0} is outside {lo}..{hi} (1.0 would pass every part)", lo = THRESHOLD_BAND.0, hi = THRESHOLD_BAND.1)]
+    ThresholdOutOfBand(f32),
+    #[error("{0} is outside 1..16")]
+    Cavities(usize),
+    #[error("needs at least one recipe")]
+    NoRecipes,
+    #[error("'{recipe}' is not in inspection.recipes ({})", .known.join(", "))]
+    UnknownRecipe { recipe: String, known: Vec<String> },
+    #[error("{0} is outside (0, 100)")]
+    PixelSize(f64),
+    #[error(transparent)]
+    Homography(AlignError),
+    #[error("needs at least one rule (what does a defect do?)")]
+    NoRules,
+    #[error(transparent)]
+    Rule(RuleProblem),
+    #[error("'{output}' is not an output (gpio: {})", .outputs.join(", "))]
+    UnknownOutput { output: String, outputs: Vec<String> },
+}
+
+/// The error of `key` (inside `inspection`).
+pub(super) fn bad(key: impl Into<String>, problem: ConfigProblem) -> Result<(), InspectionConfigError> {
+    Err(InspectionConfigError { key: key.into(), problem })
+}
+
+/// A threshold the config pins, held to the model files' band.
+pub(super) fn check_threshold(key: &str, t: Option<f32>) -> Result<(), InspectionConfigError> {
+    let (lo, hi) = THRESHOLD_BAND;
+    match t {
+        Some(t) if !(lo..=hi).contains(&t) => bad(key, ConfigProblem::ThresholdOutOfBand(t)),
+        _ => Ok(()),
+    }
 }
 
 impl InspectionConfig {
-    pub fn model(&self) -> &Path {
+    /// The kind's own config.
+    pub fn kind(&self) -> &dyn KindConfig {
         match self {
-            InspectionConfig::Seal(s) => &s.model,
-            InspectionConfig::Electrode(e) => &e.model,
+            InspectionConfig::Seal(s) => s,
+            InspectionConfig::Electrode(e) => e,
         }
+    }
+
+    pub fn model(&self) -> &Path {
+        self.kind().model()
     }
 
     /// Parts per trigger: the seal fixture's cavities; one electrode sheet.
     pub fn cavities(&self) -> usize {
-        match self {
-            InspectionConfig::Seal(s) => s.cavities,
-            InspectionConfig::Electrode(_) => 1,
-        }
+        self.kind().cavities()
     }
-}
 
-/// A pinned threshold is held to the band a model file's is: 1.0 would pass every part, 0.0 reject all.
-fn outside_threshold_band(t: f32) -> Option<String> {
-    let (lo, hi) = crate::model::manifest::THRESHOLD_BAND;
-    (!(lo..=hi).contains(&t)).then(|| format!("{t} is outside {lo}..{hi} (1.0 would pass every part)"))
-}
-
-impl InspectionConfig {
-    pub(super) fn validate(&self, cfg: &StationConfig, model_required: bool) -> Result<(), KeyProblem> {
-        let model = cfg.resolve(self.model());
+    /// The model file must be there (unless `model_required` is off: the model tools), then the kind's
+    /// own checks.
+    pub fn validate(&self, ctx: &ConfigContext<'_>, model_required: bool) -> Result<(), InspectionConfigError> {
+        let model = (ctx.resolve)(self.model());
         if model_required && !model.is_file() {
-            return bad("inspection.model", format!("{} is not a file", model.display()));
+            return bad("model", ConfigProblem::NotAFile(model));
         }
-        match self {
-            InspectionConfig::Seal(seal) => seal.validate(cfg),
-            InspectionConfig::Electrode(e) => e.validate(&cfg.gpio),
-        }
-    }
-}
-
-impl SealConfig {
-    fn validate(&self, cfg: &StationConfig) -> Result<(), KeyProblem> {
-        if let Some(t) = self.threshold {
-            if let Some(m) = outside_threshold_band(t) {
-                return bad("inspection.threshold", m);
-            }
-        }
-        if !(1..=16).contains(&self.cavities) {
-            return bad("inspection.cavities", format!("{} is outside 1..16", self.cavities));
-        }
-        if self.recipes.is_empty() {
-            return bad("inspection.recipes", "needs at least one recipe");
-        }
-        for (name, r) in &self.recipes {
-            let p = cfg.resolve(&r.reference);
-            if !p.is_file() {
-                return bad(format!("inspection.recipes.{name}.reference"), format!("{} is not a file", p.display()));
-            }
-        }
-        if !self.recipes.contains_key(&self.recipe) {
-            let known: Vec<_> = self.recipes.keys().cloned().collect();
-            return bad(
-                "inspection.recipe",
-                format!("'{}' is not in inspection.recipes ({})", self.recipe, known.join(", ")),
-            );
-        }
-        Ok(())
-    }
-}
-
-impl ElectrodeConfig {
-    /// Rules are checked against the GPIO outputs they drive.
-    fn validate(&self, gpio: &GpioConfig) -> Result<(), KeyProblem> {
-        if let Some(t) = self.score_threshold {
-            if let Some(m) = outside_threshold_band(t) {
-                return bad("inspection.score_threshold", m);
-            }
-        }
-        if let Some(p) = self.pixel_size_mm {
-            if !(p > 0.0 && p < 100.0) {
-                return bad("inspection.pixel_size_mm", format!("{p} is outside (0, 100)"));
-            }
-        }
-        if let Some(h) = self.homography {
-            if let Err(err) = crate::inspect::align::Homography(h).inverse() {
-                return bad("inspection.homography", err.to_string());
-            }
-        }
-        if self.rules.is_empty() {
-            return bad("inspection.rules", "needs at least one rule (what does a defect do?)");
-        }
-        if let Err(err) = crate::inspect::defect_rules::validate(&self.rules, self.pixel_size_mm) {
-            return bad(format!("inspection.{}", err.key), err.problem.to_string());
-        }
-        let outputs = gpio.output_names();
-        for (i, r) in self.rules.iter().enumerate() {
-            if !outputs.contains(&r.output) {
-                return bad(
-                    format!("inspection.rules[{i}].output"),
-                    format!("'{}' is not an output (gpio: {})", r.output, outputs.join(", ")),
-                );
-            }
-        }
-        Ok(())
+        self.kind().validate(ctx)
     }
 }

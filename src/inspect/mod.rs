@@ -1,16 +1,20 @@
-//! Preprocess -> infer -> decide: from frames to a verdict per part.
+//! Preprocess -> infer -> decide: from frames to a verdict per part. Each kind of inspection is a folder
+//! (`seal/`, `electrode/`) behind the `Inspection` trait (`inspection`), its config one variant of
+//! `InspectionConfig` (`config`).
 
-pub mod align;
+pub mod config;
 pub mod decision;
-pub mod defect_rules;
 pub mod electrode;
+mod inspection;
 pub mod output_check;
 pub mod plausibility;
 pub mod preprocess;
 pub mod reference_similarity;
 pub mod seal;
-pub mod self_test;
 pub mod synthetic;
+
+pub use config::InspectionConfig;
+pub use inspection::{Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames};
 
 use crate::model::ModelError;
 use crate::sources::replay::ReplayError;

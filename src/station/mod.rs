@@ -4,7 +4,6 @@
 
 mod build;
 pub mod health;
-pub mod inspector;
 pub mod model_load;
 pub mod model_swap;
 mod pipeline;
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
-use crate::inspect::InspectError;
+use crate::inspect::{InspectError, Inspection};
 use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
 use crate::metrics::{MetricsSnapshot, StationMetrics};
 use crate::runtime::RuntimeError;
@@ -29,7 +28,6 @@ use crate::sources::v4l2::device::CameraError;
 use crate::trigger::Trigger;
 pub use build::Overrides;
 use health::Health;
-use inspector::Inspector;
 use pipeline::Imagers;
 pub use summary::Summary;
 
@@ -69,7 +67,7 @@ const FLAT_OUT_QUEUE: usize = 16;
 /// Everything a station runs with, built and checked before the first part.
 pub struct Station {
     cfg: StationConfig,
-    inspector: Inspector,
+    inspection: Box<dyn Inspection>,
     source: Imagers,
     trigger: Box<dyn Trigger>,
     gpio: Box<dyn GpioOutputs>,
@@ -106,7 +104,7 @@ impl Station {
 
     /// "name version on provider" of the model the station starts with.
     pub fn model_description(&self) -> String {
-        model_swap::describe(self.inspector.identity())
+        model_swap::describe(self.inspection.identity())
     }
 
     /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.
@@ -118,7 +116,7 @@ impl Station {
             delay: Duration::from_millis(a.delay_ms),
             pulse: Duration::from_millis(a.pulse_ms),
             reject_on_fault: a.reject_on_fault,
-            threshold: self.inspector.threshold(),
+            threshold: self.inspection.threshold(),
             overload_window: a.overload_window as usize,
             overload_max_share: a.overload_max_share,
         };
@@ -151,7 +149,7 @@ impl Station {
             .spawn(move || scheduler.run(act_rx))
             .map_err(|source| StationError::Thread { name: "actuate", source })?;
         let infer = pipeline::Infer {
-            inspector: self.inspector,
+            inspection: self.inspection,
             act_tx: act_tx.clone(),
             metrics: metrics.clone(),
             delay: timing.delay,

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 use ort::session::RunOptions;
 
-use super::inspector::{Inspector, ModelLoader};
-use crate::inspect::InspectError;
+use crate::inspect::{InspectError, Inspection, InspectionLoader};
 use crate::runtime::Runtime;
 
 /// How often a wait looks at the stop flag.
@@ -39,12 +38,12 @@ pub enum LoadError {
 
 /// Loads, warms and self-tests `model` as `loader` does, giving up after `limit` or once `stop` is set.
 pub fn load_within(
-    loader: &ModelLoader,
+    loader: &Arc<dyn InspectionLoader>,
     rt: &Runtime,
     model: &Path,
     limit: Duration,
     stop: Option<&AtomicBool>,
-) -> Result<Inspector, LoadError> {
+) -> Result<Box<dyn Inspection>, LoadError> {
     let path = model.to_path_buf();
     let run_options = Arc::new(RunOptions::new().map_err(|e| InspectError::Run(e.to_string()))?);
     let (tx, rx) = crossbeam_channel::bounded(1);
@@ -52,7 +51,7 @@ pub fn load_within(
     std::thread::Builder::new()
         .name("model-load".into())
         .spawn(move || {
-            let _ = tx.send(l.load_with(&r, &p, ro));
+            let _ = tx.send(l.load(&r, &p, ro));
         })
         .map_err(|source| LoadError::Spawn { path: path.clone(), source })?;
     let deadline = Instant::now() + limit;

@@ -2,7 +2,9 @@
 //! the threshold, class-wise NMS, boxes back in frame pixels, the segmentation argmax as per-class defect
 //! area. Outputs a model should never give (NaN, negative boxes) are a fault for that image.
 
-use super::{RawView, C};
+use super::detector::RawView;
+use super::rules::ClassPresence;
+use super::C;
 use crate::inspect::{output_check, InspectError};
 use crate::model::manifest::ELECTRODE_LABELS;
 
@@ -25,8 +27,8 @@ pub struct Detection {
 #[derive(Debug, Clone)]
 pub struct ElectrodeResult {
     pub detections: Vec<Detection>,
-    /// Image-level presence probability per class.
-    pub presence: Vec<f32>,
+    /// Image-level presence probability per class (DESIGN's `cls` output), recorded with the result.
+    pub presence: ClassPresence,
     /// Segmented defect area per class, in frame pixels (index = class, background left out).
     pub area_px: Vec<f64>,
     /// The segmentation argmax (0 = background, k + 1 = class k) at `mask_size`, for the NG archive.
@@ -86,7 +88,11 @@ impl Decoder {
         }
         Ok(ElectrodeResult {
             detections,
-            presence: presence.to_vec(),
+            presence: ClassPresence(
+                presence
+                    .try_into()
+                    .map_err(|_| InspectError::Output(format!("cls has {} values for {C} classes", presence.len())))?,
+            ),
             area_px: counts[1..].iter().map(|&c| c as f64 * px).collect(),
             mask,
             mask_size: (raw.seg_w, raw.seg_h),
@@ -168,7 +174,7 @@ pub fn argmax_counts(seg: &[f32], plane: usize) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::electrode::RawOutputs;
+    use crate::inspect::electrode::detector::RawOutputs;
 
     fn row(cx: f32, cy: f32, w: f32, h: f32, class: usize, p: f32) -> Vec<f32> {
         let mut r = vec![cx, cy, w, h, 0.0, 0.0, 0.0, 0.0, 0.0];

@@ -1,6 +1,5 @@
-//! The electrode inspection: an aligned visible + X-ray pair through the dual-stream detector, its
-//! outputs decoded (`decode`) as DESIGN.md fixes it: score = max class probability, keep scores over the
-//! threshold, class-wise NMS, boxes back in frame pixels, the segmentation argmax as per-class defect area.
+//! The dual-stream detector: an aligned visible + X-ray pair through the model, its outputs decoded
+//! (`decode`) as DESIGN.md fixes it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,16 +7,13 @@ use std::sync::Arc;
 use ort::session::RunOptions;
 use ort::value::TensorRef;
 
-mod decode;
-
-use super::preprocess::Preprocessor;
-use super::{run_err, InspectError};
-use crate::model::manifest::ELECTRODE_LABELS;
+use super::decode::{Decoder, ElectrodeResult};
+use super::C;
+use crate::inspect::preprocess::Preprocessor;
+use crate::inspect::{run_err, InspectError};
 use crate::model::{GraphRole, LoadedModel, Task};
 use crate::runtime::Runtime;
 use crate::sources::Frame;
-use decode::Decoder;
-pub use decode::{argmax_counts, argmax_map, decode_det, Detection, ElectrodeResult};
 
 const DEFAULT_NMS_IOU: f32 = 0.5;
 
@@ -77,7 +73,9 @@ impl RawView<'_> {
     }
 }
 
-pub struct ElectrodeInspector {
+/// The detector model with its preprocessing and decoding (the rules that judge its defects are the
+/// inspection's, `ElectrodeInspection`).
+pub struct ElectrodeDetector {
     model: LoadedModel,
     visible: Preprocessor,
     xray: Preprocessor,
@@ -88,10 +86,7 @@ pub struct ElectrodeInspector {
     run_options: Arc<RunOptions>,
 }
 
-/// Defect classes the detector knows.
-const C: usize = ELECTRODE_LABELS.len();
-
-impl ElectrodeInspector {
+impl ElectrodeDetector {
     pub fn load(rt: &Runtime, path: &Path) -> Result<Self, InspectError> {
         Self::load_with(rt, path, Arc::new(RunOptions::new().map_err(run_err)?))
     }

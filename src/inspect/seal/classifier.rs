@@ -1,8 +1,8 @@
-//! The seal inspection: a live image of a seal edge against its recipe's reference (DESIGN.md).
+//! The seal classifier: a live image of a seal edge against its recipe's reference (DESIGN.md).
 //!
 //! With the encoder/head pair beside the full model, each recipe's reference is encoded once and a part
 //! costs one encoder run plus one head run; otherwise each part runs the full pair graph. All parts of
-//! a fixture cycle go through as one batch. Input buffers live as long as the inspector.
+//! a fixture cycle go through as one batch. Input buffers live as long as the classifier.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -12,42 +12,24 @@ use std::time::Instant;
 use ort::session::RunOptions;
 use ort::value::TensorRef;
 
-use super::preprocess::Preprocessor;
-use super::{run_err, InspectError};
-use crate::config::{Provider, SealConfig};
+use super::{companion, SealConfig};
+use crate::inspect::preprocess::Preprocessor;
+use crate::inspect::{run_err, InspectError, ModelIdentity};
 use crate::model::manifest::TensorSpec;
 use crate::model::{GraphRole, LoadedModel, Task};
 use crate::runtime::Runtime;
 use crate::sources::replay::read_rgb;
 use crate::sources::{Frame, FrameInfo, PixelFormat};
 
-/// One part's score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SealScore {
-    /// `probs[1]`, the NG probability.
-    pub p_ng: f32,
-    pub probs: [f32; 2],
-}
-
-/// Which model judged a part: written into every result.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ModelIdentity {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub provider: Provider,
-    /// "split" (encoder + head, cached references) or "full".
-    pub graph: &'static str,
-}
-
-// One engine per inspector, built once: its size does not matter.
+// One engine per classifier, built once: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Engine {
     Full { model: LoadedModel, ref_inputs: HashMap<Arc<str>, Vec<f32>> },
     Split { encoder: LoadedModel, head: LoadedModel, emb_len: usize, ref_embeddings: HashMap<Arc<str>, Vec<f32>> },
 }
 
-pub struct SealInspector {
+/// The seal model (full graph, or encoder + head) with every recipe's reference prepared.
+pub struct SealClassifier {
     engine: Engine,
     pre: Preprocessor,
     default_recipe: Arc<str>,
@@ -62,13 +44,7 @@ pub struct SealInspector {
     run_options: Arc<RunOptions>,
 }
 
-/// `<stem>.<role>.onnx` beside the full model.
-pub fn companion(full: &Path, role: &str) -> PathBuf {
-    let stem = full.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    full.with_file_name(format!("{stem}.{role}.onnx"))
-}
-
-impl SealInspector {
+impl SealClassifier {
     /// Loads the model (and its encoder/head pair when present and wanted) and encodes every recipe's
     /// reference. `references` maps recipe names to image paths.
     pub fn load(
@@ -232,18 +208,18 @@ impl SealInspector {
         Ok(())
     }
 
-    /// The self-test (`self_test::seal`) on the default recipe's reference: itself OK, with a drawn
-    /// crack NG. Catches a file that loads but does not judge (a constant graph, wrong weights).
-    pub fn self_test(&mut self) -> Result<SealScore, InspectError> {
+    /// The self-test (`self_test`) on the default recipe's reference: itself OK, with a drawn crack NG.
+    /// Catches a file that loads but does not judge (a constant graph, wrong weights).
+    pub fn self_test(&mut self) -> Result<(), InspectError> {
         let frame =
             self.self_test_frame.clone().ok_or_else(|| InspectError::UnknownRecipe(self.default_recipe.to_string()))?;
         let threshold = self.threshold;
-        super::self_test::seal(&frame, threshold, |frames| self.infer(frames))
+        super::self_test::self_test(&frame, threshold, |frames| self.infer(frames))
     }
 
-    /// Scores a batch of frames (one fixture cycle). Each frame is judged against its own recipe's
-    /// reference (the configured recipe when the frame names none).
-    pub fn infer<F: AsRef<Frame>>(&mut self, frames: &[F]) -> Result<Vec<SealScore>, InspectError> {
+    /// Scores a batch of frames (one fixture cycle): `probs` per part, `[p_ok, p_ng]`. Each frame is
+    /// judged against its own recipe's reference (the configured recipe when the frame names none).
+    pub fn infer<F: AsRef<Frame>>(&mut self, frames: &[F]) -> Result<Vec<[f32; 2]>, InspectError> {
         let n = frames.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -314,7 +290,7 @@ impl SealInspector {
             .chunks_exact(2)
             .map(|p| {
                 if p.iter().all(|v| v.is_finite() && (-1e-3..=1.0 + 1e-3).contains(v)) {
-                    Ok(SealScore { p_ng: p[1], probs: [p[0], p[1]] })
+                    Ok([p[0], p[1]])
                 } else {
                     Err(InspectError::Output(format!("probs {p:?} are not probabilities")))
                 }

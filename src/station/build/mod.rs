@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::health::Health;
-use super::inspector::ModelLoader;
 use super::pipeline::Imagers;
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
@@ -63,19 +62,19 @@ impl Station {
             }
             (c, _) => c,
         };
-        let loader = ModelLoader::new(&cfg, references);
+        let loader = models::loader(&cfg, references);
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
         let model = cfg.resolve(cfg.inspection.model());
         log::info!("{}: loading, warming and self-testing", model.display());
-        let inspector = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
-        let id = inspector.identity();
+        let inspection = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
+        let id = inspection.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
             id.name,
             id.version,
             id.graph,
             id.provider,
-            inspector.threshold()
+            inspection.threshold()
         );
         let trigger = trigger::open(&cfg, ov)?;
         let epoch = Instant::now();
@@ -103,12 +102,12 @@ impl Station {
         }));
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
-        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
+        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspection.identity()));
         let swap = models::swap_step(
             &cfg,
             loader,
             &rt,
-            (inspector.identity(), inspector.threshold()),
+            (inspection.identity(), inspection.threshold()),
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
         )?;
@@ -118,7 +117,7 @@ impl Station {
             checks,
             timeline: gpio.timeline(),
             cfg,
-            inspector,
+            inspection,
             source,
             trigger,
             gpio,
