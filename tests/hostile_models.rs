@@ -10,9 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cellgate::config::{Provider, RuntimeConfig, SealConfig, StationConfig};
-use cellgate::inspect::seal::SealClassifier;
+use cellgate::inspect::seal::{SealClassifier, SealContract};
 use cellgate::inspect::synthetic::{seal_defect, SealDefect};
-use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::read_rgb;
 use cellgate::sources::{Frame, FrameInfo, PixelFormat};
@@ -201,7 +201,7 @@ fn manifest_thresholds_outside_the_band_are_refused() {
     for t in ["1.0", "0.0", "2.0"] {
         let p = dir.path().join(format!("t{t}.onnx"));
         std::fs::write(&p, seal_with_threshold(t)).expect("write");
-        let e = match LoadedModel::load(&rt(), &p, Task::SealClassifier, GraphRole::Full) {
+        let e = match LoadedModel::load(&rt(), &p, &SealContract, GraphRole::Full) {
             Ok(_) => panic!("thresholds.ng {t} accepted"),
             Err(e) => e.to_string(),
         };
@@ -209,7 +209,7 @@ fn manifest_thresholds_outside_the_band_are_refused() {
     }
     let p = dir.path().join("t0.6.onnx");
     std::fs::write(&p, seal_with_threshold("0.6")).expect("write");
-    let m = LoadedModel::load(&rt(), &p, Task::SealClassifier, GraphRole::Full).expect("0.6 is in the band");
+    let m = LoadedModel::load(&rt(), &p, &SealContract, GraphRole::Full).expect("0.6 is in the band");
     assert_eq!(m.manifest.threshold("ng"), Some(0.6));
 }
 

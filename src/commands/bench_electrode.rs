@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
 use cellgate::inspect::electrode::align::Homography;
 use cellgate::inspect::electrode::rules;
-use cellgate::inspect::electrode::ElectrodeDetector;
+use cellgate::inspect::electrode::{ElectrodeContract, ElectrodeDetector};
 use cellgate::inspect::preprocess::Preprocessor;
-use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::pairing::{FramePair, PairedSource};
 use cellgate::sources::replay::ReplaySource;
@@ -50,7 +50,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
         pairs.push(pairing.capture(Instant::now())?);
         pairing_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let mut model = LoadedModel::load(&rt, &model_path, Task::ElectrodeDetector, GraphRole::Full)?;
+    let mut model = LoadedModel::load(&rt, &model_path, &ElectrodeContract, GraphRole::Full)?;
     let spec =
         |name: &str| model.manifest.input(name).cloned().ok_or_else(|| CliError::Usage(format!("no '{name}' input")));
     let mut pre_v = Preprocessor::new(&spec("visible")?)?;

@@ -24,7 +24,7 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
     };
     let rt = Runtime::load(&rt_cfg, None)?.with_file_policy(files);
     let m = LoadedModel::open(&rt, file)?;
-    let contract = m.manifest.check_contract(m.manifest.task, m.manifest.graph);
+    let contract = m.manifest.check_contract(cellgate::inspect::contract(m.manifest.task), m.manifest.graph);
     println!("file      {}", file.display());
     println!("sha256    {}", m.sha256);
     println!(

@@ -16,9 +16,18 @@ pub mod synthetic;
 pub use config::InspectionConfig;
 pub use inspection::{Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames};
 
+use crate::model::manifest::{Contract, Task};
 use crate::model::ModelError;
 use crate::sources::replay::ReplayError;
 use preprocess::PreprocessError;
+
+/// The model contract of the kind a manifest's `task` names.
+pub fn contract(task: Task) -> &'static dyn Contract {
+    match task {
+        Task::SealClassifier => &seal::SealContract,
+        Task::ElectrodeDetector => &electrode::ElectrodeContract,
+    }
+}
 
 /// Why an inspection (seal or electrode) could not judge a part or could not start.
 #[derive(Debug, thiserror::Error)]

@@ -8,10 +8,11 @@ use ort::session::RunOptions;
 use ort::value::TensorRef;
 
 use super::decode::{Decoder, ElectrodeResult};
+use super::ElectrodeContract;
 use super::C;
 use crate::inspect::preprocess::Preprocessor;
 use crate::inspect::{run_err, InspectError};
-use crate::model::{GraphRole, LoadedModel, Task};
+use crate::model::{GraphRole, LoadedModel};
 use crate::runtime::Runtime;
 use crate::sources::Frame;
 
@@ -93,7 +94,7 @@ impl ElectrodeDetector {
 
     /// `load`, with every run under `run_options`, which another thread may terminate.
     pub fn load_with(rt: &Runtime, path: &Path, run_options: Arc<RunOptions>) -> Result<Self, InspectError> {
-        let model = LoadedModel::load(rt, path, Task::ElectrodeDetector, GraphRole::Full)?;
+        let model = LoadedModel::load(rt, path, &ElectrodeContract, GraphRole::Full)?;
         let spec = |name: &str| {
             model.manifest.input(name).ok_or_else(|| InspectError::Output(format!("manifest lost input '{name}'")))
         };

@@ -7,6 +7,7 @@
 
 pub mod align;
 mod config;
+mod contract;
 mod decode;
 mod detector;
 mod inspection;
@@ -15,6 +16,7 @@ mod self_test;
 
 use crate::model::manifest::ELECTRODE_LABELS;
 pub use config::ElectrodeConfig;
+pub use contract::ElectrodeContract;
 pub use decode::{argmax_counts, argmax_map, decode_det, Detection, ElectrodeResult};
 pub use detector::{ElectrodeDetector, RawOutputs, RawView};
 pub use inspection::{ElectrodeInspection, ElectrodeLoader};

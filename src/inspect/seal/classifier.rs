@@ -12,11 +12,11 @@ use std::time::Instant;
 use ort::session::RunOptions;
 use ort::value::TensorRef;
 
-use super::{companion, SealConfig};
+use super::{companion, SealConfig, SealContract};
 use crate::inspect::preprocess::Preprocessor;
 use crate::inspect::{run_err, InspectError, ModelIdentity};
 use crate::model::manifest::TensorSpec;
-use crate::model::{GraphRole, LoadedModel, Task};
+use crate::model::{GraphRole, LoadedModel};
 use crate::runtime::Runtime;
 use crate::sources::replay::read_rgb;
 use crate::sources::{Frame, FrameInfo, PixelFormat};
@@ -66,7 +66,7 @@ impl SealClassifier {
         references: &BTreeMap<String, PathBuf>,
         run_options: Arc<RunOptions>,
     ) -> Result<Self, InspectError> {
-        let full = LoadedModel::load(rt, model_path, Task::SealClassifier, GraphRole::Full)?;
+        let full = LoadedModel::load(rt, model_path, &SealContract, GraphRole::Full)?;
         let image_spec = full
             .manifest
             .input("image")
@@ -123,7 +123,7 @@ impl SealClassifier {
             log::info!("{}: no encoder/head pair beside it; every part runs the full graph", path.display());
             return None;
         }
-        let load = |p: &Path, role| LoadedModel::load(rt, p, Task::SealClassifier, role);
+        let load = |p: &Path, role| LoadedModel::load(rt, p, &SealContract, role);
         match (load(&enc_path, GraphRole::Encoder), load(&head_path, GraphRole::Head)) {
             (Ok(e), Ok(h)) => {
                 let same = |m: &LoadedModel| {

@@ -4,6 +4,7 @@
 
 mod classifier;
 mod config;
+mod contract;
 mod inspection;
 mod self_test;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use classifier::SealClassifier;
 pub use config::{RecipeConfig, SealConfig};
+pub use contract::SealContract;
 pub use inspection::SealLoader;
 
 /// `<stem>.<role>.onnx` beside the full model.
