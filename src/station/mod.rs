@@ -102,11 +102,6 @@ impl Station {
         &self.cfg
     }
 
-    /// "name version on provider" of the model the station starts with.
-    pub fn model_description(&self) -> String {
-        model_swap::describe(self.inspection.identity())
-    }
-
     /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();

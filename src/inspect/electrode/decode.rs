@@ -109,7 +109,7 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 }
 
 /// `det` rows `(cx, cy, w, h, p_0..p_C)` in input pixels -> detections, best first.
-pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
+fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
     let mut candidates: Vec<Detection> = det
         .chunks_exact(4 + C)
         .filter_map(|r| {
@@ -142,7 +142,7 @@ pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
 }
 
 /// Channel-wise argmax of `[channels, plane]` logits (the first maximum wins ties).
-pub fn argmax_map(seg: &[f32], plane: usize) -> Vec<u8> {
+fn argmax_map(seg: &[f32], plane: usize) -> Vec<u8> {
     let channels = seg.len() / plane.max(1);
     let mut best = vec![0u8; plane];
     if channels == 0 {

@@ -17,9 +17,9 @@ mod self_test;
 use crate::model::manifest::ELECTRODE_LABELS;
 pub use config::ElectrodeConfig;
 pub use contract::ElectrodeContract;
-pub use decode::{argmax_counts, argmax_map, decode_det, Detection, ElectrodeResult};
+pub use decode::{argmax_counts, Detection, ElectrodeResult};
 pub use detector::{ElectrodeDetector, RawOutputs, RawView};
-pub use inspection::{ElectrodeInspection, ElectrodeLoader};
+use inspection::ElectrodeLoader;
 
 /// Defect classes the detector knows.
 const C: usize = ELECTRODE_LABELS.len();

@@ -156,7 +156,7 @@ impl SealClassifier {
         self.threshold
     }
 
-    pub fn has_recipe(&self, recipe: &str) -> bool {
+    fn has_recipe(&self, recipe: &str) -> bool {
         match &self.engine {
             Engine::Full { ref_inputs, .. } => ref_inputs.contains_key(recipe),
             Engine::Split { ref_embeddings, .. } => ref_embeddings.contains_key(recipe),
@@ -164,7 +164,7 @@ impl SealClassifier {
     }
 
     /// Reads a recipe's reference image and prepares it (encodes it once in split mode).
-    pub fn add_reference(&mut self, recipe: &str, path: &Path) -> Result<(), InspectError> {
+    fn add_reference(&mut self, recipe: &str, path: &Path) -> Result<(), InspectError> {
         let (width, height, data) =
             read_rgb(path).map_err(|source| InspectError::Reference { recipe: recipe.into(), source })?;
         let frame = Frame {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use classifier::SealClassifier;
 pub use config::{RecipeConfig, SealConfig};
 pub use contract::SealContract;
-pub use inspection::SealLoader;
+use inspection::SealLoader;
 
 /// `<stem>.<role>.onnx` beside the full model.
 pub fn companion(full: &Path, role: &str) -> PathBuf {
