@@ -33,6 +33,15 @@ pub trait KindConfig {
         1
     }
 
+    /// The recipe of frames that name none, written into their results.
+    fn recipe(&self) -> &str;
+
+    /// Recipe name -> reference image (as the config names it) when the kind judges parts against
+    /// references (seal); `None` when it does not.
+    fn references(&self) -> Option<BTreeMap<String, PathBuf>> {
+        None
+    }
+
     /// The kind's own checks, against the rest of the station's config.
     fn validate(&self, ctx: &ConfigContext<'_>) -> Result<(), InspectionConfigError>;
 

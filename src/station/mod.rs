@@ -167,7 +167,7 @@ impl Station {
         let infer_h = spawn("infer")
             .spawn(move || infer.run(infer_rx))
             .map_err(|source| StationError::Thread { name: "infer", source })?;
-        let default_recipe: Arc<str> = self.cfg.seal().map(|s| s.recipe.as_str()).unwrap_or("electrode").into();
+        let default_recipe: Arc<str> = self.cfg.inspection.kind().recipe().into();
         let mut source = self.source;
         let fault_tx = act_tx.clone();
         source.watch_faults(Box::new(move |fault| {

@@ -37,6 +37,11 @@ impl KindConfig for ElectrodeConfig {
         &self.model
     }
 
+    /// Sheets are not judged by recipe: every result names this one.
+    fn recipe(&self) -> &str {
+        "electrode"
+    }
+
     /// Rules are checked against the GPIO outputs they drive.
     fn validate(&self, ctx: &ConfigContext<'_>) -> Result<(), InspectionConfigError> {
         check_threshold("score_threshold", self.score_threshold)?;

@@ -54,6 +54,14 @@ impl KindConfig for SealConfig {
         self.cavities
     }
 
+    fn recipe(&self) -> &str {
+        &self.recipe
+    }
+
+    fn references(&self) -> Option<BTreeMap<String, PathBuf>> {
+        Some(self.recipes.iter().map(|(k, r)| (k.clone(), r.reference.clone())).collect())
+    }
+
     fn validate(&self, ctx: &ConfigContext<'_>) -> Result<(), InspectionConfigError> {
         check_threshold("threshold", self.threshold)?;
         if !(1..=16).contains(&self.cavities) {

@@ -50,14 +50,14 @@ impl Station {
         // The start loads under the same file rules as every swap: a restart never takes a file a swap
         // would refuse.
         let rt = Runtime::load(&cfg.runtime, ov.library.as_deref())?.with_file_policy(Self::file_policy(&cfg)?);
-        // Seal recipes: the config's, plus those a replayed dataset names (its references).
-        let mut references: BTreeMap<String, PathBuf> = cfg
-            .seal()
-            .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
-            .unwrap_or_default();
+        // Recipes' references (seal): the config's, plus those a replayed dataset names.
+        let own = cfg.inspection.kind().references();
+        let judged_against_references = own.is_some();
+        let mut references: BTreeMap<String, PathBuf> =
+            own.unwrap_or_default().into_iter().map(|(k, p)| (k, cfg.resolve(&p))).collect();
         let source = sources::open(&cfg, ov, &mut references)?;
         let checks = match (FrameChecks::new(&cfg.plausibility), cfg.plausibility.min_reference_similarity) {
-            (Some(c), Some(min)) if cfg.seal().is_some() => {
+            (Some(c), Some(min)) if judged_against_references => {
                 Some(c.with_references(ReferenceCheck::new(min, &references)?))
             }
             (c, _) => c,
