@@ -78,3 +78,50 @@ impl KindConfig for ElectrodeConfig {
         format!("electrode inspection, model {}", resolve(&self.model).display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> ElectrodeConfig {
+        serde_json::from_str(json).expect("electrode config")
+    }
+
+    fn check(cfg: &ElectrodeConfig) -> Result<(), InspectionConfigError> {
+        let outputs = ["reject0".to_string(), "marker".to_string()];
+        cfg.validate(&ConfigContext { resolve: &|p: &Path| p.to_path_buf(), outputs: &outputs })
+    }
+
+    const MINIMAL: &str = r#"{"model": "d.onnx", "rules": [{"classes": ["crack"], "output": "reject0"}]}"#;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let cfg = parse(MINIMAL);
+        assert_eq!((cfg.score_threshold, cfg.homography, cfg.pixel_size_mm), (None, None, None));
+        assert_eq!((cfg.rules[0].min_score, cfg.rules[0].max_count), (0.5, 0));
+        check(&cfg).expect("valid");
+        assert_eq!((cfg.recipe(), cfg.cavities(), cfg.references()), ("electrode", 1, None));
+        assert_eq!(cfg.describe(&|p| p.to_path_buf()), "electrode inspection, model d.onnx");
+    }
+
+    #[test]
+    fn each_mistake_names_its_key_inside_the_section() {
+        let mut cfg = parse(MINIMAL);
+        cfg.rules[0].output = "lamp".into();
+        let e = check(&cfg).expect_err("unknown output");
+        assert_eq!(e.to_string(), "inspection.rules[0].output: 'lamp' is not an output (gpio: reject0, marker)");
+        cfg.rules[0].output = "reject0".into();
+        cfg.rules[0].min_area_mm2 = 0.1;
+        let e = check(&cfg).expect_err("mm² without a pixel size");
+        assert_eq!(e.to_string(), "inspection.rules[0].min_area_mm2: needs pixel_size_mm");
+        cfg.pixel_size_mm = Some(0.0);
+        assert_eq!(check(&cfg).expect_err("pixel size 0").key, "pixel_size_mm");
+        cfg.pixel_size_mm = Some(0.01);
+        cfg.homography = Some([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
+        let e = check(&cfg).expect_err("singular homography");
+        assert!(matches!(e.problem, ConfigProblem::Homography(_)), "{e}");
+        cfg.homography = None;
+        cfg.rules.clear();
+        assert!(matches!(check(&cfg).expect_err("no rules").problem, ConfigProblem::NoRules));
+    }
+}

@@ -97,3 +97,59 @@ impl KindConfig for SealConfig {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> SealConfig {
+        serde_json::from_str(json).expect("seal config")
+    }
+
+    /// Every path resolves into the crate's demo folder, where recipe-a's reference is.
+    fn check(cfg: &SealConfig) -> Result<(), InspectionConfigError> {
+        let resolve = |p: &Path| Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo").join(p);
+        cfg.validate(&ConfigContext { resolve: &resolve, outputs: &[] })
+    }
+
+    const MINIMAL: &str = r#"{"model": "m.onnx", "recipe": "recipe-a",
+        "recipes": {"recipe-a": {"reference": "seal/references/recipe-a.png"}}}"#;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let cfg = parse(MINIMAL);
+        assert!(cfg.use_split);
+        assert_eq!((cfg.cavities, cfg.threshold), (1, None));
+        check(&cfg).expect("valid");
+        assert_eq!(cfg.recipe(), "recipe-a");
+        let refs = cfg.references().expect("a seal is judged against references");
+        assert_eq!(refs["recipe-a"], Path::new("seal/references/recipe-a.png"));
+        assert_eq!(
+            cfg.describe(&|p| Path::new("/etc").join(p)),
+            "seal inspection, model /etc/m.onnx, 1 recipe(s), 1 cavity"
+        );
+        assert!(serde_json::from_str::<SealConfig>(r#"{"model": "m", "recipe": "a", "recipes": {}, "x": 1}"#).is_err());
+    }
+
+    #[test]
+    fn each_mistake_names_its_key_inside_the_section() {
+        let mut cfg = parse(MINIMAL);
+        cfg.cavities = 0;
+        let e = check(&cfg).expect_err("0 cavities");
+        assert!(matches!(e.problem, ConfigProblem::Cavities(0)), "{e}");
+        assert_eq!(e.to_string(), "inspection.cavities: 0 is outside 1..16");
+        cfg.cavities = 4;
+        cfg.threshold = Some(1.0);
+        let e = check(&cfg).expect_err("threshold 1.0");
+        assert_eq!(e.to_string(), "inspection.threshold: 1 is outside 0.05..0.95 (1.0 would pass every part)");
+        cfg.threshold = None;
+        cfg.recipe = "recipe-z".into();
+        let e = check(&cfg).expect_err("unknown recipe");
+        assert_eq!(e.key, "recipe");
+        assert_eq!(e.problem.to_string(), "'recipe-z' is not in inspection.recipes (recipe-a)");
+        cfg.recipes.insert("recipe-z".into(), RecipeConfig { reference: "gone.png".into() });
+        let e = check(&cfg).expect_err("missing reference");
+        assert_eq!(e.key, "recipes.recipe-z.reference");
+        assert!(matches!(e.problem, ConfigProblem::NotAFile(_)), "{e}");
+    }
+}
