@@ -19,6 +19,7 @@ pub use inspection::{Inspection, InspectionLoader, Judgement, ModelIdentity, Par
 use crate::model::manifest::{Contract, Task};
 use crate::model::ModelError;
 use crate::sources::replay::ReplayError;
+use output_check::OutputError;
 use preprocess::PreprocessError;
 
 /// The model contract of the kind a manifest's `task` names.
@@ -41,13 +42,27 @@ pub enum InspectError {
     #[error("recipe '{0}' has no reference image configured")]
     UnknownRecipe(String),
     #[error("inference failed: {0}")]
-    Run(String),
+    Run(#[from] ort::Error),
     #[error("model output is unusable: {0}")]
-    Output(String),
+    Output(#[from] OutputError),
     #[error("self-test failed: {0}")]
-    SelfTest(String),
+    SelfTest(#[from] SelfTestError),
 }
 
-fn run_err(e: impl std::fmt::Display) -> InspectError {
-    InspectError::Run(e.to_string())
+/// How a model failed the self-test it must pass before it judges a part.
+#[derive(Debug, thiserror::Error)]
+pub enum SelfTestError {
+    #[error("the reference judged against itself is NG (p_ng {p_ng:.4}, threshold {threshold})")]
+    ReferenceNg { p_ng: f32, threshold: f32 },
+    #[error(
+        "a {defect} drawn on the reference is judged OK (p_ng {p_ng:.4}, threshold {threshold}): this model \
+         does not tell a defect from a good seal"
+    )]
+    DefectOk { defect: &'static str, p_ng: f32, threshold: f32 },
+    #[error(
+        "of {drawn} defects drawn on a blank sheet it found {} ({found:?}) at score threshold {threshold}; at \
+         least {min} must be found: this model does not find defects",
+        .found.len()
+    )]
+    DefectsMissed { drawn: usize, found: Vec<&'static str>, threshold: f32, min: usize },
 }

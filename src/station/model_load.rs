@@ -45,7 +45,7 @@ pub fn load_within(
     stop: Option<&AtomicBool>,
 ) -> Result<Box<dyn Inspection>, LoadError> {
     let path = model.to_path_buf();
-    let run_options = Arc::new(RunOptions::new().map_err(|e| InspectError::Run(e.to_string()))?);
+    let run_options = Arc::new(RunOptions::new().map_err(InspectError::from)?);
     let (tx, rx) = crossbeam_channel::bounded(1);
     let (l, r, p, ro) = (loader.clone(), rt.clone(), path.clone(), run_options.clone());
     std::thread::Builder::new()

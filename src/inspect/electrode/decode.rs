@@ -5,7 +5,8 @@
 use super::detector::RawView;
 use super::rules::ClassPresence;
 use super::C;
-use crate::inspect::{output_check, InspectError};
+use crate::inspect::output_check::{self, OutputError};
+use crate::inspect::InspectError;
 use crate::model::manifest::ELECTRODE_LABELS;
 
 /// At most this many detections per image, best first (as the Python evaluation keeps).
@@ -53,7 +54,7 @@ impl Decoder {
         let plane = raw.seg_h * raw.seg_w;
         let seg = &raw.seg[i * (C + 1) * plane..(i + 1) * (C + 1) * plane];
         let presence = &raw.cls[i * C..(i + 1) * C];
-        let fault = |e: output_check::OutputFault| InspectError::Output(e.to_string());
+        let fault = |e: output_check::OutputFault| InspectError::from(OutputError::from(e));
         output_check::check_det(det, row_len, self.score_threshold).map_err(fault)?;
         output_check::check_presence(presence).map_err(fault)?;
         output_check::check_logits(seg).map_err(fault)?;
@@ -88,11 +89,11 @@ impl Decoder {
         }
         Ok(ElectrodeResult {
             detections,
-            presence: ClassPresence(
-                presence
-                    .try_into()
-                    .map_err(|_| InspectError::Output(format!("cls has {} values for {C} classes", presence.len())))?,
-            ),
+            presence: ClassPresence(presence.try_into().map_err(|_| OutputError::BatchSize {
+                tensor: "cls",
+                got: presence.len(),
+                parts: 1,
+            })?),
             area_px: counts[1..].iter().map(|&c| c as f64 * px).collect(),
             mask,
             mask_size: (raw.seg_w, raw.seg_h),

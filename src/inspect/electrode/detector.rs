@@ -10,8 +10,9 @@ use ort::value::TensorRef;
 use super::decode::{Decoder, ElectrodeResult};
 use super::ElectrodeContract;
 use super::C;
+use crate::inspect::output_check::OutputError;
 use crate::inspect::preprocess::Preprocessor;
-use crate::inspect::{run_err, InspectError};
+use crate::inspect::InspectError;
 use crate::model::{GraphRole, LoadedModel};
 use crate::runtime::Runtime;
 use crate::sources::Frame;
@@ -89,15 +90,13 @@ pub struct ElectrodeDetector {
 
 impl ElectrodeDetector {
     pub fn load(rt: &Runtime, path: &Path) -> Result<Self, InspectError> {
-        Self::load_with(rt, path, Arc::new(RunOptions::new().map_err(run_err)?))
+        Self::load_with(rt, path, Arc::new(RunOptions::new()?))
     }
 
     /// `load`, with every run under `run_options`, which another thread may terminate.
     pub fn load_with(rt: &Runtime, path: &Path, run_options: Arc<RunOptions>) -> Result<Self, InspectError> {
         let model = LoadedModel::load(rt, path, &ElectrodeContract, GraphRole::Full)?;
-        let spec = |name: &str| {
-            model.manifest.input(name).ok_or_else(|| InspectError::Output(format!("manifest lost input '{name}'")))
-        };
+        let spec = |name: &'static str| model.manifest.input(name).ok_or(OutputError::NoInput(name));
         let visible = Preprocessor::new(spec("visible")?)?;
         let xray = Preprocessor::new(spec("xray")?)?;
         let decoder = Decoder {
@@ -165,16 +164,13 @@ impl ElectrodeDetector {
             self.xray.write(x, &mut self.xray_buf[i * lx..(i + 1) * lx])?;
         }
         let (h, w) = (self.visible.height as usize, self.visible.width as usize);
-        let vis = TensorRef::from_array_view(([n, 3, h, w], &self.visible_buf[..])).map_err(run_err)?;
-        let xr = TensorRef::from_array_view(([n, 1, h, w], &self.xray_buf[..])).map_err(run_err)?;
-        let out = self
-            .model
-            .session
-            .run_with_options(ort::inputs!["visible" => vis, "xray" => xr], &*self.run_options)
-            .map_err(run_err)?;
-        let (det_shape, det) = out["det"].try_extract_tensor::<f32>().map_err(run_err)?;
-        let (seg_shape, seg) = out["seg"].try_extract_tensor::<f32>().map_err(run_err)?;
-        let (_, cls) = out["cls"].try_extract_tensor::<f32>().map_err(run_err)?;
+        let vis = TensorRef::from_array_view(([n, 3, h, w], &self.visible_buf[..]))?;
+        let xr = TensorRef::from_array_view(([n, 1, h, w], &self.xray_buf[..]))?;
+        let out =
+            self.model.session.run_with_options(ort::inputs!["visible" => vis, "xray" => xr], &*self.run_options)?;
+        let (det_shape, det) = out["det"].try_extract_tensor::<f32>()?;
+        let (seg_shape, seg) = out["seg"].try_extract_tensor::<f32>()?;
+        let (_, cls) = out["cls"].try_extract_tensor::<f32>()?;
         let dim = |s: &ort::value::Shape, i: usize| s.get(i).map(|&d| d as usize).unwrap_or(0);
         let raw = RawView {
             n,
@@ -189,12 +185,8 @@ impl ElectrodeDetector {
             || raw.seg.len() != n * (C + 1) * raw.seg_h * raw.seg_w
             || raw.cls.len() != n * C
         {
-            return Err(InspectError::Output(format!(
-                "output sizes det {}, seg {}, cls {} do not fit a batch of {n}",
-                raw.det.len(),
-                raw.seg.len(),
-                raw.cls.len()
-            )));
+            let (det, seg, cls) = (raw.det.len(), raw.seg.len(), raw.cls.len());
+            return Err(OutputError::DetectorSizes { det, seg, cls, n }.into());
         }
         Ok(use_outputs(&raw))
     }

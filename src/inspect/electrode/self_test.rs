@@ -4,8 +4,9 @@
 //! five drawn defects found with its class (scores 0.83..0.96 at threshold 0.5).
 
 use super::ElectrodeDetector;
+use crate::inspect::output_check::OutputError;
 use crate::inspect::synthetic::{electrode_sheet, ElectrodeDefect};
-use crate::inspect::InspectError;
+use crate::inspect::{InspectError, SelfTestError};
 use crate::model::manifest::ELECTRODE_LABELS;
 
 /// Of the five defects drawn on the electrode sheet, at least this many must be found with their class
@@ -16,24 +17,16 @@ const MIN_FOUND: usize = 3;
 pub fn self_test(detector: &mut ElectrodeDetector) -> Result<(), InspectError> {
     let (w, h) = detector.input_size();
     let (visible, xray) = electrode_sheet(w, h, &ElectrodeDefect::ALL);
-    let result = detector
-        .infer(&[(&visible, &xray)])?
-        .into_iter()
-        .next()
-        .ok_or_else(|| InspectError::Output("no result for the self-test sheet".into()))??;
+    let result =
+        detector.infer(&[(&visible, &xray)])?.into_iter().next().ok_or(OutputError::SelfTestResults(0, 1))??;
     let found: Vec<&str> = ElectrodeDefect::ALL
         .iter()
         .map(|d| ELECTRODE_LABELS[d.class()])
         .filter(|label| result.detections.iter().any(|det| det.label == *label))
         .collect();
     if found.len() < MIN_FOUND {
-        return Err(InspectError::SelfTest(format!(
-            "of {} defects drawn on a blank sheet it found {} ({found:?}) at score threshold {}; at least \
-             {MIN_FOUND} must be found: this model does not find defects",
-            ElectrodeDefect::ALL.len(),
-            found.len(),
-            detector.score_threshold()
-        )));
+        let (drawn, threshold) = (ElectrodeDefect::ALL.len(), detector.score_threshold());
+        return Err(SelfTestError::DefectsMissed { drawn, found, threshold, min: MIN_FOUND }.into());
     }
     Ok(())
 }

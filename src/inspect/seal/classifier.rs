@@ -13,8 +13,9 @@ use ort::session::RunOptions;
 use ort::value::TensorRef;
 
 use super::{companion, SealConfig, SealContract};
+use crate::inspect::output_check::OutputError;
 use crate::inspect::preprocess::Preprocessor;
-use crate::inspect::{run_err, InspectError, ModelIdentity};
+use crate::inspect::{InspectError, ModelIdentity};
 use crate::model::manifest::TensorSpec;
 use crate::model::{GraphRole, LoadedModel};
 use crate::runtime::Runtime;
@@ -53,7 +54,7 @@ impl SealClassifier {
         model_path: &Path,
         references: &BTreeMap<String, PathBuf>,
     ) -> Result<Self, InspectError> {
-        let run_options = Arc::new(RunOptions::new().map_err(run_err)?);
+        let run_options = Arc::new(RunOptions::new()?);
         Self::load_with(rt, cfg, model_path, references, run_options)
     }
 
@@ -67,11 +68,7 @@ impl SealClassifier {
         run_options: Arc<RunOptions>,
     ) -> Result<Self, InspectError> {
         let full = LoadedModel::load(rt, model_path, &SealContract, GraphRole::Full)?;
-        let image_spec = full
-            .manifest
-            .input("image")
-            .ok_or_else(|| InspectError::Output("manifest has no 'image' input".into()))?
-            .clone();
+        let image_spec = full.manifest.input("image").ok_or(OutputError::NoInput("image"))?.clone();
         let pre = Preprocessor::new(&image_spec)?;
         let threshold = cfg.threshold.or(full.manifest.threshold("ng")).unwrap_or(0.5);
         let mut identity = ModelIdentity {
@@ -85,7 +82,7 @@ impl SealClassifier {
             Some((encoder, head)) => {
                 let emb_len = encoder.manifest.output("embedding").and_then(TensorSpec::fixed_len).unwrap_or(0);
                 if emb_len == 0 {
-                    return Err(InspectError::Output("encoder 'embedding' needs fixed dimensions".into()));
+                    return Err(OutputError::EmbeddingNotFixed.into());
                 }
                 identity.graph = "split";
                 identity.provider = encoder.provider;
@@ -190,17 +187,11 @@ impl SealClassifier {
                 ref_inputs.insert(key, input);
             }
             Engine::Split { encoder, ref_embeddings, emb_len, .. } => {
-                let t = TensorRef::from_array_view((shape, &input[..])).map_err(run_err)?;
-                let out = encoder
-                    .session
-                    .run_with_options(ort::inputs!["image" => t], &*self.run_options)
-                    .map_err(run_err)?;
-                let (_, emb) = out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
+                let t = TensorRef::from_array_view((shape, &input[..]))?;
+                let out = encoder.session.run_with_options(ort::inputs!["image" => t], &*self.run_options)?;
+                let (_, emb) = out["embedding"].try_extract_tensor::<f32>()?;
                 if emb.len() != *emb_len {
-                    return Err(InspectError::Output(format!(
-                        "embedding has {} values, expected {emb_len}",
-                        emb.len()
-                    )));
+                    return Err(OutputError::EmbeddingSize { got: emb.len(), expected: *emb_len }.into());
                 }
                 ref_embeddings.insert(key, emb.to_vec());
             }
@@ -249,22 +240,19 @@ impl SealClassifier {
                     }
                     &self.ref_buf
                 };
-                let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
-                let rf = TensorRef::from_array_view((shape, refs)).map_err(run_err)?;
-                let out = model
-                    .session
-                    .run_with_options(ort::inputs!["image" => img, "reference" => rf], run_options)
-                    .map_err(run_err)?;
-                let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
+                let img = TensorRef::from_array_view((shape, &self.image_buf[..]))?;
+                let rf = TensorRef::from_array_view((shape, refs))?;
+                let out =
+                    model.session.run_with_options(ort::inputs!["image" => img, "reference" => rf], run_options)?;
+                let (_, p) = out["probs"].try_extract_tensor::<f32>()?;
                 p.to_vec()
             }
             Engine::Split { encoder, head, emb_len, ref_embeddings } => {
-                let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
-                let enc_out =
-                    encoder.session.run_with_options(ort::inputs!["image" => img], run_options).map_err(run_err)?;
-                let (emb_shape, emb) = enc_out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
+                let img = TensorRef::from_array_view((shape, &self.image_buf[..]))?;
+                let enc_out = encoder.session.run_with_options(ort::inputs!["image" => img], run_options)?;
+                let (emb_shape, emb) = enc_out["embedding"].try_extract_tensor::<f32>()?;
                 if emb.len() != n * *emb_len {
-                    return Err(InspectError::Output(format!("embedding has {} values for {n} parts", emb.len())));
+                    return Err(OutputError::BatchSize { tensor: "embedding", got: emb.len(), parts: n }.into());
                 }
                 self.ref_buf.resize(n * *emb_len, 0.0);
                 for (f, chunk) in frames.iter().zip(self.ref_buf.chunks_exact_mut(*emb_len)) {
@@ -273,18 +261,17 @@ impl SealClassifier {
                     chunk.copy_from_slice(src);
                 }
                 let dims: Vec<usize> = emb_shape.iter().map(|&d| d as usize).collect();
-                let e = TensorRef::from_array_view((dims.clone(), emb)).map_err(run_err)?;
-                let r = TensorRef::from_array_view((dims, &self.ref_buf[..])).map_err(run_err)?;
+                let e = TensorRef::from_array_view((dims.clone(), emb))?;
+                let r = TensorRef::from_array_view((dims, &self.ref_buf[..]))?;
                 let out = head
                     .session
-                    .run_with_options(ort::inputs!["embedding" => e, "reference_embedding" => r], run_options)
-                    .map_err(run_err)?;
-                let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
+                    .run_with_options(ort::inputs!["embedding" => e, "reference_embedding" => r], run_options)?;
+                let (_, p) = out["probs"].try_extract_tensor::<f32>()?;
                 p.to_vec()
             }
         };
         if probs.len() != 2 * n {
-            return Err(InspectError::Output(format!("probs has {} values for {n} parts", probs.len())));
+            return Err(OutputError::BatchSize { tensor: "probs", got: probs.len(), parts: n }.into());
         }
         probs
             .chunks_exact(2)
@@ -292,7 +279,7 @@ impl SealClassifier {
                 if p.iter().all(|v| v.is_finite() && (-1e-3..=1.0 + 1e-3).contains(v)) {
                     Ok([p[0], p[1]])
                 } else {
-                    Err(InspectError::Output(format!("probs {p:?} are not probabilities")))
+                    Err(OutputError::NotProbabilities([p[0], p[1]]).into())
                 }
             })
             .collect()

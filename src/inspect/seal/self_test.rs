@@ -7,8 +7,9 @@
 //! HIL test's reference), against 0.0010..0.0020 and 0.06 for the references themselves (threshold
 //! 0.45); (2.0.0 scored a 16x16 checkers reference 0.45-0.51 against itself).
 
+use crate::inspect::output_check::OutputError;
 use crate::inspect::synthetic::{seal_defect, SealDefect};
-use crate::inspect::InspectError;
+use crate::inspect::{InspectError, SelfTestError};
 use crate::sources::Frame;
 
 /// The reference against itself is OK, the reference with a drawn crack is NG. `infer` gives
@@ -23,19 +24,13 @@ pub fn self_test(
     let scores = infer(&[reference, &cracked])?;
     let (good, bad) = match scores.as_slice() {
         [g, b] => (g[1], b[1]),
-        _ => return Err(InspectError::Output(format!("{} scores for 2 self-test frames", scores.len()))),
+        _ => return Err(OutputError::SelfTestResults(scores.len(), 2).into()),
     };
     if good >= threshold {
-        return Err(InspectError::SelfTest(format!(
-            "the reference judged against itself is NG (p_ng {good:.4}, threshold {threshold})"
-        )));
+        return Err(SelfTestError::ReferenceNg { p_ng: good, threshold }.into());
     }
     if bad < threshold {
-        return Err(InspectError::SelfTest(format!(
-            "a {} drawn on the reference is judged OK (p_ng {bad:.4}, threshold {threshold}): this model \
-             does not tell a defect from a good seal",
-            defect.name(),
-        )));
+        return Err(SelfTestError::DefectOk { defect: defect.name(), p_ng: bad, threshold }.into());
     }
     Ok(())
 }
