@@ -15,7 +15,7 @@ use cellgate::sources::FrameSource;
 
 const TOL: f32 = 1e-4;
 
-fn inspector(use_split: bool) -> SealClassifier {
+fn classifier(use_split: bool) -> SealClassifier {
     let rt =
         Runtime::load(&RuntimeConfig { providers: vec![cellgate::config::Provider::Cpu], ..Default::default() }, None)
             .expect("ONNX Runtime (run scripts/setup.sh)");
@@ -35,7 +35,7 @@ fn inspector(use_split: bool) -> SealClassifier {
 
 fn check(use_split: bool) {
     let golden = common::golden();
-    let mut insp = inspector(use_split);
+    let mut insp = classifier(use_split);
     assert_eq!(insp.identity().graph, if use_split { "split" } else { "full" });
     let mut src = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixture set");
     let mut frames = Vec::new();
