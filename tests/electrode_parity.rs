@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cellgate::config::{Provider, RuntimeConfig};
-use cellgate::inspect::electrode::ElectrodeInspector;
+use cellgate::inspect::electrode::ElectrodeDetector;
 use cellgate::runtime::Runtime;
 use cellgate::sources::{Frame, FrameInfo, PixelFormat};
 use serde_json::Value;
@@ -36,10 +36,10 @@ fn frame(path: &Path, gray: bool) -> Frame {
     }
 }
 
-fn inspector() -> ElectrodeInspector {
+fn detector() -> ElectrodeDetector {
     let rt = Runtime::load(&RuntimeConfig { providers: vec![Provider::Cpu], ..Default::default() }, None)
         .expect("ONNX Runtime (run scripts/setup.sh)");
-    ElectrodeInspector::load(&rt, &common::root().join("onnx/electrode_detector.onnx")).expect("electrode model loads")
+    ElectrodeDetector::load(&rt, &common::root().join("onnx/electrode_detector.onnx")).expect("electrode model loads")
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -57,7 +57,7 @@ fn raw_outputs_and_decoded_defects_match_the_python_golden_outputs() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).expect("golden.json")).expect("json");
     let pairs = golden["pairs"].as_array().expect("pairs");
     assert!(pairs.len() >= 4);
-    let mut insp = inspector();
+    let mut insp = detector();
     let frames: Vec<(Frame, Frame)> = pairs
         .iter()
         .map(|p| {
@@ -132,7 +132,7 @@ fn a_16_bit_xray_frame_gives_the_same_outputs_as_its_8_bit_reading() {
     // As a Y16 imager delivers it: little-endian 16 bits whose high byte is the 8-bit value.
     let y16: Vec<u8> = x8.data.iter().flat_map(|&b| (b as u16 * 257 + 3).to_le_bytes()).collect();
     let x16 = Frame { format: PixelFormat::Gray16, data: y16.into(), ..x8.clone() };
-    let mut insp = inspector();
+    let mut insp = detector();
     let a = insp.infer_raw(&[(&v, &x8)]).expect("8-bit");
     let b = insp.infer_raw(&[(&v, &x16)]).expect("16-bit");
     assert_eq!(a.det, b.det);
@@ -143,6 +143,6 @@ fn a_16_bit_xray_frame_gives_the_same_outputs_as_its_8_bit_reading() {
 fn a_seal_model_is_refused_by_the_electrode_inspector() {
     let rt = Runtime::load(&RuntimeConfig { providers: vec![Provider::Cpu], ..Default::default() }, None)
         .expect("ONNX Runtime");
-    let err = ElectrodeInspector::load(&rt, &common::model()).err().expect("a seal model is refused");
+    let err = ElectrodeDetector::load(&rt, &common::model()).err().expect("a seal model is refused");
     assert!(err.to_string().contains("electrode_detector"), "{err}");
 }

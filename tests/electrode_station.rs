@@ -115,6 +115,11 @@ fn pairs_get_rule_verdicts_outputs_defects_and_annotated_pictures() {
             assert_eq!(d["bbox"].as_array().map(Vec::len), Some(4));
             assert!(d["area_px"].as_f64().is_some_and(|a| a > 0.0) && d["area_mm2"].as_f64().is_some(), "{d}");
         }
+        // The detector's image-level presence per class (`cls`) beside them (serde_json's map sorts keys).
+        let presence = rec["presence"].as_object().expect("presence logged");
+        let labels: Vec<&str> = presence.keys().map(String::as_str).collect();
+        assert_eq!(labels, ["crack", "dark_spot", "foreign_object", "inclusion", "scratch"], "{frame}");
+        assert!(presence.values().all(|p| p.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))), "{presence:?}");
         assert_eq!(rec["model"]["name"], "electrode-dual-stream");
         rejects += reject as usize;
         marks += mark as usize;

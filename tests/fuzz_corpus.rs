@@ -57,7 +57,7 @@ fn model_manifest_corpus() {
     let contract_ok = inputs
         .iter()
         .filter_map(|(_, d)| Manifest::parse(std::str::from_utf8(d).ok()?).ok())
-        .filter(|m| m.check_contract(m.task, m.graph).is_ok())
+        .filter(|m| m.check_contract(cellgate::inspect::contract(m.task), m.graph).is_ok())
         .count();
     assert!(contract_ok >= 1 && contract_ok < inputs.len(), "{contract_ok} of {} manifests pass", inputs.len());
 }
@@ -71,7 +71,7 @@ fn contract_refuses_sizes_the_station_cannot_build() {
     for name in ["zero-height", "negative-height", "huge-sides", "negative-embedding"] {
         let text = std::fs::read_to_string(dir.join(format!("regression-{name}.json"))).expect("regression input");
         let m = Manifest::parse(&text).expect("manifest parses");
-        match (name, m.check_contract(m.task, m.graph)) {
+        match (name, m.check_contract(cellgate::inspect::contract(m.task), m.graph)) {
             (_, Err(ManifestError::ImageInput { source: ImageInputError::Side { .. }, .. })) => {
                 assert_ne!(name, "negative-embedding")
             }

@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cellgate::config::{RuntimeConfig, SealConfig};
-use cellgate::inspect::seal::SealInspector;
+use cellgate::inspect::seal::SealClassifier;
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::ReplaySource;
 use cellgate::sources::FrameSource;
 
 const TOL: f32 = 1e-4;
 
-fn inspector(use_split: bool) -> SealInspector {
+fn classifier(use_split: bool) -> SealClassifier {
     let rt =
         Runtime::load(&RuntimeConfig { providers: vec![cellgate::config::Provider::Cpu], ..Default::default() }, None)
             .expect("ONNX Runtime (run scripts/setup.sh)");
@@ -30,12 +30,12 @@ fn inspector(use_split: bool) -> SealInspector {
         recipes: BTreeMap::new(),
         cavities: 1,
     };
-    SealInspector::load(&rt, &cfg, &common::model(), &refs).expect("seal model loads")
+    SealClassifier::load(&rt, &cfg, &common::model(), &refs).expect("seal model loads")
 }
 
 fn check(use_split: bool) {
     let golden = common::golden();
-    let mut insp = inspector(use_split);
+    let mut insp = classifier(use_split);
     assert_eq!(insp.identity().graph, if use_split { "split" } else { "full" });
     let mut src = ReplaySource::open(&common::fixtures().join("seal"), false).expect("fixture set");
     let mut frames = Vec::new();
@@ -45,10 +45,10 @@ fn check(use_split: bool) {
         let got = insp.infer(&[&f]).expect("inference")[0];
         for k in 0..2 {
             assert!(
-                (got.probs[k] - want[k]).abs() <= TOL,
+                (got[k] - want[k]).abs() <= TOL,
                 "{image} ({}): probs {:?}, golden {:?}",
                 if use_split { "split" } else { "full" },
-                got.probs,
+                got,
                 want
             );
         }
@@ -57,7 +57,7 @@ fn check(use_split: bool) {
     // The whole set as one batch (mixed recipes) gives the same scores as one by one.
     let batch = insp.infer(&frames).expect("batched inference");
     for ((image, _, want), got) in golden.iter().zip(&batch) {
-        assert!((got.p_ng - want[1]).abs() <= TOL, "{image} batched: {} vs {}", got.p_ng, want[1]);
+        assert!((got[1] - want[1]).abs() <= TOL, "{image} batched: {} vs {}", got[1], want[1]);
     }
 }
 

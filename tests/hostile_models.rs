@@ -10,9 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cellgate::config::{Provider, RuntimeConfig, SealConfig, StationConfig};
-use cellgate::inspect::seal::SealInspector;
+use cellgate::inspect::seal::{SealClassifier, SealContract};
 use cellgate::inspect::synthetic::{seal_defect, SealDefect};
-use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::read_rgb;
 use cellgate::sources::{Frame, FrameInfo, PixelFormat};
@@ -230,7 +230,7 @@ fn manifest_thresholds_outside_the_band_are_refused() {
     for t in ["1.0", "0.0", "2.0"] {
         let p = dir.path().join(format!("t{t}.onnx"));
         std::fs::write(&p, seal_with_threshold(t)).expect("write");
-        let e = match LoadedModel::load(&rt(), &p, Task::SealClassifier, GraphRole::Full) {
+        let e = match LoadedModel::load(&rt(), &p, &SealContract, GraphRole::Full) {
             Ok(_) => panic!("thresholds.ng {t} accepted"),
             Err(e) => e.to_string(),
         };
@@ -238,7 +238,7 @@ fn manifest_thresholds_outside_the_band_are_refused() {
     }
     let p = dir.path().join("t0.6.onnx");
     std::fs::write(&p, seal_with_threshold("0.6")).expect("write");
-    let m = LoadedModel::load(&rt(), &p, Task::SealClassifier, GraphRole::Full).expect("0.6 is in the band");
+    let m = LoadedModel::load(&rt(), &p, &SealContract, GraphRole::Full).expect("0.6 is in the band");
     assert_eq!(m.manifest.threshold("ng"), Some(0.6));
 }
 
@@ -257,8 +257,8 @@ fn the_config_threshold_pins_the_manifest_one() {
         recipes: Default::default(),
         cavities: 1,
     };
-    assert_eq!(SealInspector::load(&rt(), &cfg(None), &p, &refs).expect("load").threshold(), 0.6);
-    assert_eq!(SealInspector::load(&rt(), &cfg(Some(0.3)), &p, &refs).expect("load").threshold(), 0.3);
+    assert_eq!(SealClassifier::load(&rt(), &cfg(None), &p, &refs).expect("load").threshold(), 0.6);
+    assert_eq!(SealClassifier::load(&rt(), &cfg(Some(0.3)), &p, &refs).expect("load").threshold(), 0.3);
 }
 
 #[test]
@@ -341,14 +341,14 @@ fn self_test_the_shipped_seal_model_tells_the_drawn_crack_from_the_reference() {
             recipes: Default::default(),
             cavities: 1,
         };
-        let mut insp = SealInspector::load(&rt(), &cfg, &common::model(), &refs).expect("shipped model");
+        let mut insp = SealClassifier::load(&rt(), &cfg, &common::model(), &refs).expect("shipped model");
         let threshold = insp.threshold();
         for (recipe, path) in &refs {
             let reference = rgb(path, recipe);
             let cracked = seal_defect(&reference, SealDefect::Crack);
             let s = insp.infer(&[&reference, &cracked]).expect("infer");
-            println!("split {use_split} {recipe}: reference p_ng {:.4}, crack p_ng {:.4}", s[0].p_ng, s[1].p_ng);
-            assert!(s[0].p_ng < threshold && s[1].p_ng >= threshold, "{recipe} at threshold {threshold}: {s:?}");
+            println!("split {use_split} {recipe}: reference p_ng {:.4}, crack p_ng {:.4}", s[0][1], s[1][1]);
+            assert!(s[0][1] < threshold && s[1][1] >= threshold, "{recipe} at threshold {threshold}: {s:?}");
         }
     }
 }

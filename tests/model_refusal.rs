@@ -5,7 +5,8 @@ mod common;
 use std::path::Path;
 
 use cellgate::config::{Provider, RuntimeConfig, StationConfig};
-use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::inspect::seal::SealContract;
+use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::station::{Overrides, Station};
 use serde_json::json;
@@ -15,7 +16,7 @@ fn rt() -> Runtime {
 }
 
 fn refusal(path: &Path, role: GraphRole) -> String {
-    match LoadedModel::load(&rt(), path, Task::SealClassifier, role) {
+    match LoadedModel::load(&rt(), path, &SealContract, role) {
         Ok(_) => panic!("{} was accepted", path.display()),
         Err(e) => e.to_string(),
     }
@@ -34,7 +35,7 @@ fn shipped_models_are_accepted() {
         ("seal_classifier.encoder.onnx", GraphRole::Encoder),
         ("seal_classifier.head.onnx", GraphRole::Head),
     ] {
-        let m = LoadedModel::load(&rt, &onnx.join(file), Task::SealClassifier, role).expect(file);
+        let m = LoadedModel::load(&rt, &onnx.join(file), &SealContract, role).expect(file);
         assert_eq!(m.provider, Provider::Cpu);
         assert_eq!(m.manifest.labels, ["ok", "ng"]);
     }

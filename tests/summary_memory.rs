@@ -52,6 +52,7 @@ fn a_million_parts_add_nothing_to_the_summary_memory() {
         latency: StageLatency::default(),
         label: None,
         defects: None,
+        presence: None,
         reasons: Vec::new(),
     };
     let mut summary = Summary::default();

@@ -17,8 +17,8 @@ use cellgate::config::{GpioConfig, RecordsConfig, SourceConfig, StationConfig, T
 use cellgate::inspect::plausibility::FrameChecks;
 use cellgate::inspect::preprocess::Preprocessor;
 use cellgate::inspect::reference_similarity::ReferenceCheck;
-use cellgate::inspect::seal::companion;
-use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::inspect::seal::{companion, SealContract};
+use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::{read_rgb, ReplaySource};
 use cellgate::sources::{Frame, FrameSource, PixelFormat};
@@ -64,7 +64,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     let mut refs: BTreeMap<String, PathBuf> =
         seal_cfg.recipes.iter().map(|(k, r)| (k.clone(), base.resolve(&r.reference))).collect();
     refs.extend(src.references.clone());
-    let mut full = LoadedModel::load(&rt, &model_path, Task::SealClassifier, GraphRole::Full)?;
+    let mut full = LoadedModel::load(&rt, &model_path, &SealContract, GraphRole::Full)?;
     let spec =
         full.manifest.input("image").cloned().ok_or_else(|| CliError::Usage("model has no 'image' input".into()))?;
     let mut pre = Preprocessor::new(&spec)?;
@@ -141,8 +141,8 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     // 2. Bare ONNX Runtime, encoder + head with the reference embedding computed once per recipe.
     let (enc_path, head_path) = (companion(&model_path, "encoder"), companion(&model_path, "head"));
     if enc_path.is_file() && head_path.is_file() {
-        let mut enc = LoadedModel::load(&rt, &enc_path, Task::SealClassifier, GraphRole::Encoder)?;
-        let mut head = LoadedModel::load(&rt, &head_path, Task::SealClassifier, GraphRole::Head)?;
+        let mut enc = LoadedModel::load(&rt, &enc_path, &SealContract, GraphRole::Encoder)?;
+        let mut head = LoadedModel::load(&rt, &head_path, &SealContract, GraphRole::Head)?;
         let mut ref_emb: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
         for (name, t) in &ref_tensors {
             let img = TensorRef::from_array_view((shape, &t[..]))?;

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
-use cellgate::inspect::align::Homography;
-use cellgate::inspect::defect_rules;
-use cellgate::inspect::electrode::ElectrodeInspector;
+use cellgate::inspect::electrode::align::Homography;
+use cellgate::inspect::electrode::rules;
+use cellgate::inspect::electrode::{ElectrodeContract, ElectrodeDetector};
 use cellgate::inspect::preprocess::Preprocessor;
-use cellgate::model::{GraphRole, LoadedModel, Task};
+use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::pairing::{FramePair, PairedSource};
 use cellgate::sources::replay::ReplaySource;
@@ -50,7 +50,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
         pairs.push(pairing.capture(Instant::now())?);
         pairing_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let mut model = LoadedModel::load(&rt, &model_path, Task::ElectrodeDetector, GraphRole::Full)?;
+    let mut model = LoadedModel::load(&rt, &model_path, &ElectrodeContract, GraphRole::Full)?;
     let spec =
         |name: &str| model.manifest.input(name).cloned().ok_or_else(|| CliError::Usage(format!("no '{name}' input")));
     let mut pre_v = Preprocessor::new(&spec("visible")?)?;
@@ -111,21 +111,21 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
         Ok(())
     };
     let infer_ms = timed(parts, &mut bare_run)?;
-    let mut inspector = ElectrodeInspector::load(&rt, &model_path)?;
+    let mut detector = ElectrodeDetector::load(&rt, &model_path)?;
     if let Some(t) = ecfg.score_threshold {
-        inspector.set_score_threshold(t);
+        detector.set_score_threshold(t);
     }
     let mut raws = Vec::new();
     for (p, x) in pairs.iter().zip(&aligned) {
-        raws.push(inspector.infer_raw(&[(&p.visible, x)])?);
+        raws.push(detector.infer_raw(&[(&p.visible, x)])?);
     }
     let decode_ms = timed(parts, |i| {
         let k = i % raws.len();
-        let r = inspector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height))?;
-        defect_rules::judge(&r, &ecfg.rules, ecfg.pixel_size_mm);
+        let r = detector.decode(&raws[k].view(), 0, (pairs[k].visible.width, pairs[k].visible.height))?;
+        rules::judge(&r, &ecfg.rules, ecfg.pixel_size_mm);
         Ok(())
     })?;
-    drop(inspector);
+    drop(detector);
 
     // The station flat out on the same pairs.
     let out = std::env::temp_dir().join(format!("cellgate-bench-{}", std::process::id()));

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cellgate::inspect::align::Homography;
+use cellgate::inspect::electrode::align::Homography;
 use serde::Deserialize;
 
 use super::CliError;

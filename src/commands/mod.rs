@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use cellgate::config::ConfigError;
 use cellgate::gpio_chip::ChipError;
-use cellgate::inspect::align::AlignError;
+use cellgate::inspect::electrode::align::AlignError;
 use cellgate::inspect::preprocess::PreprocessError;
 use cellgate::inspect::InspectError;
 use cellgate::model::integrity::KeyError;

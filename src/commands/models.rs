@@ -24,7 +24,7 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
     };
     let rt = Runtime::load(&rt_cfg, None)?.with_file_policy(files);
     let m = LoadedModel::open(&rt, file)?;
-    let contract = m.manifest.check_contract(m.manifest.task, m.manifest.graph);
+    let contract = m.manifest.check_contract(cellgate::inspect::contract(m.manifest.task), m.manifest.graph);
     println!("file      {}", file.display());
     println!("sha256    {}", m.sha256);
     println!(
@@ -71,7 +71,7 @@ pub fn vet(file: &Path, library: Option<&Path>, max_bytes: u64) -> Result<(), Cl
         let rt = Runtime::load(&cfg, library)?.with_file_policy(FilePolicy { integrity: None, max_bytes });
         let m = LoadedModel::open(&rt, file)?;
         m.manifest
-            .check_contract(m.manifest.task, m.manifest.graph)
+            .check_contract(cellgate::inspect::contract(m.manifest.task), m.manifest.graph)
             .map_err(|source| ModelError::Manifest { path: file.into(), source })?;
         Ok(m.sha256)
     })();

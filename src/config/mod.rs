@@ -16,7 +16,6 @@ use serde::Deserialize;
 use crate::key_problem::{bad, KeyProblem};
 
 mod cross_checks;
-mod inspection;
 mod load;
 #[cfg(test)]
 mod tests;
@@ -31,7 +30,9 @@ pub use crate::sources::v4l2::V4l2Config;
 pub use crate::sources::SourceConfig;
 pub use crate::trigger::photo_eye::{GpioTriggerConfig, LineBias, TriggerEdge};
 pub use crate::trigger::{TriggerConfig, RATE_HZ};
-pub use inspection::{ElectrodeConfig, InspectionConfig, RecipeConfig, SealConfig};
+pub use crate::inspect::config::InspectionConfig;
+pub use crate::inspect::electrode::ElectrodeConfig;
+pub use crate::inspect::seal::{RecipeConfig, SealConfig};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -80,10 +81,6 @@ fn default_station_name() -> String {
     "cellgate".into()
 }
 
-fn default_true() -> bool {
-    true
-}
-
 impl StationConfig {
     /// A path from the config, resolved against the config's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
@@ -100,7 +97,11 @@ impl StationConfig {
             return bad("name", "must not be empty");
         }
         self.runtime.validate(&self.base_dir)?;
-        self.inspection.validate(self, model_required)?;
+        let resolve = |p: &Path| self.resolve(p);
+        let ctx = crate::inspect::config::ConfigContext { resolve: &resolve, outputs: &self.gpio.output_names() };
+        self.inspection
+            .validate(&ctx, model_required)
+            .map_err(|e| KeyProblem::new(format!("inspection.{}", e.key), e.problem.to_string()))?;
         cross_checks::source_fits_inspection(&self.source, &self.inspection)?;
         self.source.validate(&self.base_dir)?;
         cross_checks::a_camera_has_one_cavity(&self.source, self.inspection.cavities())?;

@@ -1,20 +1,34 @@
-//! Preprocess -> infer -> decide: from frames to a verdict per part.
+//! Preprocess -> infer -> decide: from frames to a verdict per part. Each kind of inspection is a folder
+//! (`seal/`, `electrode/`) behind the `Inspection` trait (`inspection`), its config one variant of
+//! `InspectionConfig` (`config`).
 
-pub mod align;
+pub mod config;
 pub mod decision;
-pub mod defect_rules;
 pub mod electrode;
+mod inspection;
 pub mod output_check;
 pub mod plausibility;
 pub mod preprocess;
 pub mod reference_similarity;
 pub mod seal;
-pub mod self_test;
 pub mod synthetic;
 
+pub use config::InspectionConfig;
+pub use inspection::{Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames};
+
+use crate::model::manifest::{Contract, Task};
 use crate::model::ModelError;
 use crate::sources::replay::ReplayError;
+use output_check::OutputError;
 use preprocess::PreprocessError;
+
+/// The model contract of the kind a manifest's `task` names.
+pub fn contract(task: Task) -> &'static dyn Contract {
+    match task {
+        Task::SealClassifier => &seal::SealContract,
+        Task::ElectrodeDetector => &electrode::ElectrodeContract,
+    }
+}
 
 /// Why an inspection (seal or electrode) could not judge a part or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +42,27 @@ pub enum InspectError {
     #[error("recipe '{0}' has no reference image configured")]
     UnknownRecipe(String),
     #[error("inference failed: {0}")]
-    Run(String),
+    Run(#[from] ort::Error),
     #[error("model output is unusable: {0}")]
-    Output(String),
+    Output(#[from] OutputError),
     #[error("self-test failed: {0}")]
-    SelfTest(String),
+    SelfTest(#[from] SelfTestError),
 }
 
-fn run_err(e: impl std::fmt::Display) -> InspectError {
-    InspectError::Run(e.to_string())
+/// How a model failed the self-test it must pass before it judges a part.
+#[derive(Debug, thiserror::Error)]
+pub enum SelfTestError {
+    #[error("the reference judged against itself is NG (p_ng {p_ng:.4}, threshold {threshold})")]
+    ReferenceNg { p_ng: f32, threshold: f32 },
+    #[error(
+        "a {defect} drawn on the reference is judged OK (p_ng {p_ng:.4}, threshold {threshold}): this model \
+         does not tell a defect from a good seal"
+    )]
+    DefectOk { defect: &'static str, p_ng: f32, threshold: f32 },
+    #[error(
+        "of {drawn} defects drawn on a blank sheet it found {} ({found:?}) at score threshold {threshold}; at \
+         least {min} must be found: this model does not find defects",
+        .found.len()
+    )]
+    DefectsMissed { drawn: usize, found: Vec<&'static str>, threshold: f32, min: usize },
 }

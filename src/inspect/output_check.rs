@@ -5,6 +5,27 @@
 /// Probabilities may overshoot by rounding, not more.
 const PROB_SLACK: f32 = 1e-3;
 
+/// Outputs a model gave that cannot be used: their sizes, or values no model should give.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("manifest has no '{0}' input")]
+    NoInput(&'static str),
+    #[error("encoder 'embedding' needs fixed dimensions")]
+    EmbeddingNotFixed,
+    #[error("embedding has {got} values, expected {expected}")]
+    EmbeddingSize { got: usize, expected: usize },
+    #[error("{tensor} has {got} values for {parts} parts")]
+    BatchSize { tensor: &'static str, got: usize, parts: usize },
+    #[error("probs {0:?} are not probabilities")]
+    NotProbabilities([f32; 2]),
+    #[error("output sizes det {det}, seg {seg}, cls {cls} do not fit a batch of {n}")]
+    DetectorSizes { det: usize, seg: usize, cls: usize, n: usize },
+    #[error("{0} results for {1} self-test frames")]
+    SelfTestResults(usize, usize),
+    #[error(transparent)]
+    Fault(#[from] OutputFault),
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OutputFault {
     #[error("{0}: not a finite number")]

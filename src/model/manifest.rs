@@ -155,6 +155,16 @@ pub enum ManifestError {
     ImageInput { task: Task, source: ImageInputError },
 }
 
+/// What a model kind's manifest must declare for each graph role (DESIGN.md), beyond what every model
+/// declares: each inspection kind has its own (`inspect/<kind>/contract.rs`).
+pub trait Contract: Sync {
+    /// The `task` its manifests name.
+    fn task(&self) -> Task;
+
+    /// The kind's own rules, for the graph role the file holds.
+    fn check(&self, manifest: &Manifest, role: GraphRole) -> Result<(), ManifestError>;
+}
+
 /// A decision threshold the contract needs, missing or outside its band.
 #[derive(Debug, thiserror::Error)]
 pub enum ThresholdError {
@@ -202,106 +212,38 @@ impl Manifest {
         check_side("output", &self.outputs, outputs)
     }
 
-    /// Checks the task's contract (DESIGN.md) for the graph role the file holds.
-    pub fn check_contract(&self, task: Task, role: GraphRole) -> Result<(), ManifestError> {
+    /// Checks a kind's contract (DESIGN.md) for the graph role the file holds: the task and role the
+    /// file says, every input batched first, then the kind's own rules.
+    pub fn check_contract(&self, contract: &dyn Contract, role: GraphRole) -> Result<(), ManifestError> {
+        let task = contract.task();
         if self.task != task {
             return Err(ManifestError::WrongTask { wanted: task, found: self.task });
         }
         if self.graph != role {
             return Err(ManifestError::WrongGraph { wanted: role, found: self.graph });
         }
-        let bad = |problem: String| Err(ManifestError::Contract { task, problem });
         for spec in &self.inputs {
             if spec.shape.first() != Some(&Dim::Named("N".into())) {
-                return bad(format!("input '{}' must have the batch 'N' first", spec.name));
+                return Err(ManifestError::Contract {
+                    task,
+                    problem: format!("input '{}' must have the batch 'N' first", spec.name),
+                });
             }
         }
-        match task {
-            Task::SealClassifier => {
-                if self.labels != ["ok", "ng"] {
-                    return bad(format!("labels must be [\"ok\", \"ng\"], got {:?}", self.labels));
-                }
-                self.check_threshold(task, "ng", THRESHOLD_BAND, true)?;
-                let images: &[&str] = match role {
-                    GraphRole::Full => &["image", "reference"],
-                    GraphRole::Encoder => &["image"],
-                    GraphRole::Head => &[],
-                };
-                for name in images {
-                    let Some(spec) = self.input(name) else {
-                        return bad(format!("input '{name}' is missing"));
-                    };
-                    check_image_input(spec, 3).map_err(|source| ManifestError::ImageInput { task, source })?;
-                }
-                if role != GraphRole::Encoder {
-                    let probs = self
-                        .output("probs")
-                        .ok_or(ManifestError::Contract { task, problem: "output 'probs' is missing".into() })?;
-                    if probs.fixed_dims() != [Some(2)] {
-                        return bad("output 'probs' must be [N, 2]".into());
-                    }
-                }
-                if role == GraphRole::Head
-                    && (self.input("embedding").is_none() || self.input("reference_embedding").is_none())
-                {
-                    return bad("head needs inputs 'embedding' and 'reference_embedding'".into());
-                }
-                if role == GraphRole::Encoder
-                    && self.output("embedding").and_then(TensorSpec::fixed_len).is_none_or(|n| n > MAX_EMBEDDING_VALUES)
-                {
-                    return bad(format!(
-                        "encoder needs output 'embedding' of fixed, positive dimensions, at most {MAX_EMBEDDING_VALUES} values"
-                    ));
-                }
-                if role == GraphRole::Full
-                    && self.input("image").map(|i| &i.shape) != self.input("reference").map(|r| &r.shape)
-                {
-                    return bad("'image' and 'reference' must have the same shape".into());
-                }
-            }
-            Task::ElectrodeDetector => {
-                if role != GraphRole::Full {
-                    return bad("the electrode detector is one full graph".into());
-                }
-                if self.labels != ELECTRODE_LABELS {
-                    return bad(format!("labels must be {ELECTRODE_LABELS:?}, got {:?}", self.labels));
-                }
-                self.check_threshold(task, "score", THRESHOLD_BAND, true)?;
-                self.check_threshold(task, "nms_iou", NMS_IOU_BAND, false)?;
-                let mut sizes = Vec::new();
-                for (name, channels) in [("visible", 3), ("xray", 1)] {
-                    let Some(spec) = self.input(name) else {
-                        return bad(format!("input '{name}' is missing"));
-                    };
-                    check_image_input(spec, channels).map_err(|source| ManifestError::ImageInput { task, source })?;
-                    sizes.push(spec.fixed_dims()[1..].to_vec());
-                }
-                if sizes[0] != sizes[1] {
-                    return bad("'visible' and 'xray' must have the same height and width (aligned)".into());
-                }
-                let c = ELECTRODE_LABELS.len() as i64;
-                let out = |name: &str| {
-                    self.output(name)
-                        .map(TensorSpec::fixed_dims)
-                        .ok_or(ManifestError::Contract { task, problem: format!("output '{name}' is missing") })
-                };
-                let det = out("det")?;
-                if det.len() != 2 || det[0].is_none() || det[1] != Some(4 + c) {
-                    return bad(format!("output 'det' must be [N, A, {}]", 4 + c));
-                }
-                let seg = out("seg")?;
-                if seg.len() != 3 || seg[0] != Some(c + 1) || seg[1].is_none() || seg[2].is_none() {
-                    return bad(format!("output 'seg' must be [N, {}, Hs, Ws]", c + 1));
-                }
-                if out("cls")? != [Some(c)] {
-                    return bad(format!("output 'cls' must be [N, {c}]"));
-                }
-            }
-        }
-        Ok(())
+        contract.check(self, role)
     }
 
-    fn check_threshold(
+    /// One image input of a kind's contract, with `channels` channels.
+    pub fn check_image_input(&self, task: Task, name: &str, channels: i64) -> Result<&TensorSpec, ManifestError> {
+        let spec = self
+            .input(name)
+            .ok_or_else(|| ManifestError::Contract { task, problem: format!("input '{name}' is missing") })?;
+        check_image_input(spec, channels).map_err(|source| ManifestError::ImageInput { task, source })?;
+        Ok(spec)
+    }
+
+    /// A decision threshold of a kind's contract: in its band, and present when `required`.
+    pub fn check_threshold(
         &self,
         task: Task,
         key: &'static str,

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::runtime::{Provider, Runtime, RuntimeError};
 pub use config::ModelUpdatesConfig;
-pub use manifest::{GraphRole, Manifest, ManifestError, Task};
+pub use manifest::{Contract, GraphRole, Manifest, ManifestError, Task};
 use manifest::{GraphTensor, METADATA_KEY};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,11 +69,11 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads `path` and checks it is a `task` model holding the `role` graph.
-    pub fn load(rt: &Runtime, path: &Path, task: Task, role: GraphRole) -> Result<Self, ModelError> {
+    /// Loads `path` and checks it keeps `contract` (a model of that kind) for the `role` graph.
+    pub fn load(rt: &Runtime, path: &Path, contract: &dyn Contract, role: GraphRole) -> Result<Self, ModelError> {
         let m = Self::open(rt, path)?;
         m.manifest
-            .check_contract(task, role)
+            .check_contract(contract, role)
             .map_err(|source| ModelError::Manifest { path: path.to_path_buf(), source })?;
         Ok(m)
     }

@@ -94,6 +94,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::inspect::electrode::rules::ClassPresence;
     use crate::inspect::electrode::Detection;
     use crate::sources::FrameInfo;
 
@@ -122,7 +123,7 @@ mod tests {
         let d = Detection { class: 4, label: "crack", score: 0.87, bbox: [14.0, 38.0, 26.0, 47.0], area_px: 64.0 };
         let r = ElectrodeResult {
             detections: vec![d],
-            presence: vec![0.0; 5],
+            presence: ClassPresence([0.0; 5]),
             area_px: vec![0.0; 5],
             mask,
             mask_size: (32, 24),

@@ -4,7 +4,6 @@
 
 mod build;
 pub mod health;
-pub mod inspector;
 pub mod model_load;
 pub mod model_swap;
 mod pipeline;
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::StationConfig;
 use crate::inspect::plausibility::FrameChecks;
-use crate::inspect::InspectError;
+use crate::inspect::{InspectError, Inspection};
 use crate::key_problem::KeyProblem;
 use crate::metrics::file::{write_periodically, MetricsWriter, RunState};
 use crate::metrics::{MetricsSnapshot, StationMetrics};
@@ -31,7 +30,6 @@ use crate::trigger::photo_eye::TriggerError;
 use crate::trigger::Trigger;
 pub use build::Overrides;
 use health::Health;
-use inspector::Inspector;
 use pipeline::Imagers;
 pub use summary::Summary;
 
@@ -106,7 +104,7 @@ const FLAT_OUT_QUEUE: usize = 16;
 /// Everything a station runs with, built and checked before the first part.
 pub struct Station {
     cfg: StationConfig,
-    inspector: Inspector,
+    inspection: Box<dyn Inspection>,
     source: Imagers,
     trigger: Box<dyn Trigger>,
     gpio: Box<dyn GpioOutputs>,
@@ -143,16 +141,11 @@ impl Station {
         &self.cfg
     }
 
-    /// "name version on provider" of the model the station starts with.
-    pub fn model_description(&self) -> String {
-        model_swap::describe(self.inspector.identity())
-    }
-
     /// Runs until the source ends or `stop` is set; then drains, settles every part, sets outputs safe.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();
         let cavities = self.cfg.inspection.cavities();
-        let timing = self.cfg.actuation.timing(self.inspector.threshold());
+        let timing = self.cfg.actuation.timing(self.inspection.threshold());
         let metrics = self.metrics.clone();
         // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects). A
         // flat-out run never sheds load: it queues more and refills the queue half at a time.
@@ -182,7 +175,7 @@ impl Station {
             .spawn(move || scheduler.run(act_rx))
             .map_err(|source| StationError::Thread { name: "actuate", source })?;
         let infer = pipeline::Infer {
-            inspector: self.inspector,
+            inspection: self.inspection,
             act_tx: act_tx.clone(),
             metrics: metrics.clone(),
             delay: timing.delay,
@@ -211,7 +204,7 @@ impl Station {
         let infer_h = spawn("infer")
             .spawn(move || infer.run(infer_rx))
             .map_err(|source| StationError::Thread { name: "infer", source })?;
-        let default_recipe: Arc<str> = self.cfg.seal().map(|s| s.recipe.as_str()).unwrap_or("electrode").into();
+        let default_recipe: Arc<str> = self.cfg.inspection.kind().recipe().into();
         let mut source = self.source;
         let fault_tx = act_tx.clone();
         source.watch_faults(Box::new(move |fault| {

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 use ort::session::RunOptions;
 
-use super::inspector::{Inspector, ModelLoader};
-use crate::inspect::seal::companion;
-use crate::inspect::InspectError;
+use crate::inspect::{InspectError, Inspection, InspectionLoader};
 use crate::model::vet::{VetError, Vetter};
 use crate::runtime::Runtime;
 
@@ -49,29 +47,36 @@ pub enum LoadError {
 /// With a vetter, each file is first vetted in a child process (also within `limit`), so a file whose
 /// session creation never ends is refused without leaving a thread busy here.
 pub fn load_within(
-    loader: &ModelLoader,
+    loader: &Arc<dyn InspectionLoader>,
     rt: &Runtime,
     model: &Path,
     limit: Duration,
     stop: Option<&AtomicBool>,
-) -> Result<Inspector, LoadError> {
+) -> Result<Box<dyn Inspection>, LoadError> {
     let vetted = match rt.vetter() {
-        Some(v) => Some(vet_set(v, model, limit, stop)?),
+        Some(v) => Some(vet_set(v, loader.as_ref(), model, limit, stop)?),
         None => None,
     };
-    let inspector = load_in_process(loader, rt, model, limit, stop)?;
-    if vetted.is_some_and(|sha| sha != inspector.identity().sha256) {
+    let inspection = load_in_process(loader, rt, model, limit, stop)?;
+    if vetted.is_some_and(|sha| sha != inspection.identity().sha256) {
         return Err(LoadError::NotWhatWasVetted { path: model.to_path_buf() });
     }
-    Ok(inspector)
+    Ok(inspection)
 }
 
-/// Vets the model file and its companions; returns the model file's SHA-256. A companion that is merely
-/// broken is left to the loader (which runs on without it, as it always has); one that does not build
-/// in time refuses the set, as its in-process load would.
-fn vet_set(v: &Vetter, model: &Path, limit: Duration, stop: Option<&AtomicBool>) -> Result<String, LoadError> {
+/// Vets the model file and the other files its kind loads beside it (the seal's encoder/head pair);
+/// returns the model file's SHA-256. A companion that is merely broken is left to the loader (which runs
+/// on without it, as it always has); one that does not build in time refuses the set, as its in-process
+/// load would.
+fn vet_set(
+    v: &Vetter,
+    loader: &dyn InspectionLoader,
+    model: &Path,
+    limit: Duration,
+    stop: Option<&AtomicBool>,
+) -> Result<String, LoadError> {
     let sha = v.vet(model, limit, stop)?;
-    for c in ["encoder", "head"].map(|role| companion(model, role)).iter().filter(|c| c.is_file()) {
+    for c in loader.files(model).iter().filter(|c| c.as_path() != model && c.is_file()) {
         match v.vet(c, limit, stop) {
             Ok(_) | Err(VetError::Refused { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -81,20 +86,20 @@ fn vet_set(v: &Vetter, model: &Path, limit: Duration, stop: Option<&AtomicBool>)
 }
 
 fn load_in_process(
-    loader: &ModelLoader,
+    loader: &Arc<dyn InspectionLoader>,
     rt: &Runtime,
     model: &Path,
     limit: Duration,
     stop: Option<&AtomicBool>,
-) -> Result<Inspector, LoadError> {
+) -> Result<Box<dyn Inspection>, LoadError> {
     let path = model.to_path_buf();
-    let run_options = Arc::new(RunOptions::new().map_err(|e| InspectError::Run(e.to_string()))?);
+    let run_options = Arc::new(RunOptions::new().map_err(InspectError::from)?);
     let (tx, rx) = crossbeam_channel::bounded(1);
     let (l, r, p, ro) = (loader.clone(), rt.clone(), path.clone(), run_options.clone());
     std::thread::Builder::new()
         .name("model-load".into())
         .spawn(move || {
-            let _ = tx.send(l.load_with(&r, &p, ro));
+            let _ = tx.send(l.load(&r, &p, ro));
         })
         .map_err(|source| LoadError::Spawn { path: path.clone(), source })?;
     let deadline = Instant::now() + limit;

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::inspector::{Inspector, ModelLoader};
 use super::model_load::{load_within, LoadError};
-use crate::inspect::seal::companion;
+use crate::inspect::{Inspection, InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::store::{ActiveModel, ModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
@@ -40,14 +39,14 @@ impl ModelInUse {
 
 /// A checked, warmed model on its way to the inference thread.
 pub struct Candidate {
-    pub inspector: Inspector,
+    pub inspection: Box<dyn Inspection>,
     /// When the first file of this replacement was seen settled (for takeover timing).
     pub seen: Instant,
 }
 
 pub struct ModelSwap {
     pub rt: Runtime,
-    pub loader: ModelLoader,
+    pub loader: Arc<dyn InspectionLoader>,
     pub model_path: PathBuf,
     pub watcher: ModelWatcher,
     pub store: ModelStore,
@@ -64,12 +63,6 @@ pub struct ModelSwap {
 }
 
 impl ModelSwap {
-    /// The model file and the seal classifier's encoder/head companions (an electrode model has none;
-    /// the names are watched all the same and simply never appear).
-    pub fn files(model: &Path) -> Vec<PathBuf> {
-        vec![model.to_path_buf(), companion(model, "encoder"), companion(model, "head")]
-    }
-
     pub fn run(mut self, stop: &AtomicBool) {
         let mut last_refused: Option<(String, String)> = None;
         while !stop.load(Ordering::Relaxed) {
@@ -90,8 +83,8 @@ impl ModelSwap {
                         let seen = Instant::now();
                         match self.try_candidate(seen, stop) {
                             Ok(Some(c)) => {
-                                let id = c.inspector.identity().clone();
-                                let threshold = c.inspector.threshold();
+                                let id = c.inspection.identity().clone();
+                                let threshold = c.inspection.threshold();
                                 if self.tx.send(c).is_err() {
                                     return; // inference has stopped: the station is shutting down
                                 }
@@ -106,7 +99,7 @@ impl ModelSwap {
                                     &id.sha256[..12]
                                 );
                                 let kept: Vec<PathBuf> =
-                                    Self::files(&self.model_path).into_iter().filter(|p| p.is_file()).collect();
+                                    self.loader.files(&self.model_path).into_iter().filter(|p| p.is_file()).collect();
                                 self.store.keep_active(&kept, true);
                                 if threshold != self.threshold {
                                     let change = format!("{} -> {threshold}", self.threshold);
@@ -152,9 +145,8 @@ impl ModelSwap {
     }
 
     /// SHA-256 over the set of model files present (full graph first, then its companions).
-    pub fn set_sha256(model: &Path, max_bytes: u64) -> String {
-        let hashes: Vec<String> =
-            Self::files(model).iter().filter_map(|f| crate::model::file_sha256(f, max_bytes).ok()).collect();
+    pub fn set_sha256(files: &[PathBuf], max_bytes: u64) -> String {
+        let hashes: Vec<String> = files.iter().filter_map(|f| crate::model::file_sha256(f, max_bytes).ok()).collect();
         combine(&hashes)
     }
 
@@ -165,7 +157,7 @@ impl ModelSwap {
         let policy = self.rt.file_policy().clone();
         let mut hashes = Vec::new();
         let mut sha = String::new();
-        for f in Self::files(&self.model_path) {
+        for f in self.loader.files(&self.model_path) {
             if f == self.model_path || f.symlink_metadata().is_ok() {
                 let bytes = file::read_regular(&f, policy.max_bytes)?;
                 if let Some(p) = &policy.integrity {
@@ -183,12 +175,12 @@ impl ModelSwap {
             return Ok(None);
         }
         log::info!("{}: replaced; loading, warming and self-testing it", self.model_path.display());
-        let inspector = load_within(&self.loader, &self.rt, &self.model_path, self.load_timeout, Some(stop))?;
-        if inspector.identity().sha256 != sha {
+        let inspection = load_within(&self.loader, &self.rt, &self.model_path, self.load_timeout, Some(stop))?;
+        if inspection.identity().sha256 != sha {
             return Err(CandidateError::ChangedWhileLoading);
         }
         self.active_set = set;
-        Ok(Some(Candidate { inspector, seen }))
+        Ok(Some(Candidate { inspection, seen }))
     }
 }
 
@@ -215,11 +207,11 @@ fn combine(hashes: &[String]) -> String {
 }
 
 /// "name version on provider".
-pub fn describe(id: &crate::inspect::seal::ModelIdentity) -> String {
+pub fn describe(id: &ModelIdentity) -> String {
     format!("{} {} on {}", id.name, id.version, id.provider)
 }
 
-pub fn active_model(file: &Path, id: &crate::inspect::seal::ModelIdentity, threshold: f32) -> ActiveModel {
+pub fn active_model(file: &Path, id: &ModelIdentity, threshold: f32) -> ActiveModel {
     ActiveModel {
         file: file.to_path_buf(),
         name: id.name.clone(),

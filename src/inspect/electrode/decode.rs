@@ -2,8 +2,11 @@
 //! the threshold, class-wise NMS, boxes back in frame pixels, the segmentation argmax as per-class defect
 //! area. Outputs a model should never give (NaN, negative boxes) are a fault for that image.
 
-use super::{RawView, C};
-use crate::inspect::{output_check, InspectError};
+use super::detector::RawView;
+use super::rules::ClassPresence;
+use super::C;
+use crate::inspect::output_check::{self, OutputError};
+use crate::inspect::InspectError;
 use crate::model::manifest::ELECTRODE_LABELS;
 
 /// At most this many detections per image, best first (as the Python evaluation keeps).
@@ -25,8 +28,8 @@ pub struct Detection {
 #[derive(Debug, Clone)]
 pub struct ElectrodeResult {
     pub detections: Vec<Detection>,
-    /// Image-level presence probability per class.
-    pub presence: Vec<f32>,
+    /// Image-level presence probability per class (DESIGN's `cls` output), recorded with the result.
+    pub presence: ClassPresence,
     /// Segmented defect area per class, in frame pixels (index = class, background left out).
     pub area_px: Vec<f64>,
     /// The segmentation argmax (0 = background, k + 1 = class k) at `mask_size`, for the NG archive.
@@ -51,7 +54,7 @@ impl Decoder {
         let plane = raw.seg_h * raw.seg_w;
         let seg = &raw.seg[i * (C + 1) * plane..(i + 1) * (C + 1) * plane];
         let presence = &raw.cls[i * C..(i + 1) * C];
-        let fault = |e: output_check::OutputFault| InspectError::Output(e.to_string());
+        let fault = |e: output_check::OutputFault| InspectError::from(OutputError::from(e));
         output_check::check_det(det, row_len, self.score_threshold).map_err(fault)?;
         output_check::check_presence(presence).map_err(fault)?;
         output_check::check_logits(seg).map_err(fault)?;
@@ -86,7 +89,11 @@ impl Decoder {
         }
         Ok(ElectrodeResult {
             detections,
-            presence: presence.to_vec(),
+            presence: ClassPresence(presence.try_into().map_err(|_| OutputError::BatchSize {
+                tensor: "cls",
+                got: presence.len(),
+                parts: 1,
+            })?),
             area_px: counts[1..].iter().map(|&c| c as f64 * px).collect(),
             mask,
             mask_size: (raw.seg_w, raw.seg_h),
@@ -103,7 +110,7 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 }
 
 /// `det` rows `(cx, cy, w, h, p_0..p_C)` in input pixels -> detections, best first.
-pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
+fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
     let mut candidates: Vec<Detection> = det
         .chunks_exact(4 + C)
         .filter_map(|r| {
@@ -136,7 +143,7 @@ pub fn decode_det(det: &[f32], threshold: f32, nms_iou: f32) -> Vec<Detection> {
 }
 
 /// Channel-wise argmax of `[channels, plane]` logits (the first maximum wins ties).
-pub fn argmax_map(seg: &[f32], plane: usize) -> Vec<u8> {
+fn argmax_map(seg: &[f32], plane: usize) -> Vec<u8> {
     let channels = seg.len() / plane.max(1);
     let mut best = vec![0u8; plane];
     if channels == 0 {
@@ -168,7 +175,7 @@ pub fn argmax_counts(seg: &[f32], plane: usize) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::electrode::RawOutputs;
+    use crate::inspect::electrode::detector::RawOutputs;
 
     fn row(cx: f32, cy: f32, w: f32, h: f32, class: usize, p: f32) -> Vec<f32> {
         let mut r = vec![cx, cy, w, h, 0.0, 0.0, 0.0, 0.0, 0.0];

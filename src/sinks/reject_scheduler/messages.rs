@@ -4,10 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::super::results_log::{PartRecord, StageLatency};
-use crate::inspect::decision::Verdict;
-use crate::inspect::defect_rules::DefectRecord;
 use crate::inspect::electrode::ElectrodeResult;
-use crate::inspect::seal::ModelIdentity;
+use crate::inspect::{Judgement, ModelIdentity};
 use crate::mailbox;
 use crate::sources::Frame;
 
@@ -30,22 +28,14 @@ pub struct PartTicket {
 #[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Scored {
-        p_ng: f32,
+        /// The verdict, the outputs it fires and what the record shows of it.
+        judgement: Judgement,
         /// The judging model's threshold.
         threshold: f32,
-        verdict: Verdict,
-        /// Fire the part's reject output.
-        reject: bool,
-        /// Marker outputs the electrode rules fired.
-        markers: Vec<usize>,
-        defects: Option<Vec<DefectRecord>>,
-        reasons: Vec<String>,
         latency: StageLatency,
         model: Arc<ModelIdentity>,
         /// Kept for the NG archive.
         frame: Option<Frame>,
-        /// Electrode: the aligned X-ray and the decoded result the NG picture is drawn from.
-        drawing: Option<(Frame, Arc<ElectrodeResult>)>,
     },
     Failed {
         reason: String,

@@ -109,11 +109,11 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     /// with nothing to fire, or every line it fires already held on past `t` by an earlier part's pulse.
     fn is_quiet(&self, id: u64, t: Instant) -> bool {
         let Some(p) = self.parts.get(&id) else { return false };
-        let Some(Outcome::Scored { reject, markers, .. }) = &p.outcome else { return false };
+        let Some(Outcome::Scored { judgement: j, .. }) = &p.outcome else { return false };
         let held = |line: OutputLine| self.pulse_until.get(&line).is_some_and(|u| *u >= t);
         !self.fault_rejects()
-            && (!reject || held(OutputLine::Reject(p.ticket.cavity)))
-            && markers.iter().all(|&m| held(OutputLine::Marker(m)))
+            && (!j.reject || held(OutputLine::Reject(p.ticket.cavity)))
+            && j.markers.iter().all(|&m| held(OutputLine::Marker(m)))
     }
 
     /// When the scheduler must be awake next: the first event that may change an output, or a quiet
@@ -255,12 +255,12 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         let Some(p) = self.parts.get_mut(&id) else { return };
         p.fault_at_reject = fault;
         let verdict_rejects = match &p.outcome {
-            Some(Outcome::Scored { reject, .. }) => Some(*reject),
+            Some(Outcome::Scored { judgement, .. }) => Some(judgement.reject),
             Some(Outcome::Failed { .. } | Outcome::Shed { .. }) => Some(true),
             None => None,
         };
         let markers = match &p.outcome {
-            Some(Outcome::Scored { markers, .. }) => markers.clone(),
+            Some(Outcome::Scored { judgement, .. }) => judgement.markers.clone(),
             _ => Vec::new(),
         };
         let reject = verdict_rejects.unwrap_or(true) || fault;
@@ -318,9 +318,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         m.inc(&m.parts_settled);
         let t = &p.ticket;
         let mut threshold = self.timing.threshold;
-        let mut defects = None;
-        let mut reasons = Vec::new();
-        let mut drawing = None;
+        let (mut defects, mut presence, mut reasons, mut drawing) = (None, None, Vec::new(), None);
         let unjudged = p.rejected_late || matches!(p.outcome, Some(Outcome::Shed { .. }));
         if let Some(share) = self.overload.push(unjudged, self.timing.overload_window) {
             let max = self.timing.overload_max_share;
@@ -341,21 +339,10 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         }
         let m = &self.metrics;
         let (verdict, p_ng, latency, model, frame, error) = match p.outcome {
-            Some(Outcome::Scored {
-                p_ng,
-                threshold: t,
-                verdict,
-                latency,
-                model,
-                frame,
-                defects: d,
-                reasons: r,
-                drawing: dr,
-                ..
-            }) => {
+            Some(Outcome::Scored { judgement: j, threshold: t, latency, model, frame }) => {
                 threshold = t;
-                (defects, reasons, drawing) = (d, r, dr);
-                (verdict, Some(p_ng), latency, Some((*model).clone()), frame, None)
+                (defects, presence, reasons, drawing) = (j.defects, j.presence, j.reasons, j.drawing);
+                (j.verdict, Some(j.p_ng), latency, Some((*model).clone()), frame, None)
             }
             Some(Outcome::Failed { reason } | Outcome::Shed { reason }) => {
                 (Verdict::Error, None, StageLatency::default(), None, None, Some(reason))
@@ -387,6 +374,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
             latency,
             label: t.label_ng.map(|ng| if ng { "ng" } else { "ok" }),
             defects,
+            presence,
             reasons,
         };
         let frame = if verdict == Verdict::Ng { frame } else { None };

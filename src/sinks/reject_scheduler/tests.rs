@@ -1,5 +1,5 @@
 use super::*;
-use crate::inspect::seal::ModelIdentity;
+use crate::inspect::{Judgement, ModelIdentity};
 use crate::runtime::Provider;
 use crate::sinks::gpio::sim::SimGpio;
 use crate::sinks::gpio::timeline::{LineChange, Timeline};
@@ -61,17 +61,11 @@ fn scored(ng: bool) -> Outcome {
         graph: "full",
     };
     Outcome::Scored {
-        p_ng: if ng { 0.9 } else { 0.1 },
+        judgement: Judgement::from_score(if ng { 0.9 } else { 0.1 }, 0.5),
         threshold: 0.5,
-        verdict: if ng { Verdict::Ng } else { Verdict::Ok },
-        reject: ng,
-        markers: vec![],
-        defects: None,
-        reasons: vec![],
         latency: StageLatency::default(),
         model: Arc::new(model),
         frame: None,
-        drawing: None,
     }
 }
 

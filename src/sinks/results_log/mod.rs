@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
-use crate::inspect::seal::ModelIdentity;
+use crate::inspect::electrode::rules::{ClassPresence, DefectRecord};
+use crate::inspect::ModelIdentity;
 use crate::metrics::StationMetrics;
 use crate::sinks::line_file::LineFile;
 use crate::sinks::record::{RecordSink, Settled};
@@ -65,7 +66,11 @@ pub struct PartRecord {
     pub label: Option<&'static str>,
     /// Electrode: every decoded defect (class, score, box, area).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub defects: Option<Vec<crate::inspect::defect_rules::DefectRecord>>,
+    pub defects: Option<Vec<DefectRecord>>,
+    /// Electrode: the detector's image-level presence probability per class (`cls`), beside the defects
+    /// the rules judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence: Option<ClassPresence>,
     /// Electrode: the rules that fired.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -156,6 +161,7 @@ impl PartRecord {
             latency: StageLatency { total_ms: 2.0, ..StageLatency::default() },
             label: None,
             defects: None,
+            presence: None,
             reasons: Vec::new(),
         }
     }

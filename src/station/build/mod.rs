@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::health::Health;
-use super::inspector::ModelLoader;
 use super::pipeline::Imagers;
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
@@ -58,32 +57,32 @@ impl Station {
         if let Some(exe) = &ov.vet_with {
             rt = rt.with_vetting(exe.clone());
         }
-        // Seal recipes: the config's, plus those a replayed dataset names (its references).
-        let mut references: BTreeMap<String, PathBuf> = cfg
-            .seal()
-            .map(|seal| seal.recipes.iter().map(|(k, r)| (k.clone(), cfg.resolve(&r.reference))).collect())
-            .unwrap_or_default();
+        // Recipes' references (seal): the config's, plus those a replayed dataset names.
+        let own = cfg.inspection.kind().references();
+        let judged_against_references = own.is_some();
+        let mut references: BTreeMap<String, PathBuf> =
+            own.unwrap_or_default().into_iter().map(|(k, p)| (k, cfg.resolve(&p))).collect();
         let source = sources::open(&cfg, ov, &mut references)?;
         let checks = match (FrameChecks::new(&cfg.plausibility), cfg.plausibility.min_reference_similarity) {
-            (Some(c), Some(min)) if cfg.seal().is_some() => {
+            (Some(c), Some(min)) if judged_against_references => {
                 Some(c.with_references(ReferenceCheck::new(min, &references)?))
             }
             (c, _) => c,
         };
         let recipe_references = references.clone();
-        let loader = ModelLoader::new(&cfg, references);
+        let loader = models::loader(&cfg, references);
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
         let model = cfg.resolve(cfg.inspection.model());
         log::info!("{}: loading, warming and self-testing", model.display());
-        let inspector = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
-        let id = inspector.identity();
+        let inspection = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
+        let id = inspection.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
             id.name,
             id.version,
             id.graph,
             id.provider,
-            inspector.threshold()
+            inspection.threshold()
         );
         let trigger = trigger::open(&cfg, ov)?;
         let epoch = Instant::now();
@@ -103,7 +102,7 @@ impl Station {
         .with_stuck_probe(page::stuck_probe(health.clone()));
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
-        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspector.identity()));
+        let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspection.identity()));
         let http = match &cfg.http {
             Some(h) => {
                 let view =
@@ -118,7 +117,7 @@ impl Station {
             &cfg,
             loader,
             &rt,
-            (inspector.identity(), inspector.threshold()),
+            (inspection.identity(), inspection.threshold()),
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
         )?;
@@ -128,7 +127,7 @@ impl Station {
             checks,
             timeline: gpio.timeline(),
             cfg,
-            inspector,
+            inspection,
             source,
             trigger,
             gpio,

@@ -1,19 +1,20 @@
 //! The model side of a build: the file rules every model load follows, and the model-swap step that
 //! watches the model files (with the store of active and previous models it keeps).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::StationConfig;
-use crate::inspect::seal::ModelIdentity;
+use crate::config::{GpioConfig, StationConfig};
+use crate::inspect::config::StationSide;
+use crate::inspect::{InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
 use crate::model::store::ModelStore;
 use crate::model::watch::ModelWatcher;
 use crate::model::FilePolicy;
 use crate::runtime::Runtime;
-use crate::station::inspector::ModelLoader;
 use crate::station::{model_swap, Station, StationError};
 
 impl Station {
@@ -31,10 +32,21 @@ impl Station {
     }
 }
 
+/// How this station loads its model, at start and at every swap. `references`: the seal recipes'
+/// reference images (the config's and a replayed dataset's).
+pub(super) fn loader(cfg: &StationConfig, references: BTreeMap<String, PathBuf>) -> Arc<dyn InspectionLoader> {
+    let markers = match &cfg.gpio {
+        GpioConfig::Sim { markers, .. } => markers.clone(),
+        GpioConfig::Chardev(c) => c.markers.keys().cloned().collect(),
+    };
+    let reject_output = cfg.gpio.output_names().first().cloned().unwrap_or_default();
+    cfg.inspection.kind().loader(StationSide { references, reject_output, markers })
+}
+
 /// The model-swap step, when the config asks for it; records the model in use either way.
 pub(super) fn swap_step(
     cfg: &StationConfig,
-    loader: ModelLoader,
+    loader: Arc<dyn InspectionLoader>,
     rt: &Runtime,
     (identity, threshold): (&ModelIdentity, f32),
     tx: crossbeam_channel::Sender<model_swap::Candidate>,
@@ -43,20 +55,20 @@ pub(super) fn swap_step(
     let mu = &cfg.model_updates;
     let model_path = cfg.resolve(cfg.inspection.model());
     let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
-    let files: Vec<PathBuf> = model_swap::ModelSwap::files(&model_path).into_iter().filter(|p| p.is_file()).collect();
+    let files: Vec<PathBuf> = loader.files(&model_path).into_iter().filter(|p| p.is_file()).collect();
     store.keep_active(&files, false);
     store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
     store.set_active(model_swap::active_model(&model_path, identity, threshold));
     if !mu.watch {
         return Ok(None);
     }
+    let active_set = model_swap::ModelSwap::set_sha256(&loader.files(&model_path), mu.max_model_bytes);
     let dir = model_path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    let watcher =
-        ModelWatcher::new(&dir, &model_swap::ModelSwap::files(&model_path), Duration::from_millis(mu.settle_ms))?;
+    let watcher = ModelWatcher::new(&dir, &loader.files(&model_path), Duration::from_millis(mu.settle_ms))?;
     Ok(Some(model_swap::ModelSwap {
         rt: rt.clone(),
         loader,
-        active_set: model_swap::ModelSwap::set_sha256(&model_path, mu.max_model_bytes),
+        active_set,
         model_path,
         watcher,
         store,

@@ -28,12 +28,6 @@ pub struct Part {
     pub xray: Option<Frame>,
 }
 
-impl AsRef<Frame> for Part {
-    fn as_ref(&self) -> &Frame {
-        &self.frame
-    }
-}
-
 pub struct Capture {
     pub source: Imagers,
     pub trigger: Box<dyn Trigger>,

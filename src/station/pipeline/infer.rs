@@ -7,17 +7,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::{Health, Step};
-use super::super::inspector::Inspector;
 use super::super::model_swap::Candidate;
 use super::capture::Part;
 use super::ms;
 use crate::inspect::decision::Verdict;
+use crate::inspect::{Inspection, PartFrames};
 use crate::metrics::StationMetrics;
 use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome};
 use crate::sinks::results_log::StageLatency;
 
 pub struct Infer {
-    pub inspector: Inspector,
+    pub inspection: Box<dyn Inspection>,
     pub act_tx: ActuatorTx,
     pub health: Arc<Health>,
     pub metrics: Arc<StationMetrics>,
@@ -40,7 +40,7 @@ const IDLE_RETEST: Duration = Duration::from_secs(2);
 impl Infer {
     pub fn run(mut self, rx: Receiver<Vec<Part>>) {
         let m = self.metrics.clone();
-        let mut model = Arc::new(self.inspector.identity().clone());
+        let mut model = Arc::new(self.inspection.identity().clone());
         let mut model_fault = false;
         loop {
             let mut cycle = if model_fault {
@@ -51,7 +51,7 @@ impl Infer {
                     Err(RecvTimeoutError::Timeout) => {
                         let passed = {
                             let _busy = self.health.busy(Step::Infer);
-                            self.inspector.self_test()
+                            self.inspection.self_test()
                         };
                         match passed {
                             Ok(()) => {
@@ -76,8 +76,8 @@ impl Infer {
             }
             // A replacement takes over here, between two batches: no part is judged by two models.
             while let Ok(c) = self.swaps.try_recv() {
-                self.inspector = c.inspector;
-                model = Arc::new(self.inspector.identity().clone());
+                self.inspection = c.inspection;
+                model = Arc::new(self.inspection.identity().clone());
                 let ms_since = c.seen.elapsed().as_millis() as u64;
                 m.last_takeover_ms.store(ms_since, std::sync::atomic::Ordering::Relaxed);
                 log::info!(
@@ -87,7 +87,7 @@ impl Infer {
                     cycle.first().map(|p| p.id).unwrap_or(0)
                 );
             }
-            let threshold = self.inspector.threshold();
+            let threshold = self.inspection.threshold();
             let start = Instant::now();
             // A part already past its reject point was rejected late; inferring it would only delay others.
             cycle.retain(|p| {
@@ -104,7 +104,9 @@ impl Infer {
             }
             let result = {
                 let _busy = self.health.busy(Step::Infer);
-                self.inspector.judge(&cycle)
+                let frames: Vec<PartFrames<'_>> =
+                    cycle.iter().map(|p| PartFrames { frame: &p.frame, xray: p.xray.as_ref() }).collect();
+                self.inspection.judge(&frames)
             };
             let done = Instant::now();
             m.inc(&m.batches);
@@ -146,19 +148,7 @@ impl Infer {
                             total_ms: ms(done.saturating_duration_since(p.trigger)),
                         };
                         let frame = (j.verdict == Verdict::Ng).then_some(p.frame);
-                        let outcome = Outcome::Scored {
-                            p_ng: j.p_ng,
-                            threshold,
-                            verdict: j.verdict,
-                            reject: j.reject,
-                            markers: j.markers,
-                            defects: j.defects,
-                            reasons: j.reasons,
-                            latency,
-                            model: model.clone(),
-                            frame,
-                            drawing: j.drawing,
-                        };
+                        let outcome = Outcome::Scored { judgement: j, threshold, latency, model: model.clone(), frame };
                         let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
                     }
                 }

@@ -10,7 +10,7 @@ mod throttle;
 
 use std::time::Duration;
 
-pub use capture::{Capture, Part};
+pub use capture::Capture;
 pub use imagers::Imagers;
 pub use infer::{Infer, Refill};
 pub use record::Recorder;

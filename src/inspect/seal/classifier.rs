@@ -1,8 +1,8 @@
-//! The seal inspection: a live image of a seal edge against its recipe's reference (DESIGN.md).
+//! The seal classifier: a live image of a seal edge against its recipe's reference (DESIGN.md).
 //!
 //! With the encoder/head pair beside the full model, each recipe's reference is encoded once and a part
 //! costs one encoder run plus one head run; otherwise each part runs the full pair graph. All parts of
-//! a fixture cycle go through as one batch. Input buffers live as long as the inspector.
+//! a fixture cycle go through as one batch. Input buffers live as long as the classifier.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -12,42 +12,25 @@ use std::time::Instant;
 use ort::session::RunOptions;
 use ort::value::TensorRef;
 
-use super::preprocess::Preprocessor;
-use super::{run_err, InspectError};
-use crate::config::{Provider, SealConfig};
+use super::{companion, SealConfig, SealContract};
+use crate::inspect::output_check::OutputError;
+use crate::inspect::preprocess::Preprocessor;
+use crate::inspect::{InspectError, ModelIdentity};
 use crate::model::manifest::TensorSpec;
-use crate::model::{GraphRole, LoadedModel, Task};
+use crate::model::{GraphRole, LoadedModel};
 use crate::runtime::Runtime;
 use crate::sources::replay::read_rgb;
 use crate::sources::{Frame, FrameInfo, PixelFormat};
 
-/// One part's score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SealScore {
-    /// `probs[1]`, the NG probability.
-    pub p_ng: f32,
-    pub probs: [f32; 2],
-}
-
-/// Which model judged a part: written into every result.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ModelIdentity {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
-    pub provider: Provider,
-    /// "split" (encoder + head, cached references) or "full".
-    pub graph: &'static str,
-}
-
-// One engine per inspector, built once: its size does not matter.
+// One engine per classifier, built once: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Engine {
     Full { model: LoadedModel, ref_inputs: HashMap<Arc<str>, Vec<f32>> },
     Split { encoder: LoadedModel, head: LoadedModel, emb_len: usize, ref_embeddings: HashMap<Arc<str>, Vec<f32>> },
 }
 
-pub struct SealInspector {
+/// The seal model (full graph, or encoder + head) with every recipe's reference prepared.
+pub struct SealClassifier {
     engine: Engine,
     pre: Preprocessor,
     default_recipe: Arc<str>,
@@ -62,13 +45,7 @@ pub struct SealInspector {
     run_options: Arc<RunOptions>,
 }
 
-/// `<stem>.<role>.onnx` beside the full model.
-pub fn companion(full: &Path, role: &str) -> PathBuf {
-    let stem = full.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    full.with_file_name(format!("{stem}.{role}.onnx"))
-}
-
-impl SealInspector {
+impl SealClassifier {
     /// Loads the model (and its encoder/head pair when present and wanted) and encodes every recipe's
     /// reference. `references` maps recipe names to image paths.
     pub fn load(
@@ -77,7 +54,7 @@ impl SealInspector {
         model_path: &Path,
         references: &BTreeMap<String, PathBuf>,
     ) -> Result<Self, InspectError> {
-        let run_options = Arc::new(RunOptions::new().map_err(run_err)?);
+        let run_options = Arc::new(RunOptions::new()?);
         Self::load_with(rt, cfg, model_path, references, run_options)
     }
 
@@ -90,12 +67,8 @@ impl SealInspector {
         references: &BTreeMap<String, PathBuf>,
         run_options: Arc<RunOptions>,
     ) -> Result<Self, InspectError> {
-        let full = LoadedModel::load(rt, model_path, Task::SealClassifier, GraphRole::Full)?;
-        let image_spec = full
-            .manifest
-            .input("image")
-            .ok_or_else(|| InspectError::Output("manifest has no 'image' input".into()))?
-            .clone();
+        let full = LoadedModel::load(rt, model_path, &SealContract, GraphRole::Full)?;
+        let image_spec = full.manifest.input("image").ok_or(OutputError::NoInput("image"))?.clone();
         let pre = Preprocessor::new(&image_spec)?;
         let threshold = cfg.threshold.or(full.manifest.threshold("ng")).unwrap_or(0.5);
         let mut identity = ModelIdentity {
@@ -109,7 +82,7 @@ impl SealInspector {
             Some((encoder, head)) => {
                 let emb_len = encoder.manifest.output("embedding").and_then(TensorSpec::fixed_len).unwrap_or(0);
                 if emb_len == 0 {
-                    return Err(InspectError::Output("encoder 'embedding' needs fixed dimensions".into()));
+                    return Err(OutputError::EmbeddingNotFixed.into());
                 }
                 identity.graph = "split";
                 identity.provider = encoder.provider;
@@ -147,7 +120,7 @@ impl SealInspector {
             log::info!("{}: no encoder/head pair beside it; every part runs the full graph", path.display());
             return None;
         }
-        let load = |p: &Path, role| LoadedModel::load(rt, p, Task::SealClassifier, role);
+        let load = |p: &Path, role| LoadedModel::load(rt, p, &SealContract, role);
         match (load(&enc_path, GraphRole::Encoder), load(&head_path, GraphRole::Head)) {
             (Ok(e), Ok(h)) => {
                 let same = |m: &LoadedModel| {
@@ -180,7 +153,7 @@ impl SealInspector {
         self.threshold
     }
 
-    pub fn has_recipe(&self, recipe: &str) -> bool {
+    fn has_recipe(&self, recipe: &str) -> bool {
         match &self.engine {
             Engine::Full { ref_inputs, .. } => ref_inputs.contains_key(recipe),
             Engine::Split { ref_embeddings, .. } => ref_embeddings.contains_key(recipe),
@@ -188,7 +161,7 @@ impl SealInspector {
     }
 
     /// Reads a recipe's reference image and prepares it (encodes it once in split mode).
-    pub fn add_reference(&mut self, recipe: &str, path: &Path) -> Result<(), InspectError> {
+    fn add_reference(&mut self, recipe: &str, path: &Path) -> Result<(), InspectError> {
         let (width, height, data) =
             read_rgb(path).map_err(|source| InspectError::Reference { recipe: recipe.into(), source })?;
         let frame = Frame {
@@ -214,17 +187,11 @@ impl SealInspector {
                 ref_inputs.insert(key, input);
             }
             Engine::Split { encoder, ref_embeddings, emb_len, .. } => {
-                let t = TensorRef::from_array_view((shape, &input[..])).map_err(run_err)?;
-                let out = encoder
-                    .session
-                    .run_with_options(ort::inputs!["image" => t], &*self.run_options)
-                    .map_err(run_err)?;
-                let (_, emb) = out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
+                let t = TensorRef::from_array_view((shape, &input[..]))?;
+                let out = encoder.session.run_with_options(ort::inputs!["image" => t], &*self.run_options)?;
+                let (_, emb) = out["embedding"].try_extract_tensor::<f32>()?;
                 if emb.len() != *emb_len {
-                    return Err(InspectError::Output(format!(
-                        "embedding has {} values, expected {emb_len}",
-                        emb.len()
-                    )));
+                    return Err(OutputError::EmbeddingSize { got: emb.len(), expected: *emb_len }.into());
                 }
                 ref_embeddings.insert(key, emb.to_vec());
             }
@@ -232,18 +199,18 @@ impl SealInspector {
         Ok(())
     }
 
-    /// The self-test (`self_test::seal`) on the default recipe's reference: itself OK, with a drawn
-    /// crack NG. Catches a file that loads but does not judge (a constant graph, wrong weights).
-    pub fn self_test(&mut self) -> Result<SealScore, InspectError> {
+    /// The self-test (`self_test`) on the default recipe's reference: itself OK, with a drawn crack NG.
+    /// Catches a file that loads but does not judge (a constant graph, wrong weights).
+    pub fn self_test(&mut self) -> Result<(), InspectError> {
         let frame =
             self.self_test_frame.clone().ok_or_else(|| InspectError::UnknownRecipe(self.default_recipe.to_string()))?;
         let threshold = self.threshold;
-        super::self_test::seal(&frame, threshold, |frames| self.infer(frames))
+        super::self_test::self_test(&frame, threshold, |frames| self.infer(frames))
     }
 
-    /// Scores a batch of frames (one fixture cycle). Each frame is judged against its own recipe's
-    /// reference (the configured recipe when the frame names none).
-    pub fn infer<F: AsRef<Frame>>(&mut self, frames: &[F]) -> Result<Vec<SealScore>, InspectError> {
+    /// Scores a batch of frames (one fixture cycle): `probs` per part, `[p_ok, p_ng]`. Each frame is
+    /// judged against its own recipe's reference (the configured recipe when the frame names none).
+    pub fn infer<F: AsRef<Frame>>(&mut self, frames: &[F]) -> Result<Vec<[f32; 2]>, InspectError> {
         let n = frames.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -273,22 +240,19 @@ impl SealInspector {
                     }
                     &self.ref_buf
                 };
-                let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
-                let rf = TensorRef::from_array_view((shape, refs)).map_err(run_err)?;
-                let out = model
-                    .session
-                    .run_with_options(ort::inputs!["image" => img, "reference" => rf], run_options)
-                    .map_err(run_err)?;
-                let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
+                let img = TensorRef::from_array_view((shape, &self.image_buf[..]))?;
+                let rf = TensorRef::from_array_view((shape, refs))?;
+                let out =
+                    model.session.run_with_options(ort::inputs!["image" => img, "reference" => rf], run_options)?;
+                let (_, p) = out["probs"].try_extract_tensor::<f32>()?;
                 p.to_vec()
             }
             Engine::Split { encoder, head, emb_len, ref_embeddings } => {
-                let img = TensorRef::from_array_view((shape, &self.image_buf[..])).map_err(run_err)?;
-                let enc_out =
-                    encoder.session.run_with_options(ort::inputs!["image" => img], run_options).map_err(run_err)?;
-                let (emb_shape, emb) = enc_out["embedding"].try_extract_tensor::<f32>().map_err(run_err)?;
+                let img = TensorRef::from_array_view((shape, &self.image_buf[..]))?;
+                let enc_out = encoder.session.run_with_options(ort::inputs!["image" => img], run_options)?;
+                let (emb_shape, emb) = enc_out["embedding"].try_extract_tensor::<f32>()?;
                 if emb.len() != n * *emb_len {
-                    return Err(InspectError::Output(format!("embedding has {} values for {n} parts", emb.len())));
+                    return Err(OutputError::BatchSize { tensor: "embedding", got: emb.len(), parts: n }.into());
                 }
                 self.ref_buf.resize(n * *emb_len, 0.0);
                 for (f, chunk) in frames.iter().zip(self.ref_buf.chunks_exact_mut(*emb_len)) {
@@ -297,26 +261,25 @@ impl SealInspector {
                     chunk.copy_from_slice(src);
                 }
                 let dims: Vec<usize> = emb_shape.iter().map(|&d| d as usize).collect();
-                let e = TensorRef::from_array_view((dims.clone(), emb)).map_err(run_err)?;
-                let r = TensorRef::from_array_view((dims, &self.ref_buf[..])).map_err(run_err)?;
+                let e = TensorRef::from_array_view((dims.clone(), emb))?;
+                let r = TensorRef::from_array_view((dims, &self.ref_buf[..]))?;
                 let out = head
                     .session
-                    .run_with_options(ort::inputs!["embedding" => e, "reference_embedding" => r], run_options)
-                    .map_err(run_err)?;
-                let (_, p) = out["probs"].try_extract_tensor::<f32>().map_err(run_err)?;
+                    .run_with_options(ort::inputs!["embedding" => e, "reference_embedding" => r], run_options)?;
+                let (_, p) = out["probs"].try_extract_tensor::<f32>()?;
                 p.to_vec()
             }
         };
         if probs.len() != 2 * n {
-            return Err(InspectError::Output(format!("probs has {} values for {n} parts", probs.len())));
+            return Err(OutputError::BatchSize { tensor: "probs", got: probs.len(), parts: n }.into());
         }
         probs
             .chunks_exact(2)
             .map(|p| {
                 if p.iter().all(|v| v.is_finite() && (-1e-3..=1.0 + 1e-3).contains(v)) {
-                    Ok(SealScore { p_ng: p[1], probs: [p[0], p[1]] })
+                    Ok([p[0], p[1]])
                 } else {
-                    Err(InspectError::Output(format!("probs {p:?} are not probabilities")))
+                    Err(OutputError::NotProbabilities([p[0], p[1]]).into())
                 }
             })
             .collect()

@@ -46,10 +46,6 @@ impl Homography {
         Ok(Self(adj.map(|r| r.map(|v| v / det))))
     }
 
-    pub fn is_identity(&self) -> bool {
-        *self == Self::default()
-    }
-
     /// Least-squares homography from `(xray, visible)` point pairs (normalised DLT with h33 = 1).
     pub fn estimate(pairs: &[([f64; 2], [f64; 2])]) -> Result<Self, AlignError> {
         if pairs.len() < 4 {

@@ -1,9 +1,11 @@
 //! Per-class decisions of the electrode station: which decoded defects matter, and which output each
 //! fires (e.g. the reject solenoid for cracks and foreign objects, a marker for dark spots).
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
-use super::electrode::{Detection, ElectrodeResult};
+use super::decode::{Detection, ElectrodeResult};
+use super::C;
 use crate::model::manifest::ELECTRODE_LABELS;
 
 fn default_min_score() -> f32 {
@@ -33,7 +35,7 @@ pub struct DefectRule {
 
 /// What the rules made of one part.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Judgement {
+pub struct RuleOutcome {
     /// Output lines to pulse, in rule order, without repeats.
     pub outputs: Vec<String>,
     /// One line per fired rule, for the log.
@@ -50,6 +52,24 @@ pub struct DefectRecord {
     pub area_px: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub area_mm2: Option<f64>,
+}
+
+/// The detector's image-level presence probability per class (DESIGN's `cls` output), in label order.
+/// It is recorded with every electrode result, not judged by the rules: a rule needs a defect's place,
+/// size and count, which only the decoded boxes and segmentation give. Beside the detections it shows
+/// what the detector's image-level head saw (a class present with no box found, or the other way round).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassPresence(pub [f32; C]);
+
+/// Written as `{"scratch": p, "dark_spot": p, ...}`, in label order.
+impl Serialize for ClassPresence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(C))?;
+        for (label, p) in ELECTRODE_LABELS.iter().zip(&self.0) {
+            map.serialize_entry(label, p)?;
+        }
+        map.end()
+    }
 }
 
 /// A rule the config cannot use: `key` names the field (`rules[2].min_score`), `problem` what is wrong.
@@ -111,7 +131,7 @@ fn counts(rule: &DefectRule, d: &Detection, mm2: Option<f64>) -> bool {
         && (rule.min_area_mm2 <= 0.0 || mm2.is_some_and(|a| a >= rule.min_area_mm2))
 }
 
-pub fn judge(result: &ElectrodeResult, rules: &[DefectRule], pixel_size_mm: Option<f64>) -> Judgement {
+pub fn judge(result: &ElectrodeResult, rules: &[DefectRule], pixel_size_mm: Option<f64>) -> RuleOutcome {
     let mm2 = |d: &Detection| pixel_size_mm.map(|p| d.area_px * p * p);
     let mut outputs: Vec<String> = Vec::new();
     let mut reasons = Vec::new();
@@ -134,7 +154,7 @@ pub fn judge(result: &ElectrodeResult, rules: &[DefectRule], pixel_size_mm: Opti
         .iter()
         .map(|d| DefectRecord { class: d.label, score: d.score, bbox: d.bbox, area_px: d.area_px, area_mm2: mm2(d) })
         .collect();
-    Judgement { outputs, reasons, defects }
+    RuleOutcome { outputs, reasons, defects }
 }
 
 #[cfg(test)]
@@ -146,7 +166,13 @@ mod tests {
     }
 
     fn result(detections: Vec<Detection>) -> ElectrodeResult {
-        ElectrodeResult { detections, presence: vec![0.0; 5], area_px: vec![0.0; 5], mask: vec![], mask_size: (0, 0) }
+        ElectrodeResult {
+            detections,
+            presence: ClassPresence([0.0; C]),
+            area_px: vec![0.0; 5],
+            mask: vec![],
+            mask_size: (0, 0),
+        }
     }
 
     fn rules() -> Vec<DefectRule> {
