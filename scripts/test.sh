@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+python3 scripts/import-cycles.py >/dev/null  # no import cycle through config (issue 20)
 bash scripts/lint-yocto.sh
 cargo test --quiet 2>&1
 bash scripts/test-seal-eval.sh

@@ -66,6 +66,16 @@ pub fn inspect(file: &Path, config: Option<&Path>) -> Result<(), CliError> {
 /// by hand): builds the file's session on the CPU with one thread and checks its manifest against its
 /// graph. Prints `vetted <sha256>` or `refused <reason>` on stdout.
 pub fn vet(file: &Path, library: Option<&Path>, max_bytes: u64) -> Result<(), CliError> {
+    // A file that makes ONNX Runtime work hard must not slow the line on a 2-core box, and one that makes
+    // it allocate without end must be the one the kernel's OOM killer takes (the unit's OOMPolicy=continue
+    // keeps the station running then). Both only lower this process's own standing: no privilege needed.
+    // SAFETY: nice(2) takes an integer and touches no memory of this process.
+    if unsafe { nix::libc::nice(19) } == -1 {
+        log::debug!("vetting at normal priority: {}", std::io::Error::last_os_error());
+    }
+    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", "1000") {
+        log::debug!("oom_score_adj: {e}");
+    }
     let outcome = (|| -> Result<String, CliError> {
         let cfg = RuntimeConfig { providers: vec![Provider::Cpu], intra_threads: 1, ..RuntimeConfig::default() };
         let rt = Runtime::load(&cfg, library)?.with_file_policy(FilePolicy { integrity: None, max_bytes });

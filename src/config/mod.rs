@@ -20,6 +20,9 @@ mod load;
 #[cfg(test)]
 mod tests;
 
+pub use crate::inspect::config::InspectionConfig;
+pub use crate::inspect::electrode::ElectrodeConfig;
+pub use crate::inspect::seal::{RecipeConfig, SealConfig};
 pub use crate::metrics::{MetricsConfig, METRICS_PERIOD_MS};
 pub use crate::model::ModelUpdatesConfig;
 pub use crate::runtime::{Provider, RuntimeConfig, TensorRtConfig, MAX_INTRA_THREADS};
@@ -30,9 +33,6 @@ pub use crate::sources::v4l2::V4l2Config;
 pub use crate::sources::SourceConfig;
 pub use crate::trigger::photo_eye::{GpioTriggerConfig, LineBias, TriggerEdge};
 pub use crate::trigger::{TriggerConfig, RATE_HZ};
-pub use crate::inspect::config::InspectionConfig;
-pub use crate::inspect::electrode::ElectrodeConfig;
-pub use crate::inspect::seal::{RecipeConfig, SealConfig};
 
 /// A configuration error: which key, what is wrong with it.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use super::electrode::align::AlignError;
 use super::electrode::rules::{ClassPresence, DefectRecord};
 use super::electrode::ElectrodeResult;
 use super::InspectError;
-use crate::config::Provider;
+use crate::runtime::Provider;
 use crate::runtime::Runtime;
 use crate::sources::Frame;
 

@@ -56,7 +56,10 @@ mod tests {
         assert_eq!((c.live_parts, c.max_streams), (200, 8));
         assert_eq!(c.validate(), Ok(()));
         let c = HttpConfig { max_streams: 0, ..c };
-        assert_eq!(c.validate().map_err(|e| e.under("http").to_string()), Err("http.max_streams: 0 is outside 1..=64".into()));
+        assert_eq!(
+            c.validate().map_err(|e| e.under("http").to_string()),
+            Err("http.max_streams: 0 is outside 1..=64".into())
+        );
         assert!(serde_json::from_str::<HttpConfig>(r#"{"listen": "127.0.0.1:0", "port": 1}"#).is_err());
         assert!(serde_json::from_str::<HttpConfig>(r#"{"listen": "localhost"}"#).is_err());
     }

@@ -9,8 +9,8 @@ use crate::sinks::ng_archive::is_archive_name;
 
 /// Largest image served (an archived frame is a few MB at most).
 const MAX_IMAGE_BYTES: u64 = 64 << 20;
-/// NG images listed, newest first.
-pub const GALLERY: usize = 200;
+/// NG images listed, newest first (each a full frame: a page of them is already megabytes).
+pub const GALLERY: usize = 48;
 
 /// The archive's images, newest first (their names start with the time).
 pub fn archived(dir: &Path) -> Vec<String> {

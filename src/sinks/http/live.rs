@@ -55,22 +55,24 @@ impl Live {
         });
     }
 
-    /// The kept parts, oldest first, as one JSON array.
+    /// The kept parts, oldest first, as one JSON array (formatted outside the lock the recorder takes).
     pub fn parts_json(&self) -> String {
-        let parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        let parts: Vec<Arc<str>> = self.parts.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect();
         format!("[{}]", parts.iter().map(|p| &**p).collect::<Vec<_>>().join(","))
     }
 
     /// A new stream: the kept parts first, then each part as it settles, until `stop`.
     pub fn subscribe(&self, stop: Arc<AtomicBool>) -> SseStream {
         let (tx, rx) = crossbeam_channel::bounded(STREAM_QUEUE);
-        let backlog: Vec<u8> = {
-            // Taken under the streams lock too, so no part falls between the backlog and the stream.
+        let kept: Vec<Arc<str>> = {
+            // Taken under the streams lock too, so no part falls between the backlog and the stream;
+            // formatted after both are let go.
             let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
             let parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
             streams.push(tx);
-            parts.iter().flat_map(|p| event(p)).collect()
+            parts.iter().cloned().collect()
         };
+        let backlog: Vec<u8> = kept.iter().flat_map(|p| event(p)).collect();
         SseStream { rx, stop, backlog: Some(backlog), ended: false }
     }
 }

@@ -4,16 +4,17 @@
 //! served on its own threads, a slow or hostile client never reaches the inspection threads, and every
 //! asset is compiled into the binary (no CDN, works with no internet).
 //!
-//! Threads: one accepts (tiny_http reads each connection on its own thread), `WORKERS` answer the
-//! short requests from a bounded queue (full: 503 at once), and each open Live page has a thread of its
-//! own, at most `http.max_streams`.
+//! Threads: one accepts; each connection has a thread of its own, at most `http.max_streams` Live pages
+//! plus `SHORT_SLOTS` others at once (one more is answered 503 at once); every connection is bounded in
+//! size and time (`conn`), so a slow, huge or silent client ends and frees its slot.
 
 mod config;
+mod conn;
 mod files;
 mod live;
 mod routes;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,17 +27,15 @@ pub use live::{Live, LiveFeed};
 use crate::metrics::file::Stuck;
 use crate::metrics::StationMetrics;
 
-/// Threads answering short requests.
-const WORKERS: usize = 2;
-/// Requests queued for them before the next one is answered 503.
-const QUEUE: usize = 64;
-/// How often the accepting thread looks at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
+/// Connections other than Live streams served at once.
+const SHORT_SLOTS: usize = 16;
+/// How often the accepting thread looks for a connection and at the stop flag.
+const POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("http.listen: cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: Box<dyn std::error::Error + Send + Sync> },
+    Listen { addr: SocketAddr, source: std::io::Error },
     #[error("http: cannot start its thread: {0}")]
     Thread(#[source] std::io::Error),
 }
@@ -60,7 +59,7 @@ pub struct StationView {
 
 /// The page, listening, not yet serving.
 pub struct HttpPage {
-    server: Arc<tiny_http::Server>,
+    listener: TcpListener,
     view: Arc<StationView>,
     max_streams: usize,
 }
@@ -72,74 +71,65 @@ impl HttpPage {
         view: impl FnOnce(Arc<Live>) -> StationView,
         metrics: &StationMetrics,
     ) -> Result<(Self, LiveFeed), HttpError> {
-        let server =
-            tiny_http::Server::http(cfg.listen).map_err(|source| HttpError::Listen { addr: cfg.listen, source })?;
+        let listen = |source| HttpError::Listen { addr: cfg.listen, source };
+        let listener = TcpListener::bind(cfg.listen).map_err(listen)?;
+        // Accepted without blocking, so the accepting thread sees the stop flag.
+        listener.set_nonblocking(true).map_err(listen)?;
         let live = Arc::new(Live::new(cfg.live_parts, metrics));
-        let page = Self { server: Arc::new(server), view: Arc::new(view(live.clone())), max_streams: cfg.max_streams };
+        let page = Self { listener, view: Arc::new(view(live.clone())), max_streams: cfg.max_streams };
         Ok((page, LiveFeed(live)))
     }
 
     /// Where it listens (the port the system chose for `:0`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.server_addr().to_ip()
+        self.listener.local_addr().ok()
     }
 
-    /// Serves until `stop`; the returned handle ends soon after it is set.
+    /// Serves until `stop`; the returned handle ends within `POLL` after it is set. Connections still
+    /// open then end on their own: a short answer within its timeouts, a Live stream at its `end` event.
     pub fn spawn(self, stop: Arc<AtomicBool>) -> Result<JoinHandle<()>, HttpError> {
         std::thread::Builder::new().name("http".into()).spawn(move || self.serve(&stop)).map_err(HttpError::Thread)
     }
 
     fn serve(self, stop: &Arc<AtomicBool>) {
-        let (tx, rx) = crossbeam_channel::bounded::<tiny_http::Request>(QUEUE);
-        let workers: Vec<JoinHandle<()>> = (0..WORKERS)
-            .filter_map(|i| {
-                let (rx, view) = (rx.clone(), self.view.clone());
-                std::thread::Builder::new()
-                    .name(format!("http-{i}"))
-                    .spawn(move || {
-                        for req in rx {
-                            routes::answer(req, &view);
-                        }
-                    })
-                    .map_err(|e| log::error!("http: worker thread: {e}"))
-                    .ok()
-            })
-            .collect();
-        let streams = Arc::new(AtomicUsize::new(0));
+        let slots = Arc::new(Slots { open: AtomicUsize::new(0), streams: AtomicUsize::new(0) });
+        let max_open = self.max_streams + SHORT_SLOTS;
         while !stop.load(Ordering::Relaxed) {
-            let req = match self.server.recv_timeout(POLL) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
+            let mut conn = match self.listener.accept() {
+                Ok((c, _)) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(POLL);
+                    continue;
+                }
                 Err(e) => {
                     log::warn!("http: {e}");
+                    std::thread::sleep(POLL);
                     continue;
                 }
             };
-            if routes::is_stream(&req) {
-                self.open_stream(req, &streams, stop);
-            } else if let Err(crossbeam_channel::TrySendError::Full(req)) = tx.try_send(req) {
-                routes::busy(req);
+            if conn.set_nonblocking(false).is_err() {
+                continue;
+            }
+            if slots.open.fetch_add(1, Ordering::SeqCst) >= max_open {
+                slots.open.fetch_sub(1, Ordering::SeqCst);
+                let _ = conn::respond(&mut conn, 503, "text/plain", b"busy: try again");
+                continue;
+            }
+            let (view, slots2, stop2, max_streams) = (self.view.clone(), slots.clone(), stop.clone(), self.max_streams);
+            let spawned = std::thread::Builder::new().name("http-conn".into()).spawn(move || {
+                routes::serve_connection(conn, &view, &slots2.streams, max_streams, stop2);
+                slots2.open.fetch_sub(1, Ordering::SeqCst);
+            });
+            if let Err(e) = spawned {
+                slots.open.fetch_sub(1, Ordering::SeqCst);
+                log::warn!("http: connection thread: {e}");
             }
         }
-        drop(tx);
-        for w in workers {
-            let _ = w.join();
-        }
     }
+}
 
-    fn open_stream(&self, req: tiny_http::Request, streams: &Arc<AtomicUsize>, stop: &Arc<AtomicBool>) {
-        if streams.fetch_add(1, Ordering::SeqCst) >= self.max_streams {
-            streams.fetch_sub(1, Ordering::SeqCst);
-            return routes::busy(req);
-        }
-        let (sse, count) = (self.view.live.subscribe(stop.clone()), streams.clone());
-        let spawned = std::thread::Builder::new().name("http-live".into()).spawn(move || {
-            routes::stream(req, sse);
-            count.fetch_sub(1, Ordering::SeqCst);
-        });
-        if let Err(e) = spawned {
-            streams.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("http: live stream thread: {e}");
-        }
-    }
+/// Connections open now, and how many of them are Live streams.
+struct Slots {
+    open: AtomicUsize,
+    streams: AtomicUsize,
 }

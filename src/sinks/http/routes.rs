@@ -2,10 +2,13 @@
 //! file system (images are looked up by name among the station's own).
 
 use std::io::Write;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use serde::Serialize;
-use tiny_http::{Header, Method, Request, Response, StatusCode};
 
+use super::conn::{self, Request};
 use super::files;
 use super::live::SseStream;
 use super::StationView;
@@ -16,27 +19,45 @@ use crate::model::store::{ModelEvent, ModelStore};
 
 const PAGE: &str = include_str!("page.html");
 
-/// The Live page's event stream, served on a thread of its own.
-pub fn is_stream(req: &Request) -> bool {
-    *req.method() == Method::Get && path(req) == "/events"
-}
-
-fn path(req: &Request) -> &str {
-    req.url().split(['?', '#']).next().unwrap_or("")
-}
-
-/// Too many requests at once: answered at once, never queued.
-pub fn busy(req: Request) {
-    reply(req, 503, "text/plain", b"busy: try again".to_vec());
-}
-
-/// One short request.
-pub fn answer(req: Request, view: &StationView) {
-    if *req.method() != Method::Get {
-        return reply(req, 405, "text/plain", b"the station page only reads".to_vec());
+/// Reads one request on `conn` and answers it: a Live stream (while a stream slot is free), or one short
+/// answer. The connection closes after either.
+pub fn serve_connection(
+    mut conn: TcpStream,
+    view: &StationView,
+    streams: &AtomicUsize,
+    max_streams: usize,
+    stop: Arc<AtomicBool>,
+) {
+    let req = match conn::read_request(&conn) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(status) = e.status() {
+                let _ = conn::respond(&mut conn, status, "text/plain", e.to_string().as_bytes());
+                conn::linger(&mut conn);
+            }
+            return;
+        }
+    };
+    if req.method == "GET" && req.path == "/events" {
+        if streams.fetch_add(1, Ordering::SeqCst) < max_streams {
+            stream(&mut conn, view.live.subscribe(stop));
+        } else {
+            let _ = conn::respond(&mut conn, 503, "text/plain", b"busy: too many live pages");
+        }
+        streams.fetch_sub(1, Ordering::SeqCst);
+        return;
     }
-    let p = path(&req).to_string();
-    let (status, kind, body) = match p.as_str() {
+    let (status, kind, body) = answer(&req, view);
+    // A client that went away is no fault of the station's.
+    let _ = conn::respond(&mut conn, status, kind, &body);
+}
+
+/// One short request's answer: status, content type, body.
+fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
+    if req.method != "GET" {
+        return (405, "text/plain", b"the station page only reads".to_vec());
+    }
+    match req.path.as_str() {
         "/" => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
         "/api/status" => (200, "application/json", json(&status(view))),
         "/api/parts" => (200, "application/json", view.live.parts_json().into_bytes()),
@@ -56,11 +77,10 @@ pub fn answer(req: Request, view: &StationView) {
             Some((kind, bytes)) => (200, kind, bytes),
             None => (404, "text/plain", b"not found".to_vec()),
         },
-    };
-    reply(req, status, kind, body)
+    }
 }
 
-/// `/ng/<archived name>` and `/recipes/<recipe>/reference`.
+/// `/ng/<archived name>` and `/recipes/<recipe>/reference` (names already percent-decoded).
 fn image(view: &StationView, p: &str) -> Option<(&'static str, Vec<u8>)> {
     if let Some(name) = p.strip_prefix("/ng/") {
         return Some(("image/png", files::archived_image(view.archive.as_deref()?, name)?));
@@ -70,27 +90,14 @@ fn image(view: &StationView, p: &str) -> Option<(&'static str, Vec<u8>)> {
     Some((files::image_type(path), files::read_image(path, true)?))
 }
 
-fn reply(req: Request, status: u16, kind: &str, body: Vec<u8>) {
-    let mut r = Response::from_data(body).with_status_code(StatusCode(status));
-    for (k, v) in [("Content-Type", kind), ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")] {
-        if let Ok(h) = Header::from_bytes(k, v) {
-            r.add_header(h);
-        }
-    }
-    // A client that went away is no fault of the station's.
-    let _ = req.respond(r);
-}
-
-/// Writes the Live page's events until the station stops or the page goes away.
-pub fn stream(req: Request, mut sse: SseStream) {
-    let mut w = req.into_writer();
-    let head =
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
-    if w.write_all(head.as_bytes()).and_then(|()| w.flush()).is_err() {
+/// Writes the Live page's events until the station stops or the page goes away (a write that cannot
+/// go out within the timeout: the page stopped reading).
+fn stream(conn: &mut TcpStream, mut sse: SseStream) {
+    if conn::start_stream(conn).is_err() {
         return;
     }
     while let Some(chunk) = sse.next_chunk() {
-        if w.write_all(&chunk).and_then(|()| w.flush()).is_err() {
+        if conn.write_all(&chunk).and_then(|()| conn.flush()).is_err() {
             return;
         }
     }
