@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cellgate::config::{Provider, RuntimeConfig, SealConfig, StationConfig};
 use cellgate::inspect::seal::{SealClassifier, SealContract};
 use cellgate::inspect::synthetic::{seal_defect, SealDefect};
-use cellgate::model::{GraphRole, LoadedModel};
+use cellgate::model::{FilePolicy, GraphRole, LoadedModel, ModelError};
 use cellgate::runtime::Runtime;
 use cellgate::sources::replay::read_rgb;
 use cellgate::sources::{Frame, FrameInfo, PixelFormat};
@@ -182,6 +182,28 @@ fn a_model_whose_session_takes_minutes_to_build_is_refused_at_start_by_its_vetti
         v["model_updates"]["load_timeout_ms"] = json!(1500);
     });
     assert!(e.contains("slow_to_optimise.onnx: its session was not built within 1500 ms"), "{e}");
+}
+
+#[test]
+fn a_file_other_than_the_vetted_bytes_is_refused_before_its_session_is_built() {
+    // The slow file under the name of a vetted one (as if swapped in after its vetting): refused at once
+    // by its hash; building its session would take minutes.
+    let slow = fixture("slow_to_optimise.onnx");
+    let good = common::model();
+    let good_sha = cellgate::model::file_sha256(&good, u64::MAX).expect("sha");
+    let vetted = |entries: Vec<(PathBuf, String)>| {
+        let policy =
+            FilePolicy { integrity: None, vetted: Some(entries.into_iter().collect()), ..FilePolicy::default() };
+        rt().with_file_policy(policy)
+    };
+    let swapped = vetted(vec![(slow.clone(), good_sha.clone())]);
+    let e = LoadedModel::open(&swapped, &slow).err().expect("refused");
+    assert!(matches!(e, ModelError::NotVetted { .. }), "{e}");
+    let unlisted = vetted(vec![(good.clone(), good_sha.clone())]);
+    assert!(matches!(LoadedModel::open(&unlisted, &slow), Err(ModelError::NotVetted { .. })));
+    // The vetted bytes themselves load.
+    let m = LoadedModel::open(&unlisted, &good).expect("the vetted file");
+    assert_eq!(m.sha256, good_sha);
 }
 
 #[test]

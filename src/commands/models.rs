@@ -78,7 +78,8 @@ pub fn vet(file: &Path, library: Option<&Path>, max_bytes: u64) -> Result<(), Cl
     }
     let outcome = (|| -> Result<String, CliError> {
         let cfg = RuntimeConfig { providers: vec![Provider::Cpu], intra_threads: 1, ..RuntimeConfig::default() };
-        let rt = Runtime::load(&cfg, library)?.with_file_policy(FilePolicy { integrity: None, max_bytes });
+        let rt =
+            Runtime::load(&cfg, library)?.with_file_policy(FilePolicy { integrity: None, max_bytes, vetted: None });
         let m = LoadedModel::open(&rt, file)?;
         m.manifest
             .check_contract(cellgate::inspect::contract(m.manifest.task), m.manifest.graph)

@@ -11,6 +11,7 @@ pub mod store;
 pub mod vet;
 pub mod watch;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ort::session::Session;
@@ -34,6 +35,10 @@ pub enum ModelError {
     Session { path: PathBuf, source: RuntimeError },
     #[error("{path}: {source}")]
     Manifest { path: PathBuf, source: ManifestError },
+    #[error(
+        "{path}: not the file that was vetted (changed since, or refused by its vetting); waiting for the next write"
+    )]
+    NotVetted { path: PathBuf },
     #[error("{path}: cannot read its metadata: {reason}")]
     Metadata { path: PathBuf, reason: String },
 }
@@ -46,11 +51,15 @@ pub struct FilePolicy {
     pub integrity: Option<integrity::IntegrityPolicy>,
     /// Largest file read (`model_updates.max_model_bytes`).
     pub max_bytes: u64,
+    /// Files vetted in a child process for this load, with the SHA-256 each had then (`model::vet`):
+    /// any other file, or one whose bytes changed since, is refused before a session is built from it.
+    /// `None`: no vetting.
+    pub vetted: Option<BTreeMap<PathBuf, String>>,
 }
 
 impl Default for FilePolicy {
     fn default() -> Self {
-        Self { integrity: Some(integrity::IntegrityPolicy::default()), max_bytes: 256 * 1024 * 1024 }
+        Self { integrity: Some(integrity::IntegrityPolicy::default()), max_bytes: 256 * 1024 * 1024, vetted: None }
     }
 }
 
@@ -89,6 +98,11 @@ impl LoadedModel {
             None => None,
         };
         let sha256 = integrity::hex(&Sha256::digest(&bytes));
+        if let Some(vetted) = &policy.vetted {
+            if vetted.get(path) != Some(&sha256) {
+                return Err(ModelError::NotVetted { path: path.to_path_buf() });
+            }
+        }
         let ext = |source| ModelError::ExternalData { path: path.to_path_buf(), source };
         // Not understood by this walk: ONNX Runtime's parser has the last word, unless it accepts it.
         let malformed = match external_data::check(&bytes) {

@@ -7,6 +7,7 @@
 //! therefore vets every file in a child process first (`model::vet`), killed at the deadline, so such a
 //! thread is only left where no vetting is set up (library users, tests).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use ort::session::RunOptions;
 
 use crate::inspect::{InspectError, Inspection, InspectionLoader};
 use crate::model::vet::{VetError, Vetter};
+use crate::model::FilePolicy;
 use crate::runtime::Runtime;
 
 /// How often a wait looks at the stop flag.
@@ -39,8 +41,6 @@ pub enum LoadError {
     Panicked { path: PathBuf },
     #[error(transparent)]
     Vet(#[from] VetError),
-    #[error("{path}: the file changed between its vetting and its load; waiting for the next write")]
-    NotWhatWasVetted { path: PathBuf },
 }
 
 /// Loads, warms and self-tests `model` as `loader` does, giving up after `limit` or once `stop` is set.
@@ -53,36 +53,40 @@ pub fn load_within(
     limit: Duration,
     stop: Option<&AtomicBool>,
 ) -> Result<Box<dyn Inspection>, LoadError> {
-    let vetted = match rt.vetter() {
-        Some(v) => Some(vet_set(v, loader.as_ref(), model, limit, stop)?),
-        None => None,
-    };
-    let inspection = load_in_process(loader, rt, model, limit, stop)?;
-    if vetted.is_some_and(|sha| sha != inspection.identity().sha256) {
-        return Err(LoadError::NotWhatWasVetted { path: model.to_path_buf() });
+    match rt.vetter() {
+        Some(v) => {
+            // The load may build sessions only from the bytes that were vetted (checked as each file is
+            // read, before its session): a file swapped in between is refused, never built unvetted.
+            let vetted = vet_set(v, loader.as_ref(), model, limit, stop)?;
+            let policy = FilePolicy { vetted: Some(vetted), ..rt.file_policy().clone() };
+            load_in_process(loader, &rt.clone().with_file_policy(policy), model, limit, stop)
+        }
+        None => load_in_process(loader, rt, model, limit, stop),
     }
-    Ok(inspection)
 }
 
 /// Vets the model file and the other files its kind loads beside it (the seal's encoder/head pair);
-/// returns the model file's SHA-256. A companion that is merely broken is left to the loader (which runs
-/// on without it, as it always has); one that does not build in time refuses the set, as its in-process
-/// load would.
+/// returns the SHA-256 of each file that passed. A companion that is merely refused is left out (its
+/// load is then refused and the kind runs on without it, as with any broken companion); one that does
+/// not build in time refuses the set, as its in-process load would.
 fn vet_set(
     v: &Vetter,
     loader: &dyn InspectionLoader,
     model: &Path,
     limit: Duration,
     stop: Option<&AtomicBool>,
-) -> Result<String, LoadError> {
-    let sha = v.vet(model, limit, stop)?;
-    for c in loader.files(model).iter().filter(|c| c.as_path() != model && c.is_file()) {
-        match v.vet(c, limit, stop) {
-            Ok(_) | Err(VetError::Refused { .. }) => {}
+) -> Result<BTreeMap<PathBuf, String>, LoadError> {
+    let mut vetted = BTreeMap::from([(model.to_path_buf(), v.vet(model, limit, stop)?)]);
+    for c in loader.files(model).into_iter().filter(|c| c.as_path() != model && c.is_file()) {
+        match v.vet(&c, limit, stop) {
+            Ok(sha) => {
+                vetted.insert(c, sha);
+            }
+            Err(VetError::Refused { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(sha)
+    Ok(vetted)
 }
 
 fn load_in_process(

@@ -28,6 +28,7 @@ impl Station {
         Ok(FilePolicy {
             integrity: Some(IntegrityPolicy { require_signature: mu.require_signature, public_key }),
             max_bytes: mu.max_model_bytes,
+            vetted: None,
         })
     }
 }
