@@ -36,6 +36,13 @@ const POLL: Duration = Duration::from_millis(50);
 pub enum HttpError {
     #[error("http.listen: cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    /// The systemd unit's sandbox allows no network: the page needs its drop-in.
+    #[error(
+        "http.listen: cannot listen on {addr}: this service may use no network; install the drop-in \
+         /usr/share/cellgate/examples/http.conf as /etc/systemd/system/cellgate.service.d/http.conf \
+         (README \"Station page\")"
+    )]
+    NoNetwork { addr: SocketAddr },
     #[error("http: cannot start its thread: {0}")]
     Thread(#[source] std::io::Error),
 }
@@ -71,7 +78,7 @@ impl HttpPage {
         view: impl FnOnce(Arc<Live>) -> StationView,
         metrics: &StationMetrics,
     ) -> Result<(Self, LiveFeed), HttpError> {
-        let listen = |source| HttpError::Listen { addr: cfg.listen, source };
+        let listen = |source| listen_error(cfg.listen, source);
         let listener = TcpListener::bind(cfg.listen).map_err(listen)?;
         // Accepted without blocking, so the accepting thread sees the stop flag.
         listener.set_nonblocking(true).map_err(listen)?;
@@ -128,8 +135,30 @@ impl HttpPage {
     }
 }
 
+/// Why the port could not be opened; the unit's sandbox refusing the address family gets its remedy.
+fn listen_error(addr: SocketAddr, source: std::io::Error) -> HttpError {
+    match source.raw_os_error() {
+        Some(nix::libc::EAFNOSUPPORT) => HttpError::NoNetwork { addr },
+        _ => HttpError::Listen { addr, source },
+    }
+}
+
 /// Connections open now, and how many of them are Live streams.
 struct Slots {
     open: AtomicUsize,
     streams: AtomicUsize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sandbox_without_network_names_the_drop_in() {
+        let addr: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        let e = listen_error(addr, std::io::Error::from_raw_os_error(nix::libc::EAFNOSUPPORT));
+        assert!(e.to_string().contains("cellgate.service.d/http.conf"), "{e}");
+        let e = listen_error(addr, std::io::Error::from_raw_os_error(nix::libc::EADDRINUSE));
+        assert!(matches!(e, HttpError::Listen { .. }), "{e}");
+    }
 }
