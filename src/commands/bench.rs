@@ -71,15 +71,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     let mut ref_tensors = BTreeMap::new();
     for (name, p) in &refs {
         let (width, height, data) = read_rgb(p)?;
-        let f = Frame {
-            width,
-            height,
-            format: PixelFormat::Rgb8,
-            data: data.into(),
-            timestamp: Instant::now(),
-            sequence: 0,
-            info: Arc::default(),
-        };
+        let f = Frame::still(width, height, PixelFormat::Rgb8, data);
         let mut t = vec![0f32; pre.len()];
         pre.write(&f, &mut t)?;
         ref_tensors.insert(name.clone(), t);

@@ -14,7 +14,7 @@ use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::pairing::{FramePair, PairedSource};
 use cellgate::sources::replay::ReplaySource;
-use cellgate::sources::{Frame, PixelFormat};
+use cellgate::sources::PixelFormat;
 use cellgate::station::summary::percentile;
 use ort::value::TensorRef;
 
@@ -78,13 +78,7 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
                 p.visible.height,
             )?;
             if aligned.len() < pairs.len() {
-                aligned.push(Frame {
-                    width: p.visible.width,
-                    height: p.visible.height,
-                    format: PixelFormat::Gray8,
-                    data: g.into(),
-                    ..p.xray.clone()
-                });
+                aligned.push(p.xray.with_pixels(p.visible.width, p.visible.height, PixelFormat::Gray8, g));
             }
             Ok(())
         })?,

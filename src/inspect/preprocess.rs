@@ -198,15 +198,7 @@ mod tests {
     }
 
     fn frame(format: PixelFormat, width: u32, height: u32, data: Vec<u8>) -> Frame {
-        Frame {
-            width,
-            height,
-            format,
-            data: data.into(),
-            timestamp: std::time::Instant::now(),
-            sequence: 0,
-            info: Default::default(),
-        }
+        Frame::still(width, height, format, data)
     }
 
     #[test]

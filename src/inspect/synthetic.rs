@@ -8,7 +8,6 @@
 //! recipe puts it. Positions are fractions of the frame, so any reference size works.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::sources::{Frame, FrameInfo, PixelFormat};
 
@@ -80,11 +79,9 @@ pub fn seal_defect(reference: &Frame, defect: SealDefect) -> Frame {
             darken_around(w, h, &mut rgb, &points, 0.65, 3.0 * unit);
         }
     }
-    Frame {
-        data: rgb.into(),
-        info: Arc::new(FrameInfo { name: format!("self-test {}", defect.name()), ..(*reference.info).clone() }),
-        ..reference.clone()
-    }
+    reference
+        .with_pixels(reference.width, reference.height, reference.format, rgb)
+        .with_info(Arc::new(FrameInfo { name: format!("self-test {}", defect.name()), ..(*reference.info).clone() }))
 }
 
 /// An electrode defect the self-test draws, with what the training renderer does to each modality.
@@ -200,15 +197,7 @@ pub fn electrode_sheet(width: u32, height: u32, defects: &[ElectrodeDefect]) -> 
         }
     }
     let to_u8 = |v: Vec<f32>| -> Vec<u8> { v.into_iter().map(|x| x.clamp(0.0, 255.0).round() as u8).collect() };
-    let frame = |format: PixelFormat, data: Vec<u8>, name: &str| Frame {
-        width,
-        height,
-        format,
-        data: data.into(),
-        timestamp: Instant::now(),
-        sequence: 0,
-        info: Arc::new(FrameInfo { name: name.into(), ..FrameInfo::default() }),
-    };
+    let frame = |format: PixelFormat, data: Vec<u8>, name: &str| Frame::still(width, height, format, data).named(name);
     (
         frame(PixelFormat::Rgb8, to_u8(vis), "self-test sheet"),
         frame(PixelFormat::Gray8, to_u8(xray), "self-test sheet x-ray"),

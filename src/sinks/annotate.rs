@@ -90,24 +90,13 @@ pub fn annotate(visible: &Frame, xray: &Frame, result: &ElectrodeResult) -> RgbI
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Instant;
 
     use super::*;
     use crate::inspect::electrode::rules::ClassPresence;
     use crate::inspect::electrode::Detection;
-    use crate::sources::FrameInfo;
 
     fn frame(w: u32, h: u32, format: PixelFormat, v: u8) -> Frame {
-        Frame {
-            width: w,
-            height: h,
-            format,
-            data: vec![v; (w * h) as usize * format.bytes_per_pixel()].into(),
-            timestamp: Instant::now(),
-            sequence: 0,
-            info: Arc::new(FrameInfo::default()),
-        }
+        Frame::still(w, h, format, vec![v; (w * h) as usize * format.bytes_per_pixel()])
     }
 
     #[test]

@@ -69,8 +69,38 @@ impl AsRef<Frame> for Frame {
 
 impl Frame {
     /// A still image (a reference, a test frame): exposed now, no sequence, nothing known of it.
+    /// The one constructor: every frame starts here and is then given what its source knows of it
+    /// (`exposed`, `named`, `with_info`), or is made from another one (`with_pixels`).
     pub fn still(width: u32, height: u32, format: PixelFormat, data: impl Into<Arc<[u8]>>) -> Self {
         Self { width, height, format, data: data.into(), timestamp: Instant::now(), sequence: 0, info: Arc::default() }
+    }
+
+    /// When it was exposed and its number in the source's sequence.
+    pub fn exposed(self, timestamp: Instant, sequence: u64) -> Self {
+        Self { timestamp, sequence, ..self }
+    }
+
+    /// Named for logs and archives; nothing else known of it.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        self.with_info(Arc::new(FrameInfo { name: name.into(), ..FrameInfo::default() }))
+    }
+
+    pub fn with_info(self, info: Arc<FrameInfo>) -> Self {
+        Self { info, ..self }
+    }
+
+    /// Other pixels of the same exposure (an aligned X-ray, an annotated picture): the timestamp, sequence
+    /// and info stay.
+    pub fn with_pixels(&self, width: u32, height: u32, format: PixelFormat, data: impl Into<Arc<[u8]>>) -> Self {
+        Self {
+            width,
+            height,
+            format,
+            data: data.into(),
+            timestamp: self.timestamp,
+            sequence: self.sequence,
+            info: self.info.clone(),
+        }
     }
 
     /// The frame as 8-bit grey, into `out` (cleared first): RGB by ITU-R BT.601 luma, as PIL's

@@ -86,10 +86,9 @@ impl PairedSource {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-    use crate::sources::{FrameInfo, PixelFormat};
+    use crate::sources::PixelFormat;
 
     /// An imager whose n-th frame is exposed `delays[n]` after the trigger, or fails when `None`.
     struct Imager {
@@ -102,15 +101,7 @@ mod tests {
             let d = self.delays.get(self.n).copied().ok_or(SourceError::Ended)?;
             self.n += 1;
             let d = d.ok_or_else(|| SourceError::Unavailable("unplugged".into()))?;
-            Ok(Frame {
-                width: 2,
-                height: 2,
-                format: PixelFormat::Gray8,
-                data: vec![0; 4].into(),
-                timestamp: after + d,
-                sequence: self.n as u64,
-                info: Arc::new(FrameInfo::default()),
-            })
+            Ok(Frame::still(2, 2, PixelFormat::Gray8, vec![0; 4]).exposed(after + d, self.n as u64))
         }
 
         fn describe(&self) -> String {

@@ -278,15 +278,9 @@ impl FrameSource for ReplaySource {
         if let Some(why) = &it.bad {
             return Err(SourceError::BadFrame(why.to_string()));
         }
-        Ok(Frame {
-            width: it.width,
-            height: it.height,
-            format: it.format,
-            data: it.frame_data.clone(),
-            timestamp: after.max(Instant::now()),
-            sequence: self.sequence,
-            info: it.info.clone(),
-        })
+        Ok(Frame::still(it.width, it.height, it.format, it.frame_data.clone())
+            .exposed(after.max(Instant::now()), self.sequence)
+            .with_info(it.info.clone()))
     }
 
     fn describe(&self) -> String {

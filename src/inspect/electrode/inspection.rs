@@ -15,7 +15,7 @@ use super::{ElectrodeConfig, ElectrodeDetector};
 use crate::inspect::decision::Verdict;
 use crate::inspect::{InspectError, Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames};
 use crate::runtime::Runtime;
-use crate::sources::{Frame, FrameInfo, PixelFormat};
+use crate::sources::{Frame, PixelFormat};
 
 /// Makes an `ElectrodeInspection` from a detector file, at start and at every swap.
 #[derive(Clone)]
@@ -106,15 +106,7 @@ impl ElectrodeInspection {
             &converted
         };
         let warped = h.warp_gray(gray, xray.width, xray.height, visible.width, visible.height)?;
-        Ok(Frame {
-            width: visible.width,
-            height: visible.height,
-            format: PixelFormat::Gray8,
-            data: warped.into(),
-            timestamp: xray.timestamp,
-            sequence: xray.sequence,
-            info: Arc::new(FrameInfo { name: xray.info.name.clone(), ..FrameInfo::default() }),
-        })
+        Ok(xray.with_pixels(visible.width, visible.height, PixelFormat::Gray8, warped).named(xray.info.name.clone()))
     }
 }
 

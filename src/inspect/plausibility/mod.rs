@@ -212,8 +212,6 @@ mod tests {
             self.check(cavity, camera, xray, "")
         }
     }
-    use std::sync::Arc;
-    use std::time::Instant;
 
     fn frame(format: PixelFormat, w: u32, h: u32, px: impl Fn(usize, usize) -> Vec<u8>) -> Frame {
         let mut data = Vec::new();
@@ -222,15 +220,7 @@ mod tests {
                 data.extend(px(x, y));
             }
         }
-        Frame {
-            width: w,
-            height: h,
-            format,
-            data: data.into(),
-            timestamp: Instant::now(),
-            sequence: 0,
-            info: Arc::default(),
-        }
+        Frame::still(w, h, format, data)
     }
 
     fn grey(v: u8) -> Frame {

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use ort::session::RunOptions;
 use ort::value::TensorRef;
@@ -164,15 +163,7 @@ impl SealClassifier {
     fn add_reference(&mut self, recipe: &str, path: &Path) -> Result<(), InspectError> {
         let (width, height, data) =
             read_rgb(path).map_err(|source| InspectError::Reference { recipe: recipe.into(), source })?;
-        let frame = Frame {
-            width,
-            height,
-            format: PixelFormat::Rgb8,
-            data: data.into(),
-            timestamp: Instant::now(),
-            sequence: 0,
-            info: Arc::new(FrameInfo { name: path.display().to_string(), ..FrameInfo::default() }),
-        };
+        let frame = Frame::still(width, height, PixelFormat::Rgb8, data).named(path.display().to_string());
         let mut input = vec![0f32; self.pre.len()];
         self.pre.write(&frame, &mut input)?;
         let key: Arc<str> = recipe.into();

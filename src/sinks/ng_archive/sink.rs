@@ -5,7 +5,7 @@
 use super::NgArchive;
 use crate::sinks::annotate::annotate;
 use crate::sinks::record::{RecordSink, Settled};
-use crate::sources::{Frame, PixelFormat};
+use crate::sources::PixelFormat;
 
 impl RecordSink for NgArchive {
     fn name(&self) -> &str {
@@ -21,8 +21,7 @@ impl RecordSink for NgArchive {
             Some((xray, result)) => {
                 let img = annotate(frame, xray, result);
                 let (width, height) = img.dimensions();
-                let drawn =
-                    Frame { width, height, format: PixelFormat::Rgb8, data: img.into_raw().into(), ..frame.clone() };
+                let drawn = frame.with_pixels(width, height, PixelFormat::Rgb8, img.into_raw());
                 self.save(&drawn, &stem);
             }
             None => {

@@ -1,20 +1,10 @@
 use super::*;
-use crate::sources::FrameInfo;
 use std::sync::Arc;
-use std::time::Instant;
 
 fn noisy_frame(seed: u8) -> Frame {
     // Pseudo-random pixels so PNG cannot compress them away: each file is ~the raw size.
     let data: Vec<u8> = (0..64 * 64 * 3u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 ^ seed).collect();
-    Frame {
-        width: 64,
-        height: 64,
-        format: PixelFormat::Rgb8,
-        data: data.into(),
-        timestamp: Instant::now(),
-        sequence: 0,
-        info: Arc::new(FrameInfo::default()),
-    }
+    Frame::still(64, 64, PixelFormat::Rgb8, data)
 }
 
 /// The name the station gives part `i`'s image.

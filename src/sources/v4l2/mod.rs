@@ -18,7 +18,7 @@ use v4l::buffer::{Flags, Type};
 use v4l::io::mmap::Stream;
 use v4l::io::traits::CaptureStream;
 
-use super::{FaultNotifier, Frame, FrameInfo, FrameSource, SourceError};
+use super::{FaultNotifier, Frame, FrameSource, SourceError};
 use crate::clock::monotonic_to_instant;
 pub use config::V4l2Config;
 use convert::{convert, CameraFormat};
@@ -146,15 +146,9 @@ impl FrameSource for V4l2Source {
         drop(st);
         let (format, data) = convert(raw.format, &raw.data, raw.width, raw.height, raw.stride)
             .map_err(|e| SourceError::BadFrame(format!("frame {}: {e}", raw.sequence)))?;
-        Ok(Frame {
-            width: raw.width,
-            height: raw.height,
-            format,
-            data: data.into(),
-            timestamp: raw.exposure_start,
-            sequence: raw.sequence as u64,
-            info: Arc::new(FrameInfo { name: format!("frame-{}", raw.sequence), ..FrameInfo::default() }),
-        })
+        Ok(Frame::still(raw.width, raw.height, format, data)
+            .exposed(raw.exposure_start, raw.sequence as u64)
+            .named(format!("frame-{}", raw.sequence)))
     }
 
     fn describe(&self) -> String {
