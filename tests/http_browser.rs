@@ -25,14 +25,23 @@ fn chromium() -> Option<&'static str> {
 }
 
 /// The page at `url` as the browser has it once `ready` holds for its DOM (`--dump-dom` after its scripts
-/// ran; tried again until then, as a person would reload), with a screenshot of it when `shot` is given.
-/// Real time, not virtual: the live stream never lets virtual time advance.
+/// ran until their requests were answered; tried again until `ready`, as a person would reload), with a
+/// screenshot of it when `shot` is given. Half a second of virtual time: the Live tab's event stream,
+/// which would hold virtual time for good, opens a second after the tab shows its kept parts.
 fn browse(browser: &str, url: &str, shot: Option<&Path>, ready: impl Fn(&str) -> bool) -> String {
-    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--timeout=3000"];
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=500"];
     let t0 = Instant::now();
     let dom = loop {
-        let out = Command::new(browser).args(common).arg("--dump-dom").arg(url).output().expect("chromium");
-        assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(browser)
+            .args(common)
+            .args(["--enable-logging=stderr", "--v=0", "--dump-dom"])
+            .arg(url)
+            .output()
+            .expect("chromium");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{url}: {said}");
+        // The page's own script must run clean: an error in it leaves every tab empty.
+        assert!(!said.contains("Uncaught"), "{url}: a script error: {said}");
         let dom = String::from_utf8_lossy(&out.stdout).into_owned();
         if ready(&dom) {
             break dom;
@@ -108,7 +117,7 @@ fn the_page_in_a_browser_shows_live_parts_ng_pictures_and_a_refused_model() {
 
         wait("an NG picture", &|| std::fs::read_dir(dir.path().join("ng")).is_ok_and(|mut d| d.next().is_some()));
         browse(browser, &format!("{base}/#ng"), Some(&shots.join("ng.png")), |d| {
-            inside(d, "gallery").contains("<img src=\"/ng/")
+            inside(d, "gallery").contains(" src=\"/ng/")
         });
         browse(browser, &format!("{base}/#recipes"), Some(&shots.join("recipes.png")), |d| {
             inside(d, "recipelist").contains("/reference\"")

@@ -155,9 +155,10 @@ fn the_page_shows_every_part_live_and_metrics_that_prometheus_accepts() {
             assert_eq!((img.status, &img.body[..4]), (200, &b"\x89PNG"[..]), "{}", img.head);
         }
         let recipes = get(addr, "/api/recipes").json();
-        assert!(recipes.as_array().is_some_and(|r| r.iter().any(|n| n == "line A é")), "{recipes}");
-        let plain =
-            recipes.as_array().and_then(|r| r.iter().find_map(|n| n.as_str().filter(|n| n.starts_with("recipe"))));
+        let names = recipes["names"].as_array().cloned().unwrap_or_default();
+        assert!(names.iter().any(|n| n == "line A é"), "{recipes}");
+        assert_eq!(recipes["active"], status["recipe"], "{recipes}");
+        let plain = names.iter().find_map(|n| n.as_str().filter(|n| n.starts_with("recipe")));
         for recipe in [plain.expect("a fixture recipe"), "line%20A%20%C3%A9"] {
             let reference = get(addr, &format!("/recipes/{recipe}/reference"));
             assert_eq!((reference.status, &reference.body[..4]), (200, &b"\x89PNG"[..]), "{recipe}");
@@ -266,4 +267,74 @@ fn a_port_in_use_fails_the_start_naming_the_key() {
     let cfg = common::write_config(dir.path(), |v| v["http"] = json!({ "listen": format!("127.0.0.1:{port}") }));
     let e = Station::build(StationConfig::load(&cfg).expect("config"), &Overrides::default()).err().expect("refused");
     assert!(e.to_string().starts_with(&format!("http.listen: cannot listen on 127.0.0.1:{port}")), "{e}");
+}
+
+fn post(addr: SocketAddr, path: &str, token: Option<&str>) -> Reply {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    send(addr, format!("POST {path} HTTP/1.1\r\nHost: station\r\n{auth}Content-Length: 0\r\n\r\n").as_bytes())
+}
+
+#[test]
+fn the_recipe_is_switched_from_the_page_with_the_token_between_two_parts() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A camera's frames name no recipe: copies of recipe-a's reference, as a camera over a good part.
+    let camera = dir.path().join("camera");
+    std::fs::create_dir(&camera).expect("mkdir");
+    let reference = common::fixtures().join("seal/references/recipe-a.png");
+    for i in 0..3 {
+        std::fs::copy(&reference, camera.join(format!("{i}.png"))).expect("copy");
+    }
+    const TOKEN: &str = "s3cret-token-of-line-1";
+    std::fs::write(dir.path().join("http.token"), format!("{TOKEN}\n")).expect("token");
+    let cfg = common::write_config(dir.path(), |v| {
+        v["source"] = json!({ "kind": "replay", "path": camera, "loop": true });
+        v["inspection"]["recipe"] = json!("recipe-a");
+        v["trigger"]["rate_hz"] = json!(20);
+        v["http"] = json!({ "listen": "127.0.0.1:0", "token_file": "http.token" });
+    });
+    let st = Station::build(StationConfig::load(&cfg).expect("config"), &Overrides::default()).expect("station");
+    let addr = st.http_addr().expect("listening");
+    let stop = Arc::new(AtomicBool::new(false));
+    let results = dir.path().join("results.jsonl");
+    let wait = |what: &str, pred: &dyn Fn(&[Value]) -> bool| {
+        let t0 = Instant::now();
+        while !pred(&common::read_jsonl(&results)) {
+            assert!(t0.elapsed() < Duration::from_secs(60), "no {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    std::thread::scope(|s| {
+        let st_stop = stop.clone();
+        let run = s.spawn(move || st.run(st_stop).expect("run"));
+        struct StopOnDrop(Arc<AtomicBool>);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let _stop = StopOnDrop(stop.clone());
+        wait("parts", &|r| r.len() >= 5);
+        // Without the token, or with a wrong one: refused, nothing changes.
+        assert_eq!(post(addr, "/api/recipe/recipe-b", None).status, 401);
+        assert_eq!(post(addr, "/api/recipe/recipe-b", Some("s3cret-token-of-line-2")).status, 401);
+        assert_eq!(get(addr, "/api/status").json()["recipe"], "recipe-a");
+        assert_eq!(post(addr, "/api/recipe/no-such-recipe", Some(TOKEN)).status, 404);
+        let switched = post(addr, "/api/recipe/recipe-b", Some(TOKEN));
+        assert_eq!(switched.status, 200, "{}", switched.text());
+        assert_eq!(switched.json()["active"], "recipe-b");
+        assert_eq!(get(addr, "/api/status").json()["recipe"], "recipe-b");
+        let before = common::read_jsonl(&results).len();
+        wait("parts after the switch", &|r| r.len() >= before + 5);
+        drop(_stop);
+        run.join().expect("station thread");
+    });
+    // Every part names the recipe it was judged against: recipe-a until the switch, recipe-b from one
+    // part on, never back and forth.
+    let recipes: Vec<String> =
+        common::read_jsonl(&results).iter().map(|r| r["recipe"].as_str().expect("recipe").into()).collect();
+    let first_b = recipes.iter().position(|r| r == "recipe-b").expect("parts judged against recipe-b");
+    assert!(first_b >= 5, "{recipes:?}");
+    assert!(recipes[..first_b].iter().all(|r| r == "recipe-a"), "{recipes:?}");
+    assert!(recipes[first_b..].iter().all(|r| r == "recipe-b"), "{recipes:?}");
 }

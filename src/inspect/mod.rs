@@ -2,6 +2,7 @@
 //! (`seal/`, `electrode/`) behind the `Inspection` trait (`inspection`), its config one variant of
 //! `InspectionConfig` (`config`).
 
+pub mod active_recipe;
 pub mod config;
 pub mod decision;
 pub mod electrode;

@@ -7,6 +7,7 @@ pub mod health;
 pub mod model_load;
 pub mod model_swap;
 mod pipeline;
+
 pub mod summary;
 
 use std::sync::atomic::AtomicBool;
@@ -127,6 +128,8 @@ pub struct Station {
     pub model_in_use: model_swap::ModelInUse,
     /// The station page (`http`), served while the station runs.
     http: Option<crate::sinks::http::HttpPage>,
+    /// The recipe a camera's parts are judged against; switched at run time.
+    pub recipe: Arc<crate::inspect::active_recipe::ActiveRecipe>,
 }
 
 /// What a finished run reports.
@@ -204,7 +207,7 @@ impl Station {
         let infer_h = spawn("infer")
             .spawn(move || infer.run(infer_rx))
             .map_err(|source| StationError::Thread { name: "infer", source })?;
-        let default_recipe: Arc<str> = self.cfg.inspection.kind().recipe().into();
+
         let mut source = self.source;
         let fault_tx = act_tx.clone();
         source.watch_faults(Box::new(move |fault| {
@@ -215,7 +218,7 @@ impl Station {
             trigger: self.trigger,
             cavities,
             epoch: self.epoch,
-            default_recipe,
+            recipe: self.recipe.clone(),
             infer_tx,
             act_tx,
             metrics: metrics.clone(),

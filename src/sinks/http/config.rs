@@ -23,6 +23,11 @@ pub struct HttpConfig {
     /// Live pages (Server-Sent Events streams) served at once (1..=64); one more is answered 503.
     #[serde(default = "default_max_streams")]
     pub max_streams: usize,
+    /// File holding the token that write actions (switching the recipe) must carry as
+    /// `Authorization: Bearer TOKEN` (at least 16 characters; on a station `/etc/cellgate/http.token`,
+    /// readable by the service only). Absent: the page only reads.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 fn default_live_parts() -> usize {
@@ -53,9 +58,9 @@ mod tests {
     #[test]
     fn only_listen_is_needed_and_bounds_name_their_key() {
         let c: HttpConfig = serde_json::from_str(r#"{"listen": "127.0.0.1:0"}"#).expect("config");
-        assert_eq!((c.live_parts, c.max_streams), (200, 8));
+        assert_eq!((c.live_parts, c.max_streams, c.token_file.as_deref()), (200, 8, None));
         assert_eq!(c.validate(), Ok(()));
-        let c = HttpConfig { max_streams: 0, ..c };
+        let c = HttpConfig { max_streams: 0, ..c.clone() };
         assert_eq!(
             c.validate().map_err(|e| e.under("http").to_string()),
             Err("http.max_streams: 0 is outside 1..=64".into())

@@ -19,6 +19,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// The `Authorization: Bearer` token, when the request carries one.
+    pub bearer: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,7 @@ pub fn read_request(stream: &TcpStream) -> Result<Request, RequestError> {
     let started = Instant::now();
     let mut reader = BufReader::new(stream.take(MAX_HEAD));
     let mut first = String::new();
+    let mut bearer = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -69,6 +72,10 @@ pub fn read_request(stream: &TcpStream) -> Result<Request, RequestError> {
             first = line.trim_end().to_string();
         } else if line.trim_end().is_empty() {
             break;
+        } else if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("authorization") {
+                bearer = value.trim().strip_prefix("Bearer ").map(|t| t.trim().to_string());
+            }
         }
     }
     let mut parts = first.split(' ');
@@ -80,7 +87,7 @@ pub fn read_request(stream: &TcpStream) -> Result<Request, RequestError> {
     }
     let raw = target.split(['?', '#']).next().unwrap_or("");
     let path = percent_decode(raw).ok_or(RequestError::Malformed)?;
-    Ok(Request { method: method.to_string(), path })
+    Ok(Request { method: method.to_string(), path, bearer })
 }
 
 /// `%XX` decoded (a name with a space or an accent is sent that way); `None` for a broken escape, a NUL
@@ -139,6 +146,8 @@ pub fn start_stream(stream: &mut TcpStream) -> std::io::Result<()> {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",

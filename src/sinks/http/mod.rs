@@ -24,6 +24,7 @@ use std::time::Duration;
 pub use config::HttpConfig;
 pub use live::{Live, LiveFeed};
 
+use crate::inspect::active_recipe::ActiveRecipe;
 use crate::metrics::file::Stuck;
 use crate::metrics::StationMetrics;
 
@@ -45,6 +46,8 @@ pub enum HttpError {
     NoNetwork { addr: SocketAddr },
     #[error("http: cannot start its thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error("http.token_file: {path}: {problem}")]
+    Token { path: PathBuf, problem: String },
 }
 
 /// What the page reads of the station; every field is the station's own handle or path.
@@ -61,6 +64,10 @@ pub struct StationView {
     pub archive: Option<PathBuf>,
     /// Recipe name -> its reference image (seal).
     pub recipes: std::collections::BTreeMap<String, PathBuf>,
+    /// The recipe parts are judged against now; the page may switch it (with the token).
+    pub recipe: Arc<ActiveRecipe>,
+    /// What a write must carry (`http.token_file`); `None`: the page only reads.
+    pub token: Option<String>,
     pub live: Arc<Live>,
 }
 
@@ -133,6 +140,18 @@ impl HttpPage {
             }
         }
     }
+}
+
+/// The write token from `http.token_file`: a regular file of at most 4 KiB, at least 16 characters once
+/// trimmed.
+pub fn read_token(path: &std::path::Path) -> Result<String, HttpError> {
+    let bad = |problem: String| HttpError::Token { path: path.to_path_buf(), problem };
+    let text = crate::model::file::read_sidecar(path).map_err(|e| bad(e.to_string()))?;
+    let token = text.trim();
+    if token.len() < 16 || token.chars().any(char::is_whitespace) {
+        return Err(bad("a token is one word of at least 16 characters".into()));
+    }
+    Ok(token.to_string())
 }
 
 /// Why the port could not be opened; the unit's sandbox refusing the address family gets its remedy.

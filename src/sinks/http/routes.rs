@@ -47,7 +47,8 @@ pub fn serve_connection(
         streams.fetch_sub(1, Ordering::SeqCst);
         return;
     }
-    let (status, kind, body) = answer(&req, view);
+    let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (status, kind, body) = if req.method == "POST" { write(&req, view, &peer) } else { answer(&req, view) };
     // A client that went away is no fault of the station's.
     let _ = conn::respond(&mut conn, status, kind, &body);
 }
@@ -55,14 +56,18 @@ pub fn serve_connection(
 /// One short request's answer: status, content type, body.
 fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
     if req.method != "GET" {
-        return (405, "text/plain", b"the station page only reads".to_vec());
+        return (405, "text/plain", b"only GET, and POST /api/recipe/NAME".to_vec());
     }
     match req.path.as_str() {
         "/" => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
         "/api/status" => (200, "application/json", json(&status(view))),
         "/api/parts" => (200, "application/json", view.live.parts_json().into_bytes()),
         "/api/ng" => (200, "application/json", json(&view.archive.as_deref().map(files::archived).unwrap_or_default())),
-        "/api/recipes" => (200, "application/json", json(&view.recipes.keys().collect::<Vec<_>>())),
+        "/api/recipes" => {
+            let recipes =
+                Recipes { active: view.recipe.get().to_string(), names: view.recipes.keys().cloned().collect() };
+            (200, "application/json", json(&recipes))
+        }
         "/metrics" => {
             let labels = ModelStore::read_status(&view.state_dir).and_then(|s| s.active).map(|a| ModelLabels {
                 name: a.name,
@@ -78,6 +83,44 @@ fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
             None => (404, "text/plain", b"not found".to_vec()),
         },
     }
+}
+
+/// The one write: `POST /api/recipe/NAME` switches the active recipe from the next part on. It needs the
+/// token; every attempt is logged with the client's address.
+fn write(req: &Request, view: &StationView, peer: &str) -> (u16, &'static str, Vec<u8>) {
+    let Some(name) = req.path.strip_prefix("/api/recipe/") else {
+        return (405, "text/plain", b"the only write is POST /api/recipe/NAME".to_vec());
+    };
+    let Some(token) = &view.token else {
+        log::warn!("station page: recipe switch to {name:?} from {peer} refused: writes are off (no http.token_file)");
+        return (403, "text/plain", b"writes are off: this station has no http.token_file".to_vec());
+    };
+    if !req.bearer.as_deref().is_some_and(|b| same(b.as_bytes(), token.as_bytes())) {
+        log::warn!("station page: recipe switch to {name:?} from {peer} refused: no or wrong token");
+        return (401, "text/plain", b"a write needs the station's token (Authorization: Bearer ...)".to_vec());
+    }
+    match view.recipe.switch(name) {
+        Ok(previous) => {
+            log::info!("station page: recipe switched {previous} -> {name} by {peer}");
+            (
+                200,
+                "application/json",
+                json(&Recipes { active: name.to_string(), names: view.recipes.keys().cloned().collect() }),
+            )
+        }
+        Err(e) => (404, "text/plain", e.to_string().into_bytes()),
+    }
+}
+
+/// Equal, in a time that does not depend on where they first differ (the token is a secret).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Serialize)]
+struct Recipes {
+    active: String,
+    names: Vec<String>,
 }
 
 /// `/ng/<archived name>` and `/recipes/<recipe>/reference` (names already percent-decoded).
@@ -111,6 +154,8 @@ struct Status {
     state: &'static str,
     reason: Option<String>,
     model: String,
+    /// The recipe parts are judged against now.
+    recipe: String,
     model_status: Option<ModelSummary>,
     stuck: Option<Stuck>,
     #[serde(flatten)]
@@ -141,7 +186,16 @@ fn status(view: &StationView) -> Status {
         refusals: s.refusals,
         events: s.events.into_iter().rev().take(20).rev().collect(),
     });
-    Status { station: view.station.clone(), state, reason, model: (view.model)(), model_status, stuck, live }
+    Status {
+        station: view.station.clone(),
+        state,
+        reason,
+        model: (view.model)(),
+        recipe: view.recipe.get().to_string(),
+        model_status,
+        stuck,
+        live,
+    }
 }
 
 /// An answer as JSON (serializing these types cannot fail; if it did, the page would say so).

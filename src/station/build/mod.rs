@@ -17,6 +17,7 @@ use super::health::Health;
 use super::pipeline::Imagers;
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
+use crate::inspect::active_recipe::ActiveRecipe;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
 use crate::metrics::file::MetricsWriter;
@@ -103,10 +104,16 @@ impl Station {
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspection.identity()));
+        let recipe = Arc::new(ActiveRecipe::new(cfg.inspection.kind().recipe(), recipe_references.keys().cloned()));
         let http = match &cfg.http {
             Some(h) => {
-                let view =
-                    page::View { metrics: &metrics, health: &health, model: &model_in_use, recipes: recipe_references };
+                let view = page::View {
+                    metrics: &metrics,
+                    health: &health,
+                    model: &model_in_use,
+                    recipes: recipe_references,
+                    active: &recipe,
+                };
                 let (page, feed) = page::bind(&cfg, h, view)?;
                 sinks.push(Box::new(feed));
                 Some(page)
@@ -140,6 +147,7 @@ impl Station {
             health,
             model_in_use,
             http,
+            recipe,
         })
     }
 

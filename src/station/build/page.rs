@@ -9,9 +9,10 @@ use super::super::health::Health;
 use super::super::model_swap::ModelInUse;
 use super::super::StationError;
 use crate::config::StationConfig;
+use crate::inspect::active_recipe::ActiveRecipe;
 use crate::metrics::file::{Stuck, STUCK_AFTER};
 use crate::metrics::StationMetrics;
-use crate::sinks::http::{HttpConfig, HttpPage, LiveFeed, StationView};
+use crate::sinks::http::{read_token, HttpConfig, HttpPage, LiveFeed, StationView};
 
 /// The station's handles the page reads.
 pub struct View<'a> {
@@ -19,10 +20,15 @@ pub struct View<'a> {
     pub health: &'a Arc<Health>,
     pub model: &'a ModelInUse,
     pub recipes: BTreeMap<String, PathBuf>,
+    pub active: &'a Arc<ActiveRecipe>,
 }
 
 pub fn bind(cfg: &StationConfig, http: &HttpConfig, v: View<'_>) -> Result<(HttpPage, LiveFeed), StationError> {
     let (model, health) = (v.model.clone(), v.health.clone());
+    let token = match &http.token_file {
+        Some(f) => Some(read_token(&cfg.resolve(f))?),
+        None => None,
+    };
     let view = |live| StationView {
         station: cfg.name.clone(),
         metrics: v.metrics.clone(),
@@ -31,6 +37,8 @@ pub fn bind(cfg: &StationConfig, http: &HttpConfig, v: View<'_>) -> Result<(Http
         state_dir: cfg.resolve(&cfg.model_updates.state_dir),
         archive: cfg.records.archive.as_ref().map(|a| cfg.resolve(&a.dir)),
         recipes: v.recipes,
+        recipe: v.active.clone(),
+        token: token.clone(),
         live,
     };
     let (page, feed) = HttpPage::bind(http, view, v.metrics)?;

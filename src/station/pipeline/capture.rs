@@ -11,10 +11,11 @@ use super::super::health::{Health, Step};
 use super::imagers::Imagers;
 use super::ms;
 use super::throttle::{held_note, Throttle};
+use crate::inspect::active_recipe::ActiveRecipe;
 use crate::inspect::plausibility::FrameChecks;
 use crate::metrics::StationMetrics;
 use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket};
-use crate::sources::{Frame, SourceError};
+use crate::sources::{Frame, FrameInfo, SourceError};
 use crate::trigger::{Trigger, TriggerEvent};
 
 /// One cavity's part on its way to inference.
@@ -33,7 +34,8 @@ pub struct Capture {
     pub trigger: Box<dyn Trigger>,
     pub cavities: usize,
     pub epoch: Instant,
-    pub default_recipe: Arc<str>,
+    /// The recipe of every frame that names none (a camera's), read once per trigger.
+    pub recipe: Arc<ActiveRecipe>,
     pub infer_tx: Sender<Vec<Part>>,
     pub act_tx: ActuatorTx,
     pub health: Arc<Health>,
@@ -81,10 +83,11 @@ impl Capture {
             m.inc(&m.triggers);
             let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
             let mut cycle = Vec::with_capacity(self.cavities);
+            let active = self.recipe.get();
             for cavity in 0..self.cavities {
                 let captured = {
                     let _busy = self.health.busy(Step::Capture);
-                    self.source.capture(t)
+                    self.source.capture(t).map(|(f, x)| (with_recipe(f, &active), x))
                 };
                 m.frames_dropped.store(self.source.dropped_frames(), std::sync::atomic::Ordering::Relaxed);
                 if matches!(captured, Err(SourceError::Ended)) {
@@ -93,12 +96,10 @@ impl Capture {
                 let id = next_id;
                 next_id += 1;
                 let (name, recipe, label) = match &captured {
-                    Ok((f, _)) => (
-                        f.info.name.clone(),
-                        f.info.recipe.clone().unwrap_or_else(|| self.default_recipe.clone()),
-                        f.info.label_ng,
-                    ),
-                    Err(_) => (String::new(), self.default_recipe.clone(), None),
+                    Ok((f, _)) => {
+                        (f.info.name.clone(), f.info.recipe.clone().unwrap_or_else(|| active.clone()), f.info.label_ng)
+                    }
+                    Err(_) => (String::new(), active.clone(), None),
                 };
                 let ticket = PartTicket {
                     id,
@@ -220,7 +221,7 @@ impl Capture {
         }
         for cavity in 0..self.cavities {
             let Ok((frame, xray)) = self.source.capture(Instant::now()) else { return };
-            let recipe = frame.info.recipe.clone().unwrap_or_else(|| self.default_recipe.clone());
+            let recipe = frame.info.recipe.clone().unwrap_or_else(|| self.recipe.get());
             if let (_, Some(on)) = checks.check(cavity, &frame, xray.as_ref(), &recipe) {
                 if !on {
                     log::info!("frames plausible again between parts; alarm cleared");
@@ -233,4 +234,14 @@ impl Capture {
     fn fail(&self, id: u64, trigger: Instant, reason: String) {
         let _ = self.act_tx.outcome(id, trigger, Outcome::Failed { reason });
     }
+}
+
+/// The frame with the cycle's recipe when its source named none: the inspection judges it against
+/// that recipe's reference and the record names the same one.
+fn with_recipe(frame: Frame, active: &Arc<str>) -> Frame {
+    if frame.info.recipe.is_some() {
+        return frame;
+    }
+    let info = Arc::new(FrameInfo { recipe: Some(active.clone()), ..(*frame.info).clone() });
+    frame.with_info(info)
 }
