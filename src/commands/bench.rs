@@ -342,7 +342,7 @@ pub(super) fn run_flat_out(cfg: &StationConfig, triggers: u64) -> Result<RunRepo
         saturate: true,
         max_triggers: Some(triggers),
         rate_hz: Some(f64::INFINITY),
-        vet_with: super::this_exe(),
+        vet_with: cellgate::model::vet::this_exe(),
         ..Overrides::default()
     };
     let warm = Overrides { max_triggers: Some(5), ..ov.clone() };

@@ -32,7 +32,7 @@ pub fn run(config: &Path, images: &Path, pace: Pace, quiet: bool) -> Result<(), 
         saturate: flat_out,
         max_triggers: parts,
         stop: Some(stop.clone()),
-        vet_with: super::this_exe(),
+        vet_with: cellgate::model::vet::this_exe(),
         ..Overrides::default()
     };
     let station = Station::build(cfg, &ov)?;

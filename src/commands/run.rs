@@ -16,7 +16,7 @@ pub fn run(config: &Path) -> Result<(), CliError> {
     let cfg = StationConfig::load(config)?;
     let station = match Station::build(
         cfg,
-        &Overrides { stop: Some(stop.clone()), vet_with: super::this_exe(), ..Overrides::default() },
+        &Overrides { stop: Some(stop.clone()), vet_with: cellgate::model::vet::this_exe(), ..Overrides::default() },
     ) {
         Ok(s) => s,
         // Stopped while the model loaded: nothing ran, no output was opened; an orderly stop.

@@ -99,6 +99,25 @@ impl Vetter {
     }
 }
 
+/// This executable, which vets model files for the station it runs (`models vet` in a child process).
+/// Without it a load past its deadline is still refused, but leaves a thread busy until ONNX Runtime
+/// returns.
+pub fn this_exe() -> Option<PathBuf> {
+    // /proc/self/exe is the running image even after an upgrade replaced the file on disk (whose old
+    // path then reads "... (deleted)"); current_exe() is the fallback where /proc is not mounted.
+    let own = PathBuf::from("/proc/self/exe");
+    if own.exists() {
+        return Some(own);
+    }
+    match std::env::current_exe() {
+        Ok(exe) => Some(exe),
+        Err(e) => {
+            log::warn!("cannot find this executable ({e}): model files are not vetted in a child process");
+            None
+        }
+    }
+}
+
 /// Kills and reaps the child (no zombie is left behind).
 fn end(child: &mut Child) {
     if let Err(e) = child.kill() {
