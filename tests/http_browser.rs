@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -89,17 +89,10 @@ fn the_page_in_a_browser_shows_live_parts_ng_pictures_and_a_refused_model() {
     std::fs::create_dir_all(&shots).expect("screenshot folder");
     let stop = Arc::new(AtomicBool::new(false));
     let results = dir.path().join("results.jsonl");
-    /// Stops the station however the test ends, a failed assertion included (else the scope waits forever).
-    struct StopOnDrop(Arc<AtomicBool>);
-    impl Drop for StopOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
     std::thread::scope(|s| {
         let st = stop.clone();
         let run = s.spawn(move || station.run(st).expect("run"));
-        let _stop = StopOnDrop(stop.clone());
+        let _stop = common::StopOnDrop(stop.clone());
         let wait = |what: &str, pred: &dyn Fn() -> bool| {
             let t0 = Instant::now();
             while !pred() {

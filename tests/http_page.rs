@@ -307,13 +307,7 @@ fn the_recipe_is_switched_from_the_page_with_the_token_between_two_parts() {
     std::thread::scope(|s| {
         let st_stop = stop.clone();
         let run = s.spawn(move || st.run(st_stop).expect("run"));
-        struct StopOnDrop(Arc<AtomicBool>);
-        impl Drop for StopOnDrop {
-            fn drop(&mut self) {
-                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        }
-        let _stop = StopOnDrop(stop.clone());
+        let _stop = common::StopOnDrop(stop.clone());
         wait("parts", &|r| r.len() >= 5);
         // Without the token, or with a wrong one: refused, nothing changes.
         assert_eq!(post(addr, "/api/recipe/recipe-b", None).status, 401);

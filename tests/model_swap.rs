@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,18 +73,11 @@ impl Line {
         let cfg = StationConfig::load(&self.cfg).expect("config");
         let station = Station::build(cfg, ov).expect("station");
         let stop = Arc::new(AtomicBool::new(false));
-        /// Stops the station however the test's actions end, a failed assertion included.
-        struct StopOnDrop(Arc<AtomicBool>);
-        impl Drop for StopOnDrop {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::SeqCst);
-            }
-        }
         let report = std::thread::scope(|s| {
             let st = stop.clone();
             let h = s.spawn(move || station.run(st));
             {
-                let _stop = StopOnDrop(stop.clone());
+                let _stop = common::StopOnDrop(stop.clone());
                 std::thread::sleep(Duration::from_millis(400));
                 actions(self);
                 std::thread::sleep(Duration::from_millis(400));

@@ -131,3 +131,13 @@ impl cellgate::trigger::Trigger for PartsThenQuiet {
         event
     }
 }
+
+/// Stops a station however a test ends, a failed assertion included (else a scope joining the station's
+/// thread waits forever).
+pub struct StopOnDrop(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -63,11 +63,7 @@ fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
         "/api/status" => (200, "application/json", json(&status(view))),
         "/api/parts" => (200, "application/json", view.live.parts_json().into_bytes()),
         "/api/ng" => (200, "application/json", json(&view.archive.as_deref().map(files::archived).unwrap_or_default())),
-        "/api/recipes" => {
-            let recipes =
-                Recipes { active: view.recipe.get().to_string(), names: view.recipes.keys().cloned().collect() };
-            (200, "application/json", json(&recipes))
-        }
+        "/api/recipes" => (200, "application/json", json(&Recipes::of(view))),
         "/metrics" => {
             let labels = ModelStore::read_status(&view.state_dir).and_then(|s| s.active).map(|a| ModelLabels {
                 name: a.name,
@@ -102,11 +98,7 @@ fn write(req: &Request, view: &StationView, peer: &str) -> (u16, &'static str, V
     match view.recipe.switch(name) {
         Ok(previous) => {
             log::info!("station page: recipe switched {previous} -> {name} by {peer}");
-            (
-                200,
-                "application/json",
-                json(&Recipes { active: name.to_string(), names: view.recipes.keys().cloned().collect() }),
-            )
+            (200, "application/json", json(&Recipes::of(view)))
         }
         Err(e) => (404, "text/plain", e.to_string().into_bytes()),
     }
@@ -121,6 +113,12 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 struct Recipes {
     active: String,
     names: Vec<String>,
+}
+
+impl Recipes {
+    fn of(view: &StationView) -> Self {
+        Self { active: view.recipe.get().to_string(), names: view.recipes.keys().cloned().collect() }
+    }
 }
 
 /// `/ng/<archived name>` and `/recipes/<recipe>/reference` (names already percent-decoded).
