@@ -5,8 +5,9 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,17 +28,15 @@ fn chromium() -> Option<&'static str> {
 /// The page at `url` as the browser has it once `ready` holds for its DOM (`--dump-dom` after its scripts
 /// ran until their requests were answered; tried again until `ready`, as a person would reload), with a
 /// screenshot of it when `shot` is given. Half a second of virtual time: the Live tab's event stream,
-/// which would hold virtual time for good, opens a second after the tab shows its kept parts.
+/// which would hold virtual time for good, opens 3 s after the tab shows its kept parts.
 fn browse(browser: &str, url: &str, shot: Option<&Path>, ready: impl Fn(&str) -> bool) -> String {
     let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=500"];
     let t0 = Instant::now();
     let dom = loop {
-        let out = Command::new(browser)
-            .args(common)
-            .args(["--enable-logging=stderr", "--v=0", "--dump-dom"])
-            .arg(url)
-            .output()
-            .expect("chromium");
+        let mut cmd = Command::new(browser);
+        cmd.args(common).args(["--enable-logging=stderr", "--v=0", "--dump-dom"]).arg(url);
+        // A run whose virtual time stalls (an open request) is killed and tried again.
+        let Some(out) = run_for(cmd, Duration::from_secs(20)) else { continue };
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{url}: {said}");
         // The page's own script must run clean: an error in it leaves every tab empty.
@@ -46,19 +45,45 @@ fn browse(browser: &str, url: &str, shot: Option<&Path>, ready: impl Fn(&str) ->
         if ready(&dom) {
             break dom;
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "{url} never showed what it should: {dom}");
+        assert!(t0.elapsed() < Duration::from_secs(120), "{url} never showed what it should: {dom}");
     };
     if let Some(png) = shot {
-        let out = Command::new(browser)
-            .args(common)
-            .arg("--window-size=1280,860")
-            .arg(format!("--screenshot={}", png.display()))
-            .arg(url)
-            .output()
-            .expect("chromium");
-        assert!(png.is_file(), "no screenshot of {url}: {}", String::from_utf8_lossy(&out.stderr));
+        while !png.is_file() {
+            let mut cmd = Command::new(browser);
+            cmd.args(common).arg("--window-size=1280,860").arg(format!("--screenshot={}", png.display())).arg(url);
+            run_for(cmd, Duration::from_secs(20));
+            assert!(t0.elapsed() < Duration::from_secs(120), "no screenshot of {url}");
+        }
     }
     dom
+}
+
+/// Runs `cmd` to its end, or kills it after `limit` (`None` then).
+fn run_for(mut cmd: Command, limit: Duration) -> Option<std::process::Output> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("chromium");
+    let (out, err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let (out, err) = (read(Box::new(out)), read(Box::new(err)));
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("status") {
+            break s;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    Some(std::process::Output { status, stdout, stderr })
 }
 
 /// The text inside the first element with this id.
