@@ -12,6 +12,7 @@ pub mod key_problem;
 pub mod mailbox;
 pub mod metrics;
 pub mod model;
+pub mod part;
 pub mod runtime;
 pub mod service;
 pub mod signals;

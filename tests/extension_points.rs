@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use cellgate::config::StationConfig;
 use cellgate::metrics::file::{MetricsFile, RunState};
-use cellgate::sinks::record::{RecordSink, Settled};
+use cellgate::part::PartRecord;
+use cellgate::sinks::record::RecordSink;
 use cellgate::sources::{image_file, Frame, FrameSource, PixelFormat, SourceError};
 use cellgate::station::{Overrides, Station};
 use serde_json::json;
@@ -57,9 +58,9 @@ impl RecordSink for CollectingSink {
         "test collector"
     }
 
-    fn record(&mut self, part: &Settled) {
-        let verdict = format!("{:?}", part.record.verdict).to_lowercase();
-        self.0.lock().expect("seen").parts.push((part.record.part, verdict));
+    fn record(&mut self, part: &PartRecord) {
+        let verdict = format!("{:?}", part.verdict).to_lowercase();
+        self.0.lock().expect("seen").parts.push((part.part, verdict));
     }
 
     fn close(&mut self) {
@@ -229,7 +230,7 @@ impl RecordSink for PanickingSink {
         "test panicker"
     }
 
-    fn record(&mut self, _part: &Settled) {
+    fn record(&mut self, _part: &PartRecord) {
         self.0 += 1;
         assert!(self.0 < 2, "a sink bug");
     }

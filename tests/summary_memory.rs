@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use cellgate::inspect::decision::Verdict;
-use cellgate::sinks::results_log::{PartRecord, StageLatency};
+use cellgate::part::PartRecord;
 use cellgate::station::Summary;
 
 struct Counting;
@@ -32,29 +32,9 @@ static ALLOC: Counting = Counting;
 
 #[test]
 fn a_million_parts_add_nothing_to_the_summary_memory() {
-    let mut rec = PartRecord {
-        time: String::new(),
-        trigger_ms: 0.0,
-        part: 0,
-        cavity: 0,
-        station: String::new(),
-        recipe: String::new(),
-        frame: String::new(),
-        model: None,
-        verdict: Verdict::Ok,
-        p_ng: Some(0.1),
-        threshold: 0.5,
-        rejected: false,
-        late: false,
-        reject_failed: false,
-        fault: false,
-        error: None,
-        latency: StageLatency::default(),
-        label: None,
-        defects: None,
-        presence: None,
-        reasons: Vec::new(),
-    };
+    let mut rec = PartRecord::registered(0, 0, String::new(), 0.0);
+    rec.verdict = Verdict::Ok;
+    rec.p_ng = Some(0.1);
     let mut summary = Summary::default();
     summary.add(&rec);
     let start = LIVE.load(Ordering::Relaxed);

@@ -5,15 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ort::session::RunOptions;
 
-use super::decision::Verdict;
 use super::electrode::align::AlignError;
-use super::electrode::rules::{ClassPresence, DefectRecord};
-use super::electrode::ElectrodeResult;
-use super::InspectError;
+use super::{InspectError, Judgement};
 use crate::runtime::Provider;
 use crate::runtime::Runtime;
 use crate::sources::Frame;
@@ -77,46 +73,6 @@ pub struct ModelIdentity {
     pub provider: Provider,
     /// "split" (encoder + head, cached references) or "full".
     pub graph: &'static str,
-}
-
-/// What the model and the decision made of one part.
-#[derive(Debug, Clone)]
-pub struct Judgement {
-    /// Seal: the NG probability. Electrode: the best decoded defect's score (0: none).
-    pub p_ng: f32,
-    pub verdict: Verdict,
-    /// Fire the part's reject output.
-    pub reject: bool,
-    /// Further outputs to pulse (indices into the configured markers).
-    pub markers: Vec<usize>,
-    /// Electrode: every decoded defect.
-    pub defects: Option<Vec<DefectRecord>>,
-    /// Electrode: the detector's image-level presence probability per class (its `cls` output).
-    pub presence: Option<ClassPresence>,
-    /// Electrode: the rules that fired.
-    pub reasons: Vec<String>,
-    /// Electrode: what the NG picture is drawn from (the aligned X-ray and the decoded result).
-    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
-    /// Time spent aligning the X-ray frame.
-    pub warp: Duration,
-}
-
-impl Judgement {
-    /// A verdict from a score alone (the seal's): NG rejects, nothing else fires.
-    pub fn from_score(p_ng: f32, threshold: f32) -> Self {
-        let verdict = Verdict::from_score(p_ng, threshold);
-        Self {
-            p_ng,
-            verdict,
-            reject: verdict.rejects(),
-            markers: Vec::new(),
-            defects: None,
-            presence: None,
-            reasons: Vec::new(),
-            drawing: None,
-            warp: Duration::ZERO,
-        }
-    }
 }
 
 /// Why one part of a batch was not judged; the part is rejected either way.

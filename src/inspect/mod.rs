@@ -7,6 +7,7 @@ pub mod config;
 pub mod decision;
 pub mod electrode;
 mod inspection;
+mod judgement;
 pub mod output_check;
 pub mod plausibility;
 pub mod preprocess;
@@ -15,7 +16,8 @@ pub mod seal;
 pub mod synthetic;
 
 pub use config::InspectionConfig;
-pub use inspection::{Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames};
+pub use inspection::{Inspection, InspectionLoader, ModelIdentity, PartError, PartFrames};
+pub use judgement::{Judgement, StageLatency};
 
 use crate::model::manifest::{Contract, Task};
 use crate::model::ModelError;

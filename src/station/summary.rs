@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
 pub use crate::metrics::histogram::Latencies;
-use crate::sinks::results_log::PartRecord;
+use crate::part::PartRecord;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {

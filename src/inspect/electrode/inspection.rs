@@ -13,7 +13,9 @@ use super::rules::{self, DefectRule};
 use super::self_test::self_test;
 use super::{ElectrodeConfig, ElectrodeDetector};
 use crate::inspect::decision::Verdict;
-use crate::inspect::{InspectError, Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames};
+use crate::inspect::{
+    InspectError, Inspection, InspectionLoader, Judgement, ModelIdentity, PartError, PartFrames, StageLatency,
+};
 use crate::runtime::Runtime;
 use crate::sources::{Frame, PixelFormat};
 
@@ -132,7 +134,8 @@ impl Inspection for ElectrodeInspection {
                 None => Err(PartError::NoXray),
             })
             .collect();
-        let warp = start.elapsed() / parts.len().max(1) as u32;
+        let warp_ms = start.elapsed().as_secs_f64() * 1000.0 / parts.len().max(1) as f64;
+        let threshold = self.detector.score_threshold();
         let pairs: Vec<(&Frame, &Frame)> =
             parts.iter().zip(&aligned).filter_map(|(p, x)| x.as_ref().ok().map(|x| (p.frame, x))).collect();
         let mut results = if pairs.is_empty() { Vec::new() } else { self.detector.infer(&pairs)? }.into_iter();
@@ -146,8 +149,8 @@ impl Inspection for ElectrodeInspection {
                 let markers = fired.outputs.iter().filter_map(|o| self.markers.iter().position(|m| m == o)).collect();
                 let p_ng = r.detections.iter().map(|d| d.score).fold(0.0f32, f32::max);
                 let verdict = if fired.outputs.is_empty() { Verdict::Ok } else { Verdict::Ng };
+                // The rules decide the verdict and the outputs; the best score is logged with the threshold.
                 Ok(Judgement {
-                    p_ng,
                     verdict,
                     reject,
                     markers,
@@ -155,7 +158,8 @@ impl Inspection for ElectrodeInspection {
                     presence: Some(r.presence),
                     reasons: fired.reasons,
                     drawing: (verdict == Verdict::Ng).then(|| (x, Arc::new(r))),
-                    warp,
+                    latency: StageLatency { warp_ms, ..StageLatency::default() },
+                    ..Judgement::from_score(p_ng, threshold)
                 })
             })
             .collect())

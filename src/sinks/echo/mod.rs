@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use crate::sinks::record::{RecordSink, Settled};
-use crate::sinks::results_log::PartRecord;
+use crate::part::PartRecord;
+use crate::sinks::record::RecordSink;
 
 pub struct Echo {
     out: Box<dyn Write + Send>,
@@ -52,12 +52,12 @@ impl RecordSink for Echo {
         "echo"
     }
 
-    fn record(&mut self, part: &Settled) {
+    fn record(&mut self, part: &PartRecord) {
         if !self.open {
             return;
         }
         // The whole line in one write, flushed: a pipe sees each part as it settles, never half a line.
-        let mut text = line(&part.record);
+        let mut text = line(part);
         text.push('\n');
         let echoed = self.out.write_all(text.as_bytes()).and_then(|()| self.out.flush());
         if let Err(e) = echoed {
@@ -100,8 +100,7 @@ mod tests {
         let lines = Arc::new(Mutex::new((Vec::new(), 0)));
         let mut echo = Echo::to(Box::new(Reader { ok: 2, lines: lines.clone() }));
         for part in 1..=5 {
-            let record = PartRecord::for_test(part, if part == 2 { Verdict::Ng } else { Verdict::Ok });
-            echo.record(&Settled { record, frame: None, drawing: None });
+            echo.record(&PartRecord::for_test(part, if part == 2 { Verdict::Ng } else { Verdict::Ok }));
         }
         let (written, tried) = &*lines.lock().expect("lines");
         assert_eq!(written.len(), 2);

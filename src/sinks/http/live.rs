@@ -10,7 +10,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::metrics::{Counter, StationMetrics};
-use crate::sinks::record::{RecordSink, Settled};
+use crate::part::PartRecord;
+use crate::sinks::record::RecordSink;
 
 /// Events queued per page before it loses some.
 const STREAM_QUEUE: usize = 256;
@@ -89,10 +90,10 @@ impl RecordSink for LiveFeed {
         "http live feed"
     }
 
-    fn record(&mut self, part: &Settled) {
-        match serde_json::to_string(&part.record) {
+    fn record(&mut self, part: &PartRecord) {
+        match serde_json::to_string(part) {
             Ok(json) => self.0.push(json.into()),
-            Err(e) => log::warn!("part {} not shown on the Live page: {e}", part.record.part),
+            Err(e) => log::warn!("part {} not shown on the Live page: {e}", part.part),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! annotated picture.
 
 use super::NgArchive;
+use crate::part::PartRecord;
 use crate::sinks::annotate::annotate;
-use crate::sinks::record::{RecordSink, Settled};
+use crate::sinks::record::RecordSink;
 use crate::sources::PixelFormat;
 
 impl RecordSink for NgArchive {
@@ -12,11 +13,10 @@ impl RecordSink for NgArchive {
         "NG archive"
     }
 
-    fn record(&mut self, part: &Settled) {
-        let Some(frame) = &part.frame else { return };
-        let r = &part.record;
+    fn record(&mut self, r: &PartRecord) {
+        let Some(frame) = &r.image else { return };
         let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
-        match &part.drawing {
+        match &r.drawing {
             // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
             Some((xray, result)) => {
                 let img = annotate(frame, xray, result);

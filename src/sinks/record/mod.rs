@@ -9,21 +9,23 @@
 
 use std::path::PathBuf;
 
+use crate::part::PartRecord;
+
 mod config;
 
-pub use crate::sinks::reject_scheduler::Settled;
 pub use config::{ArchiveConfig, RecordsConfig};
 
 /// Gets every settled part, in the order the parts settle.
 pub trait RecordSink: Send {
     /// A short name for logs.
     fn name(&self) -> &str;
-    /// One settled part: its record, the frame it was judged on, and (electrode) the defects to draw.
+    /// One settled part: its record, with (NG) the frame it was judged on and (electrode) the defects to
+    /// draw.
     /// Failures are the sink's own to count and log; they never stop the other sinks. It must not wait
     /// on anything slow (a network peer): the record queue is bounded, and a recorder that falls behind
     /// holds up the scheduler that fires the reject pulses. A network sink hands parts to its own thread
     /// through a bounded queue that drops (and counts) when full.
-    fn record(&mut self, part: &Settled);
+    fn record(&mut self, part: &PartRecord);
     /// The run is over: make what was written durable and let go of it.
     fn close(&mut self) {}
 }

@@ -1,51 +1,10 @@
 //! What capture and inference tell the reject scheduler, and what it hands the recorder.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::super::results_log::{PartRecord, StageLatency};
-use crate::inspect::electrode::ElectrodeResult;
-use crate::inspect::{Judgement, ModelIdentity};
+use crate::inspect::Judgement;
 use crate::mailbox;
-use crate::sources::Frame;
-
-/// A part the capture step registered: it must be settled at `reject_at`.
-#[derive(Debug, Clone)]
-pub struct PartTicket {
-    pub id: u64,
-    pub cavity: usize,
-    pub trigger: Instant,
-    pub trigger_ms: f64,
-    pub time: String,
-    pub recipe: String,
-    pub frame_name: String,
-    pub label_ng: Option<bool>,
-}
-
-/// What inference made of a part.
-#[derive(Debug, Clone)]
-// One per part, moved once through a channel: boxing the large variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Outcome {
-    Scored {
-        /// The verdict, the outputs it fires and what the record shows of it.
-        judgement: Judgement,
-        /// The judging model's threshold.
-        threshold: f32,
-        latency: StageLatency,
-        model: Arc<ModelIdentity>,
-        /// Kept for the NG archive.
-        frame: Option<Frame>,
-    },
-    Failed {
-        reason: String,
-    },
-    /// Not inspected for want of capacity (inference queue full, or its reject point passed before
-    /// inference could start): rejected, and counted towards the overload alarm.
-    Shed {
-        reason: String,
-    },
-}
+use crate::part::PartRecord;
 
 /// What can put the station in fault: the alarm is on (and ready off) while any is active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,10 +23,22 @@ pub enum FaultKind {
     Overload,
 }
 
+// One per part, moved once through a channel: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ActuatorMsg {
-    Register(PartTicket),
-    Outcome { id: u64, outcome: Outcome },
-    Fault { kind: FaultKind, active: bool },
+    /// A part triggered at `trigger`: it must be settled at its reject point.
+    Register {
+        trigger: Instant,
+        record: PartRecord,
+    },
+    Judged {
+        id: u64,
+        judgement: Judgement,
+    },
+    Fault {
+        kind: FaultKind,
+        active: bool,
+    },
 }
 
 /// A message with the time it was sent: the scheduler settles what was due before it, then handles it,
@@ -91,14 +62,13 @@ impl ActuatorTx {
         self.tx.send((Instant::now(), msg), due).map_err(|_| ActuatorGone)
     }
 
-    pub fn register(&self, ticket: PartTicket) -> Result<(), ActuatorGone> {
-        let due = ticket.trigger + self.delay;
-        self.send(ActuatorMsg::Register(ticket), due)
+    pub fn register(&self, trigger: Instant, record: PartRecord) -> Result<(), ActuatorGone> {
+        self.send(ActuatorMsg::Register { trigger, record }, trigger + self.delay)
     }
 
-    /// The outcome of the part `id` triggered at `trigger`.
-    pub fn outcome(&self, id: u64, trigger: Instant, outcome: Outcome) -> Result<(), ActuatorGone> {
-        self.send(ActuatorMsg::Outcome { id, outcome }, trigger + self.delay)
+    /// The judgement of the part `id` triggered at `trigger`.
+    pub fn judged(&self, id: u64, trigger: Instant, judgement: Judgement) -> Result<(), ActuatorGone> {
+        self.send(ActuatorMsg::Judged { id, judgement }, trigger + self.delay)
     }
 
     pub fn fault(&self, kind: FaultKind, active: bool) -> Result<(), ActuatorGone> {
@@ -114,13 +84,6 @@ pub fn actuator_channel(delay: Duration) -> (ActuatorTx, mailbox::Receiver<Stamp
 
 /// The recorder's inbox and the scheduler's end of it: 256 parts of slack (25 s at 10 parts/s) for a slow
 /// disk; a full disk does not fill it (the recorder counts write errors and goes on).
-pub fn record_channel() -> (mailbox::Sender<Settled>, mailbox::Receiver<Settled>) {
+pub fn record_channel() -> (mailbox::Sender<PartRecord>, mailbox::Receiver<PartRecord>) {
     mailbox::bounded(256)
-}
-
-/// A settled part, for the recorder.
-pub struct Settled {
-    pub record: PartRecord,
-    pub frame: Option<Frame>,
-    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
 }

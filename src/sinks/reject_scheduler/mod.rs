@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 pub use config::{ActuationConfig, Timing};
 
 use super::gpio::{GpioOutputs, OutputLine};
-use super::results_log::{PartRecord, StageLatency};
 use crate::inspect::decision::Verdict;
+use crate::inspect::Judgement;
 use crate::mailbox;
 use crate::metrics::StationMetrics;
+use crate::part::PartRecord;
 pub use messages::*;
 use overload::OverloadWindow;
 
@@ -32,16 +33,6 @@ const RECORD_SLACK: Duration = Duration::from_millis(50);
 const END_RETRY: Duration = Duration::from_millis(10);
 /// How soon alarm and ready are written again after a write of either failed.
 const STATUS_RETRY: Duration = Duration::from_millis(100);
-
-struct Pending {
-    ticket: PartTicket,
-    outcome: Option<Outcome>,
-    /// Reject point passed without an outcome: rejected late, record waits for the outcome.
-    rejected_late: bool,
-    fault_at_reject: bool,
-    /// Its reject output should have fired and could not be written.
-    reject_failed: bool,
-}
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -56,7 +47,9 @@ pub struct RejectScheduler<G: GpioOutputs> {
     timing: Timing,
     station: String,
     metrics: Arc<StationMetrics>,
-    parts: BTreeMap<u64, Pending>,
+    /// Registered parts not yet settled: the record so far (`late`, `fault`, `reject_failed` set at the
+    /// reject point) and the judgement, once it has come.
+    parts: BTreeMap<u64, (PartRecord, Option<Judgement>)>,
     /// Events at which an output may change, at their time.
     events: BinaryHeap<Reverse<(Instant, Event)>>,
     /// Reject points of quiet parts (judged OK, nothing to fire), settled without a wake-up of their own.
@@ -68,7 +61,7 @@ pub struct RejectScheduler<G: GpioOutputs> {
     /// A `StatusRetry` is pending: alarm or ready could not be written.
     status_stale: bool,
     overload: OverloadWindow,
-    out: mailbox::Sender<Settled>,
+    out: mailbox::Sender<PartRecord>,
 }
 
 impl<G: GpioOutputs> RejectScheduler<G> {
@@ -77,7 +70,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         timing: Timing,
         station: String,
         metrics: Arc<StationMetrics>,
-        out: mailbox::Sender<Settled>,
+        out: mailbox::Sender<PartRecord>,
     ) -> Self {
         Self {
             gpio,
@@ -108,11 +101,11 @@ impl<G: GpioOutputs> RejectScheduler<G> {
     /// A judged part whose reject point, at `t`, changes no output unless a fault comes first: judged OK
     /// with nothing to fire, or every line it fires already held on past `t` by an earlier part's pulse.
     fn is_quiet(&self, id: u64, t: Instant) -> bool {
-        let Some(p) = self.parts.get(&id) else { return false };
-        let Some(Outcome::Scored { judgement: j, .. }) = &p.outcome else { return false };
+        let Some((r, Some(j))) = self.parts.get(&id) else { return false };
         let held = |line: OutputLine| self.pulse_until.get(&line).is_some_and(|u| *u >= t);
         !self.fault_rejects()
-            && (!j.reject || held(OutputLine::Reject(p.ticket.cavity)))
+            && j.error.is_none()
+            && (!j.reject || held(OutputLine::Reject(r.cavity)))
             && j.markers.iter().all(|&m| held(OutputLine::Marker(m)))
     }
 
@@ -166,7 +159,7 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         for id in left {
             if let Some(p) = self.parts.remove(&id) {
                 // Rejected late only if its reject output really fired.
-                let rejected = p.rejected_late && !p.reject_failed;
+                let rejected = p.0.late && !p.0.reject_failed;
                 self.emit(p, rejected, Some("station stopped before a result".into()));
             }
         }
@@ -176,30 +169,23 @@ impl<G: GpioOutputs> RejectScheduler<G> {
 
     fn handle(&mut self, msg: ActuatorMsg) {
         match msg {
-            ActuatorMsg::Register(ticket) => {
-                let at = ticket.trigger + self.timing.delay;
-                self.events.push(Reverse((at, Event::RejectPoint(ticket.id))));
-                self.parts.insert(
-                    ticket.id,
-                    Pending {
-                        ticket,
-                        outcome: None,
-                        rejected_late: false,
-                        fault_at_reject: false,
-                        reject_failed: false,
-                    },
-                );
+            ActuatorMsg::Register { trigger, mut record } => {
+                record.station.clone_from(&self.station);
+                record.threshold = self.timing.threshold;
+                let id = record.part;
+                self.events.push(Reverse((trigger + self.timing.delay, Event::RejectPoint(id))));
+                self.parts.insert(id, (record, None));
             }
-            ActuatorMsg::Outcome { id, outcome } => {
-                let Some(p) = self.parts.get_mut(&id) else {
+            ActuatorMsg::Judged { id, judgement } => {
+                let Some((record, j)) = self.parts.get_mut(&id) else {
                     log::warn!("result for unknown part {id} ignored");
                     return;
                 };
-                p.outcome = Some(outcome);
-                if p.rejected_late {
+                *j = Some(judgement);
+                if record.late {
                     if let Some(p) = self.parts.remove(&id) {
                         // Its reject point passed: rejected, unless that reject could not be written.
-                        let rejected = !p.reject_failed;
+                        let rejected = !p.0.reject_failed;
                         self.emit(p, rejected, None);
                     }
                 }
@@ -252,21 +238,14 @@ impl<G: GpioOutputs> RejectScheduler<G> {
 
     fn reject_point(&mut self, id: u64, scheduled: Instant) {
         let fault = self.fault_rejects();
-        let Some(p) = self.parts.get_mut(&id) else { return };
-        p.fault_at_reject = fault;
-        let verdict_rejects = match &p.outcome {
-            Some(Outcome::Scored { judgement, .. }) => Some(judgement.reject),
-            Some(Outcome::Failed { .. } | Outcome::Shed { .. }) => Some(true),
-            None => None,
-        };
-        let markers = match &p.outcome {
-            Some(Outcome::Scored { judgement, .. }) => judgement.markers.clone(),
-            _ => Vec::new(),
-        };
+        let Some((record, j)) = self.parts.get_mut(&id) else { return };
+        record.fault = fault;
+        let verdict_rejects = j.as_ref().map(|j| j.reject);
+        let markers = j.as_ref().map(|j| j.markers.clone()).unwrap_or_default();
         let reject = verdict_rejects.unwrap_or(true) || fault;
-        let cavity = p.ticket.cavity;
+        let cavity = record.cavity;
         if verdict_rejects.is_none() {
-            p.rejected_late = true;
+            record.late = true;
             self.metrics.inc(&self.metrics.parts_late);
         } else if fault && verdict_rejects == Some(false) {
             self.metrics.inc(&self.metrics.rejects_on_fault);
@@ -275,8 +254,8 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         for m in markers {
             self.pulse(OutputLine::Marker(m), scheduled);
         }
-        if let Some(p) = self.parts.get_mut(&id) {
-            p.reject_failed = reject && !fired;
+        if let Some((record, _)) = self.parts.get_mut(&id) {
+            record.reject_failed = reject && !fired;
         }
         if verdict_rejects.is_some() {
             if let Some(p) = self.parts.remove(&id) {
@@ -313,13 +292,15 @@ impl<G: GpioOutputs> RejectScheduler<G> {
         true
     }
 
-    fn emit(&mut self, p: Pending, rejected: bool, extra_error: Option<String>) {
+    fn emit(
+        &mut self,
+        (mut record, judgement): (PartRecord, Option<Judgement>),
+        rejected: bool,
+        stopped: Option<String>,
+    ) {
         let m = &self.metrics;
         m.inc(&m.parts_settled);
-        let t = &p.ticket;
-        let mut threshold = self.timing.threshold;
-        let (mut defects, mut presence, mut reasons, mut drawing) = (None, None, Vec::new(), None);
-        let unjudged = p.rejected_late || matches!(p.outcome, Some(Outcome::Shed { .. }));
+        let unjudged = record.late || judgement.as_ref().is_some_and(|j| j.shed);
         if let Some(share) = self.overload.push(unjudged, self.timing.overload_window) {
             let max = self.timing.overload_max_share;
             let active = self.faults.get(&FaultKind::Overload).copied().unwrap_or(false);
@@ -337,49 +318,20 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 self.set_fault(FaultKind::Overload, false);
             }
         }
+        match judgement {
+            Some(j) => record.judged(j),
+            None => record.error = stopped,
+        }
+        record.rejected = rejected;
         let m = &self.metrics;
-        let (verdict, p_ng, latency, model, frame, error) = match p.outcome {
-            Some(Outcome::Scored { judgement: j, threshold: t, latency, model, frame }) => {
-                threshold = t;
-                (defects, presence, reasons, drawing) = (j.defects, j.presence, j.reasons, j.drawing);
-                (j.verdict, Some(j.p_ng), latency, Some((*model).clone()), frame, None)
-            }
-            Some(Outcome::Failed { reason } | Outcome::Shed { reason }) => {
-                (Verdict::Error, None, StageLatency::default(), None, None, Some(reason))
-            }
-            None => (Verdict::Error, None, StageLatency::default(), None, None, extra_error),
-        };
-        match verdict {
+        match record.verdict {
             Verdict::Ok => m.inc(&m.parts_ok),
             Verdict::Ng => m.inc(&m.parts_ng),
             Verdict::Error => m.inc(&m.parts_error),
         }
-        let record = PartRecord {
-            time: t.time.clone(),
-            trigger_ms: t.trigger_ms,
-            part: t.id,
-            cavity: t.cavity,
-            station: self.station.clone(),
-            recipe: t.recipe.clone(),
-            frame: t.frame_name.clone(),
-            model,
-            verdict,
-            p_ng,
-            threshold,
-            rejected,
-            late: p.rejected_late,
-            reject_failed: p.reject_failed,
-            fault: p.fault_at_reject,
-            error,
-            latency,
-            label: t.label_ng.map(|ng| if ng { "ng" } else { "ok" }),
-            defects,
-            presence,
-            reasons,
-        };
-        let frame = if verdict == Verdict::Ng { frame } else { None };
-        if self.out.send(Settled { record, frame, drawing }, Instant::now() + RECORD_SLACK).is_err() {
-            log::error!("recorder gone: part {} not logged", t.id);
+        let id = record.part;
+        if self.out.send(record, Instant::now() + RECORD_SLACK).is_err() {
+            log::error!("recorder gone: part {id} not logged");
         }
     }
 }

@@ -23,7 +23,7 @@ fn timing() -> Timing {
 
 struct Harness {
     tx: ActuatorTx,
-    records: mailbox::Receiver<Settled>,
+    records: mailbox::Receiver<PartRecord>,
     scheduler: std::thread::JoinHandle<()>,
     timeline: Arc<Mutex<Vec<LineChange>>>,
     epoch: Instant,
@@ -33,26 +33,17 @@ fn start() -> Harness {
     start_failing(0, false, false).0
 }
 
-fn ticket(id: u64, trigger: Instant) -> PartTicket {
-    PartTicket {
-        id,
-        cavity: 0,
-        trigger,
-        trigger_ms: 0.0,
-        time: String::new(),
-        recipe: "r".into(),
-        frame_name: format!("f{id}"),
-        label_ng: None,
-    }
+fn registered(id: u64) -> PartRecord {
+    PartRecord::registered(id, 0, String::new(), 0.0).captured("r", &format!("f{id}"), None)
 }
 
 /// Part `id`, triggered at `t`, registered and judged.
 fn judged(h: &Harness, id: u64, t: Instant, ng: bool) {
-    h.tx.register(ticket(id, t)).unwrap();
-    h.tx.outcome(id, t, scored(ng)).unwrap();
+    h.tx.register(t, registered(id)).unwrap();
+    h.tx.judged(id, t, scored(ng)).unwrap();
 }
 
-fn scored(ng: bool) -> Outcome {
+fn scored(ng: bool) -> Judgement {
     let model = ModelIdentity {
         name: "m".into(),
         version: "1".into(),
@@ -60,13 +51,7 @@ fn scored(ng: bool) -> Outcome {
         provider: Provider::Cpu,
         graph: "full",
     };
-    Outcome::Scored {
-        judgement: Judgement::from_score(if ng { 0.9 } else { 0.1 }, 0.5),
-        threshold: 0.5,
-        latency: StageLatency::default(),
-        model: Arc::new(model),
-        frame: None,
-    }
+    Judgement { model: Some(Arc::new(model)), ..Judgement::from_score(if ng { 0.9 } else { 0.1 }, 0.5) }
 }
 
 /// Ends the run; returns every record (by part id) and the line changes (ms after the epoch).
@@ -75,7 +60,7 @@ fn finish(h: Harness) -> (BTreeMap<u64, PartRecord>, Vec<LineChange>) {
     h.scheduler.join().unwrap();
     let mut got = VecDeque::new();
     while h.records.recv(None, &mut got) {}
-    let records = got.into_iter().map(|s| (s.record.part, s.record)).collect();
+    let records = got.into_iter().map(|r: PartRecord| (r.part, r)).collect();
     let changes = h.timeline.lock().unwrap().clone();
     (records, changes)
 }
@@ -142,7 +127,7 @@ fn judged_ok_parts_are_recorded_soon_after_their_reject_point() {
     let waited = t0.elapsed();
     assert_eq!(got.len(), 1, "no record {waited:?} after the trigger");
     assert!(waited >= DELAY, "recorded {waited:?} after the trigger, before its reject point");
-    assert!(!got[0].record.rejected);
+    assert!(!got[0].rejected);
     finish(h);
 }
 
@@ -221,15 +206,15 @@ fn a_reject_that_cannot_be_written_is_recorded_as_failed_with_the_alarm_on_until
 fn parts_shed_for_want_of_capacity_set_the_overload_alarm_and_it_clears_when_they_stop() {
     let h = start();
     let t0 = Instant::now();
-    let shed = || Outcome::Shed { reason: "station overloaded: not inspected".into() };
+    let shed = || Judgement::shed("station overloaded: not inspected".into());
     // 20 judged parts, then 20 shed (50% of a full 40-part window > 5%): alarm; then 40 judged push the
     // shed ones out of the window (share under half the bound): alarm off.
     let mut id = 0;
-    let mut next = |h: &Harness, outcome: Outcome| {
+    let mut next = |h: &Harness, judgement: Judgement| {
         id += 1;
         let t = t0 + Duration::from_micros(100 * id);
-        h.tx.register(ticket(id, t)).unwrap();
-        h.tx.outcome(id, t, outcome).unwrap();
+        h.tx.register(t, registered(id)).unwrap();
+        h.tx.judged(id, t, judgement).unwrap();
     };
     for _ in 0..20 {
         next(&h, scored(false));
@@ -251,10 +236,10 @@ fn parts_shed_for_want_of_capacity_set_the_overload_alarm_and_it_clears_when_the
 fn a_late_part_whose_reject_cannot_be_written_is_not_recorded_as_rejected() {
     let (h, _) = start_failing(1, false, false);
     let t0 = Instant::now();
-    h.tx.register(ticket(1, t0)).unwrap();
+    h.tx.register(t0, registered(1)).unwrap();
     // No verdict by the reject point: rejected late, and that reject's write fails.
     std::thread::sleep((t0 + DELAY + PULSE).saturating_duration_since(Instant::now()));
-    h.tx.outcome(1, t0, scored(false)).unwrap();
+    h.tx.judged(1, t0, scored(false)).unwrap();
     let (records, _) = finish(h);
     let r = &records[&1];
     assert!(r.late && r.reject_failed && !r.rejected, "{r:?}");

@@ -13,21 +13,12 @@ use super::ms;
 use super::throttle::{held_note, Throttle};
 use crate::inspect::active_recipe::ActiveRecipe;
 use crate::inspect::plausibility::FrameChecks;
+use crate::inspect::Judgement;
 use crate::metrics::StationMetrics;
-use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome, PartTicket};
+use crate::part::{Part, PartRecord};
+use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind};
 use crate::sources::{Frame, FrameInfo, SourceError};
 use crate::trigger::{Trigger, TriggerEvent};
-
-/// One cavity's part on its way to inference.
-pub struct Part {
-    pub id: u64,
-    pub trigger: Instant,
-    pub captured: Instant,
-    /// The camera frame (the visible frame of an electrode pair).
-    pub frame: Frame,
-    /// The electrode station's X-ray frame, as captured (aligned in the infer step).
-    pub xray: Option<Frame>,
-}
 
 pub struct Capture {
     pub source: Imagers,
@@ -97,21 +88,14 @@ impl Capture {
                 next_id += 1;
                 let (name, recipe, label) = match &captured {
                     Ok((f, _)) => {
-                        (f.info.name.clone(), f.info.recipe.clone().unwrap_or_else(|| active.clone()), f.info.label_ng)
+                        (f.info.name.as_str(), f.info.recipe.clone().unwrap_or_else(|| active.clone()), f.info.label_ng)
                     }
-                    Err(_) => (String::new(), active.clone(), None),
+                    Err(_) => ("", active.clone(), None),
                 };
-                let ticket = PartTicket {
-                    id,
-                    cavity,
-                    trigger: t,
-                    trigger_ms: ms(t.saturating_duration_since(self.epoch)),
-                    time: time.clone(),
-                    recipe: recipe.to_string(),
-                    frame_name: name,
-                    label_ng: label,
-                };
-                if self.act_tx.register(ticket).is_err() {
+                let trigger_ms = ms(t.saturating_duration_since(self.epoch));
+                let record =
+                    PartRecord::registered(id, cavity, time.clone(), trigger_ms).captured(&recipe, name, label);
+                if self.act_tx.register(t, record).is_err() {
                     // No actuator: nothing could reject this part or any later one. Stop the station.
                     log::error!("actuator thread gone: station stops");
                     break 'triggers;
@@ -188,7 +172,7 @@ impl Capture {
                     }
                     for p in cycle {
                         let reason = "station overloaded: not inspected".to_string();
-                        let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Shed { reason });
+                        let _ = self.act_tx.judged(p.id, p.trigger, Judgement::shed(reason));
                     }
                 }
             }
@@ -232,7 +216,7 @@ impl Capture {
     }
 
     fn fail(&self, id: u64, trigger: Instant, reason: String) {
-        let _ = self.act_tx.outcome(id, trigger, Outcome::Failed { reason });
+        let _ = self.act_tx.judged(id, trigger, Judgement::failed(reason));
     }
 }
 

@@ -8,13 +8,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::{Health, Step};
 use super::super::model_swap::Candidate;
-use super::capture::Part;
 use super::ms;
 use crate::inspect::decision::Verdict;
-use crate::inspect::{Inspection, PartFrames};
+use crate::inspect::{Inspection, Judgement, PartFrames};
 use crate::metrics::StationMetrics;
-use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind, Outcome};
-use crate::sinks::results_log::StageLatency;
+use crate::part::Part;
+use crate::sinks::reject_scheduler::{ActuatorTx, FaultKind};
 
 pub struct Infer {
     pub inspection: Box<dyn Inspection>,
@@ -87,7 +86,6 @@ impl Infer {
                     cycle.first().map(|p| p.id).unwrap_or(0)
                 );
             }
-            let threshold = self.inspection.threshold();
             let start = Instant::now();
             // A part already past its reject point was rejected late; inferring it would only delay others.
             cycle.retain(|p| {
@@ -95,7 +93,7 @@ impl Infer {
                 if !keep {
                     m.inc(&m.skipped_past_deadline);
                     let reason = "not inferred: past its reject point".to_string();
-                    let _ = self.act_tx.outcome(p.id, p.trigger, Outcome::Shed { reason });
+                    let _ = self.act_tx.judged(p.id, p.trigger, Judgement::shed(reason));
                 }
                 keep
             });
@@ -129,27 +127,23 @@ impl Infer {
                         _ => {}
                     }
                     for (p, j) in cycle.into_iter().zip(judged) {
-                        let j = match j {
+                        let mut j = match j {
                             Ok(j) => j,
                             Err(e) => {
                                 m.inc(if e.is_model_fault() { &m.inference_errors } else { &m.bad_frames });
                                 log::warn!("part {}: rejected: {e}", p.id);
-                                let outcome = Outcome::Failed { reason: e.to_string() };
-                                let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
+                                let _ = self.act_tx.judged(p.id, p.trigger, Judgement::failed(e.to_string()));
                                 continue;
                             }
                         };
                         m.inc(&m.parts_scored);
-                        let latency = StageLatency {
-                            capture_ms: ms(p.captured.saturating_duration_since(p.trigger)),
-                            queue_ms: ms(start.saturating_duration_since(p.captured)),
-                            warp_ms: ms(j.warp),
-                            infer_ms: ms(done - start),
-                            total_ms: ms(done.saturating_duration_since(p.trigger)),
-                        };
-                        let frame = (j.verdict == Verdict::Ng).then_some(p.frame);
-                        let outcome = Outcome::Scored { judgement: j, threshold, latency, model: model.clone(), frame };
-                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
+                        j.latency.capture_ms = ms(p.captured.saturating_duration_since(p.trigger));
+                        j.latency.queue_ms = ms(start.saturating_duration_since(p.captured));
+                        j.latency.infer_ms = ms(done - start);
+                        j.latency.total_ms = ms(done.saturating_duration_since(p.trigger));
+                        j.model = Some(model.clone());
+                        j.frame = (j.verdict == Verdict::Ng).then_some(p.frame);
+                        let _ = self.act_tx.judged(p.id, p.trigger, j);
                     }
                 }
                 Err(e) => {
@@ -160,8 +154,7 @@ impl Infer {
                         let _ = self.act_tx.fault(FaultKind::Model, true);
                     }
                     for p in cycle {
-                        let outcome = Outcome::Failed { reason: e.to_string() };
-                        let _ = self.act_tx.outcome(p.id, p.trigger, outcome);
+                        let _ = self.act_tx.judged(p.id, p.trigger, Judgement::failed(e.to_string()));
                     }
                 }
             }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::mailbox;
 use crate::metrics::StationMetrics;
-use crate::sinks::record::{RecordSink, Settled};
+use crate::part::PartRecord;
+use crate::sinks::record::RecordSink;
 use crate::station::summary::Summary;
 
 pub struct Recorder {
@@ -19,7 +20,7 @@ impl Recorder {
         Self { sinks, metrics }
     }
 
-    pub fn run(mut self, rx: mailbox::Receiver<Settled>) -> Summary {
+    pub fn run(mut self, rx: mailbox::Receiver<PartRecord>) -> Summary {
         let mut summary = Summary::default();
         let mut batch = std::collections::VecDeque::new();
         let mut open = true;
@@ -39,23 +40,18 @@ impl Recorder {
         summary
     }
 
-    fn record(&mut self, s: &Settled, summary: &mut Summary) {
+    fn record(&mut self, r: &PartRecord, summary: &mut Summary) {
         // A sink that panics (a bug in it) is dropped for the rest of the run and counted; the record
         // thread and the other sinks go on, so no other sink loses a part to it.
         let metrics = &self.metrics;
         self.sinks.retain_mut(|sink| {
-            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| sink.record(s))).is_ok();
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(|| sink.record(r))).is_ok();
             if !ok {
-                log::error!(
-                    "record sink {} panicked at part {}: dropped for the rest of the run",
-                    sink.name(),
-                    s.record.part
-                );
+                log::error!("record sink {} panicked at part {}: dropped for the rest of the run", sink.name(), r.part);
                 metrics.inc(&metrics.record_sink_panics);
             }
             ok
         });
-        let r = &s.record;
         // The same parts as the summary's latency: those that got a score.
         if r.p_ng.is_some() {
             self.metrics.record_latency(r.latency.total_ms);
@@ -70,7 +66,7 @@ mod tests {
     use crate::inspect::decision::Verdict;
     use crate::sinks::echo::Echo;
     use crate::sinks::reject_scheduler::record_channel;
-    use crate::sinks::results_log::{PartRecord, ResultsLog};
+    use crate::sinks::results_log::ResultsLog;
     use std::sync::Mutex;
     use std::time::Instant;
 
@@ -94,8 +90,8 @@ mod tests {
             "collect"
         }
 
-        fn record(&mut self, part: &Settled) {
-            self.0.lock().expect("parts").push(part.record.part);
+        fn record(&mut self, part: &PartRecord) {
+            self.0.lock().expect("parts").push(part.part);
         }
     }
 
@@ -110,7 +106,7 @@ mod tests {
         let (tx, rx) = record_channel();
         for part in 1..=5 {
             let record = PartRecord::for_test(part, if part % 2 == 0 { Verdict::Ng } else { Verdict::Ok });
-            tx.send(Settled { record, frame: None, drawing: None }, Instant::now()).map_err(|_| "send").expect("send");
+            tx.send(record, Instant::now()).map_err(|_| "send").expect("send");
         }
         drop(tx);
         let summary = Recorder::new(sinks, metrics.clone()).run(rx);

@@ -1,0 +1,152 @@
+//! A part's life, in three types:
+//!
+//! - [`Part`]: a cavity's frames, from capture to inference;
+//! - [`Judgement`](crate::inspect::Judgement): what inference made of it (a verdict, or why there is none);
+//! - [`PartRecord`]: its record, opened when the part is registered at its trigger (so none is ever lost),
+//!   completed by the reject scheduler at its reject point, then handed to every record sink.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::inspect::decision::Verdict;
+use crate::inspect::electrode::rules::{ClassPresence, DefectRecord};
+use crate::inspect::electrode::ElectrodeResult;
+use crate::inspect::{Judgement, ModelIdentity, StageLatency};
+use crate::sources::Frame;
+
+/// One cavity's part on its way to inference.
+pub struct Part {
+    pub id: u64,
+    pub trigger: Instant,
+    pub captured: Instant,
+    /// The camera frame (the visible frame of an electrode pair).
+    pub frame: Frame,
+    /// The electrode station's X-ray frame, as captured (aligned in the infer step).
+    pub xray: Option<Frame>,
+}
+
+/// A part's record: one line of the results log, and what every record sink gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartRecord {
+    /// Wall-clock time of the trigger (RFC 3339, UTC).
+    pub time: String,
+    /// Milliseconds since the station started (the GPIO timeline's clock).
+    pub trigger_ms: f64,
+    pub part: u64,
+    pub cavity: usize,
+    pub station: String,
+    pub recipe: String,
+    pub frame: String,
+    pub model: Option<ModelIdentity>,
+    pub verdict: Verdict,
+    pub p_ng: Option<f32>,
+    pub threshold: f32,
+    /// Did the reject output fire for this part.
+    pub rejected: bool,
+    /// Verdict not ready at the reject point: rejected fail-safe.
+    pub late: bool,
+    /// The part should have been rejected and its reject output could not be written: the part went on
+    /// down the line. The alarm is on; the line must be checked by hand.
+    pub reject_failed: bool,
+    /// A fault was active at the reject point: rejected by the fault policy.
+    pub fault: bool,
+    pub error: Option<String>,
+    pub latency: StageLatency,
+    /// Ground truth, when replaying a labelled dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
+    /// Electrode: every decoded defect (class, score, box, area).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defects: Option<Vec<DefectRecord>>,
+    /// Electrode: the detector's image-level presence probability per class (`cls`), beside the defects
+    /// the rules judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence: Option<ClassPresence>,
+    /// Electrode: the rules that fired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// An NG part's frame, for the NG archive (not logged).
+    #[serde(skip)]
+    pub image: Option<Frame>,
+    /// Electrode, NG: what its picture is drawn from (the aligned X-ray and the decoded result; not logged).
+    #[serde(skip)]
+    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
+}
+
+impl PartRecord {
+    /// The record of a part registered at its trigger: an error until its judgement says otherwise, so a
+    /// part whose judgement never comes is settled as one.
+    pub fn registered(part: u64, cavity: usize, time: String, trigger_ms: f64) -> Self {
+        Self {
+            time,
+            trigger_ms,
+            part,
+            cavity,
+            station: String::new(),
+            recipe: String::new(),
+            frame: String::new(),
+            model: None,
+            verdict: Verdict::Error,
+            p_ng: None,
+            threshold: 0.0,
+            rejected: false,
+            late: false,
+            reject_failed: false,
+            fault: false,
+            error: None,
+            latency: StageLatency::default(),
+            label: None,
+            defects: None,
+            presence: None,
+            reasons: Vec::new(),
+            image: None,
+            drawing: None,
+        }
+    }
+
+    /// The frame the part was captured in and its ground truth, when its source knows them.
+    pub fn captured(mut self, recipe: &str, frame: &str, label_ng: Option<bool>) -> Self {
+        self.recipe = recipe.to_string();
+        self.frame = frame.to_string();
+        self.label = label_ng.map(|ng| if ng { "ng" } else { "ok" });
+        self
+    }
+
+    /// What inference made of the part. Its frame is kept for the archive only when it is NG.
+    pub fn judged(&mut self, j: Judgement) {
+        self.verdict = j.verdict;
+        self.p_ng = j.p_ng;
+        if let Some(t) = j.threshold {
+            self.threshold = t;
+        }
+        self.model = j.model.map(|m| (*m).clone());
+        self.error = j.error;
+        self.latency = j.latency;
+        self.defects = j.defects;
+        self.presence = j.presence;
+        self.reasons = j.reasons;
+        self.drawing = j.drawing;
+        self.image = if j.verdict == Verdict::Ng { j.frame } else { None };
+    }
+}
+
+#[cfg(test)]
+impl PartRecord {
+    /// A judged part for the sinks' tests: part `part`, its verdict, 2 ms trigger->verdict.
+    pub(crate) fn for_test(part: u64, verdict: Verdict) -> Self {
+        let mut r = Self::registered(part, 0, "2026-11-30T06:00:00.000Z".into(), part as f64 * 10.0).captured(
+            "recipe-a",
+            &format!("f{part}.png"),
+            None,
+        );
+        r.station = "t".into();
+        r.verdict = verdict;
+        r.p_ng = Some(if verdict == Verdict::Ng { 0.9 } else { 0.1 });
+        r.threshold = 0.5;
+        r.rejected = verdict == Verdict::Ng;
+        r.latency = StageLatency { total_ms: 2.0, ..StageLatency::default() };
+        r
+    }
+}
