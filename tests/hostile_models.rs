@@ -182,6 +182,23 @@ fn a_model_whose_session_takes_minutes_to_build_is_refused_at_start_by_its_vetti
         v["model_updates"]["load_timeout_ms"] = json!(1500);
     });
     assert!(e.contains("slow_to_optimise.onnx: its session was not built within 1500 ms"), "{e}");
+    assert!(e.contains("slow_to_optimise.onnx: vetting in a child process"), "the vetting says it starts: {e}");
+}
+
+#[test]
+fn an_unsigned_model_is_refused_at_start_before_any_vetting_child_builds_it() {
+    // The slow file unsigned, with a deadline far past the test's minute: were it vetted first, the
+    // start would wait minutes for a child building a session from bytes nobody signed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("slow_to_optimise.onnx");
+    std::fs::copy(fixture("slow_to_optimise.onnx"), &model).expect("copy");
+    let d = dir.path().to_path_buf();
+    let e = start_refused(dir.path(), &model, |v| {
+        require_signatures(v, &d);
+        v["model_updates"]["load_timeout_ms"] = json!(600_000);
+    });
+    assert!(e.contains("unsigned") && e.contains("slow_to_optimise.onnx"), "{e}");
+    assert!(!e.contains("vetting in a child process"), "refused before any vetting: {e}");
 }
 
 #[test]

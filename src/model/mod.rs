@@ -63,6 +63,19 @@ impl Default for FilePolicy {
     }
 }
 
+impl FilePolicy {
+    /// Reads `path` as the policy allows (a regular file, bounded) and checks its sidecars when it asks;
+    /// returns the file's SHA-256. Done before a file is vetted or loaded, so the bytes of an unsigned
+    /// file never reach ONNX Runtime, not even in the vetting child.
+    pub fn admit(&self, path: &Path) -> Result<String, ModelError> {
+        let bytes = file::read_regular(path, self.max_bytes)?;
+        if let Some(p) = &self.integrity {
+            integrity::check(path, &bytes, p)?;
+        }
+        Ok(integrity::hex(&Sha256::digest(&bytes)))
+    }
+}
+
 /// A model that passed every check, with the session it runs in.
 pub struct LoadedModel {
     pub session: Session,

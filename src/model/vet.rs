@@ -62,6 +62,12 @@ impl Vetter {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| VetError::Spawn { path: path.clone(), exe: self.exe.clone(), source })?;
+        log::info!(
+            "{}: vetting in a child process (pid {}), at most {} ms",
+            path.display(),
+            child.id(),
+            limit.as_millis()
+        );
         // Drained while it runs, so a chatty child never blocks on a full pipe.
         let out = drain(child.stdout.take());
         let err = drain(child.stderr.take());

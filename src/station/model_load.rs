@@ -57,7 +57,7 @@ pub fn load_within(
         Some(v) => {
             // The load may build sessions only from the bytes that were vetted (checked as each file is
             // read, before its session): a file swapped in between is refused, never built unvetted.
-            let vetted = vet_set(v, loader.as_ref(), model, limit, stop)?;
+            let vetted = vet_set(v, rt.file_policy(), loader.as_ref(), model, limit, stop)?;
             let policy = FilePolicy { vetted: Some(vetted), ..rt.file_policy().clone() };
             load_in_process(loader, &rt.clone().with_file_policy(policy), model, limit, stop)
         }
@@ -66,18 +66,25 @@ pub fn load_within(
 }
 
 /// Vets the model file and the other files its kind loads beside it (the seal's encoder/head pair);
-/// returns the SHA-256 of each file that passed. A companion that is merely refused is left out (its
-/// load is then refused and the kind runs on without it, as with any broken companion); one that does
-/// not build in time refuses the set, as its in-process load would.
+/// returns the SHA-256 of each file that passed. Each is first admitted by the file policy (regular,
+/// bounded, signed when signatures are required): a model file that is not is refused before any
+/// vetting, at start as at a swap. A companion that is merely refused is left out (its load is then
+/// refused and the kind runs on without it, as with any broken companion); one that does not build in
+/// time refuses the set, as its in-process load would.
 fn vet_set(
     v: &Vetter,
+    policy: &FilePolicy,
     loader: &dyn InspectionLoader,
     model: &Path,
     limit: Duration,
     stop: Option<&AtomicBool>,
 ) -> Result<BTreeMap<PathBuf, String>, LoadError> {
+    policy.admit(model).map_err(InspectError::from)?;
     let mut vetted = BTreeMap::from([(model.to_path_buf(), v.vet(model, limit, stop)?)]);
     for c in loader.files(model).into_iter().filter(|c| c.as_path() != model && c.is_file()) {
+        if policy.admit(&c).is_err() {
+            continue;
+        }
         match v.vet(&c, limit, stop) {
             Ok(sha) => {
                 vetted.insert(c, sha);

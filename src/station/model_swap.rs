@@ -14,9 +14,9 @@ use crossbeam_channel::Sender;
 use super::model_load::{load_within, LoadError};
 use crate::inspect::{Inspection, InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
+use crate::model::integrity;
 use crate::model::store::{ActiveModel, ModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
-use crate::model::{file, integrity};
 use crate::runtime::Runtime;
 
 /// "name version on provider" of the model judging parts, shared with the systemd status line.
@@ -159,11 +159,7 @@ impl ModelSwap {
         let mut sha = String::new();
         for f in self.loader.files(&self.model_path) {
             if f == self.model_path || f.symlink_metadata().is_ok() {
-                let bytes = file::read_regular(&f, policy.max_bytes)?;
-                if let Some(p) = &policy.integrity {
-                    integrity::check(&f, &bytes, p)?;
-                }
-                let h = integrity::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                let h = policy.admit(&f)?;
                 if f == self.model_path {
                     sha = h.clone();
                 }
@@ -188,9 +184,7 @@ impl ModelSwap {
 #[derive(Debug, thiserror::Error)]
 enum CandidateError {
     #[error(transparent)]
-    File(#[from] file::FileError),
-    #[error(transparent)]
-    Integrity(#[from] integrity::IntegrityError),
+    File(#[from] crate::model::ModelError),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("the file changed while it was being loaded; waiting for the next write")]
