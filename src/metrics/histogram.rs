@@ -10,6 +10,10 @@ pub struct Latencies(Histogram<u64>);
 
 const MAX_NS: u64 = 3_600_000_000_000;
 
+/// The upper bounds (ms) of the latency buckets a histogram is exported with (Prometheus' `le`): from
+/// well inside a reject delay to well past any, so a fleet's latencies can be added up and compared.
+pub const BUCKETS_MS: [f64; 12] = [1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
+
 impl Default for Latencies {
     fn default() -> Self {
         // Bounds fixed at compile time and valid (low 1 >= 1, high >= 2 * low, 3 significant figures).
@@ -49,6 +53,7 @@ impl Latencies {
             p50_ms: self.percentile(50.0),
             p99_ms: self.percentile(99.0),
             max_ms: (!self.0.is_empty()).then(|| self.0.max() as f64 / 1e6),
+            buckets: BUCKETS_MS.iter().map(|&le| self.0.count_between(1, (le * 1e6) as u64)).collect(),
         }
     }
 }
@@ -63,6 +68,9 @@ pub struct LatencySummary {
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// How many latencies were at most each of `BUCKETS_MS` (cumulative; within the histogram's 0.1%).
+    #[serde(default)]
+    pub buckets: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -84,6 +92,10 @@ mod tests {
             assert!((got - exact).abs() <= exact * 1e-3 + 1e-6, "p{pct}: {got} against {exact}");
         }
         let s = h.summary();
+        for (le, n) in BUCKETS_MS.iter().zip(&s.buckets) {
+            let exact = values.iter().filter(|v| **v <= *le).count() as u64;
+            assert!(n.abs_diff(exact) <= exact / 500 + 1, "bucket {le} ms: {n} against {exact}");
+        }
         let max = values.iter().copied().fold(0.0, f64::max);
         assert_eq!((s.count, s.p50_ms, s.p99_ms), (10_000, h.percentile(50.0), h.percentile(99.0)));
         assert!((s.max_ms.expect("max") - max).abs() <= max * 1e-3, "{s:?} against {max}");
@@ -92,7 +104,9 @@ mod tests {
     #[test]
     fn an_empty_histogram_has_no_figures_and_a_huge_value_is_held_at_an_hour() {
         let mut h = Latencies::default();
-        assert_eq!(h.summary(), LatencySummary::default());
+        let empty = h.summary();
+        assert_eq!((empty.count, empty.p50_ms, empty.p99_ms, empty.max_ms), (0, None, None, None));
+        assert_eq!(empty.buckets, [0; BUCKETS_MS.len()], "every bucket there, empty");
         h.record(1e12);
         let s = h.summary();
         assert_eq!(s.count, 1);

@@ -1,10 +1,11 @@
 //! The registry in the Prometheus text format (version 0.0.4), for `GET /metrics` of the station page:
 //! each counter as `cellgate_<name>_total` with its documentation as HELP, times in seconds, the
-//! trigger->verdict latency as a summary in seconds, the alarm and ready outputs, and the model in use as
+//! trigger->verdict latency as a histogram in seconds (fixed buckets, so stations add up), the alarm and ready outputs, and the model in use as
 //! an info metric whose labels name it.
 
 use std::fmt::Write;
 
+use super::histogram::BUCKETS_MS;
 use super::{LiveSnapshot, StationMetrics};
 
 /// Registry counters that hold a time: exposed in seconds (Prometheus' base unit) under these names,
@@ -44,12 +45,16 @@ pub fn render(station: &str, live: &LiveSnapshot, model: Option<&ModelLabels>) -
         }
     }
     let l = &live.latency;
-    family(&mut out, "cellgate_part_latency_seconds", "summary", "Trigger to verdict of every part that got a score.");
-    for (q, v) in [("0.5", l.p50_ms), ("0.99", l.p99_ms)] {
-        if let Some(ms) = v {
-            let _ = writeln!(out, "cellgate_part_latency_seconds{{{st},quantile=\"{q}\"}} {}", ms / 1e3);
-        }
+    family(
+        &mut out,
+        "cellgate_part_latency_seconds",
+        "histogram",
+        "Trigger to verdict of every part that got a score.",
+    );
+    for (le, n) in BUCKETS_MS.iter().zip(&l.buckets) {
+        let _ = writeln!(out, "cellgate_part_latency_seconds_bucket{{{st},le=\"{}\"}} {n}", le / 1e3);
     }
+    let _ = writeln!(out, "cellgate_part_latency_seconds_bucket{{{st},le=\"+Inf\"}} {}", l.count);
     let _ = writeln!(out, "cellgate_part_latency_seconds_sum{{{st}}} {}", l.sum_ms / 1e3);
     let _ = writeln!(out, "cellgate_part_latency_seconds_count{{{st}}} {}", l.count);
     for (name, on, help) in [
@@ -91,7 +96,9 @@ mod tests {
     fn counters_have_their_docs_gauges_and_labels_are_escaped() {
         let m = StationMetrics::default();
         m.inc(&m.triggers);
-        m.record_latency(4.0);
+        for ms in [0.5, 4.0, 30.0, 7000.0] {
+            m.record_latency(ms);
+        }
         m.outputs_written(Some(true), None);
         let model = ModelLabels { name: "seal \"x\"".into(), version: "2.1.0".into(), ..Default::default() };
         let text = render("line\\1", &m.live(), Some(&model));
@@ -102,7 +109,16 @@ mod tests {
         assert!(text.contains(
             "# TYPE cellgate_last_takeover_seconds gauge\ncellgate_last_takeover_seconds{station=\"line\\\\1\"} 0\n"
         ));
-        assert!(text.contains("cellgate_part_latency_seconds_count{station=\"line\\\\1\"} 1\n"));
+        // Cumulative buckets in seconds, the last one every part.
+        let buckets: Vec<&str> =
+            text.lines().filter(|l| l.starts_with("cellgate_part_latency_seconds_bucket")).collect();
+        assert_eq!(buckets.len(), 13, "{text}");
+        assert!(buckets[0].ends_with("le=\"0.001\"} 1"), "{buckets:?}");
+        assert!(buckets[2].ends_with("le=\"0.005\"} 2"), "{buckets:?}");
+        assert!(buckets[5].ends_with("le=\"0.05\"} 3"), "{buckets:?}");
+        assert!(buckets[11].ends_with("le=\"5\"} 3"), "7 s is past every bound: {buckets:?}");
+        assert!(buckets[12].ends_with("le=\"+Inf\"} 4"), "{buckets:?}");
+        assert!(text.contains("cellgate_part_latency_seconds_count{station=\"line\\\\1\"} 4\n"));
         assert!(text.contains("cellgate_alarm{station=\"line\\\\1\"} 1\n"));
         assert!(text.contains("name=\"seal \\\"x\\\"\",version=\"2.1.0\""), "{text}");
         // Every counter documented in the registry gets its own words, not its name.
