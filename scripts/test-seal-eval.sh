@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(bash scripts/setup-eval.sh)
 cd scripts/ml
-"../../$py" -m unittest -v test_seal_render_b test_seal_eval_suite test_seal_recipes test_electrode_render test_electrode_render_b
+"../../$py" -m unittest -v test_cellgate_evaluate test_seal_render_b test_seal_eval_suite test_seal_recipes test_electrode_render test_electrode_render_b

@@ -14,7 +14,7 @@ use crate::inspect::decision::Verdict;
 use crate::inspect::electrode::rules::{ClassPresence, DefectRecord};
 use crate::inspect::electrode::ElectrodeResult;
 use crate::inspect::{Judgement, ModelIdentity, StageLatency};
-use crate::sources::Frame;
+use crate::sources::{Frame, FrameInfo};
 
 /// One cavity's part on its way to inference.
 pub struct Part {
@@ -54,9 +54,11 @@ pub struct PartRecord {
     pub fault: bool,
     pub error: Option<String>,
     pub latency: StageLatency,
-    /// Ground truth, when replaying a labelled dataset.
+    /// Ground truth, when replaying a labelled dataset: ok or ng, and the defect it names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_defect: Option<String>,
     /// Electrode: every decoded defect (class, score, box, area).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defects: Option<Vec<DefectRecord>>,
@@ -98,6 +100,7 @@ impl PartRecord {
             error: None,
             latency: StageLatency::default(),
             label: None,
+            label_defect: None,
             defects: None,
             presence: None,
             reasons: Vec::new(),
@@ -106,11 +109,12 @@ impl PartRecord {
         }
     }
 
-    /// The frame the part was captured in and its ground truth, when its source knows them.
-    pub fn captured(mut self, recipe: &str, frame: &str, label_ng: Option<bool>) -> Self {
+    /// The recipe it is judged against, the frame it was captured in and the frame's ground truth.
+    pub fn captured(mut self, recipe: &str, frame: &FrameInfo) -> Self {
         self.recipe = recipe.to_string();
-        self.frame = frame.to_string();
-        self.label = label_ng.map(|ng| if ng { "ng" } else { "ok" });
+        self.frame.clone_from(&frame.name);
+        self.label = frame.label_ng.map(|ng| if ng { "ng" } else { "ok" });
+        self.label_defect.clone_from(&frame.defect);
         self
     }
 
@@ -136,11 +140,8 @@ impl PartRecord {
 impl PartRecord {
     /// A judged part for the sinks' tests: part `part`, its verdict, 2 ms trigger->verdict.
     pub(crate) fn for_test(part: u64, verdict: Verdict) -> Self {
-        let mut r = Self::registered(part, 0, "2026-11-30T06:00:00.000Z".into(), part as f64 * 10.0).captured(
-            "recipe-a",
-            &format!("f{part}.png"),
-            None,
-        );
+        let mut r = Self::registered(part, 0, "2026-11-30T06:00:00.000Z".into(), part as f64 * 10.0)
+            .captured("recipe-a", &FrameInfo { name: format!("f{part}.png"), ..FrameInfo::default() });
         r.station = "t".into();
         r.verdict = verdict;
         r.p_ng = Some(if verdict == Verdict::Ng { 0.9 } else { 0.1 });

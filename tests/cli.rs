@@ -136,6 +136,53 @@ fn replay_of_a_labelled_folder_reports_agreement() {
 }
 
 #[test]
+fn evaluate_judges_a_labelled_folder_offline_and_leaves_the_station_records_alone() {
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::write_config(dir.path(), |_| {});
+    let figures = dir.path().join("figures.json");
+    let out = cellgate()
+        .args(["evaluate", "--config"])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(common::fixtures().join("seal"))
+        .arg("--json")
+        .arg(&figures)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Every pair scored as the golden outputs score it, and the figures follow from those scores.
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::fixtures().join("seal/golden.json")).expect("golden"))
+            .expect("golden JSON");
+    let fw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&figures).expect("figures")).expect("JSON");
+    let samples = fw["per_sample"].as_array().expect("per_sample");
+    let pairs = golden["pairs"].as_array().expect("pairs");
+    assert_eq!(samples.len(), pairs.len());
+    let mut right = 0;
+    for p in pairs {
+        let s = samples.iter().find(|s| s["frame"] == p["image"]).expect("every pair judged");
+        let want = p["probs"][1].as_f64().expect("p_ng");
+        assert!((s["p_ng"].as_f64().expect("p_ng") - want).abs() < 1e-4, "{s} against {want}");
+        right += usize::from((want >= common::golden_threshold() as f64) == (p["label"] == "ng"));
+    }
+    let accuracy = right as f64 / pairs.len() as f64;
+    assert!((fw["accuracy"].as_f64().expect("accuracy") - accuracy).abs() < 1e-9, "{fw}");
+    assert!(stdout.contains(&format!("samples {}", pairs.len())), "{stdout}");
+    assert!(stdout.contains(&format!("accuracy          {:.2}%", 100.0 * accuracy)), "{stdout}");
+    assert!(stdout.contains("per-defect recall\n  crack"), "the patent's defects in their order: {stdout}");
+    // Offline: nothing written where the station keeps its records.
+    assert!(!dir.path().join("results.jsonl").exists() && !dir.path().join("ng").exists());
+
+    let out =
+        cellgate().args(["evaluate", "--config"]).arg(&cfg).args(["--data", "/nonexistent/set"]).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/set"), "names the folder");
+}
+
+#[test]
 fn bench_prints_every_row_and_the_overhead_of_each_round() {
     let stdout = on_seal_fixtures(&["bench", "--parts", "12", "--rounds", "2"]);
     for row in [

@@ -6,6 +6,7 @@ mod calibrate;
 mod camera;
 mod check_config;
 mod devices;
+mod evaluate;
 mod gpio;
 mod models;
 mod replay;
@@ -140,6 +141,17 @@ enum Command {
         /// Print the metrics file as it is (JSON).
         #[arg(long)]
         json: bool,
+    },
+    /// Judge a labelled folder (DESIGN seal or electrode format) with the station's own code, no
+    /// deadline, and print accuracy, NG recall, false reject, per-defect recall and the confusion.
+    Evaluate {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// Also write the figures and every sample's verdict here (JSON).
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Station throughput and latency against bare ONNX Runtime on the same model and inputs.
     Bench {
@@ -334,6 +346,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ModelsCommand::Keygen { out } => models::keygen(&out),
         },
         Command::Status { config, json } => status::run(&config, json),
+        Command::Evaluate { config, data, json } => evaluate::run(&config, &data, json.as_deref()),
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
     }
 }

@@ -112,6 +112,21 @@ fn default_alarm_line() -> String {
 }
 
 impl GpioConfig {
+    /// The same outputs, by the same names, on simulated lines with no timeline: an offline run
+    /// (`cellgate evaluate`, the bench) drives no hardware and writes nothing of the station's.
+    pub fn simulated(&self) -> Self {
+        let n = match self {
+            GpioConfig::Sim { reject, alarm, ready, markers, .. } => OutputNames {
+                reject: reject.clone(),
+                alarm: alarm.clone(),
+                ready: ready.clone(),
+                markers: markers.clone(),
+            },
+            GpioConfig::Chardev(c) => c.names(),
+        };
+        GpioConfig::Sim { timeline: None, reject: n.reject, alarm: n.alarm, ready: n.ready, markers: n.markers }
+    }
+
     /// Every output line's name as rules and the timeline use it.
     pub fn output_names(&self) -> Vec<String> {
         match self {

@@ -4,6 +4,7 @@ use crate::runtime::Provider;
 use crate::sinks::gpio::sim::SimGpio;
 use crate::sinks::gpio::timeline::{LineChange, Timeline};
 use crate::sinks::gpio::OutputNames;
+use crate::sources::FrameInfo;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -34,7 +35,8 @@ fn start() -> Harness {
 }
 
 fn registered(id: u64) -> PartRecord {
-    PartRecord::registered(id, 0, String::new(), 0.0).captured("r", &format!("f{id}"), None)
+    PartRecord::registered(id, 0, String::new(), 0.0)
+        .captured("r", &FrameInfo { name: format!("f{id}"), ..FrameInfo::default() })
 }
 
 /// Part `id`, triggered at `t`, registered and judged.

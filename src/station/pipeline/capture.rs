@@ -86,15 +86,13 @@ impl Capture {
                 }
                 let id = next_id;
                 next_id += 1;
-                let (name, recipe, label) = match &captured {
-                    Ok((f, _)) => {
-                        (f.info.name.as_str(), f.info.recipe.clone().unwrap_or_else(|| active.clone()), f.info.label_ng)
-                    }
-                    Err(_) => ("", active.clone(), None),
+                let none = FrameInfo::default();
+                let (info, recipe) = match &captured {
+                    Ok((f, _)) => (&*f.info, f.info.recipe.clone().unwrap_or_else(|| active.clone())),
+                    Err(_) => (&none, active.clone()),
                 };
                 let trigger_ms = ms(t.saturating_duration_since(self.epoch));
-                let record =
-                    PartRecord::registered(id, cavity, time.clone(), trigger_ms).captured(&recipe, name, label);
+                let record = PartRecord::registered(id, cavity, time.clone(), trigger_ms).captured(&recipe, info);
                 if self.act_tx.register(t, record).is_err() {
                     // No actuator: nothing could reject this part or any later one. Stop the station.
                     log::error!("actuator thread gone: station stops");

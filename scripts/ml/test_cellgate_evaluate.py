@@ -1,0 +1,68 @@
+"""`cellgate evaluate` (the station's own preprocess, inference and decision) against the Python evaluator
+(`seal_evaluate.py`: ONNX Runtime on the full pair graph, `seal_metrics.py`) on the same model and set.
+
+The set is drawn by the second renderer at capture sizes other than the model's, so both sides resize and
+the figures are not all 100%. Needs the firmware built (`cargo build`; scripts/test.sh runs this after
+`cargo test`). Run with `bash scripts/test-seal-eval.sh`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+import seal_data  # noqa: E402
+import seal_evaluate  # noqa: E402
+import seal_metrics  # noqa: E402
+
+CELLGATE = ROOT / "target" / "debug" / "cellgate"
+
+
+class CellgateEvaluateAgreesWithPython(unittest.TestCase):
+    def test_same_scores_and_figures_on_a_second_renderer_set(self):
+        self.assertTrue(CELLGATE.exists(), f"{CELLGATE} missing: build the firmware first (cargo build)")
+        with tempfile.TemporaryDirectory() as d:
+            data, figures = Path(d) / "set", Path(d) / "firmware.json"
+            subprocess.run(
+                [sys.executable, str(HERE / "seal_render_b.py"), "--out", str(data), "--count", "60", "--seed", "31"],
+                check=True,
+                capture_output=True,
+            )
+            run = subprocess.run(
+                [str(CELLGATE), "evaluate", "--config", str(ROOT / "scripts/demo/station.json"), "--data", str(data),
+                 "--json", str(figures)],
+                capture_output=True,
+                text=True,
+            )
+            self.assertEqual(run.returncode, 0, run.stderr)
+            fw = json.loads(figures.read_text())
+            s = seal_data.load_set(data)
+            p_ng, threshold = seal_evaluate.predict_onnx(ROOT / "onnx" / "seal_classifier.onnx", s)
+            py = seal_metrics.seal_metrics(s.labels, p_ng, s.defects, threshold)
+
+        self.assertEqual(fw["errors"], 0, "every pair judged")
+        by_frame = {x["frame"]: x for x in fw["per_sample"]}
+        self.assertEqual(sorted(by_frame), sorted(s.image_paths))
+        for path, p in zip(s.image_paths, p_ng):
+            self.assertAlmostEqual(by_frame[path]["p_ng"], float(p), delta=1e-4, msg=path)
+        self.assertAlmostEqual(fw["threshold"], threshold, places=6)
+        self.assertEqual(fw["samples"], py["samples"])
+        for key in ("accuracy", "ng_recall", "false_reject_rate"):
+            self.assertAlmostEqual(fw[key], py[key], places=9, msg=key)
+        self.assertEqual(fw["confusion_matrix"], py["confusion_matrix"]["counts"])
+        self.assertEqual({k: v["n"] for k, v in fw["per_defect_recall"].items()},
+                         {k: v["n"] for k, v in py["per_defect_recall"].items()})
+        for k, v in py["per_defect_recall"].items():
+            self.assertAlmostEqual(fw["per_defect_recall"][k]["recall"], v["recall"], places=9, msg=k)
+        self.assertLess(py["accuracy"], 1.0, "a set the model does not get all right, so the figures are tested")
+
+
+if __name__ == "__main__":
+    unittest.main()
