@@ -59,6 +59,9 @@ pub struct PartRecord {
     pub label: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label_defect: Option<String>,
+    /// Electrode ground truth: each labelled defect's class and box (x0, y0, x1, y1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub label_boxes: Vec<(&'static str, [f32; 4])>,
     /// Electrode: every decoded defect (class, score, box, area).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defects: Option<Vec<DefectRecord>>,
@@ -101,6 +104,7 @@ impl PartRecord {
             latency: StageLatency::default(),
             label: None,
             label_defect: None,
+            label_boxes: Vec::new(),
             defects: None,
             presence: None,
             reasons: Vec::new(),
@@ -115,6 +119,7 @@ impl PartRecord {
         self.frame.clone_from(&frame.name);
         self.label = frame.label_ng.map(|ng| if ng { "ng" } else { "ok" });
         self.label_defect.clone_from(&frame.defect);
+        self.label_boxes.clone_from(&frame.label_boxes);
         self
     }
 

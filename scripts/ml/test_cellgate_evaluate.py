@@ -1,8 +1,10 @@
-"""`cellgate evaluate` (the station's own preprocess, inference and decision) against the Python evaluator
-(`seal_evaluate.py`: ONNX Runtime on the full pair graph, `seal_metrics.py`) on the same model and set.
+"""`cellgate evaluate` (the station's own preprocess, inference and decision) against the Python evaluators
+(`seal_evaluate.py`: ONNX Runtime on the full pair graph, `seal_metrics.py`; `electrode_evaluate.py`,
+`electrode_metrics.py`) on the same model and set.
 
-The set is drawn by the second renderer at capture sizes other than the model's, so both sides resize and
-the figures are not all 100%. Needs the firmware built (`cargo build`; scripts/test.sh runs this after
+Each set is drawn by a second renderer, so the figures are not all 100%: the seal's at capture sizes other
+than the model's (both sides resize), the electrode's at the model's size (Python resizes with Pillow, the
+firmware with its own resize). Needs the firmware built (`cargo build`; scripts/test.sh runs this after
 `cargo test`). Run with `bash scripts/test-seal-eval.sh`.
 """
 
@@ -18,6 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+import electrode_data  # noqa: E402
+import electrode_evaluate  # noqa: E402
 import seal_data  # noqa: E402
 import seal_evaluate  # noqa: E402
 import seal_metrics  # noqa: E402
@@ -62,6 +66,37 @@ class CellgateEvaluateAgreesWithPython(unittest.TestCase):
         for k, v in py["per_defect_recall"].items():
             self.assertAlmostEqual(fw["per_defect_recall"][k]["recall"], v["recall"], places=9, msg=k)
         self.assertLess(py["accuracy"], 1.0, "a set the model does not get all right, so the figures are tested")
+
+    def test_same_detection_figures_on_a_second_renderer_electrode_set(self):
+        self.assertTrue(CELLGATE.exists(), f"{CELLGATE} missing: build the firmware first (cargo build)")
+        with tempfile.TemporaryDirectory() as d:
+            data, figures = Path(d) / "set", Path(d) / "firmware.json"
+            subprocess.run(
+                [sys.executable, str(HERE / "electrode_render_b.py"), "--out", str(data), "--count", "40",
+                 "--seed", "47", "--size", "256x256"],
+                check=True,
+                capture_output=True,
+            )
+            run = subprocess.run(
+                [str(CELLGATE), "evaluate", "--config", str(ROOT / "scripts/demo/electrode.json"), "--data",
+                 str(data), "--json", str(figures)],
+                capture_output=True,
+                text=True,
+            )
+            self.assertEqual(run.returncode, 0, run.stderr)
+            fw = json.loads(figures.read_text())
+            runner, threshold = electrode_evaluate.onnx_runner(ROOT / "onnx" / "electrode_detector.onnx")
+            [py] = electrode_evaluate.evaluate(runner, electrode_data.load_set(data), [threshold])
+
+        self.assertEqual(fw["errors"], 0, "every pair judged")
+        self.assertAlmostEqual(fw["score_threshold"], threshold, places=6)
+        for key in ("images", "defects", "defects_per_class", "detections"):
+            self.assertEqual(fw[key], py[key], key)
+        for key in ("map50", "miss_rate", "false_detection_rate", "image_accuracy"):
+            self.assertAlmostEqual(fw[key], py[key], places=6, msg=key)
+        for c, ap in py["ap50"].items():
+            self.assertAlmostEqual(fw["ap50"][c], ap, places=4, msg=c)
+        self.assertLess(py["map50"], 1.0, "a set the model does not get all right, so the figures are tested")
 
 
 if __name__ == "__main__":

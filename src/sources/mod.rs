@@ -47,6 +47,9 @@ pub struct FrameInfo {
     /// Ground truth from a labelled dataset: true = NG.
     pub label_ng: Option<bool>,
     pub defect: Option<String>,
+    /// Ground truth of a labelled electrode dataset: each defect's class and box (x0, y0, x1, y1, frame
+    /// pixels).
+    pub label_boxes: Vec<(&'static str, [f32; 4])>,
 }
 
 #[derive(Debug, Clone)]

@@ -47,6 +47,9 @@ struct CocoImage {
 struct CocoAnnotation {
     image_id: u64,
     category_id: usize,
+    /// x, y, width, height in the visible image's pixels.
+    #[serde(default)]
+    bbox: Option<[f32; 4]>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +198,7 @@ impl ReplaySource {
                     recipe: Some(recipe),
                     label_ng: Some(label_ng),
                     defect: row.defect,
+                    label_boxes: Vec::new(),
                 },
             ));
         }
@@ -212,17 +216,25 @@ impl ReplaySource {
         let mut xray = Vec::with_capacity(coco.images.len());
         for im in &coco.images {
             let x = im.xray_file_name.as_ref().ok_or_else(|| bad(format!("image {}: no xray_file_name", im.id)))?;
-            let defects: Vec<&str> = coco
+            let labelled: Vec<(&'static str, Option<[f32; 4]>)> = coco
                 .annotations
                 .iter()
                 .filter(|a| a.image_id == im.id)
-                .filter_map(|a| crate::model::manifest::ELECTRODE_LABELS.get(a.category_id.wrapping_sub(1)).copied())
+                .filter_map(|a| {
+                    let class = crate::model::manifest::ELECTRODE_LABELS.get(a.category_id.wrapping_sub(1))?;
+                    Some((*class, a.bbox))
+                })
                 .collect();
+            let defects: Vec<&str> = labelled.iter().map(|(c, _)| *c).collect();
             let info = FrameInfo {
                 name: im.file_name.clone(),
                 recipe: None,
                 label_ng: Some(!defects.is_empty()),
                 defect: (!defects.is_empty()).then(|| defects.join("+")),
+                label_boxes: labelled
+                    .iter()
+                    .filter_map(|(c, b)| b.map(|[x, y, w, h]| (*c, [x, y, x + w, y + h])))
+                    .collect(),
             };
             vis.push(Self::item(&root.join(&im.file_name), info));
             let x_info = FrameInfo { name: x.clone(), ..FrameInfo::default() };

@@ -4,7 +4,11 @@
 //! The station runs offline: the folder replayed once, flat out, a reject delay no part can miss,
 //! simulated outputs, its records in a temporary folder (the station's own results log, archive, page and
 //! model watch are left alone). A part is predicted NG when the station would reject it: an NG verdict or
-//! an error (a frame it refuses is a rejected part, as on the line).
+//! an error (a frame it refuses is a rejected part, as on the line). An electrode folder also gets the
+//! detector's figures (`detection`): the station's records give those at its threshold, and a second pass
+//! decoding down to the AP floor gives AP.
+
+mod detection;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,6 +23,7 @@ use cellgate::station::{Overrides, Station};
 use serde::Serialize;
 
 use super::CliError;
+use detection::{DetectionFigures, AP_FLOOR};
 
 /// The longest reject delay a config may set: no part of an offline run is late.
 const NO_DEADLINE_MS: u64 = 60_000;
@@ -72,6 +77,9 @@ struct Figures {
     errors: usize,
     /// Samples without a label: judged, not counted in the figures.
     unlabelled: usize,
+    /// Electrode: the detector's figures, with `scripts/ml/electrode_metrics.py`'s keys.
+    #[serde(flatten)]
+    detection: Option<DetectionFigures>,
     per_sample: Vec<Sample>,
 }
 
@@ -81,16 +89,33 @@ pub fn run(config: &Path, data: &Path, json: Option<&Path>) -> Result<(), CliErr
     std::fs::create_dir_all(&out).map_err(|source| CliError::Io { path: out.clone(), source })?;
     // The config resolves its own paths against its folder; the folder named here is the caller's.
     let data = std::path::absolute(data).map_err(|source| CliError::Io { path: data.to_path_buf(), source })?;
-    let judged = judge(&base, &data, &out);
-    // The offline run's records are the figures' only source: nothing of them is kept.
+    let judged = judged(&base, &data, &out);
+    // The offline runs' records are the figures' only source: nothing of them is kept.
     let _ = std::fs::remove_dir_all(&out);
-    let figures = figures(&judged?);
+    let figures = judged?;
     print!("{}", text(&figures));
     if let Some(path) = json {
         let body = serde_json::to_vec_pretty(&figures)?;
         std::fs::write(path, body).map_err(|source| CliError::Io { path: path.to_path_buf(), source })?;
     }
     Ok(())
+}
+
+/// The figures of `data` judged by the station built from `base` (offline, under `out`).
+fn judged(base: &StationConfig, data: &Path, out: &Path) -> Result<Figures, CliError> {
+    let records = judge(base, data, out)?;
+    let mut f = figures(&records);
+    if matches!(base.inspection, InspectionConfig::Electrode(_)) {
+        // The threshold the station decoded at; then every detection down to the AP floor, for AP.
+        let threshold = records.iter().find(|r| r.model.is_some()).map_or(AP_FLOOR, |r| r.threshold);
+        let mut floor = base.clone();
+        if let InspectionConfig::Electrode(e) = &mut floor.inspection {
+            e.score_threshold = Some(AP_FLOOR);
+        }
+        let at_floor = judge(&floor, data, &out.join("floor"))?;
+        f.detection = Some(detection::figures(&records, &at_floor, threshold));
+    }
+    Ok(f)
 }
 
 /// Every sample of `data` judged by the station built from `base`, made offline under `out`.
@@ -165,6 +190,7 @@ fn figures(records: &[PartRecord]) -> Figures {
             .collect(),
         errors,
         unlabelled,
+        detection: None,
         per_sample: records
             .iter()
             .map(|r| Sample {
@@ -201,6 +227,9 @@ fn text(f: &Figures) -> String {
     );
     if f.unlabelled > 0 {
         s.push_str(&format!("unlabelled samples (judged, not counted) {}\n", f.unlabelled));
+    }
+    if let Some(d) = &f.detection {
+        s.push_str(&d.text());
     }
     s.push_str("per-defect recall\n");
     let mut names: Vec<&String> = f.per_defect_recall.keys().collect();
