@@ -5,6 +5,7 @@ mod bench_electrode;
 mod calibrate;
 mod camera;
 mod check_config;
+mod control;
 mod devices;
 mod gpio;
 mod models;
@@ -141,6 +142,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The running station's active recipe, or switch it to NAME from the next part on (over the local
+    /// control socket; no token: the socket's permissions are the guard).
+    Recipe {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+        name: Option<String>,
+    },
+    /// Teach a recipe's reference from the live camera: keeps the next part judged OK against the current
+    /// reference (--force: the next plausible frame) as `<reference stem>.candidate.png` and prints it;
+    /// --confirm makes it the reference (the old one kept as `<stem>.previous.png`), taking over between
+    /// two parts once the station has loaded and self-tested it; --discard drops it; --rollback puts the
+    /// previous reference back.
+    Teach {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+        #[arg(long)]
+        recipe: String,
+        /// Take the next plausible frame whatever the model says of it (a recipe whose look changed).
+        #[arg(long, conflicts_with_all = ["confirm", "discard", "rollback"])]
+        force: bool,
+        #[arg(long, conflicts_with_all = ["discard", "rollback"])]
+        confirm: bool,
+        #[arg(long, conflicts_with = "rollback")]
+        discard: bool,
+        #[arg(long)]
+        rollback: bool,
+        /// Seconds to wait for the part.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Station throughput and latency against bare ONNX Runtime on the same model and inputs.
     Bench {
         #[arg(long)]
@@ -276,6 +307,11 @@ pub enum CliError {
     /// `status`: the station is not running and inspecting.
     #[error(transparent)]
     NotReporting(#[from] status::NotReporting),
+    #[error(transparent)]
+    Control(#[from] cellgate::control::ControlError),
+    /// The running station refused a request, with its reason.
+    #[error("refused: {0}")]
+    Refused(String),
     /// A message to the user about what they asked: a bad argument, or nothing there to act on.
     #[error("{0}")]
     Usage(String),
@@ -334,6 +370,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ModelsCommand::Keygen { out } => models::keygen(&out),
         },
         Command::Status { config, json } => status::run(&config, json),
+        Command::Recipe { config, name } => control::recipe(&config, name),
+        Command::Teach { config, recipe, force, confirm, discard, rollback, timeout } => {
+            let action = match (confirm, discard, rollback) {
+                (true, _, _) => control::TeachAction::Confirm,
+                (_, true, _) => control::TeachAction::Discard,
+                (_, _, true) => control::TeachAction::Rollback,
+                _ => control::TeachAction::Teach { force, timeout: std::time::Duration::from_secs(timeout) },
+            };
+            control::teach(&config, recipe, action)
+        }
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
     }
 }
