@@ -186,6 +186,11 @@ fn a_reference_is_taught_confirmed_and_rolled_back_and_each_part_names_the_one_i
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(&reference).expect("reference"), old_bytes);
     line.wait_parts(5);
+    // --force takes the next plausible frame whatever the model says; --discard drops it.
+    let o = cellgate(&["teach", "--recipe", "recipe-a", "--force", "--timeout", "60"], &cfg);
+    assert!(o.status.success() && candidate.is_file(), "{}", text(&o));
+    let o = cellgate(&["teach", "--recipe", "recipe-a", "--discard"], &cfg);
+    assert!(o.status.success() && !candidate.exists(), "{}", text(&o));
     let (results, log) = line.stop();
 
     // Each part names the reference it was judged against: the old one, then (from one part on, never
@@ -204,7 +209,8 @@ fn a_reference_is_taught_confirmed_and_rolled_back_and_each_part_names_the_one_i
     assert!(runs[0].1 >= parts_before_confirm.min(5), "{runs:?}");
     let p_of = |sha: &str| parts.iter().find(|(_, s, _)| s == sha).map(|(_, _, p)| *p).expect("a part");
     let (p_old, p_new) = (p_of(&old_sha), p_of(&new_sha));
-    assert!((p_old - p_new).abs() > 1e-4, "p_ng {p_old} against the old reference, {p_new} against the taught one");
+    // Measured: 0.0195 against recipe-d's picture, 0.0010 against the part's own.
+    assert!(p_new < p_old / 4.0, "p_ng {p_old} against the old reference, {p_new} against the taught one");
     assert!(log.contains("teach: recipe 'recipe-a': the candidate is the reference"), "{log}");
 }
 

@@ -146,3 +146,36 @@ fn caller(conn: &UnixStream) -> String {
         Err(e) => format!("an unknown caller ({e})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::active_recipe::ActiveRecipe;
+
+    fn control() -> Arc<StationControl> {
+        Arc::new(StationControl { recipe: Arc::new(ActiveRecipe::new("a", ["a".to_string()])), teacher: None })
+    }
+
+    #[test]
+    fn a_socket_another_station_answers_on_is_kept_and_a_stale_one_replaced_mode_0660() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("state/control.sock");
+        let first = ControlSocket::bind(&path, control()).expect("bind");
+        let mode = std::fs::metadata(&path).expect("socket").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        let e = ControlSocket::bind(&path, control()).err().expect("in use");
+        assert!(matches!(e, ControlError::InUse { .. }), "{e}");
+        drop(first); // a station that died: its file stays, nobody answers
+        assert!(path.exists());
+        let again = ControlSocket::bind(&path, control()).expect("stale socket replaced");
+        let stop = Arc::new(AtomicBool::new(false));
+        let h = again.spawn(stop.clone()).expect("serve");
+        let answer = crate::control::client::ask(&path, &Request::Recipe { name: None }, IO_TIMEOUT).expect("answer");
+        assert_eq!(answer, Answer::Recipe { active: "a".into(), previous: None, recipes: vec!["a".into()] });
+        stop.store(true, Ordering::SeqCst);
+        h.join().expect("control thread");
+        assert!(!path.exists(), "removed when the station stops");
+        let e = crate::control::client::ask(&path, &Request::Recipe { name: None }, IO_TIMEOUT).expect_err("gone");
+        assert!(matches!(e, ControlError::Unreachable { .. }), "{e}");
+    }
+}
