@@ -55,6 +55,12 @@ impl Line {
             std::fs::copy(fixtures.join(format!("{picture}.png")), refs.join(format!("{recipe}.png"))).expect("copy");
         }
         std::fs::write(dir.path().join("http.token"), format!("{TOKEN}\n")).expect("token");
+        // The model set copied, so a test may break it on disk (not watched: no swap reloads it).
+        let model = dir.path().join("model");
+        std::fs::create_dir(&model).expect("mkdir");
+        for f in ["seal_classifier.onnx", "seal_classifier.encoder.onnx", "seal_classifier.head.onnx"] {
+            std::fs::copy(common::root().join("onnx").join(f), model.join(f)).expect("copy");
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let cfg = common::write_config(dir.path(), |v| {
             let recipes: BTreeMap<&str, Value> = ["recipe-a", "recipe-b", "recipe-c"]
@@ -63,6 +69,8 @@ impl Line {
                 .collect();
             v["inspection"]["recipes"] = json!(recipes);
             v["inspection"]["recipe"] = json!("recipe-a");
+            v["inspection"]["model"] = json!(model.join("seal_classifier.onnx"));
+            v["model_updates"]["watch"] = json!(false);
             v["source"] = json!({ "kind": "replay", "path": camera, "loop": true });
             v["trigger"]["rate_hz"] = json!(20);
             v["http"] = json!({ "listen": format!("127.0.0.1:{port}"), "token_file": "http.token" });
@@ -191,6 +199,18 @@ fn a_reference_is_taught_confirmed_and_rolled_back_and_each_part_names_the_one_i
     assert!(o.status.success() && candidate.is_file(), "{}", text(&o));
     let o = cellgate(&["teach", "--recipe", "recipe-a", "--discard"], &cfg);
     assert!(o.status.success() && !candidate.exists(), "{}", text(&o));
+
+    // A load that is refused (the model file broken on disk since the start): no file changes, the
+    // running inspection goes on with the old reference.
+    let o = cellgate(&["teach", "--recipe", "recipe-a", "--force", "--timeout", "60"], &cfg);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(line.dir.path().join("model/seal_classifier.onnx"), b"not a model").expect("break the model");
+    let o = cellgate(&["teach", "--recipe", "recipe-a", "--confirm"], &cfg);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("refused, the current reference and model keep working"), "{}", text(&o));
+    assert_eq!(std::fs::read(&reference).expect("reference"), old_bytes);
+    assert!(candidate.is_file(), "the candidate stays for another try");
+    line.wait_parts(3);
     let (results, log) = line.stop();
 
     // Each part names the reference it was judged against: the old one, then (from one part on, never
