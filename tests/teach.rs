@@ -212,6 +212,16 @@ fn a_reference_is_taught_confirmed_and_rolled_back_and_each_part_names_the_one_i
     assert!(candidate.is_file(), "the candidate stays for another try");
     line.wait_parts(3);
     let (results, log) = line.stop();
+    let metrics: Value = serde_json::from_str(
+        &std::fs::read_to_string(line.dir.path().join("models/metrics.json")).expect("metrics.json"),
+    )
+    .expect("metrics JSON");
+    let count = |name: &str| metrics["counters"][name].as_u64().unwrap_or_else(|| panic!("{name}: {metrics}"));
+    assert_eq!(
+        (count("references_taught"), count("reference_takeovers"), count("reference_takeovers_refused")),
+        (3, 2, 2),
+        "taught: one good part, two forced; took over: confirm, rollback; refused: corrupt, load"
+    );
 
     // Each part names the reference it was judged against: the old one, then (from one part on, never
     // back and forth) the taught one, then the old one again; the NG probability moves with it.

@@ -18,6 +18,8 @@ pub fn ask(socket: &Path, req: &Request, wait: Duration) -> Result<Answer, Contr
     line.push(b'\n');
     conn.write_all(&line).map_err(no_answer)?;
     let mut answer = String::new();
-    BufReader::new(conn).read_line(&mut answer).map_err(no_answer)?;
+    if BufReader::new(conn).read_line(&mut answer).map_err(no_answer)? == 0 {
+        return Err(ControlError::Closed { path: socket.to_path_buf() });
+    }
     serde_json::from_str(&answer).map_err(|source| ControlError::BadAnswer { path: socket.to_path_buf(), source })
 }

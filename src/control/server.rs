@@ -36,6 +36,8 @@ pub enum ControlError {
     Unreachable { path: PathBuf, source: std::io::Error },
     #[error("{path}: no answer from the station: {source}")]
     NoAnswer { path: PathBuf, source: std::io::Error },
+    #[error("{path}: the station closed the connection without an answer (it is stopping?)")]
+    Closed { path: PathBuf },
     #[error("{path}: the station's answer is not understood: {source}")]
     BadAnswer { path: PathBuf, source: serde_json::Error },
 }

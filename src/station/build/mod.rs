@@ -132,7 +132,7 @@ impl Station {
             tx: swap_tx.clone(),
             layouts,
         };
-        let teacher = Teacher::new(takeover).map(Arc::new);
+        let teacher = Teacher::new(takeover, &metrics).map(Arc::new);
         let control = Arc::new(StationControl { recipe: recipe.clone(), teacher: teacher.clone() });
         let http = match &cfg.http {
             Some(h) => {

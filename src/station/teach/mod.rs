@@ -24,6 +24,7 @@ use super::model_load::{load_within, LoadError};
 use super::model_swap::Candidate;
 use crate::inspect::reference_similarity::{ReferenceCheck, ReferenceLayoutError};
 use crate::inspect::InspectionLoader;
+use crate::metrics::{Counter, StationMetrics};
 use crate::runtime::Runtime;
 use crate::sources::replay::{read_rgb, ReplayError};
 use crate::sources::Frame;
@@ -82,6 +83,16 @@ pub struct Takeover {
     pub layouts: Option<ReferenceCheck>,
 }
 
+/// What the teach step counts, in the station's metrics registry.
+struct Counts {
+    /// Candidates written from the camera.
+    taught: Counter,
+    /// Confirms and rollbacks handed to inference.
+    took_over: Counter,
+    /// Confirms and rollbacks refused (corrupt image, refused load, queue busy, a rename failed).
+    refused: Counter,
+}
+
 /// What a takeover puts in the reference's place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -103,6 +114,7 @@ struct Pending {
 pub struct Teacher {
     references: BTreeMap<String, PathBuf>,
     takeover: Takeover,
+    counts: Counts,
     pending: Mutex<Option<Pending>>,
     /// A teach is waiting: the pipeline's threads look at this flag only, not at the lock.
     wanted: AtomicBool,
@@ -112,11 +124,17 @@ pub struct Teacher {
 
 impl Teacher {
     /// `None` for a kind without references (electrode).
-    pub fn new(takeover: Takeover) -> Option<Self> {
+    pub fn new(takeover: Takeover, metrics: &StationMetrics) -> Option<Self> {
         let references = takeover.loader.references();
+        let count = |name| metrics.register(name).unwrap_or_default();
         (!references.is_empty()).then(|| Self {
             references,
             takeover,
+            counts: Counts {
+                taught: count("references_taught"),
+                took_over: count("reference_takeovers"),
+                refused: count("reference_takeovers_refused"),
+            },
             pending: Mutex::new(None),
             wanted: AtomicBool::new(false),
             busy: Mutex::new(()),
@@ -177,6 +195,7 @@ impl Teacher {
             }
         };
         let taught = files::write_candidate(&paths, &frame)?;
+        self.counts.taught.inc();
         log::info!(
             "teach: recipe '{recipe}': candidate {} ({}x{}, {} bytes) from frame {}",
             taught.path.display(),
@@ -217,6 +236,16 @@ impl Teacher {
     }
 
     fn take_over(&self, recipe: &str, source: Source) -> Result<TookOver, TeachError> {
+        let done = self.try_take_over(recipe, source);
+        match &done {
+            Ok(_) => self.counts.took_over.inc(),
+            Err(TeachError::Missing { .. } | TeachError::UnknownRecipe { .. }) => {}
+            Err(_) => self.counts.refused.inc(),
+        }
+        done
+    }
+
+    fn try_take_over(&self, recipe: &str, source: Source) -> Result<TookOver, TeachError> {
         let paths = self.paths(recipe)?;
         let (new, what) = match source {
             Source::Candidate => (&paths.candidate, "candidate"),
