@@ -7,6 +7,7 @@
 pub mod client;
 mod config;
 mod server;
+mod teach;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 pub use config::{ControlConfig, SOCKET_NAME};
 pub use server::{ControlError, ControlSocket};
+pub use teach::{NoReferences, Refusal, Taught, Teach, TookOver};
 
 use crate::inspect::active_recipe::ActiveRecipe;
-use crate::station::teach::{Taught, TeachError, Teacher, TookOver};
 
 /// The longest a teach may wait for its part.
 pub const MAX_TEACH_WAIT: Duration = Duration::from_secs(600);
@@ -79,12 +80,12 @@ pub enum Answer {
 pub struct StationControl {
     pub recipe: Arc<ActiveRecipe>,
     /// `None`: an inspection without references (electrode).
-    pub teacher: Option<Arc<Teacher>>,
+    pub teacher: Option<Arc<dyn Teach>>,
 }
 
 impl StationControl {
-    pub fn teacher(&self) -> Result<&Teacher, TeachError> {
-        self.teacher.as_deref().ok_or(TeachError::NoReferences)
+    pub fn teacher(&self) -> Result<&dyn Teach, Refusal> {
+        self.teacher.as_deref().ok_or_else(|| NoReferences.into())
     }
 
     /// Does what `req` asks; `who` names the caller in the log.

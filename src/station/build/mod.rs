@@ -133,7 +133,8 @@ impl Station {
             layouts,
         };
         let teacher = Teacher::new(takeover, &metrics).map(Arc::new);
-        let control = Arc::new(StationControl { recipe: recipe.clone(), teacher: teacher.clone() });
+        let writers_teacher = teacher.clone().map(|t| t as Arc<dyn crate::control::Teach>);
+        let control = Arc::new(StationControl { recipe: recipe.clone(), teacher: writers_teacher });
         let http = match &cfg.http {
             Some(h) => {
                 let view = page::View {

@@ -5,9 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::TeachError;
+use crate::control::Taught;
 use crate::sinks::ng_archive::encode_png;
 use crate::sources::Frame;
 
@@ -25,15 +24,6 @@ impl Paths {
         let beside = |suffix: &str| reference.with_file_name(format!("{stem}.{suffix}.png"));
         Self { reference: reference.to_path_buf(), candidate: beside("candidate"), previous: beside("previous") }
     }
-}
-
-/// A candidate written from the camera: what `cellgate teach` prints.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Taught {
-    pub path: PathBuf,
-    pub width: u32,
-    pub height: u32,
-    pub bytes: u64,
 }
 
 /// Writes `frame` as the candidate PNG (temporary file, then renamed over an older candidate).

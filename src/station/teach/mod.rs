@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use serde::{Deserialize, Serialize};
 
-pub use files::{Paths, Taught};
+pub use files::Paths;
 
 use super::model_load::{load_within, LoadError};
 use super::model_swap::Candidate;
+use crate::control::{Refusal, Taught, Teach, TookOver};
 use crate::inspect::reference_similarity::{ReferenceCheck, ReferenceLayoutError};
 use crate::inspect::InspectionLoader;
 use crate::metrics::{Counter, StationMetrics};
@@ -60,16 +60,6 @@ pub enum TeachError {
     Hash(#[from] crate::model::file::FileError),
     #[error("recipe '{0}': a takeover is already waiting for the next part; nothing changed, try again")]
     Queued(String),
-}
-
-/// What a confirm or rollback put in place: the reference now judged against, from the next batch on.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TookOver {
-    pub recipe: String,
-    pub reference: PathBuf,
-    pub previous: PathBuf,
-    /// SHA-256 of the new reference file: every part judged against it names this in its record.
-    pub sha256: String,
 }
 
 /// How a new reference is loaded and handed over: the station's model loader, runtime, model file and
@@ -300,6 +290,29 @@ impl Teacher {
                 known: self.references.keys().cloned().collect::<Vec<_>>().join(", "),
             }),
         }
+    }
+}
+
+/// The writers' surface (socket, page): the same steps, their errors boxed whole.
+impl Teach for Teacher {
+    fn teach(&self, recipe: &str, force: bool, wait: Duration) -> Result<Taught, Refusal> {
+        Ok(Teacher::teach(self, recipe, force, wait)?)
+    }
+
+    fn confirm(&self, recipe: &str) -> Result<TookOver, Refusal> {
+        Ok(Teacher::confirm(self, recipe)?)
+    }
+
+    fn rollback(&self, recipe: &str) -> Result<TookOver, Refusal> {
+        Ok(Teacher::rollback(self, recipe)?)
+    }
+
+    fn discard(&self, recipe: &str) -> Result<PathBuf, Refusal> {
+        Ok(Teacher::discard(self, recipe)?)
+    }
+
+    fn candidate(&self, recipe: &str) -> Option<PathBuf> {
+        Teacher::candidate(self, recipe)
     }
 }
 
