@@ -72,7 +72,10 @@ impl Line {
             v["inspection"]["model"] = json!(model.join("seal_classifier.onnx"));
             v["model_updates"]["watch"] = json!(false);
             v["source"] = json!({ "kind": "replay", "path": camera, "loop": true });
-            v["trigger"]["rate_hz"] = json!(20);
+            v["trigger"]["rate_hz"] = json!(10);
+            // Two parts a trigger, judged as one batch: never against two references.
+            v["inspection"]["cavities"] = json!(2);
+            v["gpio"]["reject"] = json!(["reject0", "reject1"]);
             v["http"] = json!({ "listen": format!("127.0.0.1:{port}"), "token_file": "http.token" });
         });
         let log = std::fs::File::create(dir.path().join("station.log")).expect("log");
@@ -131,8 +134,17 @@ impl Drop for Line {
     }
 }
 
-/// The reference SHA-256 of every part, in order, with its recipe and NG probability.
+/// The reference SHA-256 of every part, in order, with its recipe and NG probability; the parts of one
+/// trigger (one batch) are checked to agree on both.
 fn judged(results: &[Value]) -> Vec<(String, String, f64)> {
+    let mut by_trigger: BTreeMap<String, Vec<(&Value, &Value)>> = BTreeMap::new();
+    for r in results.iter().filter(|r| r["verdict"] != "error") {
+        by_trigger.entry(r["trigger_ms"].to_string()).or_default().push((&r["recipe"], &r["reference"]));
+    }
+    for (t, parts) in &by_trigger {
+        assert!(parts.windows(2).all(|w| w[0] == w[1]), "the parts of the trigger at {t} ms: {parts:?}");
+    }
+    assert!(by_trigger.values().any(|p| p.len() == 2), "two cavities a trigger");
     results
         .iter()
         .filter(|r| r["verdict"] != "error")
