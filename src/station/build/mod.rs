@@ -124,7 +124,9 @@ impl Station {
         let (swap_tx, swap_rx) = crossbeam_channel::bounded(2);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspection.identity()));
         let recipe = Arc::new(ActiveRecipe::new(cfg.inspection.kind().recipe(), recipe_references.keys().cloned()));
+        let load_turn = model_swap::LoadTurn::default();
         let takeover = Takeover {
+            load_turn: load_turn.clone(),
             loader: loader.clone(),
             rt: rt.clone(),
             model,
@@ -158,6 +160,7 @@ impl Station {
             (inspection.identity(), inspection.threshold()),
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
+            load_turn,
         )?;
         let control_socket = cfg.control.enabled.then(|| control_socket(&cfg, control)).flatten();
         Ok(Self {

@@ -5,7 +5,8 @@
 //! result handed to the inference thread, which takes it between two batches. Until then every part is
 //! judged against the old reference; after, against the new; never a mix in one batch, and each part's
 //! record names the SHA-256 of the reference it was judged against. A load that is refused leaves the
-//! files and the running inspection as they were.
+//! files and the running inspection as they were. A model swap and a takeover load and hand over one at
+//! a time (`LoadTurn`): a model set loaded with the old reference never lands after one with the new.
 
 mod files;
 
@@ -20,7 +21,7 @@ use crossbeam_channel::Sender;
 pub use files::Paths;
 
 use super::model_load::{load_within, LoadError};
-use super::model_swap::Candidate;
+use super::model_swap::{Candidate, LoadTurn};
 use crate::control::{Refusal, Taught, Teach, TookOver};
 use crate::inspect::reference_similarity::{ReferenceCheck, ReferenceLayoutError};
 use crate::inspect::InspectionLoader;
@@ -71,6 +72,8 @@ pub struct Takeover {
     pub limit: Duration,
     pub tx: Sender<Candidate>,
     pub layouts: Option<ReferenceCheck>,
+    /// Shared with the model-swap step: one load and hand-over at a time.
+    pub load_turn: LoadTurn,
 }
 
 /// What the teach step counts, in the station's metrics registry.
@@ -246,6 +249,7 @@ impl Teacher {
             return Err(missing(recipe, what, new));
         }
         let t = &self.takeover;
+        let _turn = t.load_turn.lock().unwrap_or_else(PoisonError::into_inner);
         // The image first (bounded decode), then its layout, then the whole model set with it: the
         // station's own load, under its deadline, before any file is renamed.
         read_rgb(new).map_err(|source| TeachError::Corrupt { path: new.clone(), source })?;
