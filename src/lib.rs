@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod fuzz_entry;
 pub mod gpio_chip;
 pub mod inspect;

@@ -40,6 +40,10 @@ pub struct PartRecord {
     pub recipe: String,
     pub frame: String,
     pub model: Option<ModelIdentity>,
+    /// Seal: SHA-256 of the reference image file the part was judged against (a taught reference that
+    /// took over shows as a new value from one part on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub verdict: Verdict,
     pub p_ng: Option<f32>,
     pub threshold: f32,
@@ -93,6 +97,7 @@ impl PartRecord {
             recipe: String::new(),
             frame: String::new(),
             model: None,
+            reference: None,
             verdict: Verdict::Error,
             p_ng: None,
             threshold: 0.0,
@@ -131,6 +136,7 @@ impl PartRecord {
             self.threshold = t;
         }
         self.model = j.model.map(|m| (*m).clone());
+        self.reference = j.reference.map(|r| r.to_string());
         self.error = j.error;
         self.latency = j.latency;
         self.defects = j.defects;

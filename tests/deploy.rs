@@ -92,13 +92,14 @@ fn installer_stages_everything_keeps_site_config_and_uninstalls() {
     let o = Command::new(root.join("usr/bin/cellgate")).arg("check-config").arg(&staged_cfg).output().expect("check");
     assert!(o.status.success(), "{}", text(&o));
 
-    // The camera station example (V4L2 + GPIO chip of a Jetson carrier) is valid once its reference is taken.
+    // The camera station example (V4L2 + GPIO chip of a Jetson carrier) is valid once its reference is taken
+    // (in the state folder: the service writes a taught one beside it).
     let example =
         std::fs::read_to_string(root.join("usr/share/cellgate/examples/station-camera.json")).expect("example");
-    std::fs::create_dir_all(root.join("etc/cellgate/references")).expect("references dir");
+    std::fs::create_dir_all(root.join("var/lib/cellgate/references")).expect("references dir (tmpfiles.d)");
     std::fs::copy(
         root.join("usr/share/cellgate/samples/seal/references/recipe-a.png"),
-        root.join("etc/cellgate/references/recipe-a.png"),
+        root.join("var/lib/cellgate/references/recipe-a.png"),
     )
     .expect("reference");
     std::fs::write(&staged_cfg, example.replace("\"/", &format!("\"{}/", root.display()))).expect("write");

@@ -306,3 +306,41 @@ fn a_detector_giving_real_parts_unusable_outputs_rejects_them_and_sets_the_alarm
     assert_eq!(common::edges(&r.timeline, "alarm").first().map(|e| e.1), Some(1), "a model fault sets the alarm");
     assert_eq!(rises(&r.timeline, "reject0").len(), 8, "every part's reject output fired");
 }
+
+#[test]
+fn an_electrode_station_refuses_to_teach_a_reference_over_its_control_socket() {
+    use cellgate::control::{client, Answer, Request};
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = StationConfig::load(&config(dir.path(), |v| v["source"]["loop"] = json!(true))).expect("config");
+    let socket = cfg.control_socket();
+    let station = Station::build(cfg, &Overrides::default()).expect("station builds");
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let st = stop.clone();
+        let run = s.spawn(move || station.run(st).expect("station runs"));
+        let _stop = common::StopOnDrop(stop.clone());
+        let ask = |req: &Request| {
+            let t0 = Instant::now();
+            loop {
+                match client::ask(&socket, req, Duration::from_secs(10)) {
+                    Ok(a) => break a,
+                    Err(e) => assert!(t0.elapsed() < Duration::from_secs(30), "{e}"),
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        for req in [
+            Request::Teach { recipe: "electrode".into(), force: true, timeout_ms: 1000 },
+            Request::Confirm { recipe: "electrode".into() },
+        ] {
+            let a = ask(&req);
+            assert!(
+                matches!(&a, Answer::Refused { reason } if reason.contains("only a seal station is taught")),
+                "{req:?}: {a:?}"
+            );
+        }
+        drop(_stop);
+        run.join().expect("station thread");
+    });
+}

@@ -102,7 +102,17 @@ fn the_page_in_a_browser_shows_live_parts_ng_pictures_and_a_refused_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let model = dir.path().join("seal_classifier.onnx");
     std::fs::copy(common::model(), &model).expect("model copy");
+    // The references copied: a taught candidate is written beside them.
+    let refs = dir.path().join("refs");
+    std::fs::create_dir(&refs).expect("mkdir");
     let cfg = common::write_config(dir.path(), |v| {
+        if let Some(recipes) = v["inspection"]["recipes"].as_object_mut() {
+            for (name, r) in recipes.iter_mut() {
+                let copy = refs.join(format!("{name}.png"));
+                std::fs::copy(r["reference"].as_str().expect("reference"), &copy).expect("copy");
+                r["reference"] = json!(copy);
+            }
+        }
         v["inspection"]["model"] = json!(model);
         v["source"]["loop"] = json!(true);
         v["trigger"]["rate_hz"] = json!(10);
@@ -137,9 +147,18 @@ fn the_page_in_a_browser_shows_live_parts_ng_pictures_and_a_refused_model() {
         browse(browser, &format!("{base}/#ng"), Some(&shots.join("ng.png")), |d| {
             inside(d, "gallery").contains(" src=\"/ng/")
         });
-        browse(browser, &format!("{base}/#recipes"), Some(&shots.join("recipes.png")), |d| {
-            inside(d, "recipelist").contains("/reference\"")
+        // A candidate taught for the active recipe: shown beside its reference, with Confirm and Discard.
+        let active = common::read_jsonl(&results)[0]["recipe"].as_str().expect("recipe").to_string();
+        std::fs::copy(refs.join(format!("{active}.png")), refs.join(format!("{active}.candidate.png")))
+            .expect("candidate");
+        let recipes = browse(browser, &format!("{base}/#recipes"), Some(&shots.join("recipes.png")), |d| {
+            inside(d, "recipelist").contains("/candidate?t=")
         });
+        let list = inside(&recipes, "recipelist");
+        assert!(list.contains("/reference\""), "{list}");
+        for button in [">Teach</button>", ">Confirm</button>", ">Discard</button>"] {
+            assert!(list.contains(button), "{button}: {list}");
+        }
 
         // A technician drops a broken model file: refused, and the Station page says so with the reason.
         let incoming = dir.path().join(".incoming");

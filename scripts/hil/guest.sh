@@ -116,6 +116,24 @@ part() {
 for k in 1 2 3; do part "good part $k" 0; done
 check "alarm off (high) while the camera works" "$(val 2)" 1
 
+# Teaching the reference from the live camera, as a technician does: `cellgate teach` (over the control
+# socket) keeps the next good part as the candidate beside the reference; --confirm makes it the
+# reference (the old one kept as previous) once the station has loaded and self-tested the model with it;
+# the next good part is judged against it (its record names the new reference's SHA-256).
+cellgate teach --config /tmp/station.json --recipe vivid --timeout 120 > /tmp/teach.out 2>&1 &
+TP=$!
+n=0
+while ! grep -q "teach: recipe 'vivid': waiting" /tmp/station.log && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
+part "good part taught from" 0
+wait $TP && ok "teach: $(tr '\n' ' ' < /tmp/teach.out)" || fail "teach: $(tr '\n' ' ' < /tmp/teach.out)"
+[ -s /tmp/reference.candidate.png ] && ok "candidate written beside the reference" || fail "no /tmp/reference.candidate.png"
+out=$(cellgate teach --config /tmp/station.json --recipe vivid --confirm 2>&1) && ok "confirm: $out" || fail "confirm: $out"
+[ -s /tmp/reference.previous.png ] && ok "the old reference kept as previous" || fail "no /tmp/reference.previous.png"
+sha=$(echo "$out" | sed -n 's/.*(sha256 \([0-9a-f]*\)).*/\1/p')
+part "good part against the taught reference" 0
+tail -n 1 /tmp/results.jsonl | grep -q "\"reference\":\"${sha:-none}\"" && ok "judged against the taught reference ${sha:-?}" ||
+  fail "the last part was not judged against the taught reference ${sha:-?}: $(tail -n 1 /tmp/results.jsonl | cut -c1-200)"
+
 out=$(cellgate gpio pulse $CHIP reject0 10 2>&1) && fail "a held line was pulsed by another process" ||
   { echo "$out" | grep -q "in use by 'cellgate-reject0'" && ok "busy line refused, naming its user: $out" || fail "busy line message: $out"; }
 

@@ -5,7 +5,9 @@ mod bench_electrode;
 mod calibrate;
 mod camera;
 mod check_config;
+mod control;
 mod devices;
+mod error;
 mod evaluate;
 mod gpio;
 mod models;
@@ -17,21 +19,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use cellgate::config::ConfigError;
-use cellgate::gpio_chip::ChipError;
-use cellgate::inspect::electrode::align::AlignError;
-use cellgate::inspect::preprocess::PreprocessError;
-use cellgate::inspect::InspectError;
-use cellgate::model::integrity::KeyError;
-use cellgate::model::store::RollbackError;
-use cellgate::model::ModelError;
-use cellgate::runtime::RuntimeError;
-use cellgate::sources::image_file::ImageFileError;
-use cellgate::sources::pairing::PairError;
-use cellgate::sources::replay::ReplayError;
-use cellgate::sources::v4l2::device::{CameraError, ControlError};
-use cellgate::sources::SourceError;
-use cellgate::station::StationError;
+pub use error::CliError;
 
 /// Firmware of an AI inspection station: captures frames, runs ONNX models, decides pass/fail and
 /// drives the reject outputs.
@@ -153,6 +141,36 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The running station's active recipe, or switch it to NAME from the next part on (over the local
+    /// control socket; no token: the socket's permissions are the guard).
+    Recipe {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+        name: Option<String>,
+    },
+    /// Teach a recipe's reference from the live camera: keeps the next part judged OK against the current
+    /// reference (--force: the next plausible frame) as `<reference stem>.candidate.png` and prints it;
+    /// --confirm makes it the reference (the old one kept as `<stem>.previous.png`), taking over between
+    /// two parts once the station has loaded and self-tested it; --discard drops it; --rollback puts the
+    /// previous reference back.
+    Teach {
+        #[arg(long, default_value = "/etc/cellgate/station.json")]
+        config: PathBuf,
+        #[arg(long)]
+        recipe: String,
+        /// Take the next plausible frame whatever the model says of it (a recipe whose look changed).
+        #[arg(long, conflicts_with_all = ["confirm", "discard", "rollback"])]
+        force: bool,
+        #[arg(long, conflicts_with_all = ["discard", "rollback"])]
+        confirm: bool,
+        #[arg(long, conflicts_with = "rollback")]
+        discard: bool,
+        #[arg(long)]
+        rollback: bool,
+        /// Seconds to wait for the part.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Station throughput and latency against bare ONNX Runtime on the same model and inputs.
     Bench {
         #[arg(long)]
@@ -227,85 +245,6 @@ enum ModelsCommand {
     Keygen { out: PathBuf },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error(transparent)]
-    Station(#[from] StationError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Rollback(#[from] RollbackError),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("signal handling: {0}")]
-    Signals(#[source] nix::Error),
-    #[error("{name} thread: {source}")]
-    Thread { name: &'static str, source: std::io::Error },
-    #[error("camera {0}")]
-    Camera(#[from] CameraError),
-    #[error("{device}: {source}")]
-    Controls { device: PathBuf, source: ControlError },
-    #[error(transparent)]
-    Capture(#[from] SourceError),
-    #[error(transparent)]
-    Pair(#[from] PairError),
-    #[error("encode: {0}")]
-    Encode(#[source] image::ImageError),
-    #[error("{path}: {source}")]
-    ImageSave { path: PathBuf, source: image::ImageError },
-    #[error(transparent)]
-    ImageFile(#[from] ImageFileError),
-    #[error(transparent)]
-    Gpio(#[from] ChipError),
-    #[error("{chip} line {offset}: {source}")]
-    GpioSet { chip: String, offset: u32, source: std::io::Error },
-    #[error("{path}: {}: {}", .source.path(), .source.inner())]
-    Points { path: PathBuf, source: serde_path_to_error::Error<serde_json::Error> },
-    #[error("{path}: {source}")]
-    Calibration { path: PathBuf, source: AlignError },
-    #[error(transparent)]
-    Align(#[from] AlignError),
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
-    #[error(transparent)]
-    Preprocess(#[from] PreprocessError),
-    #[error(transparent)]
-    Inspect(#[from] InspectError),
-    /// A bare ONNX Runtime call of the bench.
-    #[error(transparent)]
-    Ort(#[from] ort::Error),
-    /// Printing a result as JSON.
-    #[error("{0}")]
-    Json(#[from] serde_json::Error),
-    #[error(transparent)]
-    Metrics(#[from] cellgate::metrics::file::MetricsFileError),
-    /// `status`: the station is not running and inspecting.
-    #[error(transparent)]
-    NotReporting(#[from] status::NotReporting),
-    /// A message to the user about what they asked: a bad argument, or nothing there to act on.
-    #[error("{0}")]
-    Usage(String),
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Config(_) | CliError::Station(StationError::Config(_)) => 2,
-            CliError::Runtime(_)
-            | CliError::Model(_)
-            | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_) | StationError::Load(_)) => 3,
-            // Everything else: a tool failed or was asked for something it cannot do.
-            _ => 1,
-        }
-    }
-}
-
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Command::Run { config } => run::run(&config),
@@ -347,6 +286,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Status { config, json } => status::run(&config, json),
         Command::Evaluate { config, data, json } => evaluate::run(&config, &data, json.as_deref()),
+        Command::Recipe { config, name } => control::recipe(&config, name),
+        Command::Teach { config, recipe, force, confirm, discard, rollback, timeout } => {
+            let action = match (confirm, discard, rollback) {
+                (true, _, _) => control::TeachAction::Confirm,
+                (_, true, _) => control::TeachAction::Discard,
+                (_, _, true) => control::TeachAction::Rollback,
+                _ => control::TeachAction::Teach { force, timeout: std::time::Duration::from_secs(timeout) },
+            };
+            control::teach(&config, recipe, action)
+        }
         Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
     }
 }
@@ -354,30 +303,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cellgate::model::integrity::KeyError;
 
     fn cli(args: &[&str]) -> Result<(), CliError> {
         run(Cli::parse_from(std::iter::once("cellgate").chain(args.iter().copied())))
-    }
-
-    #[test]
-    fn exit_codes_stay_by_kind_config_2_runtime_3_the_rest_1() {
-        let io = || std::io::Error::from_raw_os_error(2);
-        assert_eq!(CliError::Config(ConfigError::Read { path: "s.json".into(), source: io() }).exit_code(), 2);
-        assert_eq!(CliError::Runtime(RuntimeError::LibraryMissing { tried: String::new() }).exit_code(), 3);
-        // A config section a component's build refuses is a bad config too, whichever component it is.
-        let twice = cellgate::key_problem::KeyProblem::new("gpio", "line 'x' is used twice");
-        let from_outputs = StationError::from(cellgate::sinks::gpio::GpioError::Config(twice));
-        assert!(matches!(from_outputs, StationError::Config(_)), "{from_outputs:?}");
-        assert_eq!(from_outputs.to_string(), "gpio: line 'x' is used twice");
-        assert_eq!(CliError::Station(from_outputs).exit_code(), 2);
-        for e in [
-            CliError::Usage("--rate 0 is outside 0.001..=1000".into()),
-            CliError::Io { path: "k.secret".into(), source: io() },
-            CliError::Key(KeyError::SecretNotHex),
-            CliError::Signals(nix::Error::EPERM),
-        ] {
-            assert_eq!(e.exit_code(), 1, "{e}");
-        }
     }
 
     #[test]

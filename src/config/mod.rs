@@ -69,6 +69,9 @@ pub struct StationConfig {
     /// The technician's station page; absent: no port is opened.
     #[serde(default)]
     pub http: Option<crate::sinks::http::HttpConfig>,
+    /// The local control socket (`cellgate recipe`, `cellgate teach`).
+    #[serde(default)]
+    pub control: crate::control::ControlConfig,
     /// Exposure bounds a frame must meet before a model judges it.
     #[serde(default)]
     pub plausibility: crate::inspect::plausibility::PlausibilityConfig,
@@ -89,6 +92,12 @@ impl StationConfig {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    /// The control socket's path: `control.socket`, or `control.sock` in `model_updates.state_dir`.
+    pub fn control_socket(&self) -> PathBuf {
+        let socket = self.control.socket.as_deref().map(|s| self.resolve(s));
+        self.control.path(socket, &self.resolve(&self.model_updates.state_dir))
     }
 
     /// Each section's checks; the first problem found is the error.

@@ -3,6 +3,7 @@
 //! (`seal/`, `electrode/`) with its config, its loader, its decision and its self-test; the station
 //! holds a `Box<dyn Inspection>` and an `Arc<dyn InspectionLoader>` and never matches on the kind.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,6 +47,18 @@ pub trait InspectionLoader: Send + Sync {
     /// The files of a model set, watched and swapped together (the full graph first).
     fn files(&self, model: &Path) -> Vec<PathBuf> {
         vec![model.to_path_buf()]
+    }
+
+    /// Recipe name -> reference image file, for a kind that judges against references (seal); empty
+    /// for one that has none (electrode), which is then never taught.
+    fn references(&self) -> BTreeMap<String, PathBuf> {
+        BTreeMap::new()
+    }
+
+    /// This loader with `recipe`'s reference read from `path` instead (a taught candidate, loaded before
+    /// it is renamed into place); `None` for a kind without references or an unknown recipe.
+    fn with_reference(&self, _recipe: &str, _path: &Path) -> Option<Arc<dyn InspectionLoader>> {
+        None
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Judgement {
     /// The inspection measures `warp_ms`; the infer step the rest.
     pub latency: StageLatency,
     pub model: Option<Arc<ModelIdentity>>,
+    /// Seal: SHA-256 of the reference image file the part was judged against.
+    pub reference: Option<Arc<str>>,
     /// The part's frame, kept for the NG archive.
     pub frame: Option<Frame>,
     /// Why the part was not judged.
@@ -94,6 +96,7 @@ impl Judgement {
             drawing: None,
             latency: StageLatency::default(),
             model: None,
+            reference: None,
             frame: None,
             error: None,
             shed: false,

@@ -42,6 +42,9 @@ pub enum InspectError {
     Preprocess(#[from] PreprocessError),
     #[error("reference of recipe '{recipe}': {source}")]
     Reference { recipe: String, source: ReplayError },
+    /// The reference file read for its SHA-256 (what each part's record names).
+    #[error("reference of recipe '{recipe}': {source}")]
+    ReferenceFile { recipe: String, source: crate::model::file::FileError },
     #[error("recipe '{0}' has no reference image configured")]
     UnknownRecipe(String),
     #[error("inference failed: {0}")]

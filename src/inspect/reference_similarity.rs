@@ -11,7 +11,8 @@
 //! 0.16 at the median. The default bound, 0.5, leaves OK parts a wide margin.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::sources::replay::{read_rgb, ReplayError};
 use crate::sources::{Frame, PixelFormat};
@@ -88,11 +89,12 @@ pub enum ReferenceLayoutError {
     Flat { recipe: String, path: PathBuf },
 }
 
-/// Every recipe's reference layout and the least similarity a frame must have to its own.
+/// Every recipe's reference layout and the least similarity a frame must have to its own. Clones share
+/// the layouts: a taught reference that takes over replaces its recipe's for the capture thread too.
 #[derive(Debug, Clone)]
 pub struct ReferenceCheck {
     min: f32,
-    layouts: BTreeMap<String, Layout>,
+    layouts: Arc<RwLock<BTreeMap<String, Layout>>>,
 }
 
 impl ReferenceCheck {
@@ -100,25 +102,38 @@ impl ReferenceCheck {
     pub fn new(min: f32, references: &BTreeMap<String, PathBuf>) -> Result<Self, ReferenceLayoutError> {
         let mut layouts = BTreeMap::new();
         for (recipe, path) in references {
-            let (width, height, data) =
-                read_rgb(path).map_err(|source| ReferenceLayoutError::Read { recipe: recipe.clone(), source })?;
-            let frame = Frame::still(width, height, PixelFormat::Rgb8, data);
-            let layout = Layout::of(&frame)
-                .ok_or_else(|| ReferenceLayoutError::Flat { recipe: recipe.clone(), path: path.clone() })?;
-            layouts.insert(recipe.clone(), layout);
+            layouts.insert(recipe.clone(), layout_of(recipe, path)?);
         }
-        Ok(Self { min, layouts })
+        Ok(Self { min, layouts: Arc::new(RwLock::new(layouts)) })
+    }
+
+    /// `recipe`'s reference layout from an image file (a taught candidate, checked before it takes over).
+    pub fn layout(recipe: &str, path: &Path) -> Result<Layout, ReferenceLayoutError> {
+        layout_of(recipe, path)
+    }
+
+    /// Frames of `recipe` are compared with `layout` from now on (a taught reference took over).
+    pub fn set(&self, recipe: &str, layout: Layout) {
+        self.layouts.write().unwrap_or_else(PoisonError::into_inner).insert(recipe.to_string(), layout);
     }
 
     /// A recipe with no reference here is not checked: the model step refuses it with its own error.
     pub fn check(&self, recipe: &str, frame: &Frame) -> Result<(), FarFromReference> {
-        let Some(reference) = self.layouts.get(recipe) else { return Ok(()) };
+        let layouts = self.layouts.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(reference) = layouts.get(recipe) else { return Ok(()) };
         let similarity = Layout::of(frame).map_or(0.0, |l| l.similarity(reference));
         if similarity < self.min {
             return Err(FarFromReference { recipe: recipe.into(), similarity, min: self.min });
         }
         Ok(())
     }
+}
+
+fn layout_of(recipe: &str, path: &Path) -> Result<Layout, ReferenceLayoutError> {
+    let (width, height, data) =
+        read_rgb(path).map_err(|source| ReferenceLayoutError::Read { recipe: recipe.to_string(), source })?;
+    let frame = Frame::still(width, height, PixelFormat::Rgb8, data);
+    Layout::of(&frame).ok_or_else(|| ReferenceLayoutError::Flat { recipe: recipe.to_string(), path: path.into() })
 }
 
 #[cfg(test)]

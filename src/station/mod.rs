@@ -9,6 +9,7 @@ pub mod model_swap;
 mod pipeline;
 
 pub mod summary;
+pub mod teach;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,8 @@ pub enum StationError {
     Load(#[from] model_load::LoadError),
     #[error(transparent)]
     Http(#[from] crate::sinks::http::HttpError),
+    #[error(transparent)]
+    Control(crate::control::ControlError),
     #[error("plausibility.min_reference_similarity: {0}")]
     ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
 }
@@ -130,6 +133,10 @@ pub struct Station {
     http: Option<crate::sinks::http::HttpPage>,
     /// The recipe a camera's parts are judged against; switched at run time.
     pub recipe: Arc<crate::inspect::active_recipe::ActiveRecipe>,
+    /// Teaching references (seal): offered frames by capture and inference.
+    teacher: Option<Arc<teach::Teacher>>,
+    /// The local control socket, served while the station runs.
+    control_socket: Option<crate::control::ControlSocket>,
 }
 
 /// What a finished run reports.
@@ -183,6 +190,7 @@ impl Station {
             metrics: metrics.clone(),
             delay: timing.delay,
             swaps: self.swap_rx,
+            teacher: self.teacher.clone(),
             health: self.health.clone(),
             // The capture loop below runs on this thread.
             refill: self.saturate.then(|| pipeline::Refill { producer: std::thread::current(), at: depth / 2 }),
@@ -202,6 +210,10 @@ impl Station {
         let page_stop = Arc::new(AtomicBool::new(false));
         let page_h = match self.http {
             Some(page) => Some(page.spawn(page_stop.clone())?),
+            None => None,
+        };
+        let control_h = match self.control_socket {
+            Some(socket) => Some(socket.spawn(page_stop.clone()).map_err(StationError::Control)?),
             None => None,
         };
         let infer_h = spawn("infer")
@@ -226,6 +238,7 @@ impl Station {
             saturate: self.saturate,
             max_triggers: self.max_triggers,
             checks: self.checks,
+            teacher: self.teacher,
         };
         // The capture loop runs here; when it returns, its senders drop and the threads drain in order.
         capture.run(&stop);
@@ -245,7 +258,7 @@ impl Station {
         }
         let summary = rec_h.join().map_err(|_| StationError::Panicked("record".into()));
         page_stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(h) = page_h {
+        for h in [page_h, control_h].into_iter().flatten() {
             let _ = h.join();
         }
         drop(metrics_done);

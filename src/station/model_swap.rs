@@ -60,7 +60,13 @@ pub struct ModelSwap {
     /// SHA-256 over the model set now active (full graph and companions), to ignore a rewrite of the
     /// same files.
     pub active_set: String,
+    /// Held from a load's start until its result is queued, here and by a taught reference's takeover:
+    /// a model loaded with the old reference never lands after one loaded with the new.
+    pub load_turn: LoadTurn,
 }
+
+/// One load and hand-over at a time (model swaps and reference takeovers).
+pub type LoadTurn = Arc<Mutex<()>>;
 
 impl ModelSwap {
     pub fn run(mut self, stop: &AtomicBool) {
@@ -80,6 +86,8 @@ impl ModelSwap {
                         self.store.record("deleted", &path, "the loaded model keeps running".into());
                     }
                     FileEvent::Replaced(files) => {
+                        let turn = self.load_turn.clone();
+                        let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
                         let seen = Instant::now();
                         match self.try_candidate(seen, stop) {
                             Ok(Some(c)) => {

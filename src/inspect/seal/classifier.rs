@@ -21,6 +21,9 @@ use crate::runtime::Runtime;
 use crate::sources::replay::read_rgb;
 use crate::sources::{Frame, FrameInfo, PixelFormat};
 
+/// A reference image file is read for its SHA-256 within the image decoder's file bound.
+const REFERENCE_MAX_BYTES: u64 = 64 << 20;
+
 // One engine per classifier, built once: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Engine {
@@ -35,6 +38,8 @@ pub struct SealClassifier {
     default_recipe: Arc<str>,
     threshold: f32,
     identity: ModelIdentity,
+    /// SHA-256 of each recipe's reference image file, named in the record of every part judged against it.
+    reference_sha: HashMap<Arc<str>, Arc<str>>,
     /// The default recipe's reference, for the self-test of a freshly loaded model.
     self_test_frame: Option<Frame>,
     /// Batch buffers, grown to the largest batch seen and then reused.
@@ -95,6 +100,7 @@ impl SealClassifier {
             default_recipe: cfg.recipe.as_str().into(),
             threshold,
             identity,
+            reference_sha: HashMap::new(),
             self_test_frame: None,
             image_buf: Vec::new(),
             ref_buf: Vec::new(),
@@ -167,6 +173,9 @@ impl SealClassifier {
         let mut input = vec![0f32; self.pre.len()];
         self.pre.write(&frame, &mut input)?;
         let key: Arc<str> = recipe.into();
+        let sha = crate::model::file_sha256(path, REFERENCE_MAX_BYTES)
+            .map_err(|source| InspectError::ReferenceFile { recipe: recipe.into(), source })?;
+        self.reference_sha.insert(key.clone(), sha.into());
         if key == self.default_recipe {
             let mut f = frame.clone();
             f.info = Arc::new(FrameInfo { recipe: Some(key.clone()), ..(*frame.info).clone() });
@@ -188,6 +197,12 @@ impl SealClassifier {
             }
         }
         Ok(())
+    }
+
+    /// SHA-256 of the reference `frame` is judged against (its recipe's, or the configured recipe's).
+    pub fn reference_sha(&self, frame: &Frame) -> Option<Arc<str>> {
+        let recipe = frame.info.recipe.as_ref().unwrap_or(&self.default_recipe);
+        self.reference_sha.get(recipe).cloned()
     }
 
     /// The self-test (`self_test`) on the default recipe's reference: itself OK, with a drawn crack NG.

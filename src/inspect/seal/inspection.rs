@@ -35,6 +35,16 @@ impl InspectionLoader for SealLoader {
     fn files(&self, model: &Path) -> Vec<PathBuf> {
         vec![model.to_path_buf(), companion(model, "encoder"), companion(model, "head")]
     }
+
+    fn references(&self) -> BTreeMap<String, PathBuf> {
+        self.references.clone()
+    }
+
+    fn with_reference(&self, recipe: &str, path: &Path) -> Option<Arc<dyn InspectionLoader>> {
+        let mut me = self.clone();
+        *me.references.get_mut(recipe)? = path.to_path_buf();
+        Some(Arc::new(me))
+    }
 }
 
 impl Inspection for SealClassifier {
@@ -52,6 +62,13 @@ impl Inspection for SealClassifier {
 
     fn judge(&mut self, parts: &[PartFrames<'_>]) -> Result<Vec<Result<Judgement, PartError>>, InspectError> {
         let threshold = SealClassifier::threshold(self);
-        Ok(self.infer(parts)?.into_iter().map(|probs| Ok(Judgement::from_score(probs[1], threshold))).collect())
+        let probs = self.infer(parts)?;
+        Ok(parts
+            .iter()
+            .zip(probs)
+            .map(|(p, probs)| {
+                Ok(Judgement { reference: self.reference_sha(p.frame), ..Judgement::from_score(probs[1], threshold) })
+            })
+            .collect())
     }
 }

@@ -23,7 +23,7 @@ pub struct HttpConfig {
     /// Live pages (Server-Sent Events streams) served at once (1..=64); one more is answered 503.
     #[serde(default = "default_max_streams")]
     pub max_streams: usize,
-    /// File holding the token that write actions (switching the recipe) must carry as
+    /// File holding the token that write actions (switching the recipe, teaching) must carry as
     /// `Authorization: Bearer TOKEN` (at least 16 characters; on a station `/etc/cellgate/http.token`,
     /// readable by the service only). Absent: the page only reads.
     #[serde(default)]

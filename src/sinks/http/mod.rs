@@ -66,6 +66,8 @@ pub struct StationView {
     pub recipes: std::collections::BTreeMap<String, PathBuf>,
     /// The recipe parts are judged against now; the page may switch it (with the token).
     pub recipe: Arc<ActiveRecipe>,
+    /// The station's writers' surface: teaching references (the switch is `recipe`'s, the same one).
+    pub control: Arc<crate::control::StationControl>,
     /// What a write must carry (`http.token_file`); `None`: the page only reads.
     pub token: Option<String>,
     pub live: Arc<Live>,

@@ -56,7 +56,7 @@ pub fn serve_connection(
 /// One short request's answer: status, content type, body.
 fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
     if req.method != "GET" {
-        return (405, "text/plain", b"only GET, and POST /api/recipe/NAME".to_vec());
+        return (405, "text/plain", b"only GET, and the POST writes (/api/recipe/NAME, /api/teach/NAME)".to_vec());
     }
     match req.path.as_str() {
         "/" => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
@@ -81,27 +81,84 @@ fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
     }
 }
 
-/// The one write: `POST /api/recipe/NAME` switches the active recipe from the next part on. It needs the
-/// token; every attempt is logged with the client's address.
+/// The writes: `POST /api/recipe/NAME` switches the active recipe from the next part on; `POST
+/// /api/teach/NAME` keeps the recipe's next good part as its candidate (the page then shows it),
+/// `.../confirm` makes it the reference, `.../discard` drops it. Each needs the token; every attempt is
+/// logged with the client's address.
 fn write(req: &Request, view: &StationView, peer: &str) -> (u16, &'static str, Vec<u8>) {
-    let Some(name) = req.path.strip_prefix("/api/recipe/") else {
-        return (405, "text/plain", b"the only write is POST /api/recipe/NAME".to_vec());
+    let what = match (req.path.strip_prefix("/api/recipe/"), req.path.strip_prefix("/api/teach/")) {
+        (Some(name), _) => PageWrite::Switch(name),
+        (_, Some(rest)) => match (rest.strip_suffix("/confirm"), rest.strip_suffix("/discard")) {
+            (Some(name), _) => PageWrite::Confirm(name),
+            (_, Some(name)) => PageWrite::Discard(name),
+            _ => PageWrite::Teach(rest),
+        },
+        _ => {
+            return (
+                405,
+                "text/plain",
+                b"the writes are POST /api/recipe/NAME and /api/teach/NAME[/confirm|/discard]".to_vec(),
+            )
+        }
     };
     let Some(token) = &view.token else {
-        log::warn!("station page: recipe switch to {name:?} from {peer} refused: writes are off (no http.token_file)");
+        log::warn!("station page: {what:?} from {peer} refused: writes are off (no http.token_file)");
         return (403, "text/plain", b"writes are off: this station has no http.token_file".to_vec());
     };
     if !req.bearer.as_deref().is_some_and(|b| same(b.as_bytes(), token.as_bytes())) {
-        log::warn!("station page: recipe switch to {name:?} from {peer} refused: no or wrong token");
+        log::warn!("station page: {what:?} from {peer} refused: no or wrong token");
         return (401, "text/plain", b"a write needs the station's token (Authorization: Bearer ...)".to_vec());
     }
-    match view.recipe.switch(name) {
-        Ok(previous) => {
-            log::info!("station page: recipe switched {previous} -> {name} by {peer}");
-            (200, "application/json", json(&Recipes::of(view)))
+    log::info!("station page: {what:?} by {peer}");
+    let refused = |e: &dyn std::fmt::Display| {
+        log::warn!("station page: {what:?} by {peer} refused: {e}");
+        (409, "text/plain", e.to_string().into_bytes())
+    };
+    let teacher = view.control.teacher();
+    match what {
+        PageWrite::Switch(name) => match view.recipe.switch(name) {
+            Ok(previous) => {
+                log::info!("station page: recipe switched {previous} -> {name} by {peer}");
+                (200, "application/json", json(&Recipes::of(view)))
+            }
+            Err(e) => (404, "text/plain", e.to_string().into_bytes()),
+        },
+        PageWrite::Teach(name) => {
+            // Waits for a part on a thread of its own; the page looks for the candidate meanwhile.
+            let (control, recipe, peer) = (view.control.clone(), name.to_string(), peer.to_string());
+            let spawned = std::thread::Builder::new().name("teach".into()).spawn(move || {
+                let taught = control.teacher().and_then(|t| t.teach(&recipe, false, PAGE_TEACH_WAIT));
+                if let Err(e) = taught {
+                    log::warn!("station page: teach of recipe '{recipe}' by {peer}: {e}");
+                }
+            });
+            match (teacher, spawned) {
+                (Err(e), _) => refused(&e),
+                (_, Err(e)) => refused(&e),
+                (Ok(_), Ok(_)) => (202, "application/json", json(&serde_json::json!({ "waiting": name }))),
+            }
         }
-        Err(e) => (404, "text/plain", e.to_string().into_bytes()),
+        PageWrite::Confirm(name) => match teacher.and_then(|t| t.confirm(name)) {
+            Ok(took) => (200, "application/json", json(&took)),
+            Err(e) => refused(&e),
+        },
+        PageWrite::Discard(name) => match teacher.and_then(|t| t.discard(name)) {
+            Ok(path) => (200, "application/json", json(&serde_json::json!({ "discarded": path }))),
+            Err(e) => refused(&e),
+        },
     }
+}
+
+/// How long a teach from the page waits for a good part.
+const PAGE_TEACH_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A write the page may ask for, by recipe name.
+#[derive(Debug, Clone, Copy)]
+enum PageWrite<'a> {
+    Switch(&'a str),
+    Teach(&'a str),
+    Confirm(&'a str),
+    Discard(&'a str),
 }
 
 /// Equal, in a time that does not depend on where they first differ (the token is a secret).
@@ -113,11 +170,26 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 struct Recipes {
     active: String,
     names: Vec<String>,
+    /// References can be taught (a seal station).
+    teach: bool,
+    /// Recipes with a taught candidate waiting for confirm or discard.
+    candidates: Vec<String>,
 }
 
 impl Recipes {
     fn of(view: &StationView) -> Self {
-        Self { active: view.recipe.get().to_string(), names: view.recipes.keys().cloned().collect() }
+        let teacher = view.control.teacher().ok();
+        Self {
+            active: view.recipe.get().to_string(),
+            names: view.recipes.keys().cloned().collect(),
+            teach: teacher.is_some(),
+            candidates: view
+                .recipes
+                .keys()
+                .filter(|r| teacher.is_some_and(|t| t.candidate(r).is_some()))
+                .cloned()
+                .collect(),
+        }
     }
 }
 
@@ -126,8 +198,12 @@ fn image(view: &StationView, p: &str) -> Option<(&'static str, Vec<u8>)> {
     if let Some(name) = p.strip_prefix("/ng/") {
         return Some(("image/png", files::archived_image(view.archive.as_deref()?, name)?));
     }
-    let recipe = p.strip_prefix("/recipes/")?.strip_suffix("/reference")?;
-    let path = view.recipes.get(recipe)?;
+    let rest = p.strip_prefix("/recipes/")?;
+    if let Some(recipe) = rest.strip_suffix("/candidate") {
+        let path = view.control.teacher().ok()?.candidate(recipe)?;
+        return Some(("image/png", files::read_image(&path, true)?));
+    }
+    let path = view.recipes.get(rest.strip_suffix("/reference")?)?;
     Some((files::image_type(path), files::read_image(path, true)?))
 }
 

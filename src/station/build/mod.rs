@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 use super::health::Health;
 use super::pipeline::Imagers;
+use super::teach::{Takeover, Teacher};
 use super::{model_load, model_swap, Station, StationError};
 use crate::config::StationConfig;
+use crate::control::{ControlSocket, StationControl};
 use crate::inspect::active_recipe::ActiveRecipe;
 use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
@@ -50,6 +52,18 @@ pub struct Overrides {
     pub vet_with: Option<PathBuf>,
 }
 
+/// The control socket; a station that cannot open it runs on without it (it is no part of inspecting),
+/// and says so.
+fn control_socket(cfg: &StationConfig, control: Arc<StationControl>) -> Option<ControlSocket> {
+    match ControlSocket::bind(&cfg.control_socket(), control) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::error!("{e}; the station runs without it: `cellgate recipe` and `cellgate teach` cannot reach it");
+            None
+        }
+    }
+}
+
 impl Station {
     pub fn build(cfg: StationConfig, ov: &Overrides) -> Result<Self, StationError> {
         // The start loads under the same file rules as every swap: a restart never takes a file a swap
@@ -64,9 +78,13 @@ impl Station {
         let mut references: BTreeMap<String, PathBuf> =
             own.unwrap_or_default().into_iter().map(|(k, p)| (k, cfg.resolve(&p))).collect();
         let source = sources::open(&cfg, ov, &mut references)?;
+        // The reference layouts are shared with the teach step, which replaces a taught one.
+        let mut layouts = None;
         let checks = match (FrameChecks::new(&cfg.plausibility), cfg.plausibility.min_reference_similarity) {
             (Some(c), Some(min)) if judged_against_references => {
-                Some(c.with_references(ReferenceCheck::new(min, &references)?))
+                let check = ReferenceCheck::new(min, &references)?;
+                layouts = Some(check.clone());
+                Some(c.with_references(check))
             }
             (c, _) => c,
         };
@@ -102,12 +120,27 @@ impl Station {
         )
         .with_stuck_probe(page::stuck_probe(health.clone()));
         log::info!("source: {}; outputs: {}", source.describe(), gpio.describe());
-        let (swap_tx, swap_rx) = crossbeam_channel::bounded(1);
+        // Room for a model swap and a taught reference both waiting for the next part.
+        let (swap_tx, swap_rx) = crossbeam_channel::bounded(2);
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspection.identity()));
         let recipe = Arc::new(ActiveRecipe::new(cfg.inspection.kind().recipe(), recipe_references.keys().cloned()));
+        let load_turn = model_swap::LoadTurn::default();
+        let takeover = Takeover {
+            load_turn: load_turn.clone(),
+            loader: loader.clone(),
+            rt: rt.clone(),
+            model,
+            limit: load_timeout,
+            tx: swap_tx.clone(),
+            layouts,
+        };
+        let teacher = Teacher::new(takeover, &metrics).map(Arc::new);
+        let writers_teacher = teacher.clone().map(|t| t as Arc<dyn crate::control::Teach>);
+        let control = Arc::new(StationControl { recipe: recipe.clone(), teacher: writers_teacher });
         let http = match &cfg.http {
             Some(h) => {
                 let view = page::View {
+                    control: &control,
                     metrics: &metrics,
                     health: &health,
                     model: &model_in_use,
@@ -127,8 +160,12 @@ impl Station {
             (inspection.identity(), inspection.threshold()),
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
+            load_turn,
         )?;
+        let control_socket = cfg.control.enabled.then(|| control_socket(&cfg, control)).flatten();
         Ok(Self {
+            teacher,
+            control_socket,
             swap,
             swap_rx,
             checks,

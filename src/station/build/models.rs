@@ -52,6 +52,7 @@ pub(super) fn swap_step(
     (identity, threshold): (&ModelIdentity, f32),
     tx: crossbeam_channel::Sender<model_swap::Candidate>,
     (metrics, in_use): (Arc<StationMetrics>, model_swap::ModelInUse),
+    load_turn: model_swap::LoadTurn,
 ) -> Result<Option<model_swap::ModelSwap>, StationError> {
     let mu = &cfg.model_updates;
     let model_path = cfg.resolve(cfg.inspection.model());
@@ -78,5 +79,6 @@ pub(super) fn swap_step(
         threshold,
         in_use,
         metrics,
+        load_turn,
     }))
 }

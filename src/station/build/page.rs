@@ -9,6 +9,7 @@ use super::super::health::Health;
 use super::super::model_swap::ModelInUse;
 use super::super::StationError;
 use crate::config::StationConfig;
+use crate::control::StationControl;
 use crate::inspect::active_recipe::ActiveRecipe;
 use crate::metrics::file::{Stuck, STUCK_AFTER};
 use crate::metrics::StationMetrics;
@@ -16,6 +17,7 @@ use crate::sinks::http::{read_token, HttpConfig, HttpPage, LiveFeed, StationView
 
 /// The station's handles the page reads.
 pub struct View<'a> {
+    pub control: &'a Arc<StationControl>,
     pub metrics: &'a Arc<StationMetrics>,
     pub health: &'a Arc<Health>,
     pub model: &'a ModelInUse,
@@ -38,6 +40,7 @@ pub fn bind(cfg: &StationConfig, http: &HttpConfig, v: View<'_>) -> Result<(Http
         archive: cfg.records.archive.as_ref().map(|a| cfg.resolve(&a.dir)),
         recipes: v.recipes,
         recipe: v.active.clone(),
+        control: v.control.clone(),
         token: token.clone(),
         live,
     };

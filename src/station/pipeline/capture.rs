@@ -8,11 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::super::health::{Health, Step};
+use super::super::teach::Teacher;
 use super::imagers::Imagers;
 use super::ms;
 use super::throttle::{held_note, Throttle};
 use crate::inspect::active_recipe::ActiveRecipe;
-use crate::inspect::plausibility::FrameChecks;
+use crate::inspect::plausibility::{FrameChecks, ImplausiblePart};
 use crate::inspect::Judgement;
 use crate::metrics::StationMetrics;
 use crate::part::{Part, PartRecord};
@@ -35,6 +36,8 @@ pub struct Capture {
     pub max_triggers: Option<u64>,
     /// Exposure checks of every frame before inference (`None`: off).
     pub checks: Option<FrameChecks>,
+    /// A `--force` teach takes the next frame whose exposure shows a part.
+    pub teacher: Option<Arc<Teacher>>,
 }
 
 impl Capture {
@@ -108,6 +111,8 @@ impl Capture {
                         }
                         if let Some(checks) = &mut self.checks {
                             let (verdict, alarm) = checks.check(cavity, &frame, xray.as_ref(), &recipe);
+                            // A new look is far from the old reference: that is why it is taught.
+                            let exposed = matches!(verdict, Ok(()) | Err(ImplausiblePart::Reference(_)));
                             if let Some(on) = alarm {
                                 if on {
                                     log::error!("frames that cannot show a part, several in a row: alarm on");
@@ -115,6 +120,9 @@ impl Capture {
                                     log::info!("frames plausible again; alarm cleared");
                                 }
                                 let _ = self.act_tx.fault(FaultKind::Implausible, on);
+                            }
+                            if let (true, Some(t)) = (exposed, &self.teacher) {
+                                t.offer_plausible(&frame);
                             }
                             if let Err(reason) = verdict {
                                 m.inc(&m.implausible_frames);
@@ -124,6 +132,9 @@ impl Capture {
                                 self.fail(id, t, reason.to_string());
                                 continue;
                             }
+                        }
+                        if let (None, Some(t)) = (&self.checks, &self.teacher) {
+                            t.offer_plausible(&frame);
                         }
                         cycle.push(Part { id, trigger: t, captured: Instant::now(), frame, xray });
                     }

@@ -8,6 +8,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::super::health::{Health, Step};
 use super::super::model_swap::Candidate;
+use super::super::teach::Teacher;
 use super::ms;
 use crate::inspect::decision::Verdict;
 use crate::inspect::{Inspection, Judgement, PartFrames};
@@ -23,6 +24,8 @@ pub struct Infer {
     pub delay: Duration,
     /// Validated, warmed replacement models from the model-swap step.
     pub swaps: Receiver<Candidate>,
+    /// A teach takes the next part judged OK against its recipe's reference.
+    pub teacher: Option<Arc<Teacher>>,
     pub refill: Option<Refill>,
 }
 
@@ -142,6 +145,9 @@ impl Infer {
                         j.latency.infer_ms = ms(done - start);
                         j.latency.total_ms = ms(done.saturating_duration_since(p.trigger));
                         j.model = Some(model.clone());
+                        if let (Verdict::Ok, Some(t)) = (j.verdict, &self.teacher) {
+                            t.offer_judged_ok(&p.frame);
+                        }
                         j.frame = (j.verdict == Verdict::Ng).then_some(p.frame);
                         let _ = self.act_tx.judged(p.id, p.trigger, j);
                     }
