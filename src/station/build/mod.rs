@@ -3,6 +3,7 @@
 //! records and the model-swap step. Tests then replace single parts (`with_source`, `wrap_outputs`, ...).
 
 mod models;
+mod mqtt;
 mod page;
 mod sources;
 mod trigger;
@@ -120,6 +121,9 @@ impl Station {
             }
             None => None,
         };
+        if let Some(m) = &cfg.mqtt {
+            sinks.push(Box::new(mqtt::start(&cfg, m, &metrics, &health, &model_in_use, &recipe)?));
+        }
         let swap = models::swap_step(
             &cfg,
             loader,
