@@ -251,8 +251,9 @@ impl Publisher {
     fn acked(&mut self, pkid: u16) {
         match self.awaiting.remove(&pkid) {
             Some(Tag::Part(seq)) => {
-                self.spool.ack(seq);
-                self.counters.published.inc();
+                if self.spool.ack(seq) {
+                    self.counters.published.inc();
+                }
             }
             Some(Tag::Offline) => self.offline_acked = true,
             Some(Tag::Other) | None => {}
@@ -324,7 +325,18 @@ impl Publisher {
             }
         }
         if let Some(s) = self.session.take() {
-            let _ = s.client.try_disconnect();
+            // Sent before the process ends, so the broker does not also publish the Last Will.
+            if self.connected && s.client.try_disconnect().is_ok() {
+                let until = Instant::now() + Duration::from_secs(1);
+                while let Ok(ev) = self.events.recv_deadline(until) {
+                    if matches!(
+                        ev,
+                        SessionEvent::Mqtt(_, Event::Outgoing(Outgoing::Disconnect)) | SessionEvent::Lost { .. }
+                    ) {
+                        break;
+                    }
+                }
+            }
         }
         if !self.spool.is_empty() {
             log::warn!(

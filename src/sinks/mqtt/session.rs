@@ -141,6 +141,8 @@ impl Session {
 fn is_configuration(e: &ConnectionError) -> bool {
     match e {
         ConnectionError::ConnectionRefused(code) => !matches!(code, ConnectReturnCode::ServiceUnavailable),
+        // A connection cut during the handshake is the network; a certificate refused is not.
+        ConnectionError::Tls(rumqttc::TlsError::Io(_)) => rustls_error(e).is_some(),
         ConnectionError::Tls(_) => true,
         _ => rustls_error(e).is_some(),
     }

@@ -35,6 +35,8 @@ pub struct Spool {
     entries: VecDeque<Entry>,
     /// Where the file ends (the next line's offset).
     end: u64,
+    /// Bytes of the parts waiting (lines with their newlines).
+    waiting: u64,
     next_seq: u64,
     limit: u64,
 }
@@ -63,7 +65,9 @@ impl Spool {
             }
             offset += len + 1;
         }
-        let mut spool = Self { path: path.to_path_buf(), out, read, entries, end: offset, next_seq: seq, limit };
+        let waiting = entries.iter().map(|e| u64::from(e.len) + 1).sum();
+        let mut spool =
+            Self { path: path.to_path_buf(), out, read, entries, end: offset, waiting, next_seq: seq, limit };
         spool.trim();
         Ok(spool)
     }
@@ -79,7 +83,7 @@ impl Spool {
 
     /// Bytes the waiting parts take.
     pub fn live_bytes(&self) -> u64 {
-        self.entries.front().map_or(0, |e| self.end - e.offset)
+        self.waiting
     }
 
     /// Appends one part (a JSON document without newline); drops the oldest beyond the limit.
@@ -92,14 +96,19 @@ impl Spool {
         self.next_seq += 1;
         self.entries.push_back(Entry { seq, offset: self.end, len: json.len() as u32, sent: false, acked: false });
         self.end += line.len() as u64;
+        self.waiting += line.len() as u64;
         Ok(Pushed { dropped: self.trim() })
     }
 
-    /// Drops the oldest parts while the waiting ones take more than the limit (the newest always stays).
+    /// Drops the oldest parts not on their way while the waiting ones take more than the limit (a part
+    /// sent and not yet acknowledged may arrive: it is not counted as dropped; the newest always stays).
     fn trim(&mut self) -> u64 {
         let mut dropped = 0;
-        while self.entries.len() > 1 && self.live_bytes() > self.limit {
-            if self.entries.pop_front().is_some_and(|e| !e.acked) {
+        while self.waiting > self.limit {
+            let last = self.entries.len().saturating_sub(1);
+            let Some(i) = self.entries.iter().position(|e| !e.sent && !e.acked).filter(|&i| i < last) else { break };
+            if let Some(e) = self.entries.remove(i) {
+                self.waiting -= u64::from(e.len) + 1;
                 dropped += 1;
             }
         }
@@ -130,11 +139,11 @@ impl Spool {
         }
     }
 
-    /// The broker acknowledged part `seq` (one dropped meanwhile is ignored).
-    pub fn ack(&mut self, seq: u64) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.seq == seq) {
-            e.acked = true;
-        }
+    /// The broker acknowledged part `seq`; false when it was not waiting (acknowledged before).
+    pub fn ack(&mut self, seq: u64) -> bool {
+        let Some(e) = self.entries.iter_mut().find(|e| e.seq == seq && !e.acked) else { return false };
+        e.acked = true;
+        self.waiting -= u64::from(e.len) + 1;
         let before = self.entries.len();
         while self.entries.front().is_some_and(|e| e.acked) {
             self.entries.pop_front();
@@ -142,17 +151,19 @@ impl Spool {
         if self.entries.len() != before {
             self.reclaim();
         }
+        true
     }
 
-    /// Empties the file when nothing waits; rewrites it without the dead front when that is large. A
-    /// failure is logged and leaves the file as it is (the dead lines would be sent again after a
-    /// restart: at least once).
+    /// Empties the file when nothing waits; rewrites it with only the waiting parts when the rest (parts
+    /// acknowledged or dropped) is large. A failure is logged and leaves the file as it is (its dead lines
+    /// would be sent again after a restart: at least once).
     fn reclaim(&mut self) {
-        let head = self.entries.front().map_or(self.end, |e| e.offset);
-        let result = if self.entries.is_empty() {
+        let dead = self.end - self.waiting;
+        let result = if self.waiting == 0 {
+            self.entries.clear();
             self.out.target().set_len(0).map(|()| self.end = 0)
-        } else if head > COMPACT_AFTER && head > self.end - head {
-            self.compact(head)
+        } else if dead > COMPACT_AFTER && dead > self.waiting {
+            self.compact()
         } else {
             Ok(())
         };
@@ -161,19 +172,27 @@ impl Spool {
         }
     }
 
-    /// Rewrites the file from `head` on (beside it, then renamed over it) and moves the offsets.
-    fn compact(&mut self, head: u64) -> std::io::Result<()> {
+    /// Rewrites the file with the waiting parts only (beside it, then renamed over it).
+    fn compact(&mut self) -> std::io::Result<()> {
+        self.entries.retain(|e| !e.acked);
         let tmp = self.path.with_extension("compact");
-        let mut live = vec![0u8; (self.end - head) as usize];
-        self.read.read_exact_at(&mut live, head)?;
+        let mut live = Vec::with_capacity(self.waiting as usize);
+        let mut moved = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            let start = live.len();
+            live.resize(start + e.len as usize, 0);
+            self.read.read_exact_at(&mut live[start..], e.offset)?;
+            live.push(b'\n');
+            moved.push(start as u64);
+        }
         std::fs::write(&tmp, &live)?;
         std::fs::rename(&tmp, &self.path)?;
         self.out = LineFile::append(&self.path)?;
         self.read = File::open(&self.path)?;
-        for e in self.entries.iter_mut() {
-            e.offset -= head;
+        for (e, offset) in self.entries.iter_mut().zip(moved) {
+            e.offset = offset;
         }
-        self.end -= head;
+        self.end = live.len() as u64;
         Ok(())
     }
 }
@@ -228,6 +247,18 @@ mod tests {
         // 11 bytes a line: two fit in 25.
         assert_eq!((dropped, s.len()), (3, 2));
         assert_eq!(drain(&mut s), [r#"{"part":3}"#, r#"{"part":4}"#]);
+    }
+
+    #[test]
+    fn a_part_on_its_way_is_not_dropped_it_may_still_arrive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(&dir.path().join("spool.jsonl"), 25).expect("open");
+        s.push(b"{\"part\":0}").expect("push");
+        let (sent, _) = s.next_unsent().expect("read").expect("a part");
+        let dropped: u64 = (1..4).map(|i| s.push(format!("{{\"part\":{i}}}").as_bytes()).expect("push").dropped).sum();
+        assert_eq!(dropped, 2, "parts 1 and 2, not part 0 on its way");
+        assert!(s.ack(sent) && !s.ack(sent));
+        assert_eq!(drain(&mut s), [r#"{"part":3}"#]);
     }
 
     #[test]

@@ -121,9 +121,6 @@ impl Station {
             }
             None => None,
         };
-        if let Some(m) = &cfg.mqtt {
-            sinks.push(Box::new(mqtt::start(&cfg, m, &metrics, &health, &model_in_use, &recipe)?));
-        }
         let swap = models::swap_step(
             &cfg,
             loader,
@@ -132,6 +129,10 @@ impl Station {
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
         )?;
+        // After the model store has the loaded model: the first status and model messages name it.
+        if let Some(m) = &cfg.mqtt {
+            sinks.push(Box::new(mqtt::start(&cfg, m, &metrics, &health, &model_in_use, &recipe)?));
+        }
         Ok(Self {
             swap,
             swap_rx,
