@@ -49,9 +49,7 @@ pub enum MqttError {
     #[error("mqtt.{key}: {path}: {problem}")]
     Tls { key: &'static str, path: PathBuf, problem: String },
     /// The first connection was refused for a reason another try will not mend.
-    #[error(
-        "mqtt: {host}:{port} refused at start: {reason} (check mqtt.tls.ca_file, mqtt.username, mqtt.password_file)"
-    )]
+    #[error("mqtt: {host}:{port} refused at start: {reason}")]
     Refused { host: String, port: u16, reason: String },
     #[error("mqtt: spool {path}: {source}")]
     Spool { path: PathBuf, source: std::io::Error },

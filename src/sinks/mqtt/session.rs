@@ -139,6 +139,9 @@ impl Session {
 /// Errors that another try will not mend: the broker's certificate refused, or the broker refusing
 /// this client (credentials, identifier).
 fn is_configuration(e: &ConnectionError) -> bool {
+    if sandboxed(e) {
+        return true;
+    }
     match e {
         ConnectionError::ConnectionRefused(code) => !matches!(code, ConnectReturnCode::ServiceUnavailable),
         // A connection cut during the handshake is the network; a certificate refused is not.
@@ -165,10 +168,44 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
     None
 }
 
-/// The error as a person reads it: the TLS reason when there is one.
+/// The systemd unit's sandbox refused the socket (no network allowed without the drop-in).
+fn sandboxed(e: &ConnectionError) -> bool {
+    matches!(e, ConnectionError::Io(io) if io.raw_os_error() == Some(nix::libc::EAFNOSUPPORT))
+}
+
+/// The error as a person reads it: the TLS reason when there is one, the drop-in the sandbox needs.
 fn describe(e: &ConnectionError) -> String {
-    match rustls_error(e) {
-        Some(tls) => format!("TLS: {tls}"),
-        None => e.to_string(),
+    if let Some(tls) = rustls_error(e) {
+        return format!("TLS: {tls} (mqtt.tls.ca_file, mqtt.tls.cert_file)");
+    }
+    match e {
+        ConnectionError::ConnectionRefused(code) => {
+            format!("the broker refused this client: {code:?} (mqtt.username, mqtt.password_file; the client id is the name)")
+        }
+        e if sandboxed(e) => "this service may use no network; install the drop-in \
+             /usr/share/cellgate/examples/mqtt.conf as /etc/systemd/system/cellgate.service.d/mqtt.conf \
+             (README \"Fleet connection\")"
+            .into(),
+        e => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sandbox_without_network_names_the_drop_in_and_a_broker_away_is_not_fatal() {
+        let no_net = ConnectionError::Io(std::io::Error::from_raw_os_error(nix::libc::EAFNOSUPPORT));
+        assert!(is_configuration(&no_net) && describe(&no_net).contains("cellgate.service.d/mqtt.conf"));
+        let away = ConnectionError::Io(std::io::Error::from_raw_os_error(nix::libc::ECONNREFUSED));
+        assert!(!is_configuration(&away), "{}", describe(&away));
+        let bad_ca = ConnectionError::Tls(rumqttc::TlsError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        )));
+        assert!(is_configuration(&bad_ca) && describe(&bad_ca).starts_with("TLS: invalid peer certificate"));
+        let cut = ConnectionError::Tls(rumqttc::TlsError::Io(std::io::ErrorKind::ConnectionReset.into()));
+        assert!(!is_configuration(&cut));
     }
 }
