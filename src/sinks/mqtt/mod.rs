@@ -117,8 +117,7 @@ impl MqttSink {
         let dropped = counters.dropped.clone();
         let qos = if cfg.qos == 2 { QoS::ExactlyOnce } else { QoS::AtLeastOnce };
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
-        let events = crossbeam_channel::unbounded();
-        let mut p = Publisher::new(opts, topics, qos, spool, rx, events, counters, reports::Reports::new(h));
+        let mut p = Publisher::new(opts, topics, qos, spool, rx, counters, reports::Reports::new(h));
         first_connection(&mut p, cfg)?;
         let thread =
             std::thread::Builder::new().name("mqtt".into()).spawn(move || p.run()).map_err(MqttError::Thread)?;

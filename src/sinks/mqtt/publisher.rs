@@ -74,18 +74,19 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         opts: MqttOptions,
         topics: Topics,
         qos: QoS,
         spool: Spool,
         parts: Receiver<Vec<u8>>,
-        events: (Sender<SessionEvent>, Receiver<SessionEvent>),
         counters: Counters,
         reports: Reports,
     ) -> Self {
         let now = Instant::now();
+        // Bounded: a flood of incoming messages holds up the session's thread (and so the broker's TCP
+        // stream), never this thread's memory.
+        let events = crossbeam_channel::bounded(4 * CLIENT_QUEUE);
         Self {
             opts,
             topics,
@@ -126,10 +127,12 @@ impl Publisher {
     pub fn run(mut self) {
         loop {
             let now = Instant::now();
-            let mut wake = self.next_look;
-            if self.session.is_none() {
-                wake = wake.min(self.retry_at);
-            }
+            // What is due next; a session still connecting wakes us with its event.
+            let wake = match (&self.session, self.connected) {
+                (_, true) => self.next_look,
+                (None, false) => self.retry_at,
+                (Some(_), false) => now + LOOK_EVERY,
+            };
             let wait = wake.saturating_duration_since(now);
             crossbeam_channel::select! {
                 recv(self.parts) -> part => match part {

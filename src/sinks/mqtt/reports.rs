@@ -135,7 +135,7 @@ impl Reports {
         };
         let name = match name {
             Err(_) => return refused(None, "the payload is not UTF-8 text".into()),
-            Ok(n) if n.is_empty() => return refused(None, "the payload is empty; it must be a recipe name".into()),
+            Ok("") => return refused(None, "the payload is empty; it must be a recipe name".into()),
             Ok(n) if n.len() > MAX_RECIPE_NAME || n.chars().any(char::is_control) => {
                 return refused(None, "the payload is not a recipe name".into())
             }

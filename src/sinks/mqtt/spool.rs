@@ -81,11 +81,6 @@ impl Spool {
         self.len() == 0
     }
 
-    /// Bytes the waiting parts take.
-    pub fn live_bytes(&self) -> u64 {
-        self.waiting
-    }
-
     /// Appends one part (a JSON document without newline); drops the oldest beyond the limit.
     pub fn push(&mut self, json: &[u8]) -> std::io::Result<Pushed> {
         let mut line = Vec::with_capacity(json.len() + 1);
