@@ -2,7 +2,8 @@
 # Checks the systemd unit with systemd's own tools: `systemd-analyze verify` must pass and the offline
 # `systemd-analyze security` exposure must stay at or under 2.0. The unit is checked as shipped except for
 # the executable's path, pointed at this build (verify insists that ExecStart exists); then again with the
-# station page's network drop-in (systemd/examples/http.conf) applied, which must stay under the target too.
+# station page's network drop-in (systemd/examples/http.conf) applied, and with the fleet connection's
+# (systemd/examples/mqtt.conf), which must stay under the target too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-$PWD/target/debug/cellgate}
@@ -28,3 +29,5 @@ check systemd/cellgate.service ""
 # A drop-in's lines are read after the unit's, as they are here appended to it.
 cat systemd/cellgate.service systemd/examples/http.conf >"$tmp/with-http.service"
 check "$tmp/with-http.service" " (with the station page drop-in)"
+cat systemd/cellgate.service systemd/examples/mqtt.conf >"$tmp/with-mqtt.service"
+check "$tmp/with-mqtt.service" " (with the fleet connection drop-in)"

@@ -68,6 +68,7 @@ install -D -m 0644 systemd/tmpfiles.d/cellgate.conf "$R/usr/lib/tmpfiles.d/cellg
 install -D -m 0644 systemd/udev/60-cellgate-gpio.rules "$R/usr/lib/udev/rules.d/60-cellgate-gpio.rules"
 install -D -m 0644 systemd/examples/station-camera.json "$R/usr/share/cellgate/examples/station-camera.json"
 install -D -m 0644 systemd/examples/http.conf "$R/usr/share/cellgate/examples/http.conf"
+install -D -m 0644 systemd/examples/mqtt.conf "$R/usr/share/cellgate/examples/mqtt.conf"
 install -D -m 0644 README.md "$R/usr/share/doc/cellgate/README.md"
 # Factory copies of the models and the demo samples the default config replays.
 install -d "$R/usr/share/cellgate/onnx" "$R/usr/share/cellgate/samples"

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # Debian packages: libclang-dev for the V4L2 bindings (bindgen); systemd's tools check the unit and lay
 # down its user and folders in the tests; python3-venv holds the lint tools' environment; prometheus for
 # promtool, which checks the station page's /metrics in the tests; chromium, the real browser that drives
-# the page in the tests. The HIL test's
+# the page in the tests; mosquitto, the MQTT broker the fleet connection's tests start on a loopback port
+# (its Debian service is not used; openssl, which they make a test CA with, comes with Debian). The HIL test's
 # packages (qemu, busybox, kernel headers) are scripts/hil/kernel.sh's.
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -17,6 +18,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo

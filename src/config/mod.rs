@@ -72,6 +72,9 @@ pub struct StationConfig {
     /// The local control socket (`cellgate recipe`, `cellgate teach`).
     #[serde(default)]
     pub control: crate::control::ControlConfig,
+    /// The fleet connection (parts, status, recipe commands over MQTT); absent: none.
+    #[serde(default)]
+    pub mqtt: Option<crate::sinks::mqtt::MqttConfig>,
     /// Exposure bounds a frame must meet before a model judges it.
     #[serde(default)]
     pub plausibility: crate::inspect::plausibility::PlausibilityConfig,
@@ -127,6 +130,9 @@ impl StationConfig {
         self.metrics.validate()?;
         if let Some(h) = &self.http {
             h.validate().map_err(|p| p.under("http"))?;
+        }
+        if let Some(m) = &self.mqtt {
+            m.validate(&self.base_dir).map_err(|p| p.under("mqtt"))?;
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The active recipe: what a part whose frame names no recipe (every camera's) is judged against. It can
-//! change at run time (the station page; later a control socket and MQTT) and takes effect at the next
-//! trigger: each cycle reads it once and stamps it on its frames, so the inspection, the frame checks
+//! change at run time (the station page, MQTT `recipe/set`; later a control socket) and takes effect at
+//! the next trigger: each cycle reads it once and stamps it on its frames, so the inspection, the frame checks
 //! and the results log all see the same recipe for a part, never half a switch.
 
 use std::collections::BTreeSet;

@@ -46,7 +46,7 @@ pub struct ActiveModel {
     pub threshold: Option<f32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelEvent {
     pub time: String,
     /// `loaded`, `swapped`, `refused`, `deleted`, `unchanged`.

@@ -70,11 +70,22 @@ pub enum StationError {
     Http(#[from] crate::sinks::http::HttpError),
     #[error(transparent)]
     Control(crate::control::ControlError),
+    #[error(transparent)]
+    Mqtt(crate::sinks::mqtt::MqttError),
     #[error("plausibility.min_reference_similarity: {0}")]
     ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
 }
 
 // A component's config problem is the station's config problem, whichever component found it.
+impl From<crate::sinks::mqtt::MqttError> for StationError {
+    fn from(e: crate::sinks::mqtt::MqttError) -> Self {
+        match e {
+            crate::sinks::mqtt::MqttError::Config(p) => StationError::Config(p),
+            e => StationError::Mqtt(e),
+        }
+    }
+}
+
 impl From<GpioError> for StationError {
     fn from(e: GpioError) -> Self {
         match e {

@@ -12,10 +12,9 @@ use super::conn::{self, Request};
 use super::files;
 use super::live::SseStream;
 use super::StationView;
-use crate::metrics::file::Stuck;
 use crate::metrics::prometheus::{self, ModelLabels};
-use crate::metrics::LiveSnapshot;
-use crate::model::store::{ModelEvent, ModelStore};
+use crate::model::store::ModelStore;
+use crate::sinks::station_status;
 
 const PAGE: &str = include_str!("page.html");
 
@@ -60,7 +59,11 @@ fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
     }
     match req.path.as_str() {
         "/" => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
-        "/api/status" => (200, "application/json", json(&status(view))),
+        "/api/status" => {
+            let (model, stuck, recipe) = ((view.model)(), (view.stuck)(), view.recipe.get().to_string());
+            let status = station_status::status(&view.station, &view.metrics, model, stuck, &view.state_dir, recipe);
+            (200, "application/json", json(&status))
+        }
         "/api/parts" => (200, "application/json", view.live.parts_json().into_bytes()),
         "/api/ng" => (200, "application/json", json(&view.archive.as_deref().map(files::archived).unwrap_or_default())),
         "/api/recipes" => (200, "application/json", json(&Recipes::of(view))),
@@ -217,58 +220,6 @@ fn stream(conn: &mut TcpStream, mut sse: SseStream) {
         if conn.write_all(&chunk).and_then(|()| conn.flush()).is_err() {
             return;
         }
-    }
-}
-
-/// What the Station page shows.
-#[derive(Serialize)]
-struct Status {
-    station: String,
-    /// `ready`, `fault` (with `reason`) or `not ready` (starting, stopping, or a fault being retried).
-    state: &'static str,
-    reason: Option<String>,
-    model: String,
-    /// The recipe parts are judged against now.
-    recipe: String,
-    model_status: Option<ModelSummary>,
-    stuck: Option<Stuck>,
-    #[serde(flatten)]
-    live: LiveSnapshot,
-}
-
-#[derive(Serialize)]
-struct ModelSummary {
-    active: Option<crate::model::store::ActiveModel>,
-    swaps: u64,
-    refusals: u64,
-    /// The last events, newest last.
-    events: Vec<ModelEvent>,
-}
-
-fn status(view: &StationView) -> Status {
-    let live = view.metrics.live();
-    let stuck = (view.stuck)();
-    let (state, reason) = match (&stuck, live.alarm, live.ready) {
-        (Some(s), _, _) => ("fault", Some(format!("{} stuck for {} ms", s.step, s.for_ms))),
-        (None, true, _) => ("fault", Some("alarm on (see the journal for its cause)".to_string())),
-        (None, false, true) => ("ready", None),
-        (None, false, false) => ("not ready", None),
-    };
-    let model_status = ModelStore::read_status(&view.state_dir).map(|s| ModelSummary {
-        active: s.active,
-        swaps: s.swaps,
-        refusals: s.refusals,
-        events: s.events.into_iter().rev().take(20).rev().collect(),
-    });
-    Status {
-        station: view.station.clone(),
-        state,
-        reason,
-        model: (view.model)(),
-        recipe: view.recipe.get().to_string(),
-        model_status,
-        stuck,
-        live,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Record sinks: where every settled part goes after its reject point (the results log, the NG archive,
-//! the replay's echo on stdout; an MQTT publisher or a status page later). The station's recorder hands
-//! each part to every sink in turn, in settle order, and closes them at the end of the run.
+//! the replay's echo on stdout, the station page's live feed, the MQTT fleet connection). The station's
+//! recorder hands each part to every sink in turn, in settle order, and closes them at the end of the run.
 //!
 //! A sink owns its faults: it counts and logs them itself (in the metrics registry, live) and goes on, so
 //! one sink's failure (a full disk under the results log, a closed stdout) never costs another sink a

@@ -10,6 +10,12 @@ use crate::part::PartRecord;
 use crate::sinks::line_file::LineFile;
 use crate::sinks::record::RecordSink;
 
+/// A part's record as the results log writes its line (without the newline): the one serialisation of a
+/// record, for every sink that sends records on (the MQTT `part` topic).
+pub fn record_json(rec: &PartRecord) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(rec)
+}
+
 pub struct ResultsLog {
     path: PathBuf,
     out: LineFile,
@@ -29,7 +35,11 @@ impl ResultsLog {
     }
 
     pub fn write(&mut self, rec: &PartRecord) {
-        match self.out.write_json(rec) {
+        let line = record_json(rec).map_err(std::io::Error::from).and_then(|mut line| {
+            line.push(b'\n');
+            self.out.write_line(&line)
+        });
+        match line {
             Ok(()) => {
                 if self.failing {
                     log::info!("{}: writing again", self.path.display());

@@ -3,6 +3,7 @@
 //! records and the model-swap step. Tests then replace single parts (`with_source`, `wrap_outputs`, ...).
 
 mod models;
+mod mqtt;
 mod page;
 mod sources;
 mod trigger;
@@ -163,6 +164,10 @@ impl Station {
             load_turn,
         )?;
         let control_socket = cfg.control.enabled.then(|| control_socket(&cfg, control)).flatten();
+        // After the model store has the loaded model: the first status and model messages name it.
+        if let Some(m) = &cfg.mqtt {
+            sinks.push(Box::new(mqtt::start(&cfg, m, &metrics, &health, &model_in_use, &recipe)?));
+        }
         Ok(Self {
             teacher,
             control_socket,

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Reject timing with the fleet connection on against off (issue 22; a measurement, not part of CI): the
+# demo seal station replayed at a line's pace (RATE parts/s, default 50) for PARTS parts (default 1000), in
+# ROUNDS rounds (default 3), each round running three configs one after another: no `mqtt` section; `mqtt`
+# to a mosquitto started here on a loopback port; `mqtt` to a port where no broker listens (every part
+# spooled). Prints, per run and as the median of the rounds, the station's own reject timing counters
+# (metrics.json at exit: mean and max |actual - scheduled| reject time of the fired pulses), late parts
+# and the MQTT counters.
+#
+#   bash scripts/bench-mqtt.sh [PARTS] [ROUNDS] [RATE]     # needs the release build and mosquitto
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PARTS="${1:-1000}"
+ROUNDS="${2:-3}"
+RATE="${3:-50}"
+BIN="${CELLGATE_BIN:-$ROOT/target/release/cellgate}"
+MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+[ -x "$BIN" ] || { echo "bench-mqtt: $BIN missing: cargo build --release" >&2; exit 1; }
+[ -x "$MOSQUITTO" ] || { echo "bench-mqtt: mosquitto missing: bash scripts/setup.sh" >&2; exit 1; }
+WORK="$(mktemp -d)"
+BROKER=""
+cleanup() {
+  [ -z "$BROKER" ] || kill "$BROKER" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT="$(free_port)"
+AWAY="$(free_port)"
+{
+  echo "listener $PORT 127.0.0.1"
+  echo "allow_anonymous true"
+  echo "log_dest none"
+  [ "$(id -u)" != 0 ] || echo "user root"
+} >"$WORK/mosquitto.conf"
+"$MOSQUITTO" -c "$WORK/mosquitto.conf" &
+BROKER=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+
+# The demo config, its paths made absolute, its outputs in the temporary folder, CPU only, no page.
+config() { # NAME MQTT_PORT_OR_EMPTY
+  python3 - "$ROOT" "$WORK/$1" "$RATE" "$2" <<'EOF'
+import json, os, sys
+root, work, rate, port = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+demo = f"{root}/scripts/demo"
+c = json.load(open(f"{demo}/station.json"))
+c["runtime"]["providers"] = ["cpu"]
+c["inspection"]["model"] = f"{demo}/{c['inspection']['model']}"
+for r in c["inspection"]["recipes"].values():
+    r["reference"] = f"{demo}/{r['reference']}"
+c["source"]["path"] = f"{demo}/seal"
+c["trigger"]["rate_hz"] = rate
+c["gpio"]["timeline"] = f"{work}/gpio.jsonl"
+c["records"] = {"results": f"{work}/results.jsonl"}
+c["model_updates"] = {"watch": False, "state_dir": f"{work}/state"}
+c.pop("http", None)
+if port:
+    c["mqtt"] = {"host": "127.0.0.1", "port": int(port)}
+os.makedirs(work, exist_ok=True)
+json.dump(c, open(f"{work}/station.json", "w"), indent=1)
+EOF
+}
+
+run() { # NAME MQTT_PORT_OR_EMPTY ROUND
+  rm -rf "${WORK:?}/$1"
+  config "$1" "$2"
+  "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
+    --parts "$PARTS" --rate "$RATE" --quiet >/dev/null 2>"$WORK/$1.log"
+  python3 - "$WORK/$1/state/metrics.json" "$1" "$3" >>"$WORK/figures.jsonl" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))["counters"]
+fired = max(c["rejects_fired"], 1)
+print(json.dumps({"config": sys.argv[2], "round": int(sys.argv[3]), "rejects": c["rejects_fired"],
+                  "mean_us": c["reject_timing_error_us_sum"] / fired, "max_us": c["reject_timing_error_us_max"],
+                  "late": c["parts_late"], "settled": c["parts_settled"],
+                  "mqtt": {k: v for k, v in c.items() if k.startswith("mqtt_")}}))
+EOF
+  tail -n 1 "$WORK/figures.jsonl"
+}
+
+for round in $(seq "$ROUNDS"); do
+  run off "" "$round"
+  run on "$PORT" "$round"
+  run away "$AWAY" "$round"
+done
+
+python3 - "$WORK/figures.jsonl" "$PARTS" "$RATE" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"\nmedian of {max(r['round'] for r in rows)} rounds, {sys.argv[2]} parts at {sys.argv[3]}/s each:")
+print("| mqtt | reject timing mean (us) | max (us) | late parts | rejects |")
+print("| --- | --- | --- | --- | --- |")
+for name in ["off", "on", "away"]:
+    rs = [r for r in rows if r["config"] == name]
+    med = lambda k: statistics.median(r[k] for r in rs)
+    print(f"| {name} | {med('mean_us'):.0f} | {med('max_us'):.0f} | {med('late'):.0f} | {med('rejects'):.0f} |")
+EOF
