@@ -10,6 +10,7 @@ pub mod fuzz_entry;
 pub mod gpio_chip;
 pub mod inspect;
 pub mod key_problem;
+pub mod listener;
 pub mod mailbox;
 pub mod metrics;
 pub mod model;

@@ -18,8 +18,6 @@ const MAX_CONNECTIONS: usize = 8;
 const MAX_REQUEST: u64 = 4096;
 /// A request must arrive, and an answer go out, within this.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often the accepting thread looks for a connection and at the stop flag.
-const POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -82,17 +80,9 @@ impl ControlSocket {
     fn serve(self, stop: &AtomicBool) {
         let open = Arc::new(AtomicUsize::new(0));
         while !stop.load(Ordering::Relaxed) {
-            let mut conn = match self.listener.accept() {
-                Ok((c, _)) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-                Err(e) => {
-                    log::warn!("control socket: {e}");
-                    std::thread::sleep(POLL);
-                    continue;
-                }
+            let Some(mut conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "control socket")
+            else {
+                continue;
             };
             if conn.set_nonblocking(false).is_err() {
                 continue;

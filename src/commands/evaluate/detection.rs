@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use cellgate::inspect::electrode::iou;
 use cellgate::model::manifest::ELECTRODE_LABELS;
 use cellgate::part::PartRecord;
 use serde::Serialize;
@@ -104,14 +105,6 @@ fn found(r: &PartRecord) -> Vec<(f32, Boxed)> {
     let mut d: Vec<(f32, Boxed)> = r.defects.iter().flatten().map(|d| (d.score, (d.class, d.bbox))).collect();
     d.sort_by(|a, b| b.0.total_cmp(&a.0));
     d
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    inter / union.max(1e-9)
 }
 
 /// Greedy same-class matching, best score first: (each detection found a defect, each defect was found).

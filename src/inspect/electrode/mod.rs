@@ -17,7 +17,7 @@ mod self_test;
 use crate::model::manifest::ELECTRODE_LABELS;
 pub use config::ElectrodeConfig;
 pub use contract::ElectrodeContract;
-pub use decode::{argmax_counts, Detection, ElectrodeResult};
+pub use decode::{argmax_counts, iou, Detection, ElectrodeResult};
 pub use detector::{ElectrodeDetector, RawOutputs, RawView};
 use inspection::ElectrodeLoader;
 

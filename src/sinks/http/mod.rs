@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 pub use config::HttpConfig;
 pub use live::{Live, LiveFeed};
@@ -30,8 +29,6 @@ use crate::metrics::StationMetrics;
 
 /// Connections other than Live streams served at once.
 const SHORT_SLOTS: usize = 16;
-/// How often the accepting thread looks for a connection and at the stop flag.
-const POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -101,7 +98,7 @@ impl HttpPage {
         self.listener.local_addr().ok()
     }
 
-    /// Serves until `stop`; the returned handle ends within `POLL` after it is set. Connections still
+    /// Serves until `stop`; the returned handle ends within `listener::POLL` after it is set. Connections still
     /// open then end on their own: a short answer within its timeouts, a Live stream at its `end` event.
     pub fn spawn(self, stop: Arc<AtomicBool>) -> Result<JoinHandle<()>, HttpError> {
         std::thread::Builder::new().name("http".into()).spawn(move || self.serve(&stop)).map_err(HttpError::Thread)
@@ -111,17 +108,8 @@ impl HttpPage {
         let slots = Arc::new(Slots { open: AtomicUsize::new(0), streams: AtomicUsize::new(0) });
         let max_open = self.max_streams + SHORT_SLOTS;
         while !stop.load(Ordering::Relaxed) {
-            let mut conn = match self.listener.accept() {
-                Ok((c, _)) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-                Err(e) => {
-                    log::warn!("http: {e}");
-                    std::thread::sleep(POLL);
-                    continue;
-                }
+            let Some(mut conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "http") else {
+                continue;
             };
             if conn.set_nonblocking(false).is_err() {
                 continue;
