@@ -39,28 +39,11 @@ AWAY="$(free_port)"
 BROKER=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
-# The demo config, its paths made absolute, its outputs in the temporary folder, CPU only, no page.
+# The demo config (scripts/demo_config.py), paced at RATE, no page, MQTT to the given port when there is one.
 config() { # NAME MQTT_PORT_OR_EMPTY
-  python3 - "$ROOT" "$WORK/$1" "$RATE" "$2" <<'EOF'
-import json, os, sys
-root, work, rate, port = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-demo = f"{root}/scripts/demo"
-c = json.load(open(f"{demo}/station.json"))
-c["runtime"]["providers"] = ["cpu"]
-c["inspection"]["model"] = f"{demo}/{c['inspection']['model']}"
-for r in c["inspection"]["recipes"].values():
-    r["reference"] = f"{demo}/{r['reference']}"
-c["source"]["path"] = f"{demo}/seal"
-c["trigger"]["rate_hz"] = rate
-c["gpio"]["timeline"] = f"{work}/gpio.jsonl"
-c["records"] = {"results": f"{work}/results.jsonl"}
-c["model_updates"] = {"watch": False, "state_dir": f"{work}/state"}
-c.pop("http", None)
-if port:
-    c["mqtt"] = {"host": "127.0.0.1", "port": int(port)}
-os.makedirs(work, exist_ok=True)
-json.dump(c, open(f"{work}/station.json", "w"), indent=1)
-EOF
+  local mqtt=()
+  [ -z "$2" ] || mqtt=("mqtt={\"host\": \"127.0.0.1\", \"port\": $2}")
+  python3 "$ROOT/scripts/demo_config.py" "$WORK/$1" "trigger.rate_hz=$RATE" "http=null" "${mqtt[@]}"
 }
 
 run() { # NAME MQTT_PORT_OR_EMPTY ROUND

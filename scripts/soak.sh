@@ -17,23 +17,9 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$ROOT/target/soak"
 
-# The demo config, its paths made absolute, its outputs moved into the temporary folder, CPU only.
-python3 - "$ROOT" "$WORK" <<'EOF'
-import json, sys
-root, work = sys.argv[1], sys.argv[2]
-demo = f"{root}/scripts/demo"
-c = json.load(open(f"{demo}/station.json"))
-c["runtime"]["providers"] = ["cpu"]
-c["inspection"]["model"] = f"{demo}/{c['inspection']['model']}"
-for r in c["inspection"]["recipes"].values():
-    r["reference"] = f"{demo}/{r['reference']}"
-c["source"]["path"] = f"{demo}/seal"
-c["gpio"]["timeline"] = f"{work}/gpio.jsonl"
-c["records"] = {"results": f"{work}/results.jsonl",
-                "archive": {"dir": f"{work}/ng", "quota_bytes": 64 * 1024 * 1024}}
-c["model_updates"] = {"watch": False, "state_dir": f"{work}/models"}
-json.dump(c, open(f"{work}/station.json", "w"), indent=1)
-EOF
+# The demo config (scripts/demo_config.py), with the NG archive in the temporary folder too.
+python3 "$ROOT/scripts/demo_config.py" "$WORK" \
+  "records.archive={\"dir\": \"$WORK/ng\", \"quota_bytes\": 67108864}"
 
 "$BIN" replay --config "$WORK/station.json" --images "$ROOT/scripts/demo/seal" \
     --parts "$PARTS" --flat-out --quiet > "$WORK/summary.txt" 2> "$WORK/stderr.log" &

@@ -325,10 +325,5 @@ fn the_recipe_is_switched_from_the_page_with_the_token_between_two_parts() {
     });
     // Every part names the recipe it was judged against: recipe-a until the switch, recipe-b from one
     // part on, never back and forth.
-    let recipes: Vec<String> =
-        common::read_jsonl(&results).iter().map(|r| r["recipe"].as_str().expect("recipe").into()).collect();
-    let first_b = recipes.iter().position(|r| r == "recipe-b").expect("parts judged against recipe-b");
-    assert!(first_b >= 5, "{recipes:?}");
-    assert!(recipes[..first_b].iter().all(|r| r == "recipe-a"), "{recipes:?}");
-    assert!(recipes[first_b..].iter().all(|r| r == "recipe-b"), "{recipes:?}");
+    common::assert_switched_once(&results, "recipe-a", "recipe-b", 5);
 }

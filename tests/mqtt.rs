@@ -241,11 +241,7 @@ fn recipe_set_switches_later_parts_and_unknown_or_malformed_commands_change_noth
         run.join().expect("station thread");
     });
     // recipe-a until the switch, recipe-b from one part on; the refused commands changed nothing.
-    let recipes: Vec<String> =
-        common::read_jsonl(&results).iter().map(|r| r["recipe"].as_str().expect("recipe").into()).collect();
-    let first_b = recipes.iter().position(|r| r == "recipe-b").expect("parts judged against recipe-b");
-    assert!(first_b >= 5, "{recipes:?}");
-    assert!(recipes[..first_b].iter().all(|r| r == "recipe-a") && recipes[first_b..].iter().all(|r| r == "recipe-b"));
+    common::assert_switched_once(&results, "recipe-a", "recipe-b", 5);
 }
 
 #[test]

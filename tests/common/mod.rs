@@ -51,6 +51,16 @@ pub fn write_config(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
     path
 }
 
+/// The results log at `path` names `from` for its first `at_least` parts or more, then `to` from one part on,
+/// never back and forth: a recipe switch landed between two parts.
+pub fn assert_switched_once(path: &Path, from: &str, to: &str, at_least: usize) {
+    let recipes: Vec<String> = read_jsonl(path).iter().map(|r| r["recipe"].as_str().expect("recipe").into()).collect();
+    let first = recipes.iter().position(|r| r == to).expect("parts judged against the new recipe");
+    assert!(first >= at_least, "{recipes:?}");
+    assert!(recipes[..first].iter().all(|r| r == from), "{recipes:?}");
+    assert!(recipes[first..].iter().all(|r| r == to), "{recipes:?}");
+}
+
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
