@@ -146,6 +146,31 @@ def always_ok(seal_model: Path) -> onnx.ModelProto:
     return with_manifest(finish(g), seal_manifest(seal_model, "always-ok"))
 
 
+def rejects_all_real_parts(seal_model: Path) -> onnx.ModelProto:
+    """Keeps the seal contract and passes the self-test, yet is useless on a line: NG when any pixel of the
+    image differs from the reference's by more than an eighth of the normalised range (its largest
+    absolute difference). The reference against itself is OK and a drawn crack NG, but every real part
+    differs from its reference somewhere (another cell, shifted, another exposure), so nearly every good
+    part is rejected: the model a qualification gate on a golden set must refuse."""
+    inputs, outputs = seal_io()
+    consts = {"gain": np.array(40.0, np.float32), "margin": np.array(0.5, np.float32), "zero": np.array(0.0, np.float32),
+              "col": np.array([-1, 1], np.int64)}
+    nodes = [
+        helper.make_node("Sub", ["image", "reference"], ["d"]),
+        helper.make_node("Abs", ["d"], ["ad"]),
+        helper.make_node("ReduceMax", ["ad"], ["m4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["m4", "col"], ["m"]),
+        helper.make_node("Sub", ["m", "margin"], ["over"]),
+        helper.make_node("Mul", ["over", "gain"], ["ng_logit"]),
+        helper.make_node("Mul", ["m", "zero"], ["ok_logit"]),
+        helper.make_node("Concat", ["ok_logit", "ng_logit"], ["z"], axis=1),
+        helper.make_node("Softmax", ["z"], ["probs"], axis=-1),
+    ]
+    g = helper.make_graph(nodes, "rejects_all_real_parts", inputs, outputs,
+                          [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    return with_manifest(finish(g), seal_manifest(seal_model, "rejects-real-parts"))
+
+
 def loop_forever(seal_model: Path) -> onnx.ModelProto:
     """Keeps the seal contract; every run is a Loop of 2^62 iterations before the constant answer."""
     inputs, outputs = seal_io()
@@ -300,6 +325,7 @@ def main() -> None:
     onnx.save(hang_on_uniform(a.seal), a.out / "hang_on_uniform.onnx")
     onnx.save(always_ok(a.seal), a.out / "always_ok.onnx")
     onnx.save(loop_forever(a.seal), a.out / "loop_forever.onnx")
+    onnx.save(rejects_all_real_parts(a.seal), a.out / "rejects_real_parts.onnx")
     onnx.save(slow_to_optimise(a.seal), a.out / "slow_to_optimise.onnx")
     onnx.save(never_finds(a.electrode), a.out / "never_finds.onnx")
     onnx.save(nan_on_parts(a.electrode), a.out / "nan_on_parts.onnx")

@@ -94,7 +94,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) | CliError::Station(StationError::Config(_)) => 2,
+            CliError::Config(_) | CliError::Station(StationError::Config(_) | StationError::Golden(_)) => 2,
             CliError::Runtime(_)
             | CliError::Model(_)
             | CliError::Station(StationError::Runtime(_) | StationError::Inspect(_) | StationError::Load(_)) => 3,

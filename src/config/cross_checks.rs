@@ -71,3 +71,21 @@ pub(super) fn results_log_is_not_the_timeline(
         _ => Ok(()),
     }
 }
+
+/// The qualification gate's limits are figures the inspection gives: a seal classifier finds no boxes.
+pub(super) fn gate_fits_inspection(
+    mu: &crate::model::ModelUpdatesConfig,
+    inspection: &InspectionConfig,
+) -> Result<(), KeyProblem> {
+    if let InspectionConfig::Seal(_) = inspection {
+        for (key, v) in [("min_map50", mu.min_map50), ("max_miss_rate", mu.max_miss_rate)] {
+            if v.is_some() {
+                return bad(
+                    format!("model_updates.{key}"),
+                    "is a detector figure: a seal station's gate takes min_accuracy and min_ng_recall",
+                );
+            }
+        }
+    }
+    Ok(())
+}

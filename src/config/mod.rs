@@ -125,6 +125,7 @@ impl StationConfig {
         cross_checks::one_reject_output_per_cavity(&self.gpio, self.inspection.cavities())?;
         self.gpio.validate()?;
         self.model_updates.validate(&self.base_dir)?;
+        cross_checks::gate_fits_inspection(&self.model_updates, &self.inspection)?;
         self.records.validate(&self.base_dir)?;
         cross_checks::results_log_is_not_the_timeline(&self.records, &self.gpio, &self.base_dir)?;
         self.metrics.validate()?;

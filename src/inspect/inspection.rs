@@ -30,6 +30,10 @@ pub trait Inspection: Send {
     /// Judges one fixture cycle as one batch. The outer error fails the whole batch (a model fault); an
     /// inner one only its part (its frames cannot be used, or the model gave it an unusable output).
     fn judge(&mut self, parts: &[PartFrames<'_>]) -> Result<Vec<Result<Judgement, PartError>>, InspectError>;
+
+    /// Decode detections down to `floor` instead of the decision threshold (`None`: back to it), for a
+    /// figure over every score such as AP. A kind without detections has nothing to change.
+    fn decode_floor(&mut self, _floor: Option<f32>) {}
 }
 
 /// How a station makes its inspection from a model file: its start and every model swap load the

@@ -11,6 +11,7 @@ mod judgement;
 pub mod output_check;
 pub mod plausibility;
 pub mod preprocess;
+pub mod qualification;
 pub mod reference_similarity;
 pub mod seal;
 pub mod synthetic;
@@ -53,6 +54,15 @@ pub enum InspectError {
     Output(#[from] OutputError),
     #[error("self-test failed: {0}")]
     SelfTest(#[from] SelfTestError),
+    /// Boxed: the figures make it the largest variant, and every inference result carries this type.
+    #[error(transparent)]
+    Qualification(Box<qualification::QualificationError>),
+}
+
+impl From<qualification::QualificationError> for InspectError {
+    fn from(e: qualification::QualificationError) -> Self {
+        InspectError::Qualification(Box::new(e))
+    }
 }
 
 /// How a model failed the self-test it must pass before it judges a part.

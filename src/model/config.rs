@@ -32,6 +32,23 @@ pub struct ModelUpdatesConfig {
     /// Deadline for loading, warming and self-testing a model (start and swaps).
     #[serde(default = "default_load_timeout_ms")]
     pub load_timeout_ms: u64,
+    /// A labelled folder of the line's own parts (DESIGN format) every model must pass before it judges
+    /// parts: the qualification gate (`inspect::qualification`).
+    #[serde(default)]
+    pub golden: Option<PathBuf>,
+    /// Seal: least accuracy and NG recall on the golden set (shares, 0..1).
+    #[serde(default)]
+    pub min_accuracy: Option<f64>,
+    #[serde(default)]
+    pub min_ng_recall: Option<f64>,
+    /// Electrode: least mAP50 and most miss rate on the golden set (shares, 0..1).
+    #[serde(default)]
+    pub min_map50: Option<f64>,
+    #[serde(default)]
+    pub max_miss_rate: Option<f64>,
+    /// How much worse than the running model a replacement may be on any of those figures.
+    #[serde(default = "default_max_regression")]
+    pub max_regression: f64,
 }
 
 impl Default for ModelUpdatesConfig {
@@ -44,8 +61,18 @@ impl Default for ModelUpdatesConfig {
             public_key: None,
             max_model_bytes: default_max_model_bytes(),
             load_timeout_ms: default_load_timeout_ms(),
+            golden: None,
+            min_accuracy: None,
+            min_ng_recall: None,
+            min_map50: None,
+            max_miss_rate: None,
+            max_regression: default_max_regression(),
         }
     }
+}
+
+fn default_max_regression() -> f64 {
+    0.01
 }
 
 fn default_watch() -> bool {
@@ -80,6 +107,7 @@ impl ModelUpdatesConfig {
         if !(100..=600_000).contains(&self.load_timeout_ms) {
             return bad("model_updates.load_timeout_ms", format!("{} is outside 100..600000", self.load_timeout_ms));
         }
+        self.validate_gate(base_dir)?;
         match &self.public_key {
             Some(k) => {
                 if let Err(e) = super::integrity::read_public_key(&base_dir.join(k)) {
@@ -92,6 +120,34 @@ impl ModelUpdatesConfig {
             None => {}
         }
         Ok(())
+    }
+
+    /// The qualification gate's keys: shares in 0..1, and limits only with a golden set to measure them.
+    fn validate_gate(&self, base_dir: &Path) -> Result<(), KeyProblem> {
+        let shares = [
+            ("min_accuracy", self.min_accuracy),
+            ("min_ng_recall", self.min_ng_recall),
+            ("min_map50", self.min_map50),
+            ("max_miss_rate", self.max_miss_rate),
+            ("max_regression", Some(self.max_regression)),
+        ];
+        for (key, v) in shares {
+            if let Some(v) = v.filter(|v| !(0.0..=1.0).contains(v)) {
+                return bad(format!("model_updates.{key}"), format!("{v} is outside 0..1 (a share: 0.98 is 98%)"));
+            }
+        }
+        match &self.golden {
+            Some(g) if !base_dir.join(g).is_dir() => {
+                bad("model_updates.golden", format!("{} is not a folder", base_dir.join(g).display()))
+            }
+            Some(_) => Ok(()),
+            None => match shares[..4].iter().find(|(_, v)| v.is_some()) {
+                Some((key, _)) => {
+                    bad(format!("model_updates.{key}"), "needs model_updates.golden, the set it is measured on")
+                }
+                None => Ok(()),
+            },
+        }
     }
 }
 
@@ -120,5 +176,10 @@ mod tests {
         assert_eq!(key_of(r#"{"load_timeout_ms": 0}"#), Err("model_updates.load_timeout_ms".into()));
         assert_eq!(key_of(r#"{"require_signature": true}"#), Err("model_updates.public_key".into()));
         assert_eq!(key_of(r#"{"public_key": "no-such.pub"}"#), Err("model_updates.public_key".into()));
+        assert_eq!(key_of(r#"{"min_accuracy": 0.9}"#), Err("model_updates.min_accuracy".into()));
+        assert_eq!(key_of(r#"{"golden": "no-such-folder"}"#), Err("model_updates.golden".into()));
+        assert_eq!(key_of(r#"{"golden": "/", "min_ng_recall": 99}"#), Err("model_updates.min_ng_recall".into()));
+        assert_eq!(key_of(r#"{"golden": "/", "max_regression": -0.1}"#), Err("model_updates.max_regression".into()));
+        assert_eq!(key_of(r#"{"golden": "/", "min_accuracy": 0.95, "max_miss_rate": 0.1}"#), Ok(()));
     }
 }

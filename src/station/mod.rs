@@ -25,7 +25,7 @@ use crate::runtime::RuntimeError;
 use crate::sinks::gpio::timeline::LineChange;
 use crate::sinks::gpio::{GpioError, GpioOutputs, OutputLine};
 use crate::sinks::record::{RecordSink, SinkError};
-use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler};
+use crate::sinks::reject_scheduler::{actuator_channel, record_channel, FaultKind, RejectScheduler, Timing};
 use crate::sources::replay::ReplayError;
 use crate::sources::v4l2::device::CameraError;
 use crate::trigger::photo_eye::TriggerError;
@@ -72,6 +72,8 @@ pub enum StationError {
     Control(crate::control::ControlError),
     #[error(transparent)]
     Mqtt(crate::sinks::mqtt::MqttError),
+    #[error("model_updates.golden: {0}")]
+    Golden(#[from] crate::inspect::qualification::golden::GoldenError),
     #[error("plausibility.min_reference_similarity: {0}")]
     ReferenceLayout(#[from] crate::inspect::reference_similarity::ReferenceLayoutError),
 }
@@ -133,6 +135,7 @@ pub struct Station {
     /// Exposure (and, for a seal station, reference) checks of every frame; `None`: off.
     checks: Option<FrameChecks>,
     saturate: bool,
+    offline: bool,
     max_triggers: Option<u64>,
     pub timeline: Arc<Mutex<Vec<LineChange>>>,
     /// The metrics registry: counters, latency and outputs, readable at any time while the station runs.
@@ -166,13 +169,15 @@ impl Station {
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<RunReport, StationError> {
         let started = Instant::now();
         let cavities = self.cfg.inspection.cavities();
-        let timing = self.cfg.actuation.timing(self.inspection.threshold());
+        let timing =
+            Timing { settle_when_judged: self.offline, ..self.cfg.actuation.timing(self.inspection.threshold()) };
         let metrics = self.metrics.clone();
         // Queues: a few fixture cycles of slack before the station sheds load (fail-safe rejects). A
         // flat-out run never sheds load: it queues more and refills the queue half at a time.
         let depth = if self.saturate { FLAT_OUT_QUEUE } else { 4 };
         let (infer_tx, infer_rx) = crossbeam_channel::bounded(depth);
-        let (act_tx, act_rx) = actuator_channel(timing.delay);
+        // Offline, every message is needed now: nothing waits for a reject point.
+        let (act_tx, act_rx) = actuator_channel(if self.offline { Duration::ZERO } else { timing.delay });
         let (rec_tx, rec_rx) = record_channel();
         let spawn = |name: &str| std::thread::Builder::new().name(name.into());
         let mut gpio = self.gpio;

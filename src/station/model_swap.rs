@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::model_load::{load_within, LoadError};
+use crate::inspect::qualification::Gate;
 use crate::inspect::{Inspection, InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::integrity;
@@ -63,6 +64,8 @@ pub struct ModelSwap {
     /// Held from a load's start until its result is queued, here and by a taught reference's takeover:
     /// a model loaded with the old reference never lands after one loaded with the new.
     pub load_turn: LoadTurn,
+    /// The qualification gate every replacement passed (its figures become the baseline at takeover).
+    pub gate: Option<Arc<Gate>>,
 }
 
 /// One load and hand-over at a time (model swaps and reference takeovers).
@@ -98,6 +101,12 @@ impl ModelSwap {
                                 }
                                 // Taken over at the next batch, milliseconds from now.
                                 self.in_use.set(describe(&id));
+                                if let Some(g) = &self.gate {
+                                    g.took_over();
+                                    if let Some(f) = g.running() {
+                                        self.store.record("qualified", &self.model_path, f.to_string());
+                                    }
+                                }
                                 last_refused = None;
                                 self.metrics.inc(&self.metrics.model_swaps);
                                 log::info!(

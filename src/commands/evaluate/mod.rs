@@ -8,22 +8,20 @@
 //! detector's figures (`detection`): the station's records give those at its threshold, and a second pass
 //! decoding down to the AP floor gives AP.
 
-mod detection;
-
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
 use cellgate::inspect::decision::Verdict;
+use cellgate::inspect::qualification::detection::{self, DetectionFigures, AP_FLOOR};
+use cellgate::inspect::qualification::figures::{pct, Scored, Verdicts};
 use cellgate::part::PartRecord;
 use cellgate::sinks::record::RecordSink;
 use cellgate::station::{Overrides, Station};
 use serde::Serialize;
 
 use super::CliError;
-use detection::{DetectionFigures, AP_FLOOR};
 
 /// The longest reject delay a config may set: no part of an offline run is late.
 const NO_DEADLINE_MS: u64 = 60_000;
@@ -43,12 +41,6 @@ impl RecordSink for Keep {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Recall {
-    n: usize,
-    recall: f64,
-}
-
 /// One judged sample.
 #[derive(Debug, Serialize)]
 struct Sample {
@@ -65,18 +57,9 @@ struct Sample {
 #[derive(Debug, Serialize)]
 struct Figures {
     model: Option<String>,
-    samples: usize,
     threshold: Option<f32>,
-    accuracy: Option<f64>,
-    ng_recall: Option<f64>,
-    false_reject_rate: Option<f64>,
-    /// Rows true OK, true NG; columns predicted OK, predicted NG.
-    confusion_matrix: [[usize; 2]; 2],
-    per_defect_recall: BTreeMap<String, Recall>,
-    /// Parts the station rejected without a verdict (frame refused, model error): predicted NG.
-    errors: usize,
-    /// Samples without a label: judged, not counted in the figures.
-    unlabelled: usize,
+    #[serde(flatten)]
+    verdicts: Verdicts,
     /// Electrode: the detector's figures, with `scripts/ml/electrode_metrics.py`'s keys.
     #[serde(flatten)]
     detection: Option<DetectionFigures>,
@@ -113,7 +96,8 @@ fn judged(base: &StationConfig, data: &Path, out: &Path) -> Result<Figures, CliE
             e.score_threshold = Some(AP_FLOOR);
         }
         let at_floor = judge(&floor, data, &out.join("floor"))?;
-        f.detection = Some(detection::figures(&records, &at_floor, threshold));
+        let scored = |r: &[PartRecord]| r.iter().map(Scored::from).collect::<Vec<_>>();
+        f.detection = Some(detection::figures(&scored(&records), &scored(&at_floor), threshold));
     }
     Ok(f)
 }
@@ -124,6 +108,7 @@ fn judge(base: &StationConfig, data: &Path, out: &Path) -> Result<Vec<PartRecord
     let kept = Arc::new(Mutex::new(Vec::new()));
     let ov = Overrides {
         saturate: true,
+        offline: true,
         rate_hz: Some(f64::INFINITY),
         vet_with: cellgate::model::vet::this_exe(),
         ..Overrides::default()
@@ -147,49 +132,19 @@ fn offline(base: &StationConfig, data: &Path, out: &Path) -> StationConfig {
     cfg.gpio = base.gpio.simulated();
     cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
     cfg.model_updates.watch = false;
+    // The figures are of the model as it is: the station's qualification gate would judge it first.
+    cfg.model_updates.golden = None;
     cfg.model_updates.state_dir = out.join("models");
     cfg.http = None;
     cfg
 }
 
 fn figures(records: &[PartRecord]) -> Figures {
-    let mut cm = [[0usize; 2]; 2];
-    let mut defects: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let (mut errors, mut unlabelled) = (0, 0);
-    for r in records {
-        let predicted_ng = r.verdict != Verdict::Ok;
-        errors += usize::from(r.verdict == Verdict::Error);
-        let truth = match r.label {
-            Some("ng") => 1,
-            Some(_) => 0,
-            None => {
-                unlabelled += 1;
-                continue;
-            }
-        };
-        cm[truth][usize::from(predicted_ng)] += 1;
-        if let Some(d) = &r.label_defect {
-            let e = defects.entry(d.clone()).or_default();
-            e.0 += 1;
-            e.1 += usize::from(predicted_ng);
-        }
-    }
-    let share = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
-    let labelled = cm[0][0] + cm[0][1] + cm[1][0] + cm[1][1];
+    let scored: Vec<Scored> = records.iter().map(Scored::from).collect();
     Figures {
         model: records.iter().find_map(|r| r.model.as_ref()).map(|m| format!("{} {}", m.name, m.version)),
-        samples: labelled,
         threshold: records.iter().find(|r| r.model.is_some()).map(|r| r.threshold),
-        accuracy: share(cm[0][0] + cm[1][1], labelled),
-        ng_recall: share(cm[1][1], cm[1][0] + cm[1][1]),
-        false_reject_rate: share(cm[0][1], cm[0][0] + cm[0][1]),
-        confusion_matrix: cm,
-        per_defect_recall: defects
-            .into_iter()
-            .map(|(d, (n, caught))| (d, Recall { n, recall: caught as f64 / n as f64 }))
-            .collect(),
-        errors,
-        unlabelled,
+        verdicts: Verdicts::of(&scored),
         detection: None,
         per_sample: records
             .iter()
@@ -207,35 +162,35 @@ fn figures(records: &[PartRecord]) -> Figures {
 }
 
 fn text(f: &Figures) -> String {
-    let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
-    let cm = f.confusion_matrix;
+    let v = &f.verdicts;
+    let cm = v.confusion_matrix;
     let mut s = format!(
         "model {}  samples {}  threshold {}\naccuracy          {}\nNG recall         {}\nOK false-reject   {}\n\
          confusion matrix (rows true, cols predicted)\n            ok      ng\n  ok    {:6}  {:6}\n  ng    {:6}  {:6}\n\
          errors (rejected unjudged, counted as NG) {}\n",
         f.model.as_deref().unwrap_or("-"),
-        f.samples,
+        v.samples,
         f.threshold.map_or_else(|| "-".to_string(), |t| t.to_string()),
-        pct(f.accuracy),
-        pct(f.ng_recall),
-        pct(f.false_reject_rate),
+        pct(v.accuracy),
+        pct(v.ng_recall),
+        pct(v.false_reject_rate),
         cm[0][0],
         cm[0][1],
         cm[1][0],
         cm[1][1],
-        f.errors
+        v.errors
     );
-    if f.unlabelled > 0 {
-        s.push_str(&format!("unlabelled samples (judged, not counted) {}\n", f.unlabelled));
+    if v.unlabelled > 0 {
+        s.push_str(&format!("unlabelled samples (judged, not counted) {}\n", v.unlabelled));
     }
     if let Some(d) = &f.detection {
         s.push_str(&d.text());
     }
     s.push_str("per-defect recall\n");
-    let mut names: Vec<&String> = f.per_defect_recall.keys().collect();
+    let mut names: Vec<&String> = v.per_defect_recall.keys().collect();
     names.sort_by_key(|d| (DEFECT_ORDER.iter().position(|o| o == d).unwrap_or(DEFECT_ORDER.len()), d.as_str()));
     for d in names {
-        let r = &f.per_defect_recall[d];
+        let r = &v.per_defect_recall[d];
         s.push_str(&format!("  {d:16} {:6.2}%  (n={})\n", 100.0 * r.recall, r.n));
     }
     s

@@ -47,6 +47,8 @@ pub struct ElectrodeInspection {
     rules: Vec<DefectRule>,
     pixel_size_mm: Option<f64>,
     identity: ModelIdentity,
+    /// The decision threshold (the detector decodes down to a lower floor while a gate computes AP).
+    threshold: f32,
     /// The output name that rejects the part.
     reject_output: String,
     /// Marker outputs by index, as the GPIO backend numbers them.
@@ -77,6 +79,7 @@ impl ElectrodeInspection {
             graph: "full",
         };
         Ok(Self {
+            threshold: detector.score_threshold(),
             detector,
             homography: cfg.homography.map(Homography),
             rules: cfg.rules.clone(),
@@ -118,7 +121,11 @@ impl Inspection for ElectrodeInspection {
     }
 
     fn threshold(&self) -> f32 {
-        self.detector.score_threshold()
+        self.threshold
+    }
+
+    fn decode_floor(&mut self, floor: Option<f32>) {
+        self.detector.set_score_threshold(floor.unwrap_or(self.threshold));
     }
 
     fn self_test(&mut self) -> Result<(), InspectError> {

@@ -69,6 +69,9 @@ pub struct Timing {
     /// Parts over which the unjudged share is taken, and the share that sets the overload alarm.
     pub overload_window: usize,
     pub overload_max_share: f64,
+    /// Offline judging (`cellgate evaluate`): a part is settled as soon as its judgement comes, not at
+    /// its reject point; there is no line to time the outputs for.
+    pub settle_when_judged: bool,
 }
 
 impl ActuationConfig {
@@ -105,6 +108,7 @@ impl ActuationConfig {
             threshold,
             overload_window: self.overload_window as usize,
             overload_max_share: self.overload_max_share,
+            settle_when_judged: false,
         }
     }
 }

@@ -173,7 +173,10 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                 record.station.clone_from(&self.station);
                 record.threshold = self.timing.threshold;
                 let id = record.part;
-                self.events.push(Reverse((trigger + self.timing.delay, Event::RejectPoint(id))));
+                // Offline, the judgement settles the part; a part never judged is settled at the end.
+                if !self.timing.settle_when_judged {
+                    self.events.push(Reverse((trigger + self.timing.delay, Event::RejectPoint(id))));
+                }
                 self.parts.insert(id, (record, None));
             }
             ActuatorMsg::Judged { id, judgement } => {
@@ -182,7 +185,9 @@ impl<G: GpioOutputs> RejectScheduler<G> {
                     return;
                 };
                 *j = Some(judgement);
-                if record.late {
+                if self.timing.settle_when_judged && !record.late {
+                    self.reject_point(id, Instant::now());
+                } else if record.late {
                     if let Some(p) = self.parts.remove(&id) {
                         // Its reject point passed: rejected, unless that reject could not be written.
                         let rejected = !p.0.reject_failed;

@@ -19,6 +19,7 @@ fn timing() -> Timing {
         threshold: 0.5,
         overload_window: 40,
         overload_max_share: 0.05,
+        settle_when_judged: false,
     }
 }
 
@@ -269,4 +270,30 @@ fn an_alarm_that_cannot_be_written_is_written_again_until_it_takes() {
     finish(h);
     let live = metrics.live();
     assert!(!live.alarm && !live.ready, "safe at the end: {live:?}");
+}
+
+#[test]
+fn offline_a_judged_part_is_settled_and_pulsed_when_judged_not_at_its_reject_point() {
+    let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
+    let epoch = Instant::now();
+    let timeline = Timeline::new(epoch, None).unwrap();
+    let shared = timeline.shared.clone();
+    let (rec_tx, records) = record_channel();
+    // A reject point a minute away, as `cellgate evaluate` sets it so that no part is late.
+    let t = Timing { delay: Duration::from_secs(60), settle_when_judged: true, ..timing() };
+    let s = RejectScheduler::new(SimGpio::new(names, timeline), t, "t".into(), Arc::default(), rec_tx);
+    let (tx, rx) = actuator_channel(Duration::ZERO);
+    let scheduler = std::thread::spawn(move || {
+        s.run(rx);
+    });
+    tx.register(epoch, registered(1)).unwrap();
+    tx.judged(1, epoch, scored(true)).unwrap();
+    drop(tx);
+    scheduler.join().unwrap();
+    let mut got = VecDeque::new();
+    while records.recv(None, &mut got) {}
+    let r = got.pop_front().unwrap();
+    assert_eq!((r.verdict, r.rejected, r.late, r.error.as_deref()), (Verdict::Ng, true, false, None), "{r:?}");
+    let rise = shared.lock().unwrap().iter().find(|c| c.line == "reject0" && c.value == 1).map(|c| c.t_ms);
+    assert!(rise.is_some_and(|t| t < 30_000.0), "pulsed at {rise:?} ms, not when judged");
 }

@@ -44,6 +44,9 @@ pub struct Overrides {
     pub echo: bool,
     /// Benchmarks: wait for the inference queue instead of shedding load, so the station runs flat out.
     pub saturate: bool,
+    /// Offline judging (`cellgate evaluate`): each part is settled as soon as it is judged instead of at
+    /// its reject point, so a run ends when its last part is judged.
+    pub offline: bool,
     /// Stop after this many triggers.
     pub max_triggers: Option<u64>,
     /// A stop requested while the model loads at start abandons the start (no output is open yet).
@@ -91,10 +94,15 @@ impl Station {
         };
         let recipe_references = references.clone();
         let loader = models::loader(&cfg, references);
+        let gate = models::gate(&cfg, &loader)?;
+        let loader = models::gated(loader, gate.as_ref());
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
         let model = cfg.resolve(cfg.inspection.model());
         log::info!("{}: loading, warming and self-testing", model.display());
         let inspection = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
+        if let Some(g) = &gate {
+            g.took_over(); // the start model's figures are what a replacement must not fall below
+        }
         let id = inspection.identity();
         log::info!(
             "model {} {} ({} graph) on {}, threshold {}",
@@ -134,6 +142,7 @@ impl Station {
             limit: load_timeout,
             tx: swap_tx.clone(),
             layouts,
+            gate: gate.clone(),
         };
         let teacher = Teacher::new(takeover, &metrics).map(Arc::new);
         let writers_teacher = teacher.clone().map(|t| t as Arc<dyn crate::control::Teach>);
@@ -161,7 +170,7 @@ impl Station {
             (inspection.identity(), inspection.threshold()),
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
-            load_turn,
+            (load_turn, gate),
         )?;
         let control_socket = cfg.control.enabled.then(|| control_socket(&cfg, control)).flatten();
         // After the model store has the loaded model: the first status and model messages name it.
@@ -184,6 +193,7 @@ impl Station {
             metrics_file,
             epoch,
             saturate: ov.saturate,
+            offline: ov.offline,
             max_triggers: ov.max_triggers,
             metrics,
             health,

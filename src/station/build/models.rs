@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::InspectionConfig;
 use crate::config::{GpioConfig, StationConfig};
 use crate::inspect::config::StationSide;
+use crate::inspect::qualification::golden::{GoldenError, GoldenSet};
+use crate::inspect::qualification::{Gate, GatedLoader, Limits};
 use crate::inspect::{InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
@@ -44,6 +47,40 @@ pub(super) fn loader(cfg: &StationConfig, references: BTreeMap<String, PathBuf>)
     cfg.inspection.kind().loader(StationSide { references, reject_output, markers })
 }
 
+/// The qualification gate, when the config names a golden set: the set is read and checked whole now,
+/// and the limits it is asked for must be figures it can give.
+pub(super) fn gate(cfg: &StationConfig, loader: &Arc<dyn InspectionLoader>) -> Result<Option<Arc<Gate>>, StationError> {
+    let mu = &cfg.model_updates;
+    let Some(dir) = &mu.golden else { return Ok(None) };
+    let dir = cfg.resolve(dir);
+    let electrode = matches!(cfg.inspection, InspectionConfig::Electrode(_));
+    let (set, holds) = GoldenSet::open(&dir, electrode, loader.references().into_keys().collect())?;
+    let cannot = |missing, figure| GoldenError::CannotGive { dir: dir.clone(), missing, figure };
+    if holds.ng == 0 && (mu.min_ng_recall.is_some() || mu.min_map50.is_some() || mu.max_miss_rate.is_some()) {
+        return Err(cannot("it has no NG part", "an NG recall, mAP50 or miss rate").into());
+    }
+    if holds.ok + holds.ng == 0 {
+        return Err(cannot("it has no part", "any figure").into());
+    }
+    log::info!("qualification gate: golden set {} ({} OK, {} NG parts)", dir.display(), holds.ok, holds.ng);
+    let limits = Limits {
+        min_accuracy: mu.min_accuracy,
+        min_ng_recall: mu.min_ng_recall,
+        min_map50: mu.min_map50,
+        max_miss_rate: mu.max_miss_rate,
+        max_regression: mu.max_regression,
+    };
+    Ok(Some(Arc::new(Gate::new(set, limits, electrode))))
+}
+
+/// `loader` behind the gate: every model it loads is qualified first.
+pub(super) fn gated(loader: Arc<dyn InspectionLoader>, gate: Option<&Arc<Gate>>) -> Arc<dyn InspectionLoader> {
+    match gate {
+        Some(g) => Arc::new(GatedLoader { inner: loader, gate: g.clone() }),
+        None => loader,
+    }
+}
+
 /// The model-swap step, when the config asks for it; records the model in use either way.
 pub(super) fn swap_step(
     cfg: &StationConfig,
@@ -52,7 +89,7 @@ pub(super) fn swap_step(
     (identity, threshold): (&ModelIdentity, f32),
     tx: crossbeam_channel::Sender<model_swap::Candidate>,
     (metrics, in_use): (Arc<StationMetrics>, model_swap::ModelInUse),
-    load_turn: model_swap::LoadTurn,
+    (load_turn, gate): (model_swap::LoadTurn, Option<Arc<Gate>>),
 ) -> Result<Option<model_swap::ModelSwap>, StationError> {
     let mu = &cfg.model_updates;
     let model_path = cfg.resolve(cfg.inspection.model());
@@ -61,6 +98,9 @@ pub(super) fn swap_step(
     store.keep_active(&files, false);
     store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
     store.set_active(model_swap::active_model(&model_path, identity, threshold));
+    if let Some(f) = gate.as_ref().and_then(|g| g.running()) {
+        store.record("qualified", &model_path, f.to_string());
+    }
     if !mu.watch {
         return Ok(None);
     }
@@ -80,5 +120,6 @@ pub(super) fn swap_step(
         in_use,
         metrics,
         load_turn,
+        gate,
     }))
 }

@@ -23,6 +23,7 @@ pub use files::Paths;
 use super::model_load::{load_within, LoadError};
 use super::model_swap::{Candidate, LoadTurn};
 use crate::control::{Refusal, Taught, Teach, TookOver};
+use crate::inspect::qualification::Gate;
 use crate::inspect::reference_similarity::{ReferenceCheck, ReferenceLayoutError};
 use crate::inspect::InspectionLoader;
 use crate::metrics::{Counter, StationMetrics};
@@ -74,6 +75,8 @@ pub struct Takeover {
     pub layouts: Option<ReferenceCheck>,
     /// Shared with the model-swap step: one load and hand-over at a time.
     pub load_turn: LoadTurn,
+    /// The qualification gate the new reference's model set passed (its figures become the baseline).
+    pub gate: Option<Arc<Gate>>,
 }
 
 /// What the teach step counts, in the station's metrics registry.
@@ -275,6 +278,9 @@ impl Teacher {
         }
         if let (Some(check), Some(layout)) = (&t.layouts, layout) {
             check.set(recipe, layout);
+        }
+        if let Some(g) = &t.gate {
+            g.took_over();
         }
         log::info!(
             "teach: recipe '{recipe}': the {what} is the reference {} now (sha256 {}), the old one {}; it \

@@ -1,4 +1,4 @@
-//! The electrode detector's figures from the station's records, computed as
+//! The electrode detector's figures from judged samples, computed as
 //! `scripts/ml/electrode_metrics.py` computes them: per-class AP at IoU 0.5 (all-point interpolated) over
 //! every detection decoded down to the AP floor, mAP50 over the classes the set has, and at the decision
 //! threshold the miss rate (labelled defects no same-class detection finds at IoU >= 0.5), the
@@ -6,38 +6,37 @@
 
 use std::collections::BTreeMap;
 
-use cellgate::inspect::electrode::iou;
-use cellgate::model::manifest::ELECTRODE_LABELS;
-use cellgate::part::PartRecord;
 use serde::Serialize;
+
+use super::figures::{pct, Boxed, Scored};
+use crate::inspect::electrode::iou;
+use crate::model::manifest::ELECTRODE_LABELS;
 
 /// Detections for AP are decoded down to this score, as the Python evaluator keeps them.
 pub const AP_FLOOR: f32 = 0.05;
 /// A detection finds a labelled defect of its class at this IoU or more.
 const MATCH_IOU: f32 = 0.5;
 
-type Boxed = (&'static str, [f32; 4]);
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DetectionFigures {
-    images: usize,
-    defects: usize,
-    defects_per_class: BTreeMap<&'static str, usize>,
-    score_threshold: f32,
-    map50: Option<f64>,
-    ap50: BTreeMap<&'static str, Option<f64>>,
-    miss_rate: Option<f64>,
-    false_detection_rate: f64,
-    detections: usize,
-    image_accuracy: f64,
+    pub images: usize,
+    pub defects: usize,
+    pub defects_per_class: BTreeMap<&'static str, usize>,
+    pub score_threshold: f32,
+    pub map50: Option<f64>,
+    pub ap50: BTreeMap<&'static str, Option<f64>>,
+    pub miss_rate: Option<f64>,
+    pub false_detection_rate: f64,
+    pub detections: usize,
+    pub image_accuracy: f64,
 }
 
-/// `at_threshold`: the station's own records (decoded at its threshold); `at_floor`: the same samples
-/// decoded down to `AP_FLOOR`, for AP alone.
-pub fn figures(at_threshold: &[PartRecord], at_floor: &[PartRecord], threshold: f32) -> DetectionFigures {
+/// `at_threshold`: the samples as the station judged them (decoded at its threshold); `at_floor`: the same
+/// samples decoded down to `AP_FLOOR`, for AP alone.
+pub fn figures(at_threshold: &[Scored], at_floor: &[Scored], threshold: f32) -> DetectionFigures {
     let (mut defects, mut missed, mut detections, mut false_hits, mut right) = (0, 0, 0, 0, 0);
     for r in at_threshold {
-        let kept: Vec<(f32, Boxed)> = found(r).into_iter().filter(|(s, _)| *s >= threshold).collect();
+        let kept: Vec<(f32, Boxed)> = r.detections.iter().copied().filter(|(s, _)| *s >= threshold).collect();
         let (hit, seen) = matched(&kept, &r.label_boxes);
         defects += r.label_boxes.len();
         missed += seen.iter().filter(|f| !**f).count();
@@ -50,7 +49,7 @@ pub fn figures(at_threshold: &[PartRecord], at_floor: &[PartRecord], threshold: 
     for class in ELECTRODE_LABELS {
         let (mut scores, mut hits, mut n_gt) = (Vec::new(), Vec::new(), 0);
         for r in at_floor {
-            let dets: Vec<(f32, Boxed)> = found(r).into_iter().filter(|(_, (c, _))| *c == class).collect();
+            let dets: Vec<(f32, Boxed)> = r.detections.iter().copied().filter(|(_, (c, _))| *c == class).collect();
             let gts: Vec<Boxed> = r.label_boxes.iter().copied().filter(|(c, _)| *c == class).collect();
             let (hit, _) = matched(&dets, &gts);
             scores.extend(dets.iter().map(|(s, _)| *s));
@@ -78,7 +77,6 @@ pub fn figures(at_threshold: &[PartRecord], at_floor: &[PartRecord], threshold: 
 impl DetectionFigures {
     /// As `scripts/ml/electrode_metrics.py` prints them (no segmentation IoU: the records carry boxes only).
     pub fn text(&self) -> String {
-        let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
         let mut s = format!(
             "detector: images {}  defects {}  score threshold {}\nmAP@0.5             {}\nmiss rate           {}\n\
              false-detection     {}  ({} detections)\nimage accuracy      {}\nper class            AP@0.5   instances\n",
@@ -98,13 +96,6 @@ impl DetectionFigures {
         }
         s
     }
-}
-
-/// A record's detections, best first, as (score, (class, box)).
-fn found(r: &PartRecord) -> Vec<(f32, Boxed)> {
-    let mut d: Vec<(f32, Boxed)> = r.defects.iter().flatten().map(|d| (d.score, (d.class, d.bbox))).collect();
-    d.sort_by(|a, b| b.0.total_cmp(&a.0));
-    d
 }
 
 /// Greedy same-class matching, best score first: (each detection found a defect, each defect was found).
