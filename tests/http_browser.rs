@@ -48,6 +48,8 @@ fn browse(browser: &str, url: &str, shot: Option<&Path>, ready: impl Fn(&str) ->
         assert!(t0.elapsed() < Duration::from_secs(120), "{url} never showed what it should: {dom}");
     };
     if let Some(png) = shot {
+        // This run's picture, not an earlier run's.
+        let _ = std::fs::remove_file(png);
         while !png.is_file() {
             let mut cmd = Command::new(browser);
             cmd.args(common).arg("--window-size=1280,860").arg(format!("--screenshot={}", png.display())).arg(url);
@@ -138,7 +140,15 @@ fn the_page_in_a_browser_shows_live_parts_ng_pictures_and_a_refused_model() {
         wait("parts", &|| common::read_jsonl(&results).len() >= 8);
 
         let rows = |dom: &str| inside(dom, "parts").matches("<tr>").count();
-        let live = browse(browser, &format!("{base}/#live"), Some(&shots.join("live.png")), |d| rows(d) >= 8);
+        // Drawn bars (the script's template has the same tag, with `${` for its x).
+        let bars = |dom: &str| {
+            dom.match_indices("<rect class=\"bar\" x=\"")
+                .filter(|(i, m)| dom[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+                .count()
+        };
+        let live =
+            browse(browser, &format!("{base}/#live"), Some(&shots.join("live.png")), |d| rows(d) >= 8 && bars(d) == 60);
+        assert!(live.contains("last hour") && live.contains("parts, "), "the chart's caption: {live}");
         for card in ["parts", "OK", "NG", "error", "late", "rejects"] {
             assert!(inside(&live, "counters").contains(&format!("data-counter=\"{card}\"")), "{card}: {live}");
         }

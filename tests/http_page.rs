@@ -145,6 +145,15 @@ fn the_page_shows_every_part_live_and_metrics_that_prometheus_accepts() {
         assert!(text.contains("cellgate_parts_settled_total{station=\"test-station\"} "), "{text}");
         assert!(text.contains("cellgate_model_info{station=\"test-station\",name=\"seal"), "{text}");
         promtool_check(&text);
+        // The chart's counts: every part settled so far, by minute, over the last hour.
+        let hour = get(addr, "/api/rate").json();
+        let after = get(addr, "/api/status").json()["counters"]["parts_settled"].as_u64().unwrap_or(0);
+        let hour = hour.as_array().cloned().unwrap_or_default();
+        let sum = |k: &str| hour.iter().map(|m| m[k].as_u64().unwrap_or(0)).sum::<u64>();
+        assert_eq!(hour.len(), 60);
+        let before = status["counters"]["parts_settled"].as_u64().unwrap_or(0);
+        assert!((before..=after).contains(&sum("parts")), "{before} <= {} <= {after}", sum("parts"));
+        assert!(sum("rejected") <= sum("parts"), "{hour:?}");
         let parts = get(addr, "/api/parts").json();
         assert!(parts.as_array().is_some_and(|p| !p.is_empty() && p.iter().all(|p| p["verdict"].is_string())));
         // The NG gallery: names from the archive, each picture a PNG.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use super::rate::{minute_now, Minute, MinuteCounts};
 use crate::metrics::{Counter, StationMetrics};
 use crate::part::PartRecord;
 use crate::sinks::record::RecordSink;
@@ -26,6 +27,8 @@ pub struct Live {
     parts: Mutex<VecDeque<Arc<str>>>,
     streams: Mutex<Vec<Sender<Arc<str>>>>,
     dropped: Counter,
+    /// Parts and rejects per minute, for the chart.
+    rate: Mutex<MinuteCounts>,
 }
 
 impl Live {
@@ -35,6 +38,7 @@ impl Live {
             parts: Mutex::new(VecDeque::with_capacity(capacity)),
             streams: Mutex::new(Vec::new()),
             dropped: metrics.register("http_events_dropped").unwrap_or_default(),
+            rate: Mutex::default(),
         }
     }
 
@@ -54,6 +58,11 @@ impl Live {
             }
             Err(TrySendError::Disconnected(_)) => false,
         });
+    }
+
+    /// Parts and rejects per minute over the last hour, oldest first.
+    pub fn last_hour(&self) -> Vec<Minute> {
+        self.rate.lock().unwrap_or_else(PoisonError::into_inner).last_hour(minute_now())
     }
 
     /// The kept parts, oldest first, as one JSON array (formatted outside the lock the recorder takes).
@@ -91,6 +100,7 @@ impl RecordSink for LiveFeed {
     }
 
     fn record(&mut self, part: &PartRecord) {
+        self.0.rate.lock().unwrap_or_else(PoisonError::into_inner).count(minute_now(), part.rejected);
         match serde_json::to_string(part) {
             Ok(json) => self.0.push(json.into()),
             Err(e) => log::warn!("part {} not shown on the Live page: {e}", part.part),

@@ -12,6 +12,7 @@ mod config;
 mod conn;
 mod files;
 mod live;
+mod rate;
 mod routes;
 
 use std::net::{SocketAddr, TcpListener};

@@ -65,6 +65,7 @@ fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
             (200, "application/json", json(&status))
         }
         "/api/parts" => (200, "application/json", view.live.parts_json().into_bytes()),
+        "/api/rate" => (200, "application/json", json(&view.live.last_hour())),
         "/api/ng" => (200, "application/json", json(&view.archive.as_deref().map(files::archived).unwrap_or_default())),
         "/api/recipes" => (200, "application/json", json(&Recipes::of(view))),
         "/metrics" => {
