@@ -224,6 +224,26 @@ fn a_reference_is_taught_confirmed_and_rolled_back_and_each_part_names_the_one_i
     assert!(candidate.is_file(), "the candidate stays for another try");
     line.wait_parts(3);
     let (results, log) = line.stop();
+    // The model history (`models status`, the Station page) has each takeover and refusal.
+    let history = cellgate::model::store::ModelStore::read_status(&line.dir.path().join("models")).expect("status");
+    let events: Vec<(&str, &str)> = history
+        .events
+        .iter()
+        .map(|e| (e.event.as_str(), e.detail.as_str()))
+        .filter(|e| e.0.starts_with("reference"))
+        .collect();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(events[0].0 == "reference refused" && events[0].1.contains("not a usable reference"), "{events:?}");
+    assert!(
+        events[1]
+            == (
+                "reference",
+                &format!("recipe 'recipe-a': the taught candidate took over (sha256 {})", &new_sha[..12])[..]
+            ),
+        "{events:?}"
+    );
+    assert!(events[2].0 == "reference" && events[2].1.contains("the previous reference took over"), "{events:?}");
+    assert!(events[3].0 == "reference refused" && events[3].1.contains("refused"), "{events:?}");
     let metrics: Value = serde_json::from_str(
         &std::fs::read_to_string(line.dir.path().join("models/metrics.json")).expect("metrics.json"),
     )

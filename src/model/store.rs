@@ -57,6 +57,9 @@ pub struct ModelEvent {
 
 const EVENTS_KEPT: usize = 50;
 
+/// The store as the model-swap step and a taught reference's takeover share it: each records its events.
+pub type SharedModelStore = std::sync::Arc<std::sync::Mutex<ModelStore>>;
+
 pub struct ModelStore {
     dir: PathBuf,
     pub status: ModelStatus,

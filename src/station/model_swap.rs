@@ -16,7 +16,7 @@ use crate::inspect::qualification::Gate;
 use crate::inspect::{Inspection, InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::integrity;
-use crate::model::store::{ActiveModel, ModelStore};
+use crate::model::store::{ActiveModel, ModelStore, SharedModelStore};
 use crate::model::watch::{FileEvent, ModelWatcher};
 use crate::runtime::Runtime;
 
@@ -50,7 +50,7 @@ pub struct ModelSwap {
     pub loader: Arc<dyn InspectionLoader>,
     pub model_path: PathBuf,
     pub watcher: ModelWatcher,
-    pub store: ModelStore,
+    pub store: SharedModelStore,
     pub tx: Sender<Candidate>,
     /// Deadline for loading, warming and self-testing a replacement.
     pub load_timeout: Duration,
@@ -72,6 +72,10 @@ pub struct ModelSwap {
 pub type LoadTurn = Arc<Mutex<()>>;
 
 impl ModelSwap {
+    fn store(&self) -> std::sync::MutexGuard<'_, ModelStore> {
+        self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn run(mut self, stop: &AtomicBool) {
         let mut last_refused: Option<(String, String)> = None;
         while !stop.load(Ordering::Relaxed) {
@@ -86,7 +90,7 @@ impl ModelSwap {
                 match ev {
                     FileEvent::Removed(path) => {
                         log::warn!("{}: deleted; the loaded model keeps running", path.display());
-                        self.store.record("deleted", &path, "the loaded model keeps running".into());
+                        self.store().record("deleted", &path, "the loaded model keeps running".into());
                     }
                     FileEvent::Replaced(files) => {
                         let turn = self.load_turn.clone();
@@ -104,7 +108,7 @@ impl ModelSwap {
                                 if let Some(g) = &self.gate {
                                     g.took_over();
                                     if let Some(f) = g.running() {
-                                        self.store.record("qualified", &self.model_path, f.to_string());
+                                        self.store().record("qualified", &self.model_path, f.to_string());
                                     }
                                 }
                                 last_refused = None;
@@ -117,7 +121,7 @@ impl ModelSwap {
                                 );
                                 let kept: Vec<PathBuf> =
                                     self.loader.files(&self.model_path).into_iter().filter(|p| p.is_file()).collect();
-                                self.store.keep_active(&kept, true);
+                                self.store().keep_active(&kept, true);
                                 if threshold != self.threshold {
                                     let change = format!("{} -> {threshold}", self.threshold);
                                     log::warn!(
@@ -125,15 +129,15 @@ impl ModelSwap {
                                         id.name,
                                         id.version
                                     );
-                                    self.store.record("threshold", &self.model_path, change);
+                                    self.store().record("threshold", &self.model_path, change);
                                     self.threshold = threshold;
                                 }
-                                self.store.set_active(active_model(&self.model_path, &id, threshold));
+                                self.store().set_active(active_model(&self.model_path, &id, threshold));
                                 // Counted last: whoever waits for the swap count sees the rest written.
-                                self.store.record("swapped", &self.model_path, format!("{} {}", id.name, id.version));
+                                self.store().record("swapped", &self.model_path, format!("{} {}", id.name, id.version));
                             }
                             Ok(None) => {
-                                self.store.record(
+                                self.store().record(
                                     "unchanged",
                                     &self.model_path,
                                     "same file as the active model".into(),
@@ -152,7 +156,7 @@ impl ModelSwap {
                                     );
                                     last_refused = Some((sha, reason.clone()));
                                 }
-                                self.store.record("refused", &self.model_path, reason);
+                                self.store().record("refused", &self.model_path, reason);
                             }
                         }
                     }

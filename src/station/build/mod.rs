@@ -25,6 +25,7 @@ use crate::inspect::plausibility::FrameChecks;
 use crate::inspect::reference_similarity::ReferenceCheck;
 use crate::metrics::file::MetricsWriter;
 use crate::metrics::StationMetrics;
+use crate::model::store::ModelStore;
 use crate::runtime::Runtime;
 use crate::sinks::echo::Echo;
 use crate::sinks::gpio::GpioOutputs;
@@ -134,6 +135,7 @@ impl Station {
         let model_in_use = model_swap::ModelInUse::new(model_swap::describe(inspection.identity()));
         let recipe = Arc::new(ActiveRecipe::new(cfg.inspection.kind().recipe(), recipe_references.keys().cloned()));
         let load_turn = model_swap::LoadTurn::default();
+        let store = Arc::new(std::sync::Mutex::new(ModelStore::open(&cfg.resolve(&cfg.model_updates.state_dir))));
         let takeover = Takeover {
             load_turn: load_turn.clone(),
             loader: loader.clone(),
@@ -143,6 +145,7 @@ impl Station {
             tx: swap_tx.clone(),
             layouts,
             gate: gate.clone(),
+            store: store.clone(),
         };
         let teacher = Teacher::new(takeover, &metrics).map(Arc::new);
         let writers_teacher = teacher.clone().map(|t| t as Arc<dyn crate::control::Teach>);
@@ -170,7 +173,7 @@ impl Station {
             (inspection.identity(), inspection.threshold()),
             swap_tx,
             (metrics.clone(), model_in_use.clone()),
-            (load_turn, gate),
+            (load_turn, gate, store),
         )?;
         let control_socket = cfg.control.enabled.then(|| control_socket(&cfg, control)).flatten();
         // After the model store has the loaded model: the first status and model messages name it.

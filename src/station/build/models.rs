@@ -14,7 +14,7 @@ use crate::inspect::qualification::{Gate, GatedLoader, Limits};
 use crate::inspect::{InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::integrity::{read_public_key, IntegrityPolicy};
-use crate::model::store::ModelStore;
+use crate::model::store::SharedModelStore;
 use crate::model::watch::ModelWatcher;
 use crate::model::FilePolicy;
 use crate::runtime::Runtime;
@@ -89,17 +89,19 @@ pub(super) fn swap_step(
     (identity, threshold): (&ModelIdentity, f32),
     tx: crossbeam_channel::Sender<model_swap::Candidate>,
     (metrics, in_use): (Arc<StationMetrics>, model_swap::ModelInUse),
-    (load_turn, gate): (model_swap::LoadTurn, Option<Arc<Gate>>),
+    (load_turn, gate, store): (model_swap::LoadTurn, Option<Arc<Gate>>, SharedModelStore),
 ) -> Result<Option<model_swap::ModelSwap>, StationError> {
     let mu = &cfg.model_updates;
     let model_path = cfg.resolve(cfg.inspection.model());
-    let mut store = ModelStore::open(&cfg.resolve(&mu.state_dir));
-    let files: Vec<PathBuf> = loader.files(&model_path).into_iter().filter(|p| p.is_file()).collect();
-    store.keep_active(&files, false);
-    store.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
-    store.set_active(model_swap::active_model(&model_path, identity, threshold));
-    if let Some(f) = gate.as_ref().and_then(|g| g.running()) {
-        store.record("qualified", &model_path, f.to_string());
+    {
+        let mut s = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let files: Vec<PathBuf> = loader.files(&model_path).into_iter().filter(|p| p.is_file()).collect();
+        s.keep_active(&files, false);
+        s.record("loaded", &model_path, format!("{} {}", identity.name, identity.version));
+        s.set_active(model_swap::active_model(&model_path, identity, threshold));
+        if let Some(f) = gate.as_ref().and_then(|g| g.running()) {
+            s.record("qualified", &model_path, f.to_string());
+        }
     }
     if !mu.watch {
         return Ok(None);

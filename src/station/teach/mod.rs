@@ -27,6 +27,7 @@ use crate::inspect::qualification::Gate;
 use crate::inspect::reference_similarity::{ReferenceCheck, ReferenceLayoutError};
 use crate::inspect::InspectionLoader;
 use crate::metrics::{Counter, StationMetrics};
+use crate::model::store::SharedModelStore;
 use crate::runtime::Runtime;
 use crate::sources::replay::{read_rgb, ReplayError};
 use crate::sources::Frame;
@@ -77,6 +78,8 @@ pub struct Takeover {
     pub load_turn: LoadTurn,
     /// The qualification gate the new reference's model set passed (its figures become the baseline).
     pub gate: Option<Arc<Gate>>,
+    /// The model history (`models status`, the Station page): each takeover and refusal is an event.
+    pub store: SharedModelStore,
 }
 
 /// What the teach step counts, in the station's metrics registry.
@@ -233,10 +236,30 @@ impl Teacher {
 
     fn take_over(&self, recipe: &str, source: Source) -> Result<TookOver, TeachError> {
         let done = self.try_take_over(recipe, source);
-        match &done {
-            Ok(_) => self.counts.took_over.inc(),
-            Err(TeachError::Missing { .. } | TeachError::UnknownRecipe { .. }) => {}
-            Err(_) => self.counts.refused.inc(),
+        let what = match source {
+            Source::Candidate => "taught candidate",
+            Source::Previous => "previous reference",
+        };
+        // The Station page's and `models status`'s history shows reference takeovers beside model swaps.
+        let event = match &done {
+            Ok(t) => {
+                self.counts.took_over.inc();
+                Some((
+                    "reference",
+                    &t.reference,
+                    format!("recipe '{recipe}': the {what} took over (sha256 {})", &t.sha256[..12]),
+                ))
+            }
+            Err(TeachError::Missing { .. } | TeachError::UnknownRecipe { .. }) => None,
+            Err(e) => {
+                self.counts.refused.inc();
+                self.references
+                    .get(recipe)
+                    .map(|r| ("reference refused", r, format!("recipe '{recipe}': the {what}: {e}")))
+            }
+        };
+        if let Some((event, file, detail)) = event {
+            self.takeover.store.lock().unwrap_or_else(PoisonError::into_inner).record(event, file, detail);
         }
         done
     }
