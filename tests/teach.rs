@@ -297,6 +297,15 @@ fn the_recipe_is_switched_over_the_socket_and_page_writes_without_the_token_are_
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "recipe recipe-a -> recipe-b: from the next part on\n");
     line.wait_parts(5);
+    // A forced teach from the page: the next frame that shows a part becomes the candidate.
+    let candidate = line.refs.join("recipe-b.candidate.png");
+    assert_eq!(line.post("/api/teach/recipe-b/force", Some(TOKEN)), 202);
+    let t0 = std::time::Instant::now();
+    while !candidate.is_file() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "no candidate from the page's forced teach");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(line.post("/api/teach/recipe-b/discard", Some(TOKEN)), 200);
     let refs = line.refs.clone();
     let (results, log) = line.stop();
 
@@ -309,7 +318,8 @@ fn the_recipe_is_switched_over_the_socket_and_page_writes_without_the_token_are_
     for (recipe, sha, _) in &parts {
         assert_eq!(*sha, sha256(&refs.join(format!("{recipe}.png"))), "{recipe}");
     }
-    assert!(log.contains("station page: Teach(\"recipe-a\") from 127.0.0.1"), "{log}");
+    assert!(log.contains("station page: Teach { name: \"recipe-a\", force: false } from 127.0.0.1"), "{log}");
+    assert!(log.contains("station page: Teach { name: \"recipe-b\", force: true } by 127.0.0.1"), "{log}");
     assert!(log.contains("refused: no or wrong token"), "{log}");
     assert!(log.contains("control: Recipe { name: Some(\"recipe-b\") } from uid"), "{log}");
 

@@ -92,10 +92,11 @@ fn answer(req: &Request, view: &StationView) -> (u16, &'static str, Vec<u8>) {
 fn write(req: &Request, view: &StationView, peer: &str) -> (u16, &'static str, Vec<u8>) {
     let what = match (req.path.strip_prefix("/api/recipe/"), req.path.strip_prefix("/api/teach/")) {
         (Some(name), _) => PageWrite::Switch(name),
-        (_, Some(rest)) => match (rest.strip_suffix("/confirm"), rest.strip_suffix("/discard")) {
-            (Some(name), _) => PageWrite::Confirm(name),
-            (_, Some(name)) => PageWrite::Discard(name),
-            _ => PageWrite::Teach(rest),
+        (_, Some(rest)) => match (rest.rsplit_once('/'), rest) {
+            (Some((name, "confirm")), _) => PageWrite::Confirm(name),
+            (Some((name, "discard")), _) => PageWrite::Discard(name),
+            (Some((name, "force")), _) => PageWrite::Teach { name, force: true },
+            (_, name) => PageWrite::Teach { name, force: false },
         },
         _ => {
             return (
@@ -127,11 +128,12 @@ fn write(req: &Request, view: &StationView, peer: &str) -> (u16, &'static str, V
             }
             Err(e) => (404, "text/plain", e.to_string().into_bytes()),
         },
-        PageWrite::Teach(name) => {
-            // Waits for a part on a thread of its own; the page looks for the candidate meanwhile.
+        PageWrite::Teach { name, force } => {
+            // Waits for a part on a thread of its own; the page looks for the candidate meanwhile. Forced:
+            // the next plausible frame, whatever the model says of it (a recipe whose look changed).
             let (control, recipe, peer) = (view.control.clone(), name.to_string(), peer.to_string());
             let spawned = std::thread::Builder::new().name("teach".into()).spawn(move || {
-                let taught = control.teacher().and_then(|t| t.teach(&recipe, false, PAGE_TEACH_WAIT));
+                let taught = control.teacher().and_then(|t| t.teach(&recipe, force, PAGE_TEACH_WAIT));
                 if let Err(e) = taught {
                     log::warn!("station page: teach of recipe '{recipe}' by {peer}: {e}");
                 }
@@ -160,7 +162,7 @@ const PAGE_TEACH_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 #[derive(Debug, Clone, Copy)]
 enum PageWrite<'a> {
     Switch(&'a str),
-    Teach(&'a str),
+    Teach { name: &'a str, force: bool },
     Confirm(&'a str),
     Discard(&'a str),
 }
