@@ -129,8 +129,17 @@ fn pairs_get_rule_verdicts_outputs_defects_and_annotated_pictures() {
     // Each NG part's picture: the visible frame with the defects drawn, the X-ray beside it.
     let pics: Vec<_> = std::fs::read_dir(r.dir.path().join("ng")).expect("archive").collect();
     assert_eq!(pics.len(), 5);
-    let pic = image::open(pics[0].as_ref().expect("entry").path()).expect("png");
+    let path = pics[0].as_ref().expect("entry").path();
+    let pic = image::open(&path).expect("png");
     assert_eq!((pic.width(), pic.height()), (512, 256));
+    // Which rule fired is written into the picture, for the gallery and for anyone it is sent to.
+    let captions: Vec<String> = pics
+        .iter()
+        .map(|p| std::fs::read(p.as_ref().expect("entry").path()).expect("picture"))
+        .map(|b| cellgate::sinks::ng_archive::caption::caption_of(&b).expect("a caption"))
+        .collect();
+    assert!(captions.iter().all(|c| c.contains("rule ") && c.contains("(electrode-dual-stream ")), "{captions:?}");
+    assert_eq!(captions.iter().filter(|c| c.contains("-> reject0")).count(), 5, "{captions:?}");
     assert_eq!(r.report.metrics.parts_ng, 5);
 }
 

@@ -157,9 +157,13 @@ fn the_page_shows_every_part_live_and_metrics_that_prometheus_accepts() {
         let parts = get(addr, "/api/parts").json();
         assert!(parts.as_array().is_some_and(|p| !p.is_empty() && p.iter().all(|p| p["verdict"].is_string())));
         // The NG gallery: names from the archive, each picture a PNG.
-        let names = get(addr, "/api/ng").json();
-        let first = names.as_array().and_then(|n| n.first()).and_then(Value::as_str).map(str::to_string);
-        if let Some(name) = first {
+        let pictures = get(addr, "/api/ng").json();
+        let first = pictures.as_array().and_then(|n| n.first()).cloned();
+        if let Some(p) = first {
+            // Why it is there, as the archive wrote it into the picture.
+            let caption = p["caption"].as_str().unwrap_or_default();
+            assert!(caption.starts_with("part ") && caption.contains("NG, p_ng "), "{p}");
+            let name = p["name"].as_str().expect("name");
             let img = get(addr, &format!("/ng/{name}"));
             assert_eq!((img.status, &img.body[..4]), (200, &b"\x89PNG"[..]), "{}", img.head);
         }

@@ -16,6 +16,7 @@ use image::{ExtendedColorType, ImageEncoder};
 use crate::metrics::StationMetrics;
 use crate::sources::{Frame, PixelFormat};
 
+pub mod caption;
 mod config;
 mod sink;
 
@@ -152,10 +153,10 @@ impl NgArchive {
         self.total
     }
 
-    /// Saves a frame as `<stem>.png`; returns the path when it was written.
-    pub fn save(&mut self, frame: &Frame, stem: &str) -> Option<PathBuf> {
+    /// Saves a frame as `<stem>.png` with `caption` in it; returns the path when it was written.
+    pub fn save(&mut self, frame: &Frame, stem: &str, caption: &str) -> Option<PathBuf> {
         let png = match encode_png(frame) {
-            Ok(png) => png,
+            Ok(png) => caption::with_caption(png, caption),
             Err(e) => {
                 self.fail(format!("encode {stem}: {e}"));
                 return None;

@@ -3,6 +3,7 @@
 //! annotated picture.
 
 use super::NgArchive;
+use crate::inspect::decision::Verdict;
 use crate::part::PartRecord;
 use crate::sinks::annotate::annotate;
 use crate::sinks::record::RecordSink;
@@ -16,17 +17,37 @@ impl RecordSink for NgArchive {
     fn record(&mut self, r: &PartRecord) {
         let Some(frame) = &r.image else { return };
         let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
+        let caption = caption(r);
         match &r.drawing {
             // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
             Some((xray, result)) => {
                 let img = annotate(frame, xray, result);
                 let (width, height) = img.dimensions();
                 let drawn = frame.with_pixels(width, height, PixelFormat::Rgb8, img.into_raw());
-                self.save(&drawn, &stem);
+                self.save(&drawn, &stem, &caption);
             }
             None => {
-                self.save(frame, &stem);
+                self.save(frame, &stem, &caption);
             }
         }
     }
+}
+
+/// Why the part is in the archive: the rules that fired (electrode), or the score against its threshold.
+fn caption(r: &PartRecord) -> String {
+    let verdict = match r.verdict {
+        Verdict::Ok => "OK",
+        Verdict::Ng => "NG",
+        Verdict::Error => "error",
+    };
+    let why = if r.reasons.is_empty() {
+        match r.p_ng {
+            Some(p) => format!("{verdict}, p_ng {p:.4} >= threshold {}", r.threshold),
+            None => format!("{verdict}: {}", r.error.as_deref().unwrap_or("no result")),
+        }
+    } else {
+        r.reasons.join("; ")
+    };
+    let model = r.model.as_ref().map(|m| format!(" ({} {})", m.name, m.version)).unwrap_or_default();
+    format!("part {} recipe {}: {why}{model}", r.part, r.recipe)
 }

@@ -17,7 +17,7 @@ fn quota_deletes_oldest_first_and_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = NgArchive::open(dir.path(), 40_000, 0, Arc::default()).unwrap();
     for i in 0..5u8 {
-        assert!(a.save(&noisy_frame(i), &stem(i)).is_some());
+        assert!(a.save(&noisy_frame(i), &stem(i), "").is_some());
     }
     assert!(a.bytes() <= 40_000, "archive holds {} bytes over its quota", a.bytes());
     assert!(a.metrics.snapshot().archive_evicted >= 1);
@@ -34,8 +34,8 @@ fn unwritable_folder_is_counted_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = NgArchive::open(dir.path(), 10_000_000, 0, Arc::default()).unwrap();
     std::fs::remove_dir_all(dir.path()).unwrap();
-    assert!(a.save(&noisy_frame(1), &stem(1)).is_none());
-    assert!(a.save(&noisy_frame(2), &stem(2)).is_none());
+    assert!(a.save(&noisy_frame(1), &stem(1), "").is_none());
+    assert!(a.save(&noisy_frame(2), &stem(2), "").is_none());
     assert_eq!(a.metrics.snapshot().archive_write_errors, 2);
     assert_eq!(a.bytes(), 0);
 }
@@ -60,12 +60,12 @@ fn a_folder_with_files_the_archive_did_not_write_is_refused_and_nothing_is_delet
 fn the_quota_deletes_only_images_the_archive_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = NgArchive::open(dir.path(), 40_000, 0, Arc::default()).unwrap();
-    assert!(a.save(&noisy_frame(0), &stem(0)).is_some());
+    assert!(a.save(&noisy_frame(0), &stem(0), "").is_some());
     // Dropped in after the start: the quota must leave it alone.
     let other = dir.path().join("0000-reference.png");
     std::fs::write(&other, vec![0u8; 30_000]).unwrap();
     for i in 1..6u8 {
-        assert!(a.save(&noisy_frame(i), &stem(i)).is_some());
+        assert!(a.save(&noisy_frame(i), &stem(i), "").is_some());
     }
     assert!(a.metrics.snapshot().archive_evicted >= 1);
     assert!(other.is_file(), "a file the archive did not write was deleted");
@@ -87,8 +87,8 @@ fn archiving_stops_while_the_disk_is_under_its_free_space_floor() {
     let dir = tempfile::tempdir().unwrap();
     // A floor no disk meets: every image is skipped, counted, and nothing is written.
     let mut a = NgArchive::open(dir.path(), 40_000, u64::MAX / 2, Arc::default()).unwrap();
-    assert!(a.save(&noisy_frame(0), &stem(0)).is_none());
-    assert!(a.save(&noisy_frame(1), &stem(1)).is_none());
+    assert!(a.save(&noisy_frame(0), &stem(0), "").is_none());
+    assert!(a.save(&noisy_frame(1), &stem(1), "").is_none());
     let m = a.metrics.snapshot();
     assert_eq!((m.archive_skipped_low_space, m.archive_saved, m.archive_write_errors), (2, 0, 0));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
