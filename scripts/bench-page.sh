@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Reject timing with the station page watched by 20 clients, against no page (issue 21; a measurement, not
+# part of CI): the demo seal station replayed at a line's pace (RATE parts/s, default 50) for PARTS parts
+# (default 1000), in ROUNDS rounds (default 3), each round running three configs one after another: no
+# `http` section; the page on, nobody watching; the page on with 20 clients, each asking for /api/status,
+# /api/parts, /api/rate and /metrics ten times a second (far more than a real page's one status a second),
+# 4 of them also holding the /events stream. Prints, per run and as the median of the rounds, the station's
+# own reject timing counters (metrics.json at exit: mean and max |actual - scheduled| reject time of the
+# fired pulses), late parts, and the requests answered.
+#
+#   bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]     # needs the release build
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PARTS="${1:-1000}"
+ROUNDS="${2:-3}"
+RATE="${3:-50}"
+BIN="${CELLGATE_BIN:-$ROOT/target/release/cellgate}"
+[ -x "$BIN" ] || { echo "bench-page: $BIN missing: cargo build --release" >&2; exit 1; }
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# 20 clients until the station's page stops answering; prints the requests answered.
+cat >"$WORK/clients.py" <<'EOF2'
+import sys, threading, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+answered, up = [0], threading.Event()
+def poll():
+    while True:
+        for path in ("/api/status", "/api/parts", "/api/rate", "/metrics"):
+            try:
+                urllib.request.urlopen(base + path, timeout=5).read()
+                answered[0] += 1
+                up.set()
+            except OSError:
+                if up.is_set():
+                    return
+                time.sleep(0.05)
+        time.sleep(0.1)
+def stream():
+    while not up.is_set():
+        time.sleep(0.05)
+    try:
+        with urllib.request.urlopen(base + "/events", timeout=10) as r:
+            for _ in r:
+                pass
+    except OSError:
+        pass
+threads = [threading.Thread(target=poll) for _ in range(20)] + [threading.Thread(target=stream) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(answered[0])
+EOF2
+
+run() { # NAME PAGE(none|idle|watched) ROUND
+  local port http="null" clients=""
+  rm -rf "${WORK:?}/$1"
+  if [ "$2" != none ]; then
+    port="$(free_port)"
+    http="{\"listen\": \"127.0.0.1:$port\"}"
+  fi
+  python3 "$ROOT/scripts/demo_config.py" "$WORK/$1" "trigger.rate_hz=$RATE" "http=$http"
+  if [ "$2" = watched ]; then
+    python3 "$WORK/clients.py" "$port" >"$WORK/$1.requests" &
+    clients=$!
+  fi
+  "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
+    --parts "$PARTS" --rate "$RATE" --quiet >/dev/null 2>"$WORK/$1.log"
+  [ -z "$clients" ] || wait "$clients"
+  python3 - "$WORK/$1/state/metrics.json" "$1" "$3" "$WORK/$1.requests" >>"$WORK/figures.jsonl" <<'EOF2'
+import json, os, sys
+c = json.load(open(sys.argv[1]))["counters"]
+fired = max(c["rejects_fired"], 1)
+req = open(sys.argv[4]).read().strip() if os.path.exists(sys.argv[4]) else "0"
+print(json.dumps({"config": sys.argv[2], "round": int(sys.argv[3]), "rejects": c["rejects_fired"],
+                  "mean_us": c["reject_timing_error_us_sum"] / fired, "max_us": c["reject_timing_error_us_max"],
+                  "late": c["parts_late"], "settled": c["parts_settled"], "requests": int(req or 0)}))
+EOF2
+  tail -n 1 "$WORK/figures.jsonl"
+}
+
+for round in $(seq "$ROUNDS"); do
+  run none none "$round"
+  run idle idle "$round"
+  run watched watched "$round"
+done
+
+python3 - "$WORK/figures.jsonl" "$PARTS" "$RATE" <<'EOF2'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"\nmedian of {max(r['round'] for r in rows)} rounds, {sys.argv[2]} parts at {sys.argv[3]}/s each:")
+print("| page | reject timing mean (us) | max (us) | late parts | rejects | requests answered |")
+print("| --- | --- | --- | --- | --- | --- |")
+for name in ["none", "idle", "watched"]:
+    rs = [r for r in rows if r["config"] == name]
+    med = lambda k: statistics.median(r[k] for r in rs)
+    print(f"| {name} | {med('mean_us'):.0f} | {med('max_us'):.0f} | {med('late'):.0f} | {med('rejects'):.0f} | {med('requests'):.0f} |")
+EOF2
