@@ -434,3 +434,23 @@ fn a_panic_in_the_actuator_stops_the_station_with_outputs_safe() {
     }
     assert!(last.values().all(|&v| v == 0), "outputs safe after the panic: {last:?}");
 }
+
+/// An offline run (`cellgate evaluate`) flat out with a reject delay no inference meets: every part is
+/// still judged, none shed as past its reject point; on a line the same delay sheds them.
+#[test]
+fn offline_every_part_is_judged_however_long_it_waited_for_inference() {
+    let _serial = common::serial();
+    let judged = |offline: bool| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg_path = common::write_config(dir.path(), |v| v["actuation"]["delay_ms"] = json!(1));
+        let cfg = StationConfig::load(&cfg_path).expect("config");
+        let ov = Overrides { saturate: true, rate_hz: Some(f64::INFINITY), offline, ..Overrides::default() };
+        Station::build(cfg, &ov).expect("station").run(Arc::new(AtomicBool::new(false))).expect("run");
+        let results = common::read_jsonl(&dir.path().join("results.jsonl"));
+        (results.len(), results.iter().filter(|r| r["verdict"] == "ok" || r["verdict"] == "ng").count())
+    };
+    assert_eq!(judged(true), (12, 12), "offline: all 12 fixtures judged");
+    let (settled, on_line) = judged(false);
+    assert_eq!(settled, 12);
+    assert!(on_line < 12, "on a line a 1 ms reject delay sheds parts: {on_line} of 12 judged");
+}

@@ -160,6 +160,10 @@ pub struct RunReport {
     pub wall: Duration,
 }
 
+/// How long an offline part may wait for inference: a year stands for "no deadline" (an `Instant` plus
+/// `Duration::MAX` would overflow).
+const OFFLINE_NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 impl Station {
     pub fn config(&self) -> &StationConfig {
         &self.cfg
@@ -204,7 +208,9 @@ impl Station {
             inspection: self.inspection,
             act_tx: act_tx.clone(),
             metrics: metrics.clone(),
-            delay: timing.delay,
+            // Offline no part has a reject point to miss: each is inferred however long it queued
+            // (an emulated or slow model), as the figures need every part judged.
+            delay: if self.offline { OFFLINE_NO_DEADLINE } else { timing.delay },
             swaps: self.swap_rx,
             teacher: self.teacher.clone(),
             health: self.health.clone(),
