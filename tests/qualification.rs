@@ -185,6 +185,15 @@ fn a_golden_set_with_a_missing_image_a_bad_label_line_or_an_unknown_recipe_stops
     let g = spoiled_golden(tmp.path(), |g| std::fs::remove_file(g.join("samples/000008.png")).expect("rm"));
     let e = start_error(&g, tmp.path());
     assert!(e.starts_with("model_updates.golden: golden set") && e.contains("samples/000008.png"), "{e}");
+    // check-config reads the set as the start does: the technician finds out before a restart.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
+        .arg("check-config")
+        .arg(tmp.path().join("station.json"))
+        .output()
+        .expect("check-config");
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{said}");
+    assert!(said.contains("model_updates.golden") && said.contains("samples/000008.png"), "{said}");
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let g = spoiled_golden(tmp.path(), |g| {
@@ -207,6 +216,19 @@ fn a_golden_set_with_a_missing_image_a_bad_label_line_or_an_unknown_recipe_stops
     let g = spoiled_golden(tmp.path(), |g| std::fs::remove_file(g.join("manifest.jsonl")).expect("rm"));
     let e = start_error(&g, tmp.path());
     assert!(e.contains("no manifest.jsonl"), "{e}");
+}
+
+#[test]
+fn check_config_counts_the_golden_set() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = seal_line(tmp.path(), |_| {});
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .expect("check-config");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("; golden set: 2 OK, 10 NG parts)"), "{said}");
 }
 
 #[test]

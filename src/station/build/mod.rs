@@ -95,7 +95,7 @@ impl Station {
         };
         let recipe_references = references.clone();
         let loader = models::loader(&cfg, references);
-        let gate = models::gate(&cfg, &loader)?;
+        let gate = Station::qualification_gate(&cfg, loader.references().into_keys().collect())?.map(|(g, _)| g);
         let loader = models::gated(loader, gate.as_ref());
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
         let model = cfg.resolve(cfg.inspection.model());

@@ -1,7 +1,7 @@
 //! The model side of a build: the file rules every model load follows, and the model-swap step that
 //! watches the model files (with the store of active and previous models it keeps).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::InspectionConfig;
 use crate::config::{GpioConfig, StationConfig};
 use crate::inspect::config::StationSide;
-use crate::inspect::qualification::golden::{GoldenError, GoldenSet};
+use crate::inspect::qualification::golden::{GoldenError, GoldenSet, Holds};
 use crate::inspect::qualification::{Gate, GatedLoader, Limits};
 use crate::inspect::{InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
@@ -47,14 +47,24 @@ pub(super) fn loader(cfg: &StationConfig, references: BTreeMap<String, PathBuf>)
     cfg.inspection.kind().loader(StationSide { references, reject_output, markers })
 }
 
-/// The qualification gate, when the config names a golden set: the set is read and checked whole now,
-/// and the limits it is asked for must be figures it can give.
-pub(super) fn gate(cfg: &StationConfig, loader: &Arc<dyn InspectionLoader>) -> Result<Option<Arc<Gate>>, StationError> {
+impl Station {
+    /// The qualification gate, when the config names a golden set (start and `check-config`): the set is
+    /// read and checked whole now, and the limits it is asked for must be figures it can give. `recipes`:
+    /// those the station has references for.
+    pub fn qualification_gate(
+        cfg: &StationConfig,
+        recipes: BTreeSet<String>,
+    ) -> Result<Option<(Arc<Gate>, Holds)>, StationError> {
+        gate(cfg, recipes)
+    }
+}
+
+fn gate(cfg: &StationConfig, recipes: BTreeSet<String>) -> Result<Option<(Arc<Gate>, Holds)>, StationError> {
     let mu = &cfg.model_updates;
     let Some(dir) = &mu.golden else { return Ok(None) };
     let dir = cfg.resolve(dir);
     let electrode = matches!(cfg.inspection, InspectionConfig::Electrode(_));
-    let (set, holds) = GoldenSet::open(&dir, electrode, loader.references().into_keys().collect())?;
+    let (set, holds) = GoldenSet::open(&dir, electrode, recipes)?;
     let cannot = |missing, figure| GoldenError::CannotGive { dir: dir.clone(), missing, figure };
     if holds.ng == 0 && (mu.min_ng_recall.is_some() || mu.min_map50.is_some() || mu.max_miss_rate.is_some()) {
         return Err(cannot("it has no NG part", "an NG recall, mAP50 or miss rate").into());
@@ -70,7 +80,7 @@ pub(super) fn gate(cfg: &StationConfig, loader: &Arc<dyn InspectionLoader>) -> R
         max_miss_rate: mu.max_miss_rate,
         max_regression: mu.max_regression,
     };
-    Ok(Some(Arc::new(Gate::new(set, limits, electrode))))
+    Ok(Some((Arc::new(Gate::new(set, limits, electrode)), holds)))
 }
 
 /// `loader` behind the gate: every model it loads is qualified first.
