@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::model_load::{load_within, LoadError};
-use crate::inspect::qualification::Gate;
+use crate::inspect::qualification::{Gate, LoadTicket};
 use crate::inspect::{Inspection, InspectionLoader, ModelIdentity};
 use crate::metrics::StationMetrics;
 use crate::model::integrity;
@@ -66,6 +66,8 @@ pub struct ModelSwap {
     pub load_turn: LoadTurn,
     /// The qualification gate every replacement passed (its figures become the baseline at takeover).
     pub gate: Option<Arc<Gate>>,
+    /// The gate's claim of the load in progress (its figures become the baseline if it takes over).
+    pub ticket: Option<LoadTicket>,
 }
 
 /// One load and hand-over at a time (model swaps and reference takeovers).
@@ -105,9 +107,8 @@ impl ModelSwap {
                                 }
                                 // Taken over at the next batch, milliseconds from now.
                                 self.in_use.set(describe(&id));
-                                if let Some(g) = &self.gate {
-                                    g.took_over();
-                                    if let Some(f) = g.running() {
+                                if let (Some(g), Some(t)) = (&self.gate, self.ticket.take()) {
+                                    if let Some(f) = g.took_over(t) {
                                         self.store().record("qualified", &self.model_path, f.to_string());
                                     }
                                 }
@@ -192,6 +193,7 @@ impl ModelSwap {
             return Ok(None);
         }
         log::info!("{}: replaced; loading, warming and self-testing it", self.model_path.display());
+        self.ticket = self.gate.as_ref().map(|g| g.begin());
         let inspection = load_within(&self.loader, &self.rt, &self.model_path, self.load_timeout, Some(stop))?;
         if inspection.identity().sha256 != sha {
             return Err(CandidateError::ChangedWhileLoading);

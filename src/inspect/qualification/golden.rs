@@ -62,10 +62,29 @@ impl GoldenSet {
         &self.dir
     }
 
+    /// How many parts the labels list (0 when they cannot be read: the read that follows says why).
+    fn count(&self) -> usize {
+        let labels = self.dir.join(if self.electrode { "annotations.json" } else { "manifest.jsonl" });
+        let Ok(text) = std::fs::read_to_string(&labels) else { return 0 };
+        if self.electrode {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["images"].as_array().map(Vec::len))
+                .unwrap_or(0)
+        } else {
+            text.lines().filter(|l| !l.trim().is_empty()).count()
+        }
+    }
+
     /// Every part, read from disk now; any problem refuses the whole set.
     pub fn parts(&self) -> Result<Vec<GoldenPart>, GoldenError> {
         let dir = &self.dir;
         let read = |source| GoldenError::Read { dir: dir.clone(), source };
+        // Counted before any image is decoded: an oversized set is refused without its memory.
+        let n = self.count();
+        if n > MAX_GOLDEN {
+            return Err(GoldenError::TooMany { dir: dir.clone(), n });
+        }
         let (visible, xray) = if self.electrode {
             let (v, x) = ReplaySource::open_coco(dir, false).map_err(read)?;
             (v, Some(x))
@@ -75,9 +94,6 @@ impl GoldenSet {
             }
             (ReplaySource::open(dir, false).map_err(read)?, None)
         };
-        if visible.len() > MAX_GOLDEN {
-            return Err(GoldenError::TooMany { dir: dir.clone(), n: visible.len() });
-        }
         let frames =
             |src: &ReplaySource| -> Result<Vec<Frame>, GoldenError> {
                 src.items()

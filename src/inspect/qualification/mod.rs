@@ -105,9 +105,16 @@ pub struct Gate {
 struct State {
     /// The figures of the model judging parts now.
     running: Option<GateFigures>,
-    /// The figures of the last model that passed, until it takes over.
-    passed: Option<GateFigures>,
+    /// The load each qualification belongs to (`begin`): a load abandoned at its deadline that finishes
+    /// later cannot leave its figures for another load's takeover.
+    load: u64,
+    /// The figures of the load that passed, until it takes over.
+    passed: Option<(u64, GateFigures)>,
 }
+
+/// One load's claim on the gate (`Gate::begin`), redeemed by `Gate::took_over`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadTicket(u64);
 
 impl Gate {
     pub fn new(golden: GoldenSet, limits: Limits, electrode: bool) -> Self {
@@ -123,24 +130,51 @@ impl Gate {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).running.clone()
     }
 
-    /// The model that last passed has taken over: its figures are the baseline from now on.
-    pub fn took_over(&self) {
+    /// A load begins: the next qualification is this load's, and any earlier load's result is void.
+    pub fn begin(&self) -> LoadTicket {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(p) = s.passed.take() {
-            s.running = Some(p);
+        s.load += 1;
+        s.passed = None;
+        LoadTicket(s.load)
+    }
+
+    /// The model of the load `ticket` has taken over: its figures are the baseline from now on. Returns them.
+    pub fn took_over(&self, ticket: LoadTicket) -> Option<GateFigures> {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match s.passed.take() {
+            Some((load, figures)) if load == ticket.0 => {
+                s.running = Some(figures.clone());
+                Some(figures)
+            }
+            other => {
+                s.passed = other;
+                None
+            }
         }
     }
 
     /// Judges the golden set with `inspection` and checks its figures; the figures when it passes.
     pub fn qualify(&self, inspection: &mut dyn Inspection) -> Result<GateFigures, QualificationError> {
-        let figures = self.figures(inspection)?;
+        let load = self.state.lock().unwrap_or_else(PoisonError::into_inner).load;
+        let (figures, errors) = self.figures(inspection)?;
         let running = self.running();
         let mut failed = Vec::new();
+        // A part the model cannot judge counts as rejected in the figures, which would flatter a model
+        // that fails on every part: on the golden set, every part must be judged.
+        if let Some((n, first)) = errors {
+            failed.push(format!("{n} golden part(s) not judged (first: {first})"));
+        }
         let limits =
             [self.limits.min_accuracy, self.limits.min_ng_recall, self.limits.min_map50, self.limits.max_miss_rate];
         let base = running.as_ref().map(GateFigures::figures);
         for (i, (fig, limit)) in figures.figures().into_iter().zip(limits).enumerate() {
-            let Some(v) = fig.value else { continue };
+            let Some(v) = fig.value else {
+                // A limit the set cannot measure (its NG parts or boxes gone since the start) passes nothing.
+                if limit.is_some() {
+                    failed.push(format!("the golden set gives no {} for model_updates.{}", fig.name, fig.key));
+                }
+                continue;
+            };
             let short = |l: f64| if fig.higher_is_better { v < l } else { v > l };
             if let Some(l) = limit.filter(|l| short(*l)) {
                 let op = if fig.higher_is_better { "<" } else { ">" };
@@ -163,44 +197,55 @@ impl Gate {
         }
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if !failed.is_empty() {
-            s.passed = None;
+            if s.load == load {
+                s.passed = None;
+            }
             return Err(QualificationError::Refused(Box::new(Refusal { failed, figures, running })));
         }
-        s.passed = Some(figures.clone());
+        if s.load == load {
+            s.passed = Some((load, figures.clone()));
+        }
         Ok(figures)
     }
 
-    /// The model's figures on the golden set, as `cellgate evaluate` computes them.
-    fn figures(&self, inspection: &mut dyn Inspection) -> Result<GateFigures, QualificationError> {
+    /// The model's figures on the golden set, as `cellgate evaluate` computes them, and how many parts it
+    /// could not judge (with the first reason).
+    #[allow(clippy::type_complexity)]
+    fn figures(
+        &self,
+        inspection: &mut dyn Inspection,
+    ) -> Result<(GateFigures, Option<(usize, String)>), QualificationError> {
         let parts = self.golden.parts()?;
-        let at_threshold = judge_all(inspection, &parts);
+        let (at_threshold, errors) = judge_all(inspection, &parts);
         let verdicts = Verdicts::of(&at_threshold);
         let (map50, miss_rate) = if self.electrode {
             // AP over every detection down to the floor, as the model cards give it; then back.
             let threshold = inspection.threshold();
             inspection.decode_floor(Some(AP_FLOOR));
-            let at_floor = judge_all(inspection, &parts);
+            let (at_floor, _) = judge_all(inspection, &parts);
             inspection.decode_floor(None);
             let d = detection::figures(&at_threshold, &at_floor, threshold);
             (d.map50, d.miss_rate)
         } else {
             (None, None)
         };
-        Ok(GateFigures {
+        let figures = GateFigures {
             samples: verdicts.samples,
             accuracy: verdicts.accuracy,
             ng_recall: verdicts.ng_recall,
             false_reject_rate: verdicts.false_reject_rate,
             map50,
             miss_rate,
-        })
+        };
+        Ok((figures, errors.first().map(|e| (errors.len(), e.clone()))))
     }
 }
 
 /// Each golden part judged alone, as a one-cavity station judges it; a part the model fails is an error
-/// (rejected), as on the line.
-fn judge_all(inspection: &mut dyn Inspection, parts: &[golden::GoldenPart]) -> Vec<Scored> {
-    parts
+/// (rejected, as on the line), and why is kept.
+fn judge_all(inspection: &mut dyn Inspection, parts: &[golden::GoldenPart]) -> (Vec<Scored>, Vec<String>) {
+    let mut errors = Vec::new();
+    let scored = parts
         .iter()
         .map(|p| {
             let frames = [PartFrames { frame: &p.frame, xray: p.xray.as_ref() }];
@@ -209,10 +254,14 @@ fn judge_all(inspection: &mut dyn Inspection, parts: &[golden::GoldenPart]) -> V
                 Ok(_) => Err("no result".to_string()),
                 Err(e) => Err(e.to_string()),
             };
-            let j = judged.unwrap_or_else(crate::inspect::Judgement::failed);
+            let j = judged.unwrap_or_else(|e| {
+                errors.push(format!("{}: {e}", p.frame.info.name));
+                crate::inspect::Judgement::failed(e)
+            });
             Scored::judged(&j, &p.frame.info)
         })
-        .collect()
+        .collect();
+    (scored, errors)
 }
 
 /// A loader whose every model is qualified on the golden set before it is handed out.
@@ -247,3 +296,6 @@ impl InspectionLoader for GatedLoader {
         Some(Arc::new(GatedLoader { inner, gate: self.gate.clone() }))
     }
 }
+
+#[cfg(test)]
+mod tests;

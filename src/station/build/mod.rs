@@ -100,9 +100,10 @@ impl Station {
         let load_timeout = Duration::from_millis(cfg.model_updates.load_timeout_ms);
         let model = cfg.resolve(cfg.inspection.model());
         log::info!("{}: loading, warming and self-testing", model.display());
+        let ticket = gate.as_ref().map(|g| g.begin());
         let inspection = model_load::load_within(&loader, &rt, &model, load_timeout, ov.stop.as_deref())?;
-        if let Some(g) = &gate {
-            g.took_over(); // the start model's figures are what a replacement must not fall below
+        if let (Some(g), Some(t)) = (&gate, ticket) {
+            g.took_over(t); // the start model's figures are what a replacement must not fall below
         }
         let id = inspection.identity();
         log::info!(

@@ -133,5 +133,6 @@ pub(super) fn swap_step(
         metrics,
         load_turn,
         gate,
+        ticket: None,
     }))
 }

@@ -284,6 +284,7 @@ impl Teacher {
             None => None,
         };
         let loader = t.loader.with_reference(recipe, new).ok_or(TeachError::NoReferences)?;
+        let ticket = t.gate.as_ref().map(|g| g.begin());
         let inspection = load_within(&loader, &t.rt, &t.model, t.limit, None)
             .map_err(|source| TeachError::Refused { recipe: recipe.to_string(), source })?;
         let sha256 = crate::model::file_sha256(new, REFERENCE_MAX_BYTES)?;
@@ -302,8 +303,9 @@ impl Teacher {
         if let (Some(check), Some(layout)) = (&t.layouts, layout) {
             check.set(recipe, layout);
         }
-        if let Some(g) = &t.gate {
-            g.took_over();
+        if let Some(f) = t.gate.as_ref().zip(ticket).and_then(|(g, ticket)| g.took_over(ticket)) {
+            let mut store = t.store.lock().unwrap_or_else(PoisonError::into_inner);
+            store.record("qualified", &paths.reference, f.to_string());
         }
         log::info!(
             "teach: recipe '{recipe}': the {what} is the reference {} now (sha256 {}), the old one {}; it \
