@@ -31,6 +31,10 @@ mv "$prefix/proc/cpuinfo.part" "$prefix/proc/cpuinfo"
 # aarch64 ELF executables: magic and mask as Debian's qemu-user-binfmt registers them.
 magic='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
 mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+# A Cortex-A76 (the RK3588's big core, as the cpuinfo above says), not qemu's default "max" CPU, whose
+# extras (SVE, pointer authentication...) qemu emulates slowly: the seal model's warm-up and self-test
+# took 37 s with "max", 3.3 s as a Cortex-A76.
+export QEMU_CPU=${QEMU_CPU:-cortex-a76}
 export QEMU_LD_PREFIX=$prefix QEMU=$qemu MAGIC=$magic MASK=$mask
 # shellcheck disable=SC2016 # expanded inside the namespace
 exec unshare --user --map-root-user --mount bash -c '
