@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --ort-lib) ort=${2:?--ort-lib needs a path}; shift 2 ;;
     --uninstall) action=uninstall; shift ;;
     --purge) purge=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -25,7 +25,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || need+=(libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
-command -v file >/dev/null || need+=(file)  # release.sh checks each packed file's architecture
+command -v file >/dev/null || need+=(file)  # release.sh checks the packed binary's and library's architecture
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -77,8 +77,8 @@ if [ ! -f .ort-aarch64/libonnxruntime.so ] || [ "$(cat .ort-aarch64/VERSION 2>/d
   echo "onnxruntime==$ORT_VERSION --hash=sha256:$ORT_AARCH64_SHA256" >.ort-aarch64/wheel/requirements.txt
   python3 -m pip download -q --no-deps --only-binary=:all: --require-hashes --platform manylinux_2_28_aarch64 \
     --python-version 3.12 --implementation cp -d .ort-aarch64/wheel -r .ort-aarch64/wheel/requirements.txt
-  python3 - "$ORT_VERSION" <<'PY'
-import glob, sys, zipfile
+  python3 - <<'PY'
+import glob, zipfile
 whl = glob.glob(".ort-aarch64/wheel/onnxruntime-*aarch64.whl")[0]
 with zipfile.ZipFile(whl) as z:
     name = next(n for n in z.namelist() if n.startswith("onnxruntime/capi/libonnxruntime.so"))
