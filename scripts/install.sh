@@ -6,11 +6,15 @@
 # and state stay unless --purge).
 #
 #   sudo scripts/install.sh [--bin target/release/cellgate] [--ort-lib /path/libonnxruntime.so]
+#   (from an unpacked release tarball, scripts/release.sh: its bin/ and lib/, after checking SHA256SUMS)
 #   sudo scripts/install.sh --uninstall [--purge]
 #   scripts/install.sh --root DIR ...      stage into DIR (an image tree); touches no running system
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="" bin=target/release/cellgate ort=.ort/libonnxruntime.so action=install purge=0
+# An unpacked release tarball carries its binary and library in bin/ and lib/ (a source tree has neither).
+[ -f bin/cellgate ] && bin=bin/cellgate
+[ -f lib/libonnxruntime.so ] && ort=lib/libonnxruntime.so
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root=${2:?--root needs a folder}; shift 2 ;;
@@ -18,7 +22,7 @@ while [ $# -gt 0 ]; do
     --ort-lib) ort=${2:?--ort-lib needs a path}; shift 2 ;;
     --uninstall) action=uninstall; shift ;;
     --purge) purge=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,8 +58,19 @@ if [ "$action" = uninstall ]; then
   exit 0
 fi
 
+# A release tree is installed only as it was packed: a file damaged or changed since is refused before
+# anything is written.
+if [ -f SHA256SUMS ]; then
+  sha256sum --quiet -c SHA256SUMS >&2 || { echo "install.sh: files differ from SHA256SUMS: nothing installed" >&2; exit 1; }
+fi
 [ -x "$bin" ] || { echo "install.sh: no executable at $bin (cargo build --release first, or --bin PATH)" >&2; exit 1; }
 [ -f "$ort" ] || { echo "install.sh: no ONNX Runtime library at $ort (bash scripts/setup.sh, or --ort-lib PATH)" >&2; exit 1; }
+# On a live system the binary must run here (e.g. not the x86_64 tarball on an aarch64 board): checked
+# before anything is written. A stage (--root) may be for another architecture.
+if [ $live = 1 ] && ! "$bin" --version >/dev/null 2>&1; then
+  echo "install.sh: $bin does not run on this machine ($(uname -m)): wrong architecture? nothing installed" >&2
+  exit 1
+fi
 for m in onnx/seal_classifier.onnx onnx/seal_classifier.encoder.onnx onnx/seal_classifier.head.onnx; do
   [ -f "$m" ] || { echo "install.sh: missing model $m" >&2; exit 1; }
 done
