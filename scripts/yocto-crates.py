@@ -59,7 +59,11 @@ def to_bitbake(spdx: str) -> str:
             raise LicenceError(f"licence exception without a common-licenses name in {spdx!r}")
         else:
             out.append(t)
-    return " ".join(out).replace("( ", "(").replace(" )", ")")
+    expr = " ".join(out).replace("( ", "(").replace(" )", ")")
+    # A plain choice in any order is the same choice: "MIT | Apache-2.0" is listed once with "Apache-2.0 | MIT".
+    if not any(c in expr for c in "()&"):
+        expr = " | ".join(sorted(expr.split(" | ")))
+    return expr
 
 
 def linked_packages(meta: dict) -> list[dict]:
