@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Yocto layer's checks: oelint-adv over every recipe (for wrynose, the layer's release), and the
 # crate and licence lists in sync with Cargo.lock (with the tests of their generator). Two rules are
-# suppressed: HOMEPAGE reachability (needs the network) and BBCLASSEXTEND (the firmware and its models are target-only; no native or nativesdk variant makes sense).
+# suppressed: HOMEPAGE reachability (needs the network) and BBCLASSEXTEND (the firmware and its models
+# are target-only; no native or nativesdk variant makes sense).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m unittest -q scripts/test_yocto_crates.py
