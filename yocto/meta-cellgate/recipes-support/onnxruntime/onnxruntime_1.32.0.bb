@@ -23,7 +23,9 @@ do_unpack[depends] += "unzip-native:do_populate_sysroot"
 # The stations are aarch64 (Jetson Orin, RK3588); the release is built for that only here.
 COMPATIBLE_HOST = "aarch64.*-linux"
 
-inherit bin_package
+# Nothing to configure or build: the release is installed as it is.
+do_configure[noexec] = "1"
+do_compile[noexec] = "1"
 
 do_install() {
     install -d ${D}${libdir}
