@@ -3,12 +3,12 @@
 # part of CI): the demo seal station replayed at a line's pace (RATE parts/s, default 50) for PARTS parts
 # (default 1000), in ROUNDS rounds (default 3), each round running three configs one after another: no
 # `http` section; the page on, nobody watching; the page on with 20 clients, each asking for /api/status,
-# /api/parts, /api/rate and /metrics ten times a second (far more than a real page's one status a second),
-# 4 of them also holding the /events stream. Prints, per run and as the median of the rounds, the station's
+# /api/parts, /api/rate and /metrics every POLL_S seconds (default 0.1: far more than a real page, which
+# asks for its status once a second; POLL_S=1 is 20 real pages), 4 of them also holding the /events stream. Prints, per run and as the median of the rounds, the station's
 # own reject timing counters (metrics.json at exit: mean and max |actual - scheduled| reject time of the
 # fired pulses), late parts, and the requests answered.
 #
-#   bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]     # needs the release build
+#   [POLL_S=1] bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]     # needs the release build
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,7 +37,7 @@ def poll():
                 if up.is_set():
                     return
                 time.sleep(0.05)
-        time.sleep(0.1)
+        time.sleep(float(sys.argv[2]))
 def stream():
     while not up.is_set():
         time.sleep(0.05)
@@ -64,7 +64,7 @@ run() { # NAME PAGE(none|idle|watched) ROUND
   fi
   python3 "$ROOT/scripts/demo_config.py" "$WORK/$1" "trigger.rate_hz=$RATE" "http=$http"
   if [ "$2" = watched ]; then
-    python3 "$WORK/clients.py" "$port" >"$WORK/$1.requests" &
+    python3 "$WORK/clients.py" "$port" "${POLL_S:-0.1}" >"$WORK/$1.requests" &
     clients=$!
   fi
   "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
