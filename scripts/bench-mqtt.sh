@@ -51,15 +51,12 @@ run() { # NAME MQTT_PORT_OR_EMPTY ROUND
   config "$1" "$2"
   "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
     --parts "$PARTS" --rate "$RATE" --quiet >/dev/null 2>"$WORK/$1.log"
-  python3 - "$WORK/$1/state/metrics.json" "$1" "$3" >>"$WORK/figures.jsonl" <<'EOF'
+  python3 - "$WORK/$1/state/metrics.json" >"$WORK/$1.mqtt" <<'EOF'
 import json, sys
-c = json.load(open(sys.argv[1]))["counters"]
-fired = max(c["rejects_fired"], 1)
-print(json.dumps({"config": sys.argv[2], "round": int(sys.argv[3]), "rejects": c["rejects_fired"],
-                  "mean_us": c["reject_timing_error_us_sum"] / fired, "max_us": c["reject_timing_error_us_max"],
-                  "late": c["parts_late"], "settled": c["parts_settled"],
-                  "mqtt": {k: v for k, v in c.items() if k.startswith("mqtt_")}}))
+print(json.dumps({k: v for k, v in json.load(open(sys.argv[1]))["counters"].items() if k.startswith("mqtt_")}))
 EOF
+  python3 "$ROOT/scripts/bench_timing.py" row "$WORK/$1/state/metrics.json" "$1" "$3" "mqtt=$(cat "$WORK/$1.mqtt")" \
+    >>"$WORK/figures.jsonl"
   tail -n 1 "$WORK/figures.jsonl"
 }
 
@@ -69,14 +66,4 @@ for round in $(seq "$ROUNDS"); do
   run away "$AWAY" "$round"
 done
 
-python3 - "$WORK/figures.jsonl" "$PARTS" "$RATE" <<'EOF'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\nmedian of {max(r['round'] for r in rows)} rounds, {sys.argv[2]} parts at {sys.argv[3]}/s each:")
-print("| mqtt | reject timing mean (us) | max (us) | late parts | rejects |")
-print("| --- | --- | --- | --- | --- |")
-for name in ["off", "on", "away"]:
-    rs = [r for r in rows if r["config"] == name]
-    med = lambda k: statistics.median(r[k] for r in rs)
-    print(f"| {name} | {med('mean_us'):.0f} | {med('max_us'):.0f} | {med('late'):.0f} | {med('rejects'):.0f} |")
-EOF
+python3 "$ROOT/scripts/bench_timing.py" table "$WORK/figures.jsonl" "$PARTS" "$RATE" mqtt off,on,away

@@ -70,15 +70,10 @@ run() { # NAME PAGE(none|idle|watched) ROUND
   "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
     --parts "$PARTS" --rate "$RATE" --quiet >/dev/null 2>"$WORK/$1.log"
   [ -z "$clients" ] || wait "$clients"
-  python3 - "$WORK/$1/state/metrics.json" "$1" "$3" "$WORK/$1.requests" >>"$WORK/figures.jsonl" <<'EOF2'
-import json, os, sys
-c = json.load(open(sys.argv[1]))["counters"]
-fired = max(c["rejects_fired"], 1)
-req = open(sys.argv[4]).read().strip() if os.path.exists(sys.argv[4]) else "0"
-print(json.dumps({"config": sys.argv[2], "round": int(sys.argv[3]), "rejects": c["rejects_fired"],
-                  "mean_us": c["reject_timing_error_us_sum"] / fired, "max_us": c["reject_timing_error_us_max"],
-                  "late": c["parts_late"], "settled": c["parts_settled"], "requests": int(req or 0)}))
-EOF2
+  local requests=0
+  [ ! -s "$WORK/$1.requests" ] || requests=$(cat "$WORK/$1.requests")
+  python3 "$ROOT/scripts/bench_timing.py" row "$WORK/$1/state/metrics.json" "$1" "$3" "requests=$requests" \
+    >>"$WORK/figures.jsonl"
   tail -n 1 "$WORK/figures.jsonl"
 }
 
@@ -88,14 +83,4 @@ for round in $(seq "$ROUNDS"); do
   run watched watched "$round"
 done
 
-python3 - "$WORK/figures.jsonl" "$PARTS" "$RATE" <<'EOF2'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\nmedian of {max(r['round'] for r in rows)} rounds, {sys.argv[2]} parts at {sys.argv[3]}/s each:")
-print("| page | reject timing mean (us) | max (us) | late parts | rejects | requests answered |")
-print("| --- | --- | --- | --- | --- | --- |")
-for name in ["none", "idle", "watched"]:
-    rs = [r for r in rows if r["config"] == name]
-    med = lambda k: statistics.median(r[k] for r in rs)
-    print(f"| {name} | {med('mean_us'):.0f} | {med('max_us'):.0f} | {med('late'):.0f} | {med('rejects'):.0f} | {med('requests'):.0f} |")
-EOF2
+python3 "$ROOT/scripts/bench_timing.py" table "$WORK/figures.jsonl" "$PARTS" "$RATE" page none,idle,watched requests

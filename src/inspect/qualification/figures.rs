@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::inspect::decision::Verdict;
+use crate::inspect::electrode::rules::DefectRecord;
 use crate::inspect::Judgement;
 use crate::part::PartRecord;
 use crate::sources::FrameInfo;
@@ -30,12 +31,11 @@ pub struct Scored {
 impl Scored {
     /// A judgement of a frame whose source knows its labels.
     pub fn judged(j: &Judgement, info: &FrameInfo) -> Self {
-        let defects = j.defects.iter().flatten().map(|d| (d.score, (d.class, d.bbox)));
         Self {
             label_ng: info.label_ng,
             defect: info.defect.clone(),
             verdict: j.verdict,
-            detections: best_first(defects.collect()),
+            detections: best_first(j.defects.as_deref()),
             label_boxes: info.label_boxes.clone(),
         }
     }
@@ -43,18 +43,19 @@ impl Scored {
 
 impl From<&PartRecord> for Scored {
     fn from(r: &PartRecord) -> Self {
-        let defects = r.defects.iter().flatten().map(|d| (d.score, (d.class, d.bbox)));
         Self {
             label_ng: r.label.map(|l| l == "ng"),
             defect: r.label_defect.clone(),
             verdict: r.verdict,
-            detections: best_first(defects.collect()),
+            detections: best_first(r.defects.as_deref()),
             label_boxes: r.label_boxes.clone(),
         }
     }
 }
 
-fn best_first(mut d: Vec<(f32, Boxed)>) -> Vec<(f32, Boxed)> {
+/// Decoded defects as (score, (class, box)), best first.
+fn best_first(defects: Option<&[DefectRecord]>) -> Vec<(f32, Boxed)> {
+    let mut d: Vec<(f32, Boxed)> = defects.unwrap_or_default().iter().map(|d| (d.score, (d.class, d.bbox))).collect();
     d.sort_by(|a, b| b.0.total_cmp(&a.0));
     d
 }
