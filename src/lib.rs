@@ -21,4 +21,6 @@ pub mod signals;
 pub mod sinks;
 pub mod sources;
 pub mod station;
+#[cfg(test)]
+pub mod test_log;
 pub mod trigger;

@@ -120,7 +120,9 @@ impl StationConfig {
         self.trigger.validate()?;
         self.actuation.validate()?;
         self.plausibility.validate().map_err(|p| p.under("plausibility"))?;
-        self.actuation.warn_if_pulse_long();
+        if let Some(warning) = self.actuation.long_pulse() {
+            log::warn!("{warning}");
+        }
         cross_checks::trigger_is_not_an_output(&self.trigger, &self.gpio)?;
         cross_checks::one_reject_output_per_cavity(&self.gpio, self.inspection.cavities())?;
         self.gpio.validate()?;

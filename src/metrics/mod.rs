@@ -143,6 +143,9 @@ metrics!(
         implausible_frames,
         /// Times the trigger input was lost (alarm on, ready off until it is back).
         trigger_lost,
+        /// Times the reject scheduler woke up (each takes a core from inference for a moment): about one
+        /// per part that fires an output, fewer while parts come judged OK.
+        actuator_wakeups,
         /// Sum and maximum of |actual - scheduled| reject time, microseconds.
         reject_timing_error_us_sum,
         reject_timing_error_us_max,

@@ -240,3 +240,39 @@ pub fn active_model(file: &Path, id: &ModelIdentity, threshold: f32) -> ActiveMo
         threshold: Some(threshold),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Provider;
+
+    #[test]
+    fn the_model_in_use_is_one_description_shared_by_every_holder() {
+        let id = ModelIdentity {
+            name: "seal-siamese-attention".into(),
+            version: "2.1.0".into(),
+            sha256: String::new(),
+            provider: Provider::Cpu,
+            graph: "split",
+        };
+        let shown = ModelInUse::new(describe(&id));
+        let page = shown.clone();
+        assert_eq!(page.get(), "seal-siamese-attention 2.1.0 on cpu");
+        shown.set("seal-siamese-attention 2.2.0 on cpu".into());
+        assert_eq!(page.get(), "seal-siamese-attention 2.2.0 on cpu", "a takeover shows everywhere");
+    }
+
+    #[test]
+    fn a_model_set_has_one_hash_that_changes_with_any_of_its_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("encoder.onnx"), dir.path().join("head.onnx"));
+        std::fs::write(&a, b"encoder").expect("write");
+        std::fs::write(&b, b"head").expect("write");
+        let set = ModelSwap::set_sha256(&[a.clone(), b.clone()], 1 << 20);
+        assert!(set.len() == 64 && set.bytes().all(|c| c.is_ascii_hexdigit()), "{set}");
+        assert_eq!(set, ModelSwap::set_sha256(&[a.clone(), b.clone()], 1 << 20), "the same files, the same hash");
+        assert_ne!(set, ModelSwap::set_sha256(std::slice::from_ref(&a), 1 << 20), "a file fewer");
+        std::fs::write(&b, b"head, retrained").expect("write");
+        assert_ne!(set, ModelSwap::set_sha256(&[a, b], 1 << 20), "one file changed");
+    }
+}

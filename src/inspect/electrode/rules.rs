@@ -221,5 +221,49 @@ mod tests {
             validate(&r, Some(0.01)).unwrap_err(),
             RuleError { key: "rules[1].min_score".into(), problem: RuleProblem::ScoreOutOfRange(1.5) }
         );
+        r[1].min_score = -0.1;
+        assert_eq!(validate(&r, Some(0.01)).unwrap_err().problem, RuleProblem::ScoreOutOfRange(-0.1));
+        r[1].min_score = 0.6;
+        // Either minimum area negative on its own is refused; a positive pixel area is a rule like any other.
+        r[0].min_area_px = -1.0;
+        assert_eq!(
+            validate(&r, Some(0.01)).unwrap_err(),
+            RuleError { key: "rules[0]".into(), problem: RuleProblem::NegativeArea }
+        );
+        r[0].min_area_px = 40.0;
+        validate(&r, Some(0.01)).expect("a positive min_area_px");
+        r[1].min_area_mm2 = -0.02;
+        assert_eq!(
+            validate(&r, Some(0.01)).unwrap_err(),
+            RuleError { key: "rules[1]".into(), problem: RuleProblem::NegativeArea }
+        );
+        r[1].min_area_mm2 = 0.0;
+        validate(&r, None).expect("no area in mm², so no pixel size needed");
+        r[1].output.clear();
+        assert_eq!(
+            validate(&r, None).unwrap_err(),
+            RuleError { key: "rules[1].output".into(), problem: RuleProblem::NoOutput }
+        );
+        r[1].classes.clear();
+        assert_eq!(
+            validate(&r, None).unwrap_err(),
+            RuleError { key: "rules[1].classes".into(), problem: RuleProblem::NoClasses }
+        );
+    }
+
+    #[test]
+    fn a_rule_without_min_score_counts_defects_from_0_5_and_min_area_px_is_a_floor() {
+        let r: Vec<DefectRule> =
+            serde_json::from_str(r#"[{"classes": ["scratch"], "min_area_px": 40, "output": "reject0"}]"#)
+                .expect("rule");
+        assert_eq!(r[0].min_score, 0.5, "the documented default");
+        // Faint detections (a detection threshold set below 0.5) do not fire the rule; 0.5 itself does.
+        assert!(judge(&result(vec![det(0, 0.49, 100.0)]), &r, None).outputs.is_empty());
+        assert_eq!(judge(&result(vec![det(0, 0.5, 100.0)]), &r, None).outputs, vec!["reject0"]);
+        // The pixel area is a floor: 39 px do not count, 40 px do.
+        assert!(judge(&result(vec![det(0, 0.9, 39.0)]), &r, None).outputs.is_empty());
+        assert_eq!(judge(&result(vec![det(0, 0.9, 40.0)]), &r, None).outputs, vec!["reject0"]);
+        // Another class does not count for it.
+        assert!(judge(&result(vec![det(3, 0.9, 400.0)]), &r, None).outputs.is_empty());
     }
 }

@@ -73,6 +73,8 @@ pub struct FrameStats {
     pub contrast: f32,
     pub dark_fraction: f32,
     pub saturated_fraction: f32,
+    /// How many pixels the figures come from (at most `MAX_SAMPLES`: what the check costs).
+    pub samples: u32,
 }
 
 /// Why a frame cannot show a part.
@@ -90,7 +92,7 @@ impl FrameStats {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let bpp = frame.format.bytes_per_pixel();
         if w == 0 || h == 0 || frame.data.len() < w * h * bpp {
-            return Self { mean: 0.0, contrast: 0.0, dark_fraction: 1.0, saturated_fraction: 0.0 };
+            return Self { mean: 0.0, contrast: 0.0, dark_fraction: 1.0, saturated_fraction: 0.0, samples: 0 };
         }
         // The same step in both directions keeps the grid square whatever the aspect ratio.
         let step = (((w * h) as f64 / MAX_SAMPLES as f64).sqrt().ceil() as usize).max(1);
@@ -123,6 +125,7 @@ impl FrameStats {
             contrast: var.sqrt() as f32,
             dark_fraction: (dark as f64 / n_f) as f32,
             saturated_fraction: (saturated as f64 / n_f) as f32,
+            samples: n,
         }
     }
 }
@@ -198,147 +201,4 @@ impl FrameChecks {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    impl FrameChecks {
-        /// A check of a part with no recipe reference to compare with.
-        fn check0(
-            &mut self,
-            cavity: usize,
-            camera: &Frame,
-            xray: Option<&Frame>,
-        ) -> (Result<(), ImplausiblePart>, Option<bool>) {
-            self.check(cavity, camera, xray, "")
-        }
-    }
-
-    fn frame(format: PixelFormat, w: u32, h: u32, px: impl Fn(usize, usize) -> Vec<u8>) -> Frame {
-        let mut data = Vec::new();
-        for y in 0..h as usize {
-            for x in 0..w as usize {
-                data.extend(px(x, y));
-            }
-        }
-        Frame::still(w, h, format, data)
-    }
-
-    fn grey(v: u8) -> Frame {
-        frame(PixelFormat::Gray8, 64, 16, |_, _| vec![v])
-    }
-
-    /// A textured frame like a seal band: stripes of two grey levels.
-    fn textured(lo: u8, hi: u8) -> Frame {
-        frame(PixelFormat::Rgb8, 256, 64, |x, _| if (x / 4) % 2 == 0 { vec![lo; 3] } else { vec![hi; 3] })
-    }
-
-    fn verdict(f: &Frame) -> Option<Implausible> {
-        let b = Bounds::default();
-        b.check(&FrameStats::of(f, &b))
-    }
-
-    #[test]
-    fn blank_frames_of_every_kind_are_refused_with_their_reason() {
-        let black = verdict(&grey(0)).map(|i| i.reason);
-        assert!(black.as_deref().is_some_and(|r| r.starts_with("too dark")), "{black:?}");
-        let white = verdict(&grey(255)).map(|i| i.reason);
-        assert!(white.as_deref().is_some_and(|r| r.starts_with("too bright")), "{white:?}");
-        let mid = verdict(&grey(128)).map(|i| i.reason);
-        assert!(mid.as_deref().is_some_and(|r| r.starts_with("flat")), "{mid:?}");
-        let one = frame(PixelFormat::Rgb8, 1, 1, |_, _| vec![120, 130, 140]);
-        assert!(verdict(&one).is_some(), "a 1x1 frame shows no part");
-        // A lens cap with sensor noise: dark, a little texture.
-        let cap = frame(PixelFormat::Gray8, 200, 100, |x, y| vec![((x * 7 + y * 13) % 5) as u8]);
-        assert!(verdict(&cap).is_some());
-        // Mostly black with a bright corner: dark share over the bound though the mean passes.
-        let corner = frame(PixelFormat::Gray8, 100, 100, |x, y| vec![if x < 30 && y < 30 { 250 } else { 0 }]);
-        let r = verdict(&corner).map(|i| i.reason);
-        assert!(r.as_deref().is_some_and(|r| r.contains("dark")), "{r:?}");
-        // Most of the frame blown out.
-        let blown = frame(PixelFormat::Gray8, 100, 100, |x, _| vec![if x < 85 { 255 } else { 100 }]);
-        let r = verdict(&blown).map(|i| i.reason);
-        assert!(r.as_deref().is_some_and(|r| r.contains("saturated")), "{r:?}");
-    }
-
-    #[test]
-    fn textured_frames_pass_in_every_pixel_format() {
-        assert_eq!(verdict(&textured(60, 180)), None);
-        // A black-and-white chart (the HIL's vivid checkers): half dark, half saturated, a real scene.
-        assert_eq!(verdict(&textured(0, 255)), None);
-        // A low-contrast electrode coating (std about 0.02 of full scale) still passes.
-        assert_eq!(verdict(&textured(55, 65)), None);
-        // 16-bit X-ray: full 16-bit range, the low byte matters.
-        let xray = frame(PixelFormat::Gray16, 128, 128, |x, _| {
-            let v: u16 = if x % 2 == 0 { 40_000 } else { 44_000 };
-            v.to_le_bytes().to_vec()
-        });
-        assert_eq!(verdict(&xray), None);
-        let flat16 = frame(PixelFormat::Gray16, 128, 128, |_, _| 40_000u16.to_le_bytes().to_vec());
-        assert!(verdict(&flat16).is_some());
-    }
-
-    #[test]
-    fn statistics_of_a_large_frame_are_sampled_but_exact_for_a_regular_pattern() {
-        // 1920x1080 half black, half white (left/right): mean 0.5, contrast 0.5.
-        let f = frame(PixelFormat::Gray8, 1920, 1080, |x, _| vec![if x < 960 { 0 } else { 255 }]);
-        let s = FrameStats::of(&f, &Bounds::default());
-        assert!((s.mean - 0.5).abs() < 0.01, "{s:?}");
-        assert!((s.contrast - 0.5).abs() < 0.01, "{s:?}");
-        assert!((s.dark_fraction - 0.5).abs() < 0.01 && (s.saturated_fraction - 0.5).abs() < 0.01, "{s:?}");
-    }
-
-    #[test]
-    fn the_alarm_goes_on_at_the_nth_implausible_part_in_a_row_and_off_at_the_next_good_one() {
-        let mut c = FrameChecks::new(&PlausibilityConfig::default()).expect("enabled by default");
-        let (good, blank) = (textured(60, 180), grey(0));
-        assert_eq!(c.check0(0, &blank, None).1, None);
-        assert_eq!(c.check0(0, &blank, None).1, None);
-        // A good frame in between restarts the count.
-        assert_eq!(c.check0(0, &good, None), (Ok(()), None));
-        assert_eq!(c.check0(0, &blank, None).1, None);
-        assert_eq!(c.check0(0, &blank, None).1, None);
-        let (r, change) = c.check0(0, &blank, None);
-        assert!(r.is_err());
-        assert_eq!(change, Some(true), "third in a row (the default alarm_after)");
-        assert_eq!(c.check0(0, &blank, None).1, None, "the alarm is raised once per run");
-        assert_eq!(c.check0(0, &good, None), (Ok(()), Some(false)));
-        assert_eq!(c.check0(0, &good, None).1, None);
-    }
-
-    #[test]
-    fn one_blocked_cavity_alarms_although_the_other_cavities_see_parts() {
-        let mut c = FrameChecks::new(&PlausibilityConfig::default()).expect("enabled by default");
-        let (good, blank) = (textured(60, 180), grey(0));
-        let mut changes = Vec::new();
-        for _ in 0..3 {
-            changes.push(c.check0(0, &good, None).1);
-            changes.push(c.check0(1, &blank, None).1);
-        }
-        assert_eq!(changes, [None, None, None, None, None, Some(true)], "cavity 1's third blank frame");
-        assert_eq!(c.check0(0, &good, None).1, None, "cavity 0 does not clear cavity 1's run");
-        assert_eq!(c.check0(1, &good, None).1, Some(false));
-    }
-
-    #[test]
-    fn a_pair_is_refused_for_either_frame_and_alarms_for_either_imager() {
-        let cfg = PlausibilityConfig { alarm_after: 2, ..PlausibilityConfig::default() };
-        let mut c = FrameChecks::new(&cfg).expect("enabled by default");
-        let good = textured(60, 180);
-        let (r, change) = c.check0(0, &good, Some(&grey(255)));
-        assert!(
-            matches!(&r, Err(ImplausiblePart::Exposure { imager: Imager::Xray, why }) if why.reason.starts_with("too bright")),
-            "{r:?}"
-        );
-        let shown = r.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(shown.starts_with("X-ray imager: implausible frame: too bright"), "what the record says: {shown}");
-        assert_eq!(change, None);
-        let (r, change) = c.check0(0, &grey(0), Some(&good));
-        assert!(
-            matches!(&r, Err(ImplausiblePart::Exposure { imager: Imager::Camera, why }) if why.reason.starts_with("too dark")),
-            "{r:?}"
-        );
-        assert_eq!(change, Some(true), "two implausible parts in a row, either imager: alarm");
-        assert_eq!(c.check0(0, &good, Some(&good)), (Ok(()), Some(false)));
-        assert!(FrameChecks::new(&PlausibilityConfig { enabled: false, ..cfg }).is_none());
-    }
-}
+mod tests;

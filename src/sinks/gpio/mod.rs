@@ -122,3 +122,83 @@ impl GpioOutputs for Box<dyn GpioOutputs> {
         (**self).timeline()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(ready: bool) -> OutputNames {
+        OutputNames {
+            reject: vec!["reject0".into(), "reject1".into()],
+            alarm: "lamp".into(),
+            ready: ready.then(|| "plc_ready".into()),
+            markers: vec!["ink".into(), "punch".into()],
+        }
+    }
+
+    #[test]
+    fn each_role_has_its_own_line_and_a_line_no_config_names_is_refused() {
+        for ready in [true, false] {
+            let n = names(ready);
+            let r = usize::from(ready);
+            assert_eq!(n.count(), 5 + r);
+            let roles = [
+                (OutputLine::Reject(0), Some(0), "reject0"),
+                (OutputLine::Reject(1), Some(1), "reject1"),
+                (OutputLine::Alarm, Some(2), "lamp"),
+                (OutputLine::Marker(0), Some(3 + r), "ink"),
+                (OutputLine::Marker(1), Some(4 + r), "punch"),
+            ];
+            for (line, index, name) in roles {
+                assert_eq!(n.index(line).expect("configured"), index, "{line}");
+                assert_eq!(n.name(index.expect("an index")), name, "{line}");
+            }
+            assert_eq!(n.index(OutputLine::Ready).expect("ready"), ready.then_some(3));
+            if ready {
+                assert_eq!(n.name(3), "plc_ready");
+            }
+            for line in [OutputLine::Reject(2), OutputLine::Marker(2), OutputLine::Marker(7)] {
+                let e = n.index(line).expect_err("not configured");
+                assert!(matches!(&e, GpioError::Line { line: l, .. } if *l == line.to_string()), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_boxed_backend_drives_and_releases_the_lines_of_the_one_inside() {
+        // The station holds its backend boxed (sim or chardev by config): every call reaches the real one.
+        let timeline = timeline::Timeline::new(std::time::Instant::now(), None).expect("in memory");
+        let seen = timeline.shared.clone();
+        let mut gpio: Box<dyn GpioOutputs> = Box::new(sim::SimGpio::new(names(true), timeline));
+        assert_eq!(gpio.describe(), "simulated GPIO");
+        gpio.set(OutputLine::Marker(1), true).expect("set");
+        gpio.set(OutputLine::Alarm, true).expect("set");
+        gpio.all_safe().expect("safe");
+        let changes: Vec<(String, u8)> =
+            seen.lock().expect("timeline").iter().map(|c| (c.line.clone(), c.value)).collect();
+        let want = [("punch", 1), ("lamp", 1), ("lamp", 0), ("punch", 0)].map(|(l, v)| (l.to_string(), v));
+        assert_eq!(changes, want, "safe before the box is dropped");
+        assert!(Arc::ptr_eq(&gpio.timeline(), &seen));
+    }
+
+    #[test]
+    fn a_simulated_backend_dropped_with_lines_on_leaves_them_safe() {
+        // As a panic unwinding the actuator thread would drop it.
+        let timeline = timeline::Timeline::new(std::time::Instant::now(), None).expect("in memory");
+        let seen = timeline.shared.clone();
+        let mut gpio = sim::SimGpio::new(names(false), timeline);
+        gpio.set(OutputLine::Reject(1), true).expect("set");
+        drop(gpio);
+        let values: Vec<(String, u8)> =
+            seen.lock().expect("timeline").iter().map(|c| (c.line.clone(), c.value)).collect();
+        assert_eq!(values, [("reject1".to_string(), 1), ("reject1".to_string(), 0)]);
+    }
+
+    #[test]
+    fn lines_are_named_by_role_in_logs() {
+        let shown: Vec<String> = [OutputLine::Reject(1), OutputLine::Alarm, OutputLine::Ready, OutputLine::Marker(0)]
+            .map(|l| l.to_string())
+            .into();
+        assert_eq!(shown, ["reject[1]", "alarm", "ready", "marker[0]"]);
+    }
+}

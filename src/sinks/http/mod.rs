@@ -106,6 +106,8 @@ impl HttpPage {
     }
 
     fn serve(self, stop: &Arc<AtomicBool>) {
+        // Its connection threads inherit it: 20 pages polling must not move the reject timing.
+        crate::listener::stand_beside_the_line("http");
         let slots = Arc::new(Slots { open: AtomicUsize::new(0), streams: AtomicUsize::new(0) });
         let max_open = self.max_streams + SHORT_SLOTS;
         while !stop.load(Ordering::Relaxed) {

@@ -92,11 +92,11 @@ impl ActuationConfig {
         Ok(())
     }
 
-    /// Not an error in itself, but a pulse far longer than the travel time overlaps many parts.
-    pub fn warn_if_pulse_long(&self) {
-        if self.pulse_ms >= self.delay_ms.max(1) * 10 {
-            log::warn!("actuation.pulse_ms {} is long against delay_ms {}", self.pulse_ms, self.delay_ms);
-        }
+    /// Not an error in itself, but a pulse far longer than the travel time overlaps many parts: the
+    /// warning to log, from ten times the delay on.
+    pub fn long_pulse(&self) -> Option<String> {
+        (self.pulse_ms >= self.delay_ms.max(1) * 10)
+            .then(|| format!("actuation.pulse_ms {} is long against delay_ms {}", self.pulse_ms, self.delay_ms))
     }
 
     /// The scheduler's timing: this section with the model's NG threshold.
@@ -135,5 +135,31 @@ mod tests {
         assert_eq!(key(ActuationConfig { delay_ms: 60_001, ..d() }), Err("actuation.delay_ms".into()));
         assert_eq!(key(ActuationConfig { overload_window: 9, ..d() }), Err("actuation.overload_window".into()));
         assert_eq!(key(ActuationConfig { overload_max_share: 1.0, ..d() }), Err("actuation.overload_max_share".into()));
+    }
+
+    #[test]
+    fn each_range_includes_its_ends() {
+        let key = |a: ActuationConfig| a.validate().map_err(|p| p.key);
+        let d = ActuationConfig::default;
+        assert_eq!(key(ActuationConfig { pulse_ms: 10_000, delay_ms: 60_000, ..d() }), Ok(()));
+        assert_eq!(key(ActuationConfig { pulse_ms: 1, delay_ms: 0, ..d() }), Ok(()));
+        assert_eq!(key(ActuationConfig { pulse_ms: 10_001, ..d() }), Err("actuation.pulse_ms".into()));
+        assert_eq!(key(ActuationConfig { overload_window: 10, ..d() }), Ok(()));
+        assert_eq!(key(ActuationConfig { overload_window: 100_000, ..d() }), Ok(()));
+        assert_eq!(key(ActuationConfig { overload_window: 100_001, ..d() }), Err("actuation.overload_window".into()));
+        // A share of 0 would alarm at the first unjudged part; one just above it is a bound.
+        assert_eq!(key(ActuationConfig { overload_max_share: 0.0, ..d() }), Err("actuation.overload_max_share".into()));
+        assert_eq!(key(ActuationConfig { overload_max_share: 0.001, ..d() }), Ok(()));
+        assert_eq!(key(ActuationConfig { overload_max_share: 0.999, ..d() }), Ok(()));
+    }
+
+    #[test]
+    fn a_pulse_of_ten_times_the_delay_or_more_is_warned_of() {
+        let a = |pulse_ms, delay_ms| ActuationConfig { pulse_ms, delay_ms, ..ActuationConfig::default() }.long_pulse();
+        assert_eq!(a(4000, 400).as_deref(), Some("actuation.pulse_ms 4000 is long against delay_ms 400"));
+        assert_eq!(a(3999, 400), None);
+        assert_eq!(a(60, 400), None);
+        // No delay at all: from 10 ms on.
+        assert!(a(10, 0).is_some() && a(9, 0).is_none());
     }
 }

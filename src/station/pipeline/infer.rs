@@ -167,3 +167,6 @@ impl Infer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
