@@ -202,6 +202,46 @@ fn bad_files_are_refused_with_their_reason_while_inspection_goes_on() {
 }
 
 #[test]
+fn a_companion_file_replaced_alone_is_a_new_model_set_loaded_like_any_other() {
+    // Only the split graph's head changes: the set is new, so it is loaded again, never taken for the set
+    // already running. A broken head: the new set runs the full graph (the pair is refused); the good
+    // head back: the pair runs again.
+    let line = Line::new(|_, _| {});
+    let head = std::fs::read(line.models.join(FILES[2])).expect("head");
+    let (report, results, _) = line.run(|l| {
+        l.drop_safely(FILES[2], b"not a model at all");
+        l.wait_for("the set's reload", |s| s.swaps == 1);
+        l.drop_safely(FILES[2], &head);
+        l.wait_for("the set's second reload", |s| s.swaps == 2);
+        std::thread::sleep(Duration::from_millis(400));
+    });
+    assert_eq!((report.metrics.model_swaps, report.metrics.model_loads_refused), (2, 0));
+    let mut graphs: Vec<&str> = results.iter().filter_map(|r| r["model"]["graph"].as_str()).collect();
+    graphs.dedup();
+    assert_eq!(graphs, ["split", "full", "split"], "the broken head is not used, the good one is");
+}
+
+#[test]
+fn a_station_with_the_full_graph_only_swaps_it_without_companions() {
+    // No encoder and head beside the model (a station that runs the full graph): their absence is no
+    // reason to refuse the new full model.
+    let line = Line::new(|_, models| {
+        for f in &FILES[1..] {
+            std::fs::remove_file(models.join(f)).expect("remove companion");
+        }
+    });
+    let (report, results, _) = line.run(|l| {
+        l.drop_safely(FILES[0], &version_bumped(FILES[0], "2.1.1"));
+        l.wait_for("the swap", |s| s.swaps == 1);
+        // A few parts for the new model.
+        std::thread::sleep(Duration::from_millis(400));
+    });
+    assert_eq!((report.metrics.model_swaps, report.metrics.model_loads_refused), (1, 0));
+    let last = results.last().expect("parts");
+    assert_eq!((last["model"]["version"].as_str(), last["model"]["graph"].as_str()), (Some("2.1.1"), Some("full")));
+}
+
+#[test]
 fn deleted_model_file_keeps_the_loaded_model_running() {
     let line = Line::new(|_, _| {});
     let (report, results, _) = line.run(|l| {

@@ -79,7 +79,7 @@ impl ModelSwap {
     }
 
     pub fn run(mut self, stop: &AtomicBool) {
-        let mut last_refused: Option<(String, String)> = None;
+        let mut last_refused = LastRefusal::default();
         while !stop.load(Ordering::Relaxed) {
             let events = match self.watcher.poll(Duration::from_millis(200)) {
                 Ok(ev) => ev,
@@ -112,7 +112,7 @@ impl ModelSwap {
                                         self.store().record("qualified", &self.model_path, f.to_string());
                                     }
                                 }
-                                last_refused = None;
+                                last_refused = LastRefusal::default();
                                 self.metrics.inc(&self.metrics.model_swaps);
                                 log::info!(
                                     "model {} {} ({}) validated and warmed; takes over at the next part",
@@ -149,13 +149,11 @@ impl ModelSwap {
                                 self.metrics.inc(&self.metrics.model_loads_refused);
                                 let max = self.rt.file_policy().max_bytes;
                                 let sha = crate::model::file_sha256(&self.model_path, max).unwrap_or_default();
-                                // Logged once per file and reason, however many events it causes.
-                                if last_refused.as_ref() != Some(&(sha.clone(), reason.clone())) {
+                                if last_refused.is_new(sha, &reason) {
                                     log::error!(
                                         "model update refused, the line keeps running on the old model: {reason} (files: {})",
                                         files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
                                     );
-                                    last_refused = Some((sha, reason.clone()));
                                 }
                                 self.store().record("refused", &self.model_path, reason);
                             }
@@ -204,6 +202,20 @@ impl ModelSwap {
 }
 
 /// Why a replaced model set was not taken; the line keeps running on the old model.
+/// The last refusal logged: a refusal is logged once per file and reason, however many file events it
+/// causes (an editor that writes a file twice, a set landing file by file).
+#[derive(Default)]
+struct LastRefusal(Option<(String, String)>);
+
+impl LastRefusal {
+    /// Whether the file `sha` refused for `reason` is news to the log; it is the last refusal from now on.
+    fn is_new(&mut self, sha: String, reason: &str) -> bool {
+        let new = self.0.as_ref().is_none_or(|(s, r)| *s != sha || r != reason);
+        self.0 = Some((sha, reason.to_string()));
+        new
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum CandidateError {
     #[error(transparent)]
@@ -260,6 +272,16 @@ mod tests {
         assert_eq!(page.get(), "seal-siamese-attention 2.1.0 on cpu");
         shown.set("seal-siamese-attention 2.2.0 on cpu".into());
         assert_eq!(page.get(), "seal-siamese-attention 2.2.0 on cpu", "a takeover shows everywhere");
+    }
+
+    #[test]
+    fn a_refusal_is_logged_once_per_file_and_reason() {
+        let mut last = LastRefusal::default();
+        assert!(last.is_new("aa".into(), "self-test failed"));
+        assert!(!last.is_new("aa".into(), "self-test failed"), "the same file refused again");
+        assert!(last.is_new("aa".into(), "contract"), "the same file, another reason");
+        assert!(last.is_new("bb".into(), "contract"), "another file, the same reason");
+        assert!(!last.is_new("bb".into(), "contract"));
     }
 
     #[test]
