@@ -15,6 +15,8 @@ pub mod qualification;
 pub mod reference_similarity;
 pub mod seal;
 pub mod synthetic;
+#[cfg(test)]
+pub(crate) mod test_model;
 
 pub use config::InspectionConfig;
 pub use inspection::{Inspection, InspectionLoader, ModelIdentity, PartError, PartFrames};

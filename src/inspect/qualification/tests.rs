@@ -4,45 +4,23 @@ use std::path::PathBuf;
 use super::golden::GoldenSet;
 use super::*;
 use crate::inspect::decision::Verdict;
-use crate::inspect::{Judgement, ModelIdentity, PartError};
-use crate::runtime::Provider;
+use crate::inspect::test_model::TestModel;
+use crate::inspect::{Judgement, PartError};
 
 /// A model that answers each golden part from its label: right, always OK, or failing.
-struct Fake {
-    id: ModelIdentity,
-    answer: fn(bool) -> Result<Verdict, ()>,
-}
-
-impl Inspection for Fake {
-    fn identity(&self) -> &ModelIdentity {
-        &self.id
-    }
-    fn threshold(&self) -> f32 {
-        0.5
-    }
-    fn self_test(&mut self) -> Result<(), InspectError> {
-        Ok(())
-    }
-    fn judge(&mut self, parts: &[PartFrames<'_>]) -> Result<Vec<Result<Judgement, PartError>>, InspectError> {
-        Ok(parts
-            .iter()
-            .map(|p| match (self.answer)(p.frame.info.label_ng == Some(true)) {
-                Ok(v) => Ok(Judgement::from_score(if v == Verdict::Ng { 0.9 } else { 0.1 }, 0.5)),
-                Err(()) => Err(PartError::MissingResult),
-            })
-            .collect())
-    }
-}
-
-fn fake(answer: fn(bool) -> Result<Verdict, ()>) -> Fake {
-    let id = ModelIdentity {
-        name: "fake".into(),
-        version: "1".into(),
-        sha256: String::new(),
-        provider: Provider::Cpu,
-        graph: "full",
-    };
-    Fake { id, answer }
+fn fake(answer: fn(bool) -> Result<Verdict, ()>) -> TestModel {
+    TestModel::new(
+        "fake",
+        Box::new(move |parts| {
+            Ok(parts
+                .iter()
+                .map(|p| match answer(p.frame.info.label_ng == Some(true)) {
+                    Ok(v) => Ok(Judgement::from_score(if v == Verdict::Ng { 0.9 } else { 0.1 }, 0.5)),
+                    Err(()) => Err(PartError::MissingResult),
+                })
+                .collect())
+        }),
+    )
 }
 
 const RIGHT: fn(bool) -> Result<Verdict, ()> = |ng| Ok(if ng { Verdict::Ng } else { Verdict::Ok });

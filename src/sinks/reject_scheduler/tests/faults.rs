@@ -168,33 +168,21 @@ fn a_part_never_judged_by_the_stop_is_recorded_as_an_error_rejected_only_if_its_
 
 #[test]
 fn a_pulse_that_cannot_end_is_tried_again_every_10_ms_until_it_ends_not_in_a_spin() {
-    let epoch = Instant::now();
     let names = OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: None, markers: vec![] };
-    let timeline = Timeline::new(epoch, None).unwrap();
-    let shared = timeline.shared.clone();
-    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // The end of the pulse (due 190 ms after the trigger) fails for 100 ms.
     let stuck = Duration::from_millis(100);
-    let gpio = StuckReject {
-        inner: SimGpio::new(names, timeline),
-        until: epoch + DELAY + PULSE + stuck,
-        attempts: attempts.clone(),
-    };
-    let (rec_tx, records) = record_channel();
-    let metrics: Arc<StationMetrics> = Arc::default();
-    let s = RejectScheduler::new(gpio, timing(), "t".into(), metrics.clone(), rec_tx);
-    let (tx, rx) = actuator_channel(DELAY);
-    let scheduler = std::thread::spawn(move || {
-        s.run(rx);
+    let until = Instant::now() + DELAY + PULSE + stuck;
+    let refuse = Box::new(move |line: OutputLine, active: bool| {
+        matches!(line, OutputLine::Reject(_)) && !active && Instant::now() < until
     });
-    let h = Harness { tx, records, scheduler, timeline: shared, epoch };
-    judged(&h, 1, epoch, true);
+    let (h, _) = start_on(names, refuse, QUIET_SETTLE, timing());
+    judged(&h, 1, h.epoch, true);
     std::thread::sleep(DELAY + PULSE + stuck + Duration::from_millis(100));
-    let tries = attempts.load(std::sync::atomic::Ordering::Relaxed);
+    let tries = h.writes.lock().unwrap().iter().filter(|w| **w == (OutputLine::Reject(0), false)).count();
+    let free = ms_after(h.epoch, until);
     let (records, changes) = finish(h);
     assert!(records[&1].rejected);
     let fell = changes.iter().find(|c| c.line == "reject0" && c.value == 0).map(|c| c.t_ms);
-    let free = (DELAY + PULSE + stuck).as_secs_f64() * 1e3;
     assert!(fell.is_some_and(|t| t >= free && t < free + 60.0), "fell at {fell:?} ms, writable from {free} ms");
     assert!((5..=30).contains(&tries), "{tries} attempts to end the pulse over 100 ms");
     let alarm: Vec<u8> = changes.iter().filter(|c| c.line == "alarm").map(|c| c.value).collect();
@@ -230,28 +218,6 @@ fn the_overload_alarm_comes_on_above_its_bound_not_at_it_and_clears_at_half_of_i
     assert_eq!(overload_run(37, 3, 39), (false, vec![1, 0]), "1 of the last 40");
 }
 
-/// Outputs that note every write asked of them, as a chip driver would see the requests.
-struct Counting {
-    inner: SimGpio,
-    writes: Arc<Mutex<Vec<(OutputLine, bool)>>>,
-}
-
-impl GpioOutputs for Counting {
-    fn set(&mut self, line: OutputLine, active: bool) -> Result<(), crate::sinks::gpio::GpioError> {
-        self.writes.lock().unwrap().push((line, active));
-        self.inner.set(line, active)
-    }
-    fn all_safe(&mut self) -> Result<(), crate::sinks::gpio::GpioError> {
-        self.inner.all_safe()
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn timeline(&self) -> Arc<Mutex<Vec<LineChange>>> {
-        self.inner.timeline()
-    }
-}
-
 #[test]
 fn alarm_and_ready_are_written_when_the_fault_state_changes_not_at_every_report() {
     let names = OutputNames {
@@ -260,27 +226,19 @@ fn alarm_and_ready_are_written_when_the_fault_state_changes_not_at_every_report(
         ready: Some("ready".into()),
         markers: vec![],
     };
-    let timeline = Timeline::new(Instant::now(), None).unwrap();
-    let writes = Arc::new(Mutex::new(Vec::new()));
-    let gpio = Counting { inner: SimGpio::new(names, timeline), writes: writes.clone() };
-    let (rec_tx, _records) = record_channel();
-    let s = RejectScheduler::new(gpio, timing(), "t".into(), Arc::default(), rec_tx);
-    let (tx, rx) = actuator_channel(DELAY);
-    let scheduler = std::thread::spawn(move || {
-        s.run(rx);
-    });
+    let (h, _) = start_on(names, Box::new(|_, _| false), QUIET_SETTLE, timing());
     // Steps that report their state again and again (a camera retrying), and two faults overlapping.
     for _ in 0..5 {
-        tx.fault(FaultKind::Source, false).unwrap();
+        h.tx.fault(FaultKind::Source, false).unwrap();
     }
-    tx.fault(FaultKind::Source, true).unwrap();
-    tx.fault(FaultKind::Source, true).unwrap();
-    tx.fault(FaultKind::Model, true).unwrap();
-    tx.fault(FaultKind::Source, false).unwrap();
-    tx.fault(FaultKind::Model, false).unwrap();
-    tx.fault(FaultKind::Model, false).unwrap();
-    drop(tx);
-    scheduler.join().unwrap();
+    h.tx.fault(FaultKind::Source, true).unwrap();
+    h.tx.fault(FaultKind::Source, true).unwrap();
+    h.tx.fault(FaultKind::Model, true).unwrap();
+    h.tx.fault(FaultKind::Source, false).unwrap();
+    h.tx.fault(FaultKind::Model, false).unwrap();
+    h.tx.fault(FaultKind::Model, false).unwrap();
+    let writes = h.writes.clone();
+    finish(h);
     let got = writes.lock().unwrap().clone();
     let on = [(OutputLine::Alarm, true), (OutputLine::Ready, false)];
     let off = [(OutputLine::Alarm, false), (OutputLine::Ready, true)];
@@ -296,7 +254,7 @@ fn the_actuator_alarm_stays_on_until_every_failed_output_is_written_again() {
         ready: None,
         markers: vec![],
     };
-    let (h, _) = start_on(names, 2, false, QUIET_SETTLE, timing());
+    let (h, _) = start_on(names, first_writes(2, false), QUIET_SETTLE, timing());
     let t0 = Instant::now();
     judged_in(&h, 1, 0, t0, true);
     judged_in(&h, 2, 1, t0 + Duration::from_millis(5), true);

@@ -1,6 +1,6 @@
 use super::*;
-use crate::inspect::{Judgement, ModelIdentity};
-use crate::runtime::Provider;
+use crate::inspect::test_model::test_identity;
+use crate::inspect::Judgement;
 use crate::sinks::gpio::sim::SimGpio;
 use crate::sinks::gpio::timeline::{LineChange, Timeline};
 use crate::sinks::gpio::OutputNames;
@@ -28,6 +28,8 @@ struct Harness {
     records: mailbox::Receiver<PartRecord>,
     scheduler: std::thread::JoinHandle<()>,
     timeline: Arc<Mutex<Vec<LineChange>>>,
+    /// Every write asked of the outputs, refused ones included.
+    writes: Arc<Mutex<Vec<(OutputLine, bool)>>>,
     epoch: Instant,
 }
 
@@ -54,13 +56,7 @@ fn judged(h: &Harness, id: u64, t: Instant, ng: bool) {
 }
 
 fn scored(ng: bool) -> Judgement {
-    let model = ModelIdentity {
-        name: "m".into(),
-        version: "1".into(),
-        sha256: String::new(),
-        provider: Provider::Cpu,
-        graph: "full",
-    };
+    let model = test_identity("m");
     Judgement { model: Some(Arc::new(model)), ..Judgement::from_score(if ng { 0.9 } else { 0.1 }, 0.5) }
 }
 
@@ -79,20 +75,21 @@ fn ms_after(epoch: Instant, t: Instant) -> f64 {
     t.duration_since(epoch).as_secs_f64() * 1e3
 }
 
-/// Outputs whose reject line (or, with `status`, alarm line) refuses its first `fail` writes (a driver
-/// error, a line taken away).
-struct FailingReject {
+/// Which writes the fake outputs refuse (a driver error, a line taken away), asked at every write.
+type Refuse = Box<dyn FnMut(OutputLine, bool) -> bool + Send>;
+
+/// Simulated outputs that note every write asked of them, as a chip driver sees the requests, and refuse
+/// the writes `refuse` picks.
+struct FakeOutputs {
     inner: SimGpio,
-    fail: usize,
-    status: bool,
+    refuse: Refuse,
+    writes: Arc<Mutex<Vec<(OutputLine, bool)>>>,
 }
 
-impl GpioOutputs for FailingReject {
+impl GpioOutputs for FakeOutputs {
     fn set(&mut self, line: OutputLine, active: bool) -> Result<(), crate::sinks::gpio::GpioError> {
-        let target =
-            if self.status { matches!(line, OutputLine::Alarm) } else { matches!(line, OutputLine::Reject(_)) };
-        if target && self.fail > 0 {
-            self.fail -= 1;
+        self.writes.lock().unwrap().push((line, active));
+        if (self.refuse)(line, active) {
             return Err(crate::sinks::gpio::GpioError::Line { line: line.to_string(), reason: "injected: EIO".into() });
         }
         self.inner.set(line, active)
@@ -108,8 +105,18 @@ impl GpioOutputs for FailingReject {
     }
 }
 
-/// A harness on `FailingReject` outputs (`fail` refused writes of the reject line, or of the alarm with
-/// `status`); `ready` adds a ready line, set active first as the station does at start.
+/// Refuses the first `fail` writes of the reject lines, or with `status` of the alarm line.
+fn first_writes(mut fail: usize, status: bool) -> Refuse {
+    Box::new(move |line, _| {
+        let target = if status { matches!(line, OutputLine::Alarm) } else { matches!(line, OutputLine::Reject(_)) };
+        let refused = target && fail > 0;
+        fail -= usize::from(refused);
+        refused
+    })
+}
+
+/// A harness whose outputs refuse `fail` writes of the reject line (or of the alarm with `status`);
+/// `ready` adds a ready line, set active first as the station does at start.
 fn start_failing(fail: usize, status: bool, ready: bool) -> (Harness, Arc<StationMetrics>) {
     start_with(fail, status, ready, QUIET_SETTLE, timing())
 }
@@ -125,17 +132,12 @@ fn start_with(
     let ready_name = ready.then(|| "ready".to_string());
     let names =
         OutputNames { reject: vec!["reject0".into()], alarm: "alarm".into(), ready: ready_name, markers: vec![] };
-    start_on(names, fail, status, quiet_settle, t)
+    start_on(names, first_writes(fail, status), quiet_settle, t)
 }
 
-/// `start_with` on the outputs `names` (a ready output, when named, set active first).
-fn start_on(
-    names: OutputNames,
-    fail: usize,
-    status: bool,
-    quiet_settle: Duration,
-    t: Timing,
-) -> (Harness, Arc<StationMetrics>) {
+/// A harness on the outputs `names` (a ready output, when named, set active first) that refuse the writes
+/// `refuse` picks.
+fn start_on(names: OutputNames, refuse: Refuse, quiet_settle: Duration, t: Timing) -> (Harness, Arc<StationMetrics>) {
     let epoch = Instant::now();
     let ready = names.ready.is_some();
     let timeline = Timeline::new(epoch, None).unwrap();
@@ -144,7 +146,8 @@ fn start_on(
     if ready {
         inner.set(OutputLine::Ready, true).unwrap();
     }
-    let gpio = FailingReject { inner, fail, status };
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let gpio = FakeOutputs { inner, refuse, writes: writes.clone() };
     let (rec_tx, records) = record_channel();
     let metrics: Arc<StationMetrics> = Arc::default();
     let s = RejectScheduler { quiet_settle, ..RejectScheduler::new(gpio, t, "t".into(), metrics.clone(), rec_tx) };
@@ -152,7 +155,7 @@ fn start_on(
     let scheduler = std::thread::spawn(move || {
         s.run(rx);
     });
-    (Harness { tx, records, scheduler, timeline: shared, epoch }, metrics)
+    (Harness { tx, records, scheduler, timeline: shared, writes, epoch }, metrics)
 }
 
 /// Waits until every part registered so far is settled (or 5 s pass), so a test can count what that took.
@@ -160,38 +163,6 @@ fn wait_settled(metrics: &StationMetrics, parts: u64) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while metrics.snapshot().parts_settled < parts && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Outputs whose reject line cannot be set inactive until `until` (a driver error that lasts); counts the
-/// attempts.
-struct StuckReject {
-    inner: SimGpio,
-    until: Instant,
-    attempts: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl GpioOutputs for StuckReject {
-    fn set(&mut self, line: OutputLine, active: bool) -> Result<(), crate::sinks::gpio::GpioError> {
-        if matches!(line, OutputLine::Reject(_)) && !active {
-            self.attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if Instant::now() < self.until {
-                return Err(crate::sinks::gpio::GpioError::Line {
-                    line: line.to_string(),
-                    reason: "injected: EIO".into(),
-                });
-            }
-        }
-        self.inner.set(line, active)
-    }
-    fn all_safe(&mut self) -> Result<(), crate::sinks::gpio::GpioError> {
-        self.inner.all_safe()
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn timeline(&self) -> Arc<Mutex<Vec<LineChange>>> {
-        self.inner.timeline()
     }
 }
 

@@ -2,9 +2,9 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use super::*;
-use crate::inspect::{InspectError, ModelIdentity, PartError};
+use crate::inspect::test_model::TestModel;
+use crate::inspect::{InspectError, PartError};
 use crate::mailbox;
-use crate::runtime::Provider;
 use crate::sinks::reject_scheduler::{actuator_channel, ActuatorMsg, Stamped};
 use crate::sources::{Frame, PixelFormat};
 
@@ -21,47 +21,26 @@ enum Batch {
 }
 
 /// A model that goes through `batches` in order (then judges every part) and counts the parts it saw.
-struct Scripted {
-    id: ModelIdentity,
-    batches: VecDeque<Batch>,
-    seen: Arc<Mutex<usize>>,
-}
-
-impl Inspection for Scripted {
-    fn identity(&self) -> &ModelIdentity {
-        &self.id
-    }
-    fn threshold(&self) -> f32 {
-        0.5
-    }
-    fn self_test(&mut self) -> Result<(), InspectError> {
-        Ok(())
-    }
-    fn judge(&mut self, parts: &[PartFrames<'_>]) -> Result<Vec<Result<Judgement, PartError>>, InspectError> {
-        *self.seen.lock().unwrap() += parts.len();
-        let judged = || Ok(Judgement::from_score(0.1, 0.5));
-        match self.batches.pop_front().unwrap_or(Batch::Judged) {
-            Batch::Judged => Ok(parts.iter().map(|_| judged()).collect()),
-            Batch::Ng => Ok(parts.iter().map(|_| Ok(Judgement::from_score(0.9, 0.5))).collect()),
-            Batch::Fails => Err(InspectError::UnknownRecipe("scripted failure".into())),
-            Batch::BadFirstPart => Ok(parts
-                .iter()
-                .enumerate()
-                .map(|(i, _)| if i == 0 { Err(PartError::MissingResult) } else { judged() })
-                .collect()),
-        }
-    }
-}
-
 fn model(name: &str, batches: &[Batch], seen: &Arc<Mutex<usize>>) -> Box<dyn Inspection> {
-    let id = ModelIdentity {
-        name: name.into(),
-        version: "1".into(),
-        sha256: String::new(),
-        provider: Provider::Cpu,
-        graph: "full",
-    };
-    Box::new(Scripted { id, batches: batches.iter().copied().collect(), seen: seen.clone() })
+    let mut batches: VecDeque<Batch> = batches.iter().copied().collect();
+    let seen = seen.clone();
+    Box::new(TestModel::new(
+        name,
+        Box::new(move |parts| {
+            *seen.lock().unwrap() += parts.len();
+            let judged = || Ok(Judgement::from_score(0.1, 0.5));
+            match batches.pop_front().unwrap_or(Batch::Judged) {
+                Batch::Judged => Ok(parts.iter().map(|_| judged()).collect()),
+                Batch::Ng => Ok(parts.iter().map(|_| Ok(Judgement::from_score(0.9, 0.5))).collect()),
+                Batch::Fails => Err(InspectError::UnknownRecipe("scripted failure".into())),
+                Batch::BadFirstPart => Ok(parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| if i == 0 { Err(PartError::MissingResult) } else { judged() })
+                    .collect()),
+            }
+        }),
+    ))
 }
 
 fn part(id: u64, trigger: Instant) -> Part {
