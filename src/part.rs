@@ -79,9 +79,12 @@ pub struct PartRecord {
     /// An NG part's frame, for the NG archive (not logged).
     #[serde(skip)]
     pub image: Option<Frame>,
-    /// Electrode, NG: what its picture is drawn from (the aligned X-ray and the decoded result; not logged).
+    /// Electrode: the decoded result (detections, segmentation map; not logged).
     #[serde(skip)]
-    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
+    pub electrode: Option<Arc<ElectrodeResult>>,
+    /// Electrode, NG: the aligned X-ray frame, for the NG picture (not logged).
+    #[serde(skip)]
+    pub xray: Option<Frame>,
 }
 
 impl PartRecord {
@@ -114,7 +117,8 @@ impl PartRecord {
             presence: None,
             reasons: Vec::new(),
             image: None,
-            drawing: None,
+            electrode: None,
+            xray: None,
         }
     }
 
@@ -142,8 +146,10 @@ impl PartRecord {
         self.defects = j.defects;
         self.presence = j.presence;
         self.reasons = j.reasons;
-        self.drawing = j.drawing;
-        self.image = if j.verdict == Verdict::Ng { j.frame } else { None };
+        self.electrode = j.electrode;
+        let ng = j.verdict == Verdict::Ng;
+        self.image = if ng { j.frame } else { None };
+        self.xray = if ng { j.xray } else { None };
     }
 }
 

@@ -50,8 +50,11 @@ pub struct Judgement {
     pub presence: Option<ClassPresence>,
     /// Electrode: the rules that fired.
     pub reasons: Vec<String>,
-    /// Electrode: what the NG picture is drawn from (the aligned X-ray and the decoded result).
-    pub drawing: Option<(Frame, Arc<ElectrodeResult>)>,
+    /// Electrode: the decoded result (detections, segmentation map) of a judged part: the NG picture is
+    /// drawn from it, `cellgate evaluate` measures segmentation on it.
+    pub electrode: Option<Arc<ElectrodeResult>>,
+    /// Electrode, NG: the aligned X-ray frame, drawn beside the visible one in the NG picture.
+    pub xray: Option<Frame>,
     /// The inspection measures `warp_ms`; the infer step the rest.
     pub latency: StageLatency,
     pub model: Option<Arc<ModelIdentity>>,
@@ -93,7 +96,8 @@ impl Judgement {
             defects: None,
             presence: None,
             reasons: Vec::new(),
-            drawing: None,
+            electrode: None,
+            xray: None,
             latency: StageLatency::default(),
             model: None,
             reference: None,

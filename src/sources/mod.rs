@@ -1,6 +1,7 @@
 //! Where frames come from. Every source delivers `Frame`s through the same trait, so the demo, the tests
 //! and the station share one path; only the source differs.
 
+pub mod coco_masks;
 mod config;
 pub mod image_file;
 pub mod pairing;

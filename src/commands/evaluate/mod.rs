@@ -6,7 +6,8 @@
 //! model watch are left alone). A part is predicted NG when the station would reject it: an NG verdict or
 //! an error (a frame it refuses is a rejected part, as on the line). An electrode folder also gets the
 //! detector's figures (`detection`): the station's records give those at its threshold, and a second pass
-//! decoding down to the AP floor gives AP.
+//! decoding down to the AP floor gives AP. Its segmentation IoU compares each judged part's segmentation
+//! map with the labels drawn as the Python evaluator draws them (`segmentation.rs`).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -16,20 +17,31 @@ use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationCon
 use cellgate::inspect::decision::Verdict;
 use cellgate::inspect::qualification::detection::{self, DetectionFigures, AP_FLOOR};
 use cellgate::inspect::qualification::figures::{pct, Scored, Verdicts};
+use cellgate::inspect::qualification::segmentation::SegmentationFigures;
 use cellgate::part::PartRecord;
 use cellgate::sinks::record::RecordSink;
 use cellgate::station::{Overrides, Station};
 use serde::Serialize;
 
 use super::CliError;
+use segmentation::Segmentation;
+
+mod segmentation;
 
 /// The longest reject delay a config may set: no part of an offline run is late.
 const NO_DEADLINE_MS: u64 = 60_000;
 /// The patent's defects first in their order, any others by name (as the Python evaluators order them).
 const DEFECT_ORDER: [&str; 5] = ["crack", "narrow_width", "foreign_matter", "wrinkle", "contamination"];
 
-/// Every settled part, kept for the figures.
-struct Keep(Arc<Mutex<Vec<PartRecord>>>);
+/// What an offline run keeps: every settled part, without its pictures, and (electrode) the
+/// segmentation measured part by part as they settle.
+#[derive(Default)]
+struct Kept {
+    records: Vec<PartRecord>,
+    segmentation: Option<Segmentation>,
+}
+
+struct Keep(Arc<Mutex<Kept>>);
 
 impl RecordSink for Keep {
     fn name(&self) -> &str {
@@ -37,7 +49,11 @@ impl RecordSink for Keep {
     }
 
     fn record(&mut self, part: &PartRecord) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(part.clone());
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = &mut kept.segmentation {
+            s.add(part);
+        }
+        kept.records.push(PartRecord { electrode: None, image: None, xray: None, ..part.clone() });
     }
 }
 
@@ -63,6 +79,9 @@ struct Figures {
     /// Electrode: the detector's figures, with `scripts/ml/electrode_metrics.py`'s keys.
     #[serde(flatten)]
     detection: Option<DetectionFigures>,
+    /// Electrode: the segmentation figures, with `electrode_metrics.py`'s keys.
+    #[serde(flatten)]
+    segmentation: Option<SegmentationFigures>,
     per_sample: Vec<Sample>,
 }
 
@@ -86,26 +105,30 @@ pub fn run(config: &Path, data: &Path, json: Option<&Path>) -> Result<(), CliErr
 
 /// The figures of `data` judged by the station built from `base` (offline, under `out`).
 fn judged(base: &StationConfig, data: &Path, out: &Path) -> Result<Figures, CliError> {
-    let records = judge(base, data, out)?;
-    let mut f = figures(&records);
-    if matches!(base.inspection, InspectionConfig::Electrode(_)) {
-        // The threshold the station decoded at; then every detection down to the AP floor, for AP.
-        let threshold = records.iter().find(|r| r.model.is_some()).map_or(AP_FLOOR, |r| r.threshold);
-        let mut floor = base.clone();
-        if let InspectionConfig::Electrode(e) = &mut floor.inspection {
-            e.score_threshold = Some(AP_FLOOR);
-        }
-        let at_floor = judge(&floor, data, &out.join("floor"))?;
-        let scored = |r: &[PartRecord]| r.iter().map(Scored::from).collect::<Vec<_>>();
-        f.detection = Some(detection::figures(&scored(&records), &scored(&at_floor), threshold));
+    if !matches!(base.inspection, InspectionConfig::Electrode(_)) {
+        return Ok(figures(&judge(base, data, out, None)?.records));
     }
+    let kept = judge(base, data, out, Segmentation::open(data))?;
+    let records = kept.records;
+    let mut f = figures(&records);
+    f.segmentation = kept.segmentation.and_then(Segmentation::figures);
+    // The threshold the station decoded at; then every detection down to the AP floor, for AP.
+    let threshold = records.iter().find(|r| r.model.is_some()).map_or(AP_FLOOR, |r| r.threshold);
+    let mut floor = base.clone();
+    if let InspectionConfig::Electrode(e) = &mut floor.inspection {
+        e.score_threshold = Some(AP_FLOOR);
+    }
+    let at_floor = judge(&floor, data, &out.join("floor"), None)?.records;
+    let scored = |r: &[PartRecord]| r.iter().map(Scored::from).collect::<Vec<_>>();
+    f.detection = Some(detection::figures(&scored(&records), &scored(&at_floor), threshold));
     Ok(f)
 }
 
-/// Every sample of `data` judged by the station built from `base`, made offline under `out`.
-fn judge(base: &StationConfig, data: &Path, out: &Path) -> Result<Vec<PartRecord>, CliError> {
+/// Every sample of `data` judged by the station built from `base`, made offline under `out`, and its
+/// `segmentation` measured.
+fn judge(base: &StationConfig, data: &Path, out: &Path, segmentation: Option<Segmentation>) -> Result<Kept, CliError> {
     let cfg = offline(base, data, out);
-    let kept = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::new(Mutex::new(Kept { records: Vec::new(), segmentation }));
     let ov = Overrides {
         saturate: true,
         offline: true,
@@ -115,8 +138,8 @@ fn judge(base: &StationConfig, data: &Path, out: &Path) -> Result<Vec<PartRecord
     };
     let station = Station::build(cfg, &ov)?.with_sink(Box::new(Keep(kept.clone())));
     station.run(Arc::new(AtomicBool::new(false)))?;
-    let records = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
-    Ok(records)
+    let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok(kept)
 }
 
 /// The station's config made offline: `data` replayed once flat out, no deadline, simulated outputs,
@@ -146,6 +169,7 @@ fn figures(records: &[PartRecord]) -> Figures {
         threshold: records.iter().find(|r| r.model.is_some()).map(|r| r.threshold),
         verdicts: Verdicts::of(&scored),
         detection: None,
+        segmentation: None,
         per_sample: records
             .iter()
             .map(|r| Sample {
@@ -185,6 +209,9 @@ fn text(f: &Figures) -> String {
     }
     if let Some(d) = &f.detection {
         s.push_str(&d.text());
+    }
+    if let Some(g) = &f.segmentation {
+        s.push_str(&g.text());
     }
     s.push_str("per-defect recall\n");
     let mut names: Vec<&String> = v.per_defect_recall.keys().collect();

@@ -164,7 +164,8 @@ impl Inspection for ElectrodeInspection {
                     defects: Some(fired.defects),
                     presence: Some(r.presence),
                     reasons: fired.reasons,
-                    drawing: (verdict == Verdict::Ng).then(|| (x, Arc::new(r))),
+                    electrode: Some(Arc::new(r)),
+                    xray: (verdict == Verdict::Ng).then_some(x),
                     latency: StageLatency { warp_ms, ..StageLatency::default() },
                     ..Judgement::from_score(p_ng, threshold)
                 })

@@ -8,6 +8,7 @@
 pub mod detection;
 pub mod figures;
 pub mod golden;
+pub mod segmentation;
 
 use std::fmt;
 use std::path::Path;

@@ -18,15 +18,15 @@ impl RecordSink for NgArchive {
         let Some(frame) = &r.image else { return };
         let stem = format!("{}_{:08}_{}", r.time.replace(':', "-"), r.part, r.recipe);
         let caption = caption(r);
-        match &r.drawing {
+        match (&r.xray, &r.electrode) {
             // The electrode NG picture: defects drawn on the visible frame, the X-ray beside it.
-            Some((xray, result)) => {
+            (Some(xray), Some(result)) => {
                 let img = annotate(frame, xray, result);
                 let (width, height) = img.dimensions();
                 let drawn = frame.with_pixels(width, height, PixelFormat::Rgb8, img.into_raw());
                 self.save(&drawn, &stem, &caption);
             }
-            None => {
+            _ => {
                 self.save(frame, &stem, &caption);
             }
         }
