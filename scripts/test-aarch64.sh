@@ -3,9 +3,7 @@
 # target/aarch64-unknown-linux-gnu/), runs `cellgate evaluate` on demo sets under qemu-user
 # (scripts/qemu-aarch64.sh) with the aarch64 ONNX Runtime, and the same with the x86-64 debug binary, and
 # compares every sample's verdict (equal) and score and every figure (within 1e-4):
-# scripts/compare-evaluations.py. Then it checks the aarch64 release tarball (scripts/release.sh): its
-# SHA256SUMS, install.sh --root from the unpacked tree, the staged binary's --version and check-config
-# under qemu, and that a damaged tree and the wrong architecture are refused.
+# scripts/compare-evaluations.py. Then it checks the aarch64 release tarball (scripts/test-release.sh).
 # scripts/test.sh runs it after cargo test (which built target/debug/cellgate); setup.sh installs its tools.
 #
 #   AARCH64_SETS=seal bash scripts/test-aarch64.sh     default: seal electrode
@@ -101,47 +99,5 @@ for d in verdict score; do
 done
 echo "test-aarch64: the comparison catches a flipped verdict and a score moved by 2e-4"
 
-# The aarch64 release tarball (reusing the build above): unpacked, its SHA256SUMS checked, installed by its
-# own install.sh into a stage, and the staged binary runs --version and check-config of the default config
-# (re-rooted into the stage: it names the staged ONNX Runtime and models) under qemu.
-t=$(stamp)
-bash scripts/release.sh aarch64
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-tarball=dist/cellgate-$version-aarch64.tar.gz
-unpack=$out/unpack
-rm -rf "$unpack" && mkdir -p "$unpack"
-tar xzf "$tarball" -C "$unpack"
-tree=$unpack/cellgate-$version-aarch64
-(cd "$tree" && sha256sum --quiet -c SHA256SUMS) || fail "$tarball: SHA256SUMS does not match its files"
-stage=$root/$out/stage
-"$tree/scripts/install.sh" --root "$stage" >/dev/null || fail "install.sh from the unpacked $tarball failed"
-staged=$stage/usr/bin/cellgate
-cmp -s "$staged" "$arm" || fail "the staged binary is not the aarch64 release build"
-cmp -s "$stage/usr/lib/cellgate/libonnxruntime.so" "$lib" || fail "the staged ONNX Runtime is not the aarch64 one"
-bash scripts/qemu-aarch64.sh "$staged" --version | grep -qx "cellgate $version" || fail "staged binary: --version"
-mkdir -p "$stage/var/log/cellgate" "$stage/var/lib/cellgate"
-sed "s|\"/|\"$stage/|g" "$stage/etc/cellgate/station.json" >"$out/staged-station.json"
-bash scripts/qemu-aarch64.sh "$staged" check-config "$out/staged-station.json" >"$out/staged-check.log" 2>&1 ||
-  { cat "$out/staged-check.log" >&2; fail "staged binary: check-config of the default config"; }
-
-# A damaged tree is refused before anything is written: one byte of a model changed.
-cp -r "$tree" "$unpack/damaged"
-printf 'x' >>"$unpack/damaged/onnx/seal_classifier.onnx"
-if "$unpack/damaged/scripts/install.sh" --root "$out/stage-damaged" >"$out/damaged.log" 2>&1; then
-  fail "install.sh installed a tree whose files differ from SHA256SUMS"
-fi
-grep -q "differ from SHA256SUMS" "$out/damaged.log" || fail "install.sh refused a damaged tree without saying why"
-[ ! -e "$out/stage-damaged" ] || fail "install.sh wrote into the stage before refusing a damaged tree"
-# The aarch64 tree installed live on this x86-64 machine: refused before anything is written, naming the
-# architecture. Run as nobody, so that an installer without the check fails on permissions instead of
-# installing here. Where binfmt_misc runs aarch64 binaries, the binary does run here: nothing to refuse.
-if ls /proc/sys/fs/binfmt_misc/ 2>/dev/null | grep -q aarch64; then
-  echo "test-aarch64: binfmt_misc runs aarch64 binaries here: the wrong-architecture install is not tried"
-else
-  if runuser -u nobody -- "$tree/scripts/install.sh" >"$out/wrong-arch.log" 2>&1; then
-    fail "install.sh installed an aarch64 binary on $(uname -m)"
-  fi
-  grep -q "does not run on this machine" "$out/wrong-arch.log" ||
-    { cat "$out/wrong-arch.log" >&2; fail "install.sh did not refuse the aarch64 binary on $(uname -m) by its architecture"; }
-fi
-echo "test-aarch64: $tarball ($(stat -c %s "$tarball") bytes): SHA256SUMS, install.sh --root, --version and check-config under qemu; a damaged tree and the wrong architecture refused: $(took "$t")"
+# The aarch64 release tarball, reusing the build above.
+bash scripts/test-release.sh aarch64
