@@ -8,10 +8,10 @@
 # own reject timing counters (metrics.json at exit: mean and max |actual - scheduled| reject time of the
 # fired pulses), late parts, and the requests answered.
 #
-# CLIENTS_NICE=19 runs the clients below the station (a real page runs on the technician's machine, not on
-# the station's two cores).
+# CLIENTS_NICE=19 runs the clients below the station, CLIENTS_IDLE=1 in the idle scheduling class (a real
+# page runs on the technician's machine, not on the station's two cores).
 #
-#   [POLL_S=1] [CLIENTS_NICE=19] bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]   # needs the release build
+#   [POLL_S=1] [CLIENTS_NICE=19|CLIENTS_IDLE=1] bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]   # needs the release build
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -67,7 +67,9 @@ run() { # NAME PAGE(none|idle|watched) ROUND
   fi
   python3 "$ROOT/scripts/demo_config.py" "$WORK/$1" "trigger.rate_hz=$RATE" "http=$http"
   if [ "$2" = watched ]; then
-    nice -n "${CLIENTS_NICE:-0}" python3 "$WORK/clients.py" "$port" "${POLL_S:-0.1}" >"$WORK/$1.requests" &
+    local sched=(nice -n "${CLIENTS_NICE:-0}")
+    [ -z "${CLIENTS_IDLE:-}" ] || sched=(chrt --idle 0)
+    "${sched[@]}" python3 "$WORK/clients.py" "$port" "${POLL_S:-0.1}" >"$WORK/$1.requests" &
     clients=$!
   fi
   "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
