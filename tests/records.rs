@@ -24,7 +24,7 @@ fn a_disk_that_fills_mid_record_leaves_only_whole_lines_in_the_results_log() {
         v["model_updates"]["watch"] = json!(false);
     });
     // No file of the process may grow past 6000 bytes: the results log runs out of room inside a record,
-    // as on a full disk (a short write, then EFBIG), and stays full.
+    // as on a full disk (a short write, then EFBIG). A later, shorter record may still fit in what is left.
     let out = Command::new("prlimit")
         .arg("--fsize=6000")
         .arg(env!("CARGO_BIN_EXE_cellgate"))
@@ -38,7 +38,8 @@ fn a_disk_that_fills_mid_record_leaves_only_whole_lines_in_the_results_log() {
     assert!(log.contains("cannot write results"), "the log filled up: {log}");
     let results = whole_lines(&dir.path().join("results.jsonl"));
     assert!(!results.is_empty() && results.len() < 24, "{} records", results.len());
-    for (i, r) in results.iter().enumerate() {
-        assert_eq!(r["part"], json!(i + 1), "records in order, none merged");
-    }
+    // Whole lines (above), each part once and in order: a record that did not fit is left out, not torn or
+    // joined to the next one.
+    let parts: Vec<u64> = results.iter().map(|r| r["part"].as_u64().expect("part number")).collect();
+    assert!(parts.windows(2).all(|w| w[0] < w[1]) && parts[0] == 1, "{parts:?}");
 }
