@@ -9,7 +9,9 @@
 # fired pulses), late parts, and the requests answered.
 #
 # CLIENTS_NICE=19 runs the clients below the station, CLIENTS_IDLE=1 in the idle scheduling class (a real
-# page runs on the technician's machine, not on the station's two cores).
+# page runs on the technician's machine, not on the station's two cores). FOREIGN=1 adds a fourth config:
+# no page, the same clients polling another server on the box (Python's http.server in the idle class,
+# answers of the page's sizes): what any such traffic on the machine costs the reject timing, page or not.
 #
 #   [POLL_S=1] [CLIENTS_NICE=19|CLIENTS_IDLE=1] bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]   # needs the release build
 set -euo pipefail
@@ -58,15 +60,24 @@ for t in threads:
 print(answered[0])
 EOF2
 
-run() { # NAME PAGE(none|idle|watched) ROUND
-  local port http="null" clients=""
+# The foreign server's answers, about the size of the page's.
+mkdir -p "$WORK/www/api"
+for f in api/status api/parts api/rate; do head -c 1500 /dev/urandom | base64 >"$WORK/www/$f"; done
+head -c 4500 /dev/urandom | base64 >"$WORK/www/metrics"
+
+run() { # NAME PAGE(none|idle|watched|foreign) ROUND
+  local port http="null" clients="" server=""
   rm -rf "${WORK:?}/$1"
-  if [ "$2" != none ]; then
+  if [ "$2" = foreign ]; then
+    port="$(free_port)"
+    chrt --idle 0 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$WORK/www" >/dev/null 2>&1 &
+    server=$!
+  elif [ "$2" != none ]; then
     port="$(free_port)"
     http="{\"listen\": \"127.0.0.1:$port\"}"
   fi
   python3 "$ROOT/scripts/demo_config.py" "$WORK/$1" "trigger.rate_hz=$RATE" "http=$http"
-  if [ "$2" = watched ]; then
+  if [ "$2" = watched ] || [ "$2" = foreign ]; then
     local sched=(nice -n "${CLIENTS_NICE:-0}")
     [ -z "${CLIENTS_IDLE:-}" ] || sched=(chrt --idle 0)
     "${sched[@]}" python3 "$WORK/clients.py" "$port" "${POLL_S:-0.1}" >"$WORK/$1.requests" &
@@ -74,6 +85,8 @@ run() { # NAME PAGE(none|idle|watched) ROUND
   fi
   "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \
     --parts "$PARTS" --rate "$RATE" --quiet >/dev/null 2>"$WORK/$1.log"
+  # The clients stop when their server does: the station's page at its exit, the foreign one now.
+  [ -z "$server" ] || { kill "$server"; wait "$server" 2>/dev/null || true; }
   [ -z "$clients" ] || wait "$clients"
   local requests=0
   [ ! -s "$WORK/$1.requests" ] || requests=$(cat "$WORK/$1.requests")
@@ -86,6 +99,7 @@ for round in $(seq "$ROUNDS"); do
   run none none "$round"
   run idle idle "$round"
   run watched watched "$round"
+  [ -z "${FOREIGN:-}" ] || run foreign foreign "$round"
 done
 
-python3 "$ROOT/scripts/bench_timing.py" table "$WORK/figures.jsonl" "$PARTS" "$RATE" page none,idle,watched requests
+python3 "$ROOT/scripts/bench_timing.py" table "$WORK/figures.jsonl" "$PARTS" "$RATE" page "none,idle,watched${FOREIGN:+,foreign}" requests
