@@ -14,6 +14,7 @@ bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 python3 scripts/import-cycles.py >/dev/null  # no import cycle through config (issue 20)
+python3 -c "import ast; ast.parse(open('scripts/bench_python.py').read())"  # the bench carries it: it must parse
 bash scripts/lint-yocto.sh
 cargo test --quiet 2>&1
 bash scripts/test-aarch64.sh

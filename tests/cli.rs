@@ -206,6 +206,39 @@ fn bench_prints_every_row_and_the_overhead_of_each_round() {
 }
 
 #[test]
+fn bench_runs_the_python_loop_in_the_same_rounds_and_prints_the_station_against_it() {
+    // A stand-in interpreter that takes the script on stdin and answers as the baseline does, at a known
+    // rate: the rows and ratios must carry it through, round by round.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let python = dir.path().join("python");
+    let line = r#"{"parts_per_s": 100.0, "p50": 10.0, "p99": 12.0, "what": "stand-in"}"#;
+    std::fs::write(&python, format!("#!/bin/sh\ncat > /dev/null\necho '{line}'\n")).expect("write");
+    std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let py = python.to_str().expect("utf-8 path");
+    let stdout = on_seal_fixtures(&["bench", "--parts", "12", "--rounds", "2", "--compare-python", py]);
+    for row in
+        ["python: OpenCV + onnxruntime, full graph, batch 1", "python: OpenCV + onnxruntime, encoder+head, batch 1"]
+    {
+        let line = stdout.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row {row}: {stdout}"));
+        assert!(line.contains("100.0") && line.contains("stand-in"), "{line}");
+    }
+    let station = stdout.lines().find(|l| l.starts_with("station: encoder+head, batch 1")).expect("station row");
+    let rate: f64 = station["station: encoder+head, batch 1".len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("rate");
+    for what in ["vs the Python loop on the full graph", "vs the Python loop on encoder+head"] {
+        let line = stdout.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no ratio {what}: {stdout}"));
+        let rounds = line.split("rounds: ").nth(1).and_then(|r| r.split(';').next()).expect("rounds");
+        let ratios: Vec<f64> = rounds.split(", ").map(|r| r.trim_end_matches('x').parse().expect("ratio")).collect();
+        assert_eq!(ratios.len(), 2, "{line}");
+        // The printed station row is one of the rounds, so one round's ratio is its rate over 100.
+        assert!(ratios.iter().any(|r| (r - rate / 100.0).abs() < 0.006), "{line} against {rate} parts/s");
+    }
+}
+
+#[test]
 fn missing_onnx_runtime_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = common::write_config(dir.path(), |_| {});

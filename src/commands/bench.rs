@@ -1,9 +1,10 @@
 //! `cellgate bench`: the station against bare ONNX Runtime on the same model and inputs, in one run.
 //!
-//! Bare runs time `Session::run` alone on tensors prepared beforehand. Station runs push the same frames
-//! through the whole graph (trigger, capture, preprocess, infer, decide, actuate, record) flat out, with
-//! backpressure instead of load shedding, and measure parts judged per second from the first trigger to
-//! the last verdict. Every row is measured once per round and the rounds interleave bare and station
+//! Bare runs time the station's own preprocessing of each frame (at the capture size the images have) and
+//! `Session::run`, nothing else. Station runs push the same frames through the whole graph (trigger,
+//! capture, preprocess, infer, decide, actuate, record) flat out, with backpressure instead of load
+//! shedding, and measure parts judged per second from the first trigger to the last verdict. With
+//! `--compare-python`, the loop a user would write in Python runs in the same rounds (`bench_python.rs`). Every row is measured once per round and the rounds interleave bare and station
 //! runs, so a machine that drifts (other tenants of a VM, clocks) moves both sides of a comparison alike;
 //! the overhead is the median of the per-round figures, printed with each round's so the spread shows.
 
@@ -27,15 +28,24 @@ use cellgate::station::StationError;
 use cellgate::station::{Overrides, RunReport, Station};
 use ort::value::TensorRef;
 
+use super::bench_python::Baseline;
 use super::CliError;
 
-/// One prepared part: its image tensor and its recipe's reference tensor.
+/// One part's recipe and that recipe's reference tensor (the station computes it once per recipe).
 struct Prepared {
-    image: Vec<f32>,
     reference: Vec<f32>,
     recipe: String,
 }
 
+/// What to feed and how long, and the Python interpreter to compare with.
+pub struct Options {
+    pub images: Option<PathBuf>,
+    pub parts: usize,
+    pub rounds: usize,
+    pub python: Option<PathBuf>,
+}
+
+#[derive(Debug)]
 pub(super) struct Row {
     pub parts_per_s: f64,
     pub p50: f64,
@@ -43,13 +53,13 @@ pub(super) struct Row {
     pub note: String,
 }
 
-pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) -> Result<(), CliError> {
+pub fn run(config: &Path, opts: &Options) -> Result<(), CliError> {
     let base = StationConfig::load(config)?;
-    let rounds = rounds.max(1);
+    let rounds = opts.rounds.max(1);
     let Some(seal_cfg) = base.seal().cloned() else {
-        return super::bench_electrode::run(&base, images, parts, rounds);
+        return super::bench_electrode::run(&base, opts);
     };
-    let images = match (images, &base.source) {
+    let images = match (opts.images.as_deref(), &base.source) {
         (Some(p), _) => p.to_path_buf(),
         (None, SourceConfig::Replay { path, .. }) => base.resolve(path),
         (None, _) => return Err(CliError::Usage("--images is needed: the config's source is a camera".into())),
@@ -57,7 +67,7 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     let images = std::path::absolute(&images).map_err(|source| CliError::Io { path: images.clone(), source })?;
     let rt = Runtime::load(&base.runtime, None)?;
     let model_path = base.resolve(&seal_cfg.model);
-    let parts = parts.max(12);
+    let parts = opts.parts.max(12);
 
     // Inputs as the station sees them: each frame with its recipe's reference.
     let mut src = ReplaySource::open(&images, false)?;
@@ -81,11 +91,9 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
     for _ in 0..src.len() {
         let f = src.capture(Instant::now())?;
         let recipe = f.info.recipe.as_deref().unwrap_or(&seal_cfg.recipe).to_string();
-        let mut image = vec![0f32; pre.len()];
-        pre.write(&f, &mut image)?;
         let reference =
             ref_tensors.get(&recipe).cloned().ok_or_else(|| CliError::Usage(format!("no reference for {recipe}")))?;
-        prepared.push(Prepared { image, reference, recipe });
+        prepared.push(Prepared { reference, recipe });
         frames.push(f);
     }
     // The station's one step beside inference that runs on the inference thread.
@@ -116,12 +124,15 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
 
     let mut measures: Vec<Measure> = Vec::new();
     // 1. Bare ONNX Runtime, full pair graph, one pair per run: the naive station.
+    let (frames, prepared) = (&frames, &prepared);
+    let (mut pre_full, mut image) = (Preprocessor::new(&spec)?, vec![0f32; pre.len()]);
     measures.push((
         "bare ORT: full graph, batch 1",
-        Box::new(|| {
+        Box::new(move || {
             timed(parts, |i| {
                 let p = &prepared[i % prepared.len()];
-                let img = TensorRef::from_array_view((shape, &p.image[..]))?;
+                pre_full.write(&frames[i % frames.len()], &mut image)?;
+                let img = TensorRef::from_array_view((shape, &image[..]))?;
                 let rf = TensorRef::from_array_view((shape, &p.reference[..]))?;
                 full.session.run(ort::inputs!["image" => img, "reference" => rf])?;
                 Ok(())
@@ -142,13 +153,14 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
             let (s, e) = out["embedding"].try_extract_tensor::<f32>()?;
             ref_emb.insert(name.clone(), (s.iter().map(|&d| d as usize).collect(), e.to_vec()));
         }
-        let prepared = &prepared;
+        let (mut pre_enc, mut image) = (Preprocessor::new(&spec)?, vec![0f32; pre.len()]);
         measures.push((
             "bare ORT: encoder+head, cached reference, batch 1",
             Box::new(move || {
                 timed(parts, |i| {
                     let p = &prepared[i % prepared.len()];
-                    let img = TensorRef::from_array_view((shape, &p.image[..]))?;
+                    pre_enc.write(&frames[i % frames.len()], &mut image)?;
+                    let img = TensorRef::from_array_view((shape, &image[..]))?;
                     let out = enc.session.run(ort::inputs!["image" => img])?;
                     let (s, e) = out["embedding"].try_extract_tensor::<f32>()?;
                     let dims: Vec<usize> = s.iter().map(|&d| d as usize).collect();
@@ -182,6 +194,14 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
             }),
         ));
     }
+    // 4. The loop a user would write in Python, both ways.
+    if let Some(python) = &opts.python {
+        let threads = base.runtime.intra_threads;
+        let baseline = Baseline::new(python, "seal", &model_path, &images, parts, threads);
+        let split = Baseline::new(python, "seal", &model_path, &images, parts, threads).split();
+        measures.push(("python: OpenCV + onnxruntime, full graph, batch 1", Box::new(move || baseline.measure())));
+        measures.push(("python: OpenCV + onnxruntime, encoder+head, batch 1", Box::new(move || split.measure())));
+    }
     let results = in_rounds(rounds, &mut measures);
     let _ = std::fs::remove_dir_all(&out_dir);
     let results = results?;
@@ -195,9 +215,15 @@ pub fn run(config: &Path, images: Option<&Path>, parts: usize, rounds: usize) ->
         print_overhead("encoder+head, batch 1", bare, st);
     }
     if let (Some(naive), Some(st)) = (rounds_of("bare ORT: full graph"), rounds_of("station: encoder+head, 6")) {
-        let gain: Vec<f64> = naive.iter().zip(st).map(|(n, s)| s.parts_per_s / n.parts_per_s).collect();
-        let gain = median_and_rounds(&gain, |g| format!("{g:.2}x"));
-        println!("reference caching + fixture batching vs naive pair-per-part: {gain}; target >= 1.5x)");
+        print_ratio("reference caching + fixture batching vs naive pair-per-part", ">= 1.5x", naive, st);
+    }
+    if let Some(st) = rounds_of("station: encoder+head, batch 1") {
+        if let Some(py) = rounds_of("python: OpenCV + onnxruntime, full") {
+            print_ratio("station encoder+head, batch 1 vs the Python loop on the full graph", ">= 3x", py, st);
+        }
+        if let Some(py) = rounds_of("python: OpenCV + onnxruntime, encoder+head") {
+            print_ratio("station encoder+head, batch 1 vs the Python loop on encoder+head", ">= 3x", py, st);
+        }
     }
     let f = &frames[0];
     println!(
@@ -257,6 +283,12 @@ pub(super) fn print_overhead(what: &str, bare: &[Row], station: &[Row]) {
         bare.iter().zip(station).map(|(b, s)| 100.0 * (1.0 - s.parts_per_s / b.parts_per_s)).collect();
     let overhead = median_and_rounds(&per_round, |o| format!("{o:+.1}%"));
     println!("station overhead vs bare ORT ({what}): {overhead}; target <= 5%)");
+}
+
+/// How many times `over`'s rate `faster` runs, round by round, and the median.
+pub(super) fn print_ratio(what: &str, target: &str, over: &[Row], faster: &[Row]) {
+    let ratio: Vec<f64> = over.iter().zip(faster).map(|(o, f)| f.parts_per_s / o.parts_per_s).collect();
+    println!("{what}: {}; target {target})", median_and_rounds(&ratio, |r| format!("{r:.2}x")));
 }
 
 /// `MEDIAN (rounds: R1, R2, ...` with each figure formatted by `fmt`; the caller closes the parenthesis.

@@ -1,8 +1,9 @@
 //! `cellgate bench` on an electrode station: the whole station against bare ONNX Runtime on the same
 //! model and pairs in one run, and each stage of a part on its own (pairing, X-ray warp, preprocess,
-//! inference, decode + rules), so the overhead can be traced to where it goes.
+//! inference, decode + rules), so the overhead can be traced to where it goes. The bare row does what the
+//! station must do to a pair before inference (the warp when one is set, preprocessing of both images),
+//! so the overhead is the station's own cost.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
@@ -18,14 +19,19 @@ use cellgate::sources::PixelFormat;
 use cellgate::station::summary::percentile;
 use ort::value::TensorRef;
 
-use super::bench::{in_rounds, peak_rss, print_overhead, print_rows, row, run_flat_out, station_row, timed, Measure};
+use super::bench::{
+    in_rounds, peak_rss, print_overhead, print_ratio, print_rows, row, run_flat_out, station_row, timed, Measure,
+    Options,
+};
+use super::bench_python::Baseline;
 use super::CliError;
 
-pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: usize) -> Result<(), CliError> {
+pub fn run(base: &StationConfig, opts: &Options) -> Result<(), CliError> {
     let InspectionConfig::Electrode(ecfg) = &base.inspection else {
         return Err(CliError::Usage("not an electrode station".into()));
     };
-    let images = match (images, &base.source) {
+    let (parts, rounds) = (opts.parts.max(12), opts.rounds.max(1));
+    let images = match (opts.images.as_deref(), &base.source) {
         (Some(p), _) => p.to_path_buf(),
         (None, SourceConfig::Coco { path, .. }) => base.resolve(path),
         (None, _) => {
@@ -37,7 +43,6 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     let images = std::path::absolute(&images).map_err(|source| CliError::Io { path: images.clone(), source })?;
     let rt = Runtime::load(&base.runtime, None)?;
     let model_path = base.resolve(&ecfg.model);
-    let parts = parts.max(12);
 
     // The pairs as the station captures them.
     let (v, x) = ReplaySource::open_coco(&images, false)?;
@@ -96,15 +101,34 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
         pre_x.write(&aligned[k], tx)?;
         Ok(())
     })?;
-    // Bare ONNX Runtime: Session::run alone on the prepared tensors, batch 1.
-    let mut bare_run = |i: usize| {
+    // Session::run alone on the prepared tensors, batch 1: the stage figure below.
+    let mut infer_only = |i: usize| {
         let (tv, tx) = &tensors[i % tensors.len()];
         let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..]))?;
         let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..]))?;
         model.session.run(ort::inputs!["visible" => vis, "xray" => xr])?;
         Ok(())
     };
-    let infer_ms = timed(parts, &mut bare_run)?;
+    let infer_ms = timed(parts, &mut infer_only)?;
+    // Bare ONNX Runtime as the station needs it: warp (when set), preprocess both, Session::run, batch 1.
+    let homography = ecfg.homography.map(Homography);
+    let (mut tv, mut tx) = (vec![0f32; lv], vec![0f32; lx]);
+    let mut bare_run = |i: usize| -> Result<(), CliError> {
+        let p = &pairs[i % pairs.len()];
+        pre_v.write(&p.visible, &mut tv)?;
+        match &homography {
+            Some(hm) => {
+                let (vw, vh) = (p.visible.width, p.visible.height);
+                let g = hm.warp_gray(&p.xray.data, p.xray.width, p.xray.height, vw, vh)?;
+                pre_x.write(&p.xray.with_pixels(vw, vh, PixelFormat::Gray8, g), &mut tx)?;
+            }
+            None => pre_x.write(&p.xray, &mut tx)?,
+        }
+        let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..]))?;
+        let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..]))?;
+        model.session.run(ort::inputs!["visible" => vis, "xray" => xr])?;
+        Ok(())
+    };
     let mut detector = ElectrodeDetector::load(&rt, &model_path)?;
     if let Some(t) = ecfg.score_threshold {
         detector.set_score_threshold(t);
@@ -130,13 +154,21 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
     cfg.records = RecordsConfig { results: out.join("results.jsonl"), archive: None };
     cfg.model_updates.watch = false;
     cfg.model_updates.state_dir = out.join("models");
-    if let cellgate::config::GpioConfig::Chardev(_) = cfg.gpio {
-        return Err(CliError::Usage("bench the electrode station on a config with simulated GPIO".into()));
+    match &mut cfg.gpio {
+        cellgate::config::GpioConfig::Chardev(_) => {
+            return Err(CliError::Usage("bench the electrode station on a config with simulated GPIO".into()))
+        }
+        // The bench's outputs are not the station's: nothing goes to the config's timeline file.
+        cellgate::config::GpioConfig::Sim { timeline, .. } => *timeline = None,
     }
     let mut measures: Vec<Measure> = vec![
-        ("bare ORT: Session::run, batch 1", Box::new(|| timed(parts, &mut bare_run).map(|lat| row(&lat)))),
+        ("bare ORT: preprocess + Session::run, batch 1", Box::new(|| timed(parts, &mut bare_run).map(|lat| row(&lat)))),
         ("station: pair -> verdict, batch 1", Box::new(|| Ok(station_row(&run_flat_out(&cfg, parts as u64)?, 1)))),
     ];
+    if let Some(python) = &opts.python {
+        let baseline = Baseline::new(python, "electrode", &model_path, &images, parts, base.runtime.intra_threads);
+        measures.push(("python: OpenCV + onnxruntime, batch 1", Box::new(move || baseline.measure())));
+    }
     let results = in_rounds(rounds, &mut measures);
     let _ = std::fs::remove_dir_all(&out);
     let results = results?;
@@ -159,8 +191,11 @@ pub fn run(base: &StationConfig, images: Option<&Path>, parts: usize, rounds: us
             percentile(lat, 99.0).unwrap_or(f64::NAN)
         );
     }
-    if let [(_, bare), (_, station)] = &results[..] {
+    if let [(_, bare), (_, station), rest @ ..] = &results[..] {
         print_overhead("batch 1", bare, station);
+        if let [(_, python)] = rest {
+            print_ratio("station vs the Python loop", ">= 2x", python, station);
+        }
     }
     println!("peak RSS: {}", peak_rss().unwrap_or_else(|| "unknown".into()));
     Ok(())

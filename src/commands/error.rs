@@ -73,6 +73,9 @@ pub enum CliError {
     /// A bare ONNX Runtime call of the bench.
     #[error(transparent)]
     Ort(#[from] ort::Error),
+    /// The bench's Python baseline (`--compare-python`).
+    #[error(transparent)]
+    Baseline(#[from] super::bench_python::BaselineError),
     /// Printing a result as JSON.
     #[error("{0}")]
     Json(#[from] serde_json::Error),

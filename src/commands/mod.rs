@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_electrode;
+mod bench_python;
 mod calibrate;
 mod camera;
 mod check_config;
@@ -185,6 +186,11 @@ enum Command {
         /// overhead is the median of the rounds' (robust to a machine whose speed drifts).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Also run the loop a user would write in Python (OpenCV + onnxruntime, one part at a time) with
+        /// this interpreter, in the same rounds, and print the station's rate against it
+        /// (`bash scripts/setup-bench.sh` prints one that has what it needs).
+        #[arg(long, value_name = "PYTHON")]
+        compare_python: Option<PathBuf>,
     },
 }
 
@@ -296,7 +302,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             };
             control::teach(&config, recipe, action)
         }
-        Command::Bench { config, images, parts, rounds } => bench::run(&config, images.as_deref(), parts, rounds),
+        Command::Bench { config, images, parts, rounds, compare_python } => {
+            bench::run(&config, &bench::Options { images, parts, rounds, python: compare_python })
+        }
     }
 }
 
