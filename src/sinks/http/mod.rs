@@ -4,9 +4,10 @@
 //! served on its own threads, a slow or hostile client never reaches the inspection threads, and every
 //! asset is compiled into the binary (no CDN, works with no internet).
 //!
-//! Threads: one accepts; each connection has a thread of its own, at most `http.max_streams` Live pages
-//! plus `SHORT_SLOTS` others at once (one more is answered 503 at once); every connection is bounded in
-//! size and time (`conn`), so a slow, huge or silent client ends and frees its slot.
+//! Threads: one accepts; each connection is served on a thread of its own (kept and reused: `workers`),
+//! at most `http.max_streams` Live pages plus `SHORT_SLOTS` others at once (one more is answered 503 at
+//! once); every connection is bounded in size and time (`conn`), so a slow, huge or silent client ends and
+//! frees its slot.
 
 mod config;
 mod conn;
@@ -14,6 +15,7 @@ mod files;
 mod live;
 mod rate;
 mod routes;
+mod workers;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -110,6 +112,7 @@ impl HttpPage {
         crate::listener::stand_beside_the_line("http");
         let slots = Arc::new(Slots { open: AtomicUsize::new(0), streams: AtomicUsize::new(0) });
         let max_open = self.max_streams + SHORT_SLOTS;
+        let mut workers = workers::Workers::new("http-conn");
         while !stop.load(Ordering::Relaxed) {
             let Some(mut conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "http") else {
                 continue;
@@ -123,10 +126,10 @@ impl HttpPage {
                 continue;
             }
             let (view, slots2, stop2, max_streams) = (self.view.clone(), slots.clone(), stop.clone(), self.max_streams);
-            let spawned = std::thread::Builder::new().name("http-conn".into()).spawn(move || {
+            let spawned = workers.run(Box::new(move || {
                 routes::serve_connection(conn, &view, &slots2.streams, max_streams, stop2);
                 slots2.open.fetch_sub(1, Ordering::SeqCst);
-            });
+            }));
             if let Err(e) = spawned {
                 slots.open.fetch_sub(1, Ordering::SeqCst);
                 log::warn!("http: connection thread: {e}");
