@@ -125,7 +125,7 @@ def accuracy(kind: str, f32: Path, i8: Path, sets: list[Path]) -> None:
                 run, thr = onnx_runner(p)
                 [m] = evaluate(run, data, [thr])
                 rows.append(m)
-            keys = ("mAP50", "miss_rate", "false_detection_rate", "image_accuracy")
+            keys = ("map50", "seg_iou_mean", "miss_rate", "false_detection_rate", "image_accuracy")
         else:
             from seal_data import load_set
             from seal_evaluate import predict_onnx
