@@ -31,9 +31,9 @@ use ort::value::TensorRef;
 use super::bench_python::Baseline;
 use super::CliError;
 
-/// One part's recipe and that recipe's reference tensor (the station computes it once per recipe).
-struct Prepared {
-    reference: Vec<f32>,
+/// One part's recipe and that recipe's reference tensor (computed once per recipe, as the station does).
+struct Prepared<'a> {
+    reference: &'a [f32],
     recipe: String,
 }
 
@@ -92,7 +92,7 @@ pub fn run(config: &Path, opts: &Options) -> Result<(), CliError> {
         let f = src.capture(Instant::now())?;
         let recipe = f.info.recipe.as_deref().unwrap_or(&seal_cfg.recipe).to_string();
         let reference =
-            ref_tensors.get(&recipe).cloned().ok_or_else(|| CliError::Usage(format!("no reference for {recipe}")))?;
+            ref_tensors.get(&recipe).ok_or_else(|| CliError::Usage(format!("no reference for {recipe}")))?;
         prepared.push(Prepared { reference, recipe });
         frames.push(f);
     }
@@ -133,7 +133,7 @@ pub fn run(config: &Path, opts: &Options) -> Result<(), CliError> {
                 let p = &prepared[i % prepared.len()];
                 pre_full.write(&frames[i % frames.len()], &mut image)?;
                 let img = TensorRef::from_array_view((shape, &image[..]))?;
-                let rf = TensorRef::from_array_view((shape, &p.reference[..]))?;
+                let rf = TensorRef::from_array_view((shape, p.reference))?;
                 full.session.run(ort::inputs!["image" => img, "reference" => rf])?;
                 Ok(())
             })

@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 use cellgate::config::{InspectionConfig, RecordsConfig, SourceConfig, StationConfig, TriggerConfig};
 use cellgate::inspect::electrode::align::Homography;
 use cellgate::inspect::electrode::rules;
-use cellgate::inspect::electrode::{ElectrodeContract, ElectrodeDetector};
+use cellgate::inspect::electrode::{align_xray, ElectrodeContract, ElectrodeDetector};
 use cellgate::inspect::preprocess::Preprocessor;
 use cellgate::model::{GraphRole, LoadedModel};
 use cellgate::runtime::Runtime;
 use cellgate::sources::pairing::{FramePair, PairedSource};
 use cellgate::sources::replay::ReplaySource;
-use cellgate::sources::PixelFormat;
 use cellgate::station::summary::percentile;
 use ort::value::TensorRef;
 
@@ -71,26 +70,12 @@ pub fn run(base: &StationConfig, opts: &Options) -> Result<(), CliError> {
     );
 
     // Stages one by one on the same pairs. Without a homography the station feeds the X-ray as it is.
-    let mut aligned = Vec::new();
-    let warp_ms = match ecfg.homography {
-        Some(m) => timed(parts, |i| {
-            let p = &pairs[i % pairs.len()];
-            let g = Homography(m).warp_gray(
-                &p.xray.data,
-                p.xray.width,
-                p.xray.height,
-                p.visible.width,
-                p.visible.height,
-            )?;
-            if aligned.len() < pairs.len() {
-                aligned.push(p.xray.with_pixels(p.visible.width, p.visible.height, PixelFormat::Gray8, g));
-            }
-            Ok(())
-        })?,
-        None => {
-            aligned = pairs.iter().map(|p| p.xray.clone()).collect();
-            Vec::new()
-        }
+    let homography = ecfg.homography.map(Homography);
+    let align = |p: &FramePair| align_xray(homography.as_ref(), &p.visible, &p.xray);
+    let aligned = pairs.iter().map(align).collect::<Result<Vec<_>, _>>()?;
+    let warp_ms = match homography {
+        Some(_) => timed(parts, |i| align(&pairs[i % pairs.len()]).map(drop).map_err(CliError::from))?,
+        None => Vec::new(),
     };
     let (lv, lx) = (pre_v.len(), pre_x.len());
     let mut tensors: Vec<(Vec<f32>, Vec<f32>)> = vec![(vec![0.0; lv], vec![0.0; lx]); pairs.len()];
@@ -102,32 +87,17 @@ pub fn run(base: &StationConfig, opts: &Options) -> Result<(), CliError> {
         Ok(())
     })?;
     // Session::run alone on the prepared tensors, batch 1: the stage figure below.
-    let mut infer_only = |i: usize| {
+    let infer_ms = timed(parts, |i| {
         let (tv, tx) = &tensors[i % tensors.len()];
-        let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..]))?;
-        let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..]))?;
-        model.session.run(ort::inputs!["visible" => vis, "xray" => xr])?;
-        Ok(())
-    };
-    let infer_ms = timed(parts, &mut infer_only)?;
-    // Bare ONNX Runtime as the station needs it: warp (when set), preprocess both, Session::run, batch 1.
-    let homography = ecfg.homography.map(Homography);
+        run_pair(&mut model, (h, w), tv, tx)
+    })?;
+    // Bare ONNX Runtime as the station needs it: align (warp when set), preprocess both, Session::run, batch 1.
     let (mut tv, mut tx) = (vec![0f32; lv], vec![0f32; lx]);
     let mut bare_run = |i: usize| -> Result<(), CliError> {
         let p = &pairs[i % pairs.len()];
         pre_v.write(&p.visible, &mut tv)?;
-        match &homography {
-            Some(hm) => {
-                let (vw, vh) = (p.visible.width, p.visible.height);
-                let g = hm.warp_gray(&p.xray.data, p.xray.width, p.xray.height, vw, vh)?;
-                pre_x.write(&p.xray.with_pixels(vw, vh, PixelFormat::Gray8, g), &mut tx)?;
-            }
-            None => pre_x.write(&p.xray, &mut tx)?,
-        }
-        let vis = TensorRef::from_array_view(([1usize, 3, h, w], &tv[..]))?;
-        let xr = TensorRef::from_array_view(([1usize, 1, h, w], &tx[..]))?;
-        model.session.run(ort::inputs!["visible" => vis, "xray" => xr])?;
-        Ok(())
+        pre_x.write(&align(p)?, &mut tx)?;
+        run_pair(&mut model, (h, w), &tv, &tx)
     };
     let mut detector = ElectrodeDetector::load(&rt, &model_path)?;
     if let Some(t) = ecfg.score_threshold {
@@ -198,5 +168,13 @@ pub fn run(base: &StationConfig, opts: &Options) -> Result<(), CliError> {
         }
     }
     println!("peak RSS: {}", peak_rss().unwrap_or_else(|| "unknown".into()));
+    Ok(())
+}
+
+/// One pair's prepared tensors through the model, batch 1.
+fn run_pair(model: &mut LoadedModel, (h, w): (usize, usize), visible: &[f32], xray: &[f32]) -> Result<(), CliError> {
+    let vis = TensorRef::from_array_view(([1usize, 3, h, w], visible))?;
+    let xr = TensorRef::from_array_view(([1usize, 1, h, w], xray))?;
+    model.session.run(ort::inputs!["visible" => vis, "xray" => xr])?;
     Ok(())
 }

@@ -70,6 +70,9 @@ pub enum CliError {
     Preprocess(#[from] PreprocessError),
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    /// A pair the bench could not align as the station would.
+    #[error(transparent)]
+    Part(#[from] cellgate::inspect::PartError),
     /// A bare ONNX Runtime call of the bench.
     #[error(transparent)]
     Ort(#[from] ort::Error),

@@ -89,30 +89,32 @@ impl ElectrodeInspection {
             markers: loader.markers.clone(),
         })
     }
+}
 
-    /// The X-ray frame on the visible frame's pixel grid, as the model needs it.
-    fn align(&self, visible: &Frame, xray: &Frame) -> Result<Frame, PartError> {
-        let same_size = (xray.width, xray.height) == (visible.width, visible.height);
-        let Some(h) = &self.homography else {
-            if !same_size {
-                return Err(PartError::Unaligned {
-                    xray: (xray.width, xray.height),
-                    visible: (visible.width, visible.height),
-                });
-            }
-            // Already aligned: the preprocessor reads any grey or colour frame as the model's input.
-            return Ok(xray.clone());
-        };
-        let mut converted = Vec::new();
-        let gray: &[u8] = if xray.format == PixelFormat::Gray8 {
-            &xray.data
-        } else {
-            xray.gray8_into(&mut converted);
-            &converted
-        };
-        let warped = h.warp_gray(gray, xray.width, xray.height, visible.width, visible.height)?;
-        Ok(xray.with_pixels(visible.width, visible.height, PixelFormat::Gray8, warped).named(xray.info.name.clone()))
-    }
+/// The X-ray frame on the visible frame's pixel grid, as the model needs it: warped by the config's
+/// homography, or as it is when the imagers are already aligned (same size). The station's one way to
+/// align a pair; the bench times the same.
+pub fn align_xray(homography: Option<&Homography>, visible: &Frame, xray: &Frame) -> Result<Frame, PartError> {
+    let same_size = (xray.width, xray.height) == (visible.width, visible.height);
+    let Some(h) = homography else {
+        if !same_size {
+            return Err(PartError::Unaligned {
+                xray: (xray.width, xray.height),
+                visible: (visible.width, visible.height),
+            });
+        }
+        // Already aligned: the preprocessor reads any grey or colour frame as the model's input.
+        return Ok(xray.clone());
+    };
+    let mut converted = Vec::new();
+    let gray: &[u8] = if xray.format == PixelFormat::Gray8 {
+        &xray.data
+    } else {
+        xray.gray8_into(&mut converted);
+        &converted
+    };
+    let warped = h.warp_gray(gray, xray.width, xray.height, visible.width, visible.height)?;
+    Ok(xray.with_pixels(visible.width, visible.height, PixelFormat::Gray8, warped).named(xray.info.name.clone()))
 }
 
 impl Inspection for ElectrodeInspection {
@@ -137,7 +139,7 @@ impl Inspection for ElectrodeInspection {
         let aligned: Vec<Result<Frame, PartError>> = parts
             .iter()
             .map(|p| match p.xray {
-                Some(x) => self.align(p.frame, x),
+                Some(x) => align_xray(self.homography.as_ref(), p.frame, x),
                 None => Err(PartError::NoXray),
             })
             .collect();

@@ -19,6 +19,7 @@ pub use config::ElectrodeConfig;
 pub use contract::ElectrodeContract;
 pub use decode::{argmax_counts, iou, Detection, ElectrodeResult};
 pub use detector::{ElectrodeDetector, RawOutputs, RawView};
+pub use inspection::align_xray;
 use inspection::ElectrodeLoader;
 
 /// Defect classes the detector knows.
