@@ -6,6 +6,7 @@ pub mod active_recipe;
 pub mod config;
 pub mod decision;
 pub mod electrode;
+mod grey_samples;
 mod inspection;
 mod judgement;
 pub mod output_check;

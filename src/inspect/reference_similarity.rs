@@ -14,48 +14,62 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::grey_samples;
 use crate::sources::replay::{read_rgb, ReplayError};
 use crate::sources::{Frame, PixelFormat};
 
 const ROWS: usize = 8;
 const COLS: usize = 32;
-/// Pixels sampled per frame at most, on a regular grid: 16 or more per cell of the layout.
-const MAX_SAMPLES: usize = 4_096;
 
 /// A frame's coarse grey-level layout: zero mean, unit norm (`None` for a flat frame, which the
 /// exposure check refuses anyway).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout([f32; ROWS * COLS]);
 
-impl Layout {
-    pub fn of(frame: &Frame) -> Option<Self> {
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        let bpp = frame.format.bytes_per_pixel();
-        if w < COLS || h < ROWS || frame.data.len() < w * h * bpp {
+/// Block sums of a frame's samples (`grey_samples`), from which its layout follows.
+pub struct LayoutSum {
+    width: usize,
+    height: usize,
+    /// Each column's cell, worked out once per frame rather than once per sample (a division each).
+    col_cell: Vec<u8>,
+    /// The cell row of the row being visited (samples come row by row).
+    row: Option<(usize, usize)>,
+    sum: [f32; ROWS * COLS],
+    n: [u32; ROWS * COLS],
+}
+
+impl LayoutSum {
+    pub fn new(frame: &Frame) -> Self {
+        let (width, height) = (frame.width as usize, frame.height as usize);
+        let col_cell = (0..width).map(|x| (x * COLS / width) as u8).collect();
+        Self { width, height, col_cell, row: None, sum: [0.0; ROWS * COLS], n: [0; ROWS * COLS] }
+    }
+
+    pub fn add(&mut self, x: usize, y: usize, grey: f32) {
+        let base = match self.row {
+            Some((at, base)) if at == y => base,
+            _ => {
+                let base = (y * ROWS / self.height) * COLS;
+                self.row = Some((y, base));
+                base
+            }
+        };
+        let cell = base + self.col_cell[x] as usize;
+        self.sum[cell] += grey;
+        self.n[cell] += 1;
+    }
+
+    /// `None` for a frame smaller than the grid, or flat.
+    pub fn finish(self) -> Option<Layout> {
+        if self.width < COLS || self.height < ROWS {
             return None;
         }
-        let step = (((w * h) as f64 / MAX_SAMPLES as f64).sqrt().ceil() as usize).max(1);
-        let (mut sum, mut n) = ([0f32; ROWS * COLS], [0u32; ROWS * COLS]);
-        // Each sampled column's cell, worked out once per frame rather than once per pixel.
-        let cols: Vec<(usize, usize)> = (0..w).step_by(step).map(|x| (x * bpp, x * COLS / w)).collect();
-        for y in (0..h).step_by(step) {
-            let row = &frame.data[y * w * bpp..(y + 1) * w * bpp];
-            let base = (y * ROWS / h) * COLS;
-            for &(at, col) in &cols {
-                let p = &row[at..];
-                let g = match frame.format {
-                    PixelFormat::Gray8 => p[0] as f32,
-                    PixelFormat::Gray16 => u16::from_le_bytes([p[0], p[1]]) as f32 / 257.0,
-                    PixelFormat::Rgb8 => 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32,
-                };
-                sum[base + col] += g;
-                n[base + col] += 1;
-            }
-        }
+        // A cell no sample fell in (a strip a few rows high) counts as black, alike in frame and reference.
         let means: Vec<f64> =
-            sum.iter().zip(&n).map(|(&s, &k)| if k > 0 { s as f64 / k as f64 } else { 0.0 }).collect();
+            self.sum.iter().zip(&self.n).map(|(&s, &k)| if k > 0 { s as f64 / k as f64 } else { 0.0 }).collect();
         let mean = means.iter().sum::<f64>() / means.len() as f64;
         let norm = means.iter().map(|m| (m - mean) * (m - mean)).sum::<f64>().sqrt();
+        // Grey levels are fractions of full scale: this is well under one grey level of 255 in any cell.
         if norm < 1e-6 {
             return None;
         }
@@ -63,7 +77,14 @@ impl Layout {
         for (o, m) in out.iter_mut().zip(&means) {
             *o = ((m - mean) / norm) as f32;
         }
-        Some(Self(out))
+        Some(Layout(out))
+    }
+}
+
+impl Layout {
+    pub fn of(frame: &Frame) -> Option<Self> {
+        let mut sum = LayoutSum::new(frame);
+        grey_samples::for_each(frame, |x, y, g| sum.add(x, y, g)).then(|| sum.finish()).flatten()
     }
 
     /// Normalised cross-correlation, -1..1.
@@ -118,10 +139,11 @@ impl ReferenceCheck {
     }
 
     /// A recipe with no reference here is not checked: the model step refuses it with its own error.
-    pub fn check(&self, recipe: &str, frame: &Frame) -> Result<(), FarFromReference> {
+    /// `layout` is the frame's (`None`: it has none, and is refused).
+    pub fn check(&self, recipe: &str, layout: Option<&Layout>) -> Result<(), FarFromReference> {
         let layouts = self.layouts.read().unwrap_or_else(PoisonError::into_inner);
         let Some(reference) = layouts.get(recipe) else { return Ok(()) };
-        let similarity = Layout::of(frame).map_or(0.0, |l| l.similarity(reference));
+        let similarity = layout.map_or(0.0, |l| l.similarity(reference));
         if similarity < self.min {
             return Err(FarFromReference { recipe: recipe.into(), similarity, min: self.min });
         }
@@ -173,13 +195,17 @@ mod tests {
         let r = bands(512, 128, 1.0, 0.0, false);
         image::RgbImage::from_raw(r.width, r.height, r.data.to_vec()).expect("image").save(&path).expect("save");
         let check = ReferenceCheck::new(0.5, &BTreeMap::from([("a".to_string(), path)])).expect("reference");
-        assert_eq!(check.check("a", &bands(512, 128, 0.9, 10.0, false)), Ok(()));
-        let e = check.check("a", &bands(512, 128, 1.0, 0.0, true)).expect_err("another scene");
+        assert_eq!(check.check("a", Layout::of(&bands(512, 128, 0.9, 10.0, false)).as_ref()), Ok(()));
+        let e = check.check("a", Layout::of(&bands(512, 128, 1.0, 0.0, true)).as_ref()).expect_err("another scene");
         assert_eq!((e.recipe.as_str(), e.min), ("a", 0.5));
         assert!(e.to_string().starts_with("frame far from recipe 'a''s reference: similarity"), "{e}");
-        assert_eq!(check.check("unknown", &bands(64, 64, 1.0, 0.0, true)), Ok(()), "left to the model step");
+        assert_eq!(
+            check.check("unknown", Layout::of(&bands(64, 64, 1.0, 0.0, true)).as_ref()),
+            Ok(()),
+            "left to the model step"
+        );
         assert!(
-            check.check("a", &Frame::still(4, 4, PixelFormat::Rgb8, vec![0; 48])).is_err(),
+            check.check("a", Layout::of(&Frame::still(4, 4, PixelFormat::Rgb8, vec![0; 48])).as_ref()).is_err(),
             "a frame too small has no layout"
         );
     }

@@ -5,14 +5,10 @@
 
 mod config;
 
-use super::reference_similarity::{FarFromReference, ReferenceCheck};
-use crate::sources::{Frame, PixelFormat};
+use super::grey_samples;
+use super::reference_similarity::{FarFromReference, LayoutSum, ReferenceCheck};
+use crate::sources::Frame;
 pub use config::{Bounds, PlausibilityConfig};
-
-/// At most this many pixels are sampled per frame (on a regular grid): the shares the bounds are about
-/// (a mean, a spread, 90 % dark) are within half a percent from 4096 samples, and the check costs
-/// microseconds per part (16k samples took 0.058 ms of a 0.6 ms part in `cellgate bench`).
-const MAX_SAMPLES: usize = 4_096;
 
 impl Bounds {
     /// Why a frame with these statistics cannot show a part, or `None` when it can.
@@ -73,7 +69,7 @@ pub struct FrameStats {
     pub contrast: f32,
     pub dark_fraction: f32,
     pub saturated_fraction: f32,
-    /// How many pixels the figures come from (at most `MAX_SAMPLES`: what the check costs).
+    /// How many pixels the figures come from (at most `grey_samples::MAX_SAMPLES`: what the check costs).
     pub samples: u32,
 }
 
@@ -86,46 +82,53 @@ pub struct Implausible {
 }
 
 impl FrameStats {
-    /// Statistics of the frame's grey levels (RGB by BT.601 luma, 16-bit by its full range), sampled on a
-    /// regular grid of at most `MAX_SAMPLES` pixels. A frame with no pixels is black and flat.
+    /// Statistics of the frame's grey levels on the checks' sampling grid (`grey_samples`). A frame with
+    /// no pixels is black and flat.
     pub fn of(frame: &Frame, bounds: &Bounds) -> Self {
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        let bpp = frame.format.bytes_per_pixel();
-        if w == 0 || h == 0 || frame.data.len() < w * h * bpp {
-            return Self { mean: 0.0, contrast: 0.0, dark_fraction: 1.0, saturated_fraction: 0.0, samples: 0 };
+        let mut sum = StatsSum::new(bounds);
+        grey_samples::for_each(frame, |_, _, g| sum.add(g));
+        sum.finish()
+    }
+}
+
+/// Running sums of a frame's samples, from which its statistics follow.
+struct StatsSum {
+    dark_level: f32,
+    saturated_level: f32,
+    n: u32,
+    sum: f64,
+    sum_sq: f64,
+    dark: u32,
+    saturated: u32,
+}
+
+impl StatsSum {
+    fn new(bounds: &Bounds) -> Self {
+        let (dark_level, saturated_level) = (bounds.dark_level, bounds.saturated_level);
+        Self { dark_level, saturated_level, n: 0, sum: 0.0, sum_sq: 0.0, dark: 0, saturated: 0 }
+    }
+
+    fn add(&mut self, g: f32) {
+        self.n += 1;
+        self.sum += g as f64;
+        self.sum_sq += (g as f64) * (g as f64);
+        self.dark += u32::from(g <= self.dark_level);
+        self.saturated += u32::from(g >= self.saturated_level);
+    }
+
+    fn finish(self) -> FrameStats {
+        if self.n == 0 {
+            return FrameStats { mean: 0.0, contrast: 0.0, dark_fraction: 1.0, saturated_fraction: 0.0, samples: 0 };
         }
-        // The same step in both directions keeps the grid square whatever the aspect ratio.
-        let step = (((w * h) as f64 / MAX_SAMPLES as f64).sqrt().ceil() as usize).max(1);
-        let grey = |i: usize| -> f32 {
-            let p = &frame.data[i * bpp..];
-            match frame.format {
-                PixelFormat::Gray8 => p[0] as f32 / 255.0,
-                PixelFormat::Gray16 => u16::from_le_bytes([p[0], p[1]]) as f32 / 65535.0,
-                PixelFormat::Rgb8 => (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0,
-            }
-        };
-        let (mut n, mut sum, mut sum_sq, mut dark, mut saturated) = (0u32, 0f64, 0f64, 0u32, 0u32);
-        // Each sampled row starts one column further on (a staggered grid): a texture whose period divides
-        // the step (alternate columns of an X-ray grid) is not sampled on its bright or dark columns only.
-        for (k, y) in (0..h).step_by(step).enumerate() {
-            for x in (k % step..w).step_by(step) {
-                let g = grey(y * w + x);
-                n += 1;
-                sum += g as f64;
-                sum_sq += (g as f64) * (g as f64);
-                dark += u32::from(g <= bounds.dark_level);
-                saturated += u32::from(g >= bounds.saturated_level);
-            }
-        }
-        let n_f = n as f64;
-        let mean = sum / n_f;
-        let var = (sum_sq / n_f - mean * mean).max(0.0);
-        Self {
+        let n = self.n as f64;
+        let mean = self.sum / n;
+        let var = (self.sum_sq / n - mean * mean).max(0.0);
+        FrameStats {
             mean: mean as f32,
             contrast: var.sqrt() as f32,
-            dark_fraction: (dark as f64 / n_f) as f32,
-            saturated_fraction: (saturated as f64 / n_f) as f32,
-            samples: n,
+            dark_fraction: (self.dark as f64 / n) as f32,
+            saturated_fraction: (self.saturated as f64 / n) as f32,
+            samples: self.n,
         }
     }
 }
@@ -176,7 +179,16 @@ impl FrameChecks {
         xray: Option<&Frame>,
         recipe: &str,
     ) -> (Result<(), ImplausiblePart>, Option<bool>) {
-        let mut verdict = match self.camera.check(&FrameStats::of(camera, &self.camera)) {
+        // One pass over the camera's frame feeds both of its checks.
+        let mut stats = StatsSum::new(&self.camera);
+        let mut layout = self.references.as_ref().map(|_| LayoutSum::new(camera));
+        grey_samples::for_each(camera, |x, y, g| {
+            stats.add(g);
+            if let Some(l) = layout.as_mut() {
+                l.add(x, y, g);
+            }
+        });
+        let mut verdict = match self.camera.check(&stats.finish()) {
             Some(why) => Err(ImplausiblePart::Exposure { imager: Imager::Camera, why }),
             None => Ok(()),
         };
@@ -186,7 +198,8 @@ impl FrameChecks {
             }
         }
         if let (Ok(()), Some(refs)) = (&verdict, &self.references) {
-            verdict = refs.check(recipe, camera).map_err(ImplausiblePart::Reference);
+            let layout = layout.and_then(LayoutSum::finish);
+            verdict = refs.check(recipe, layout.as_ref()).map_err(ImplausiblePart::Reference);
         }
         if self.runs.len() <= cavity {
             self.runs.resize(cavity + 1, 0);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sources::PixelFormat;
 
 impl FrameChecks {
     /// A check of a part with no recipe reference to compare with.
@@ -138,14 +139,6 @@ fn colour_frames_are_judged_by_their_luma() {
 }
 
 #[test]
-fn a_large_frame_costs_at_most_4096_samples_and_a_small_one_is_read_whole() {
-    let hd = FrameStats::of(&grey_sized(1920, 1080), &Bounds::default());
-    assert!((MAX_SAMPLES as u32 / 2..=MAX_SAMPLES as u32).contains(&hd.samples), "{hd:?}");
-    let small = FrameStats::of(&grey_sized(64, 48), &Bounds::default());
-    assert_eq!(small.samples, 64 * 48);
-}
-
-#[test]
 fn a_column_texture_is_seen_although_its_period_divides_the_sampling_step() {
     // A line-scan strip, 16384x16 (sampled every 8th pixel, two sampled rows), its columns alternately
     // dark and bright (an X-ray grid): an unstaggered grid would see one column colour only, a flat frame.
@@ -153,10 +146,6 @@ fn a_column_texture_is_seen_although_its_period_divides_the_sampling_step() {
     let s = FrameStats::of(&strip, &Bounds::default());
     assert!((s.contrast - 60.0 / 255.0).abs() < 0.01 && (s.mean - 120.0 / 255.0).abs() < 0.01, "{s:?}");
     assert_eq!(verdict(&strip), None);
-}
-
-fn grey_sized(w: u32, h: u32) -> Frame {
-    frame(PixelFormat::Gray8, w, h, |x, y| vec![(x + y) as u8])
 }
 
 #[test]
