@@ -94,7 +94,7 @@ impl Line {
 /// the same weights under a new version, as a retrained model would arrive.
 fn version_bumped(file: &str, to: &str) -> Vec<u8> {
     let bytes = std::fs::read(common::root().join("onnx").join(file)).expect("model");
-    let from = br#""version": "2.1.0""#;
+    let from = br#""version": "2.2.0""#;
     let to = format!(r#""version": "{to}""#);
     assert_eq!(from.len(), to.len());
     let at: Vec<usize> = bytes.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
@@ -127,15 +127,15 @@ fn drop_during_full_speed_replay_takes_over_at_one_part_boundary() {
     let (report, results, timeline) = line.run(|l| {
         // Companions first, the full model last: the swap unit settles as one.
         for f in [FILES[1], FILES[2], FILES[0]] {
-            l.drop_safely(f, &version_bumped(f, "2.1.1"));
+            l.drop_safely(f, &version_bumped(f, "2.2.1"));
         }
         l.wait_for("the swap", |s| s.swaps == 1);
     });
     let v = versions(&results);
-    assert!(v.iter().all(|x| x == "2.1.0" || x == "2.1.1"), "every part judged by one complete model: {v:?}");
-    let first_new = v.iter().position(|x| x == "2.1.1").expect("new model judged parts");
+    assert!(v.iter().all(|x| x == "2.2.0" || x == "2.2.1"), "every part judged by one complete model: {v:?}");
+    let first_new = v.iter().position(|x| x == "2.2.1").expect("new model judged parts");
     assert!(first_new > 0, "old model judged the first parts");
-    assert!(v[first_new..].iter().all(|x| x == "2.1.1"), "one boundary, no flip-flop: {v:?}");
+    assert!(v[first_new..].iter().all(|x| x == "2.2.1"), "one boundary, no flip-flop: {v:?}");
     assert!(results.iter().all(|r| r["late"] == false), "no part late while the new model warmed");
     assert!(results.iter().all(|r| r["verdict"] != "error"), "no part failed");
     for r in &results[first_new..] {
@@ -145,7 +145,7 @@ fn drop_during_full_speed_replay_takes_over_at_one_part_boundary() {
     assert_eq!(report.metrics.model_swaps, 1);
     assert!(common::edges(&timeline, "alarm").is_empty());
     let st = line.status();
-    assert_eq!(st.active.expect("active").version, "2.1.1");
+    assert_eq!(st.active.expect("active").version, "2.2.1");
     assert!(line.dir.path().join("models/previous").join(FILES[0]).is_file(), "previous model kept");
 }
 
@@ -181,7 +181,7 @@ fn bad_files_are_refused_with_their_reason_while_inspection_goes_on() {
             std::fs::read(common::fixtures().join("models/always_ok.onnx")).expect("fixture"),
             "crack drawn on the reference is judged OK",
         ),
-        ("threshold 1.0", patched(FILES[0], &[(r#""ng": 0.45"#, r#""ng": 1.00"#)]), "thresholds.ng 1 is outside"),
+        ("threshold 1.0", patched(FILES[0], &[(r#""ng": 0.34"#, r#""ng": 1.00"#)]), "thresholds.ng 1 is outside"),
     ];
     let n = cases.len() as u64;
     let (report, results, timeline) = line.run(|l| {
@@ -196,7 +196,7 @@ fn bad_files_are_refused_with_their_reason_while_inspection_goes_on() {
     assert_eq!(report.metrics.model_loads_refused, n);
     assert_eq!(report.metrics.model_swaps, 0);
     assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
-    assert!(versions(&results).iter().all(|v| v == "2.1.0"), "the old model judged every part");
+    assert!(versions(&results).iter().all(|v| v == "2.2.0"), "the old model judged every part");
     assert!(results.iter().all(|r| r["verdict"] != "error" && r["late"] == false));
     assert!(results.len() > 20, "the line kept running: {} parts", results.len());
 }
@@ -231,14 +231,14 @@ fn a_station_with_the_full_graph_only_swaps_it_without_companions() {
         }
     });
     let (report, results, _) = line.run(|l| {
-        l.drop_safely(FILES[0], &version_bumped(FILES[0], "2.1.1"));
+        l.drop_safely(FILES[0], &version_bumped(FILES[0], "2.2.1"));
         l.wait_for("the swap", |s| s.swaps == 1);
         // A few parts for the new model.
         std::thread::sleep(Duration::from_millis(400));
     });
     assert_eq!((report.metrics.model_swaps, report.metrics.model_loads_refused), (1, 0));
     let last = results.last().expect("parts");
-    assert_eq!((last["model"]["version"].as_str(), last["model"]["graph"].as_str()), (Some("2.1.1"), Some("full")));
+    assert_eq!((last["model"]["version"].as_str(), last["model"]["graph"].as_str()), (Some("2.2.1"), Some("full")));
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn station_requiring_signatures_refuses_unsigned_and_takes_signed() {
         }
     });
     let (report, results, _) = line.run(|l| {
-        let v2 = version_bumped(FILES[0], "2.1.2");
+        let v2 = version_bumped(FILES[0], "2.2.2");
         // An unsigned file dropped where the signed one was (its signature taken away with it).
         std::fs::remove_file(l.models.join(format!("{}.sig", FILES[0]))).expect("remove the old signature");
         l.drop_safely(FILES[0], &v2);
@@ -283,7 +283,7 @@ fn station_requiring_signatures_refuses_unsigned_and_takes_signed() {
         l.wait_for("the signed swap", |s| s.swaps == 1);
     });
     assert_eq!(report.metrics.model_loads_refused, 1);
-    assert_eq!(versions(&results).last().map(String::as_str), Some("2.1.2"));
+    assert_eq!(versions(&results).last().map(String::as_str), Some("2.2.2"));
 }
 
 #[test]
@@ -292,7 +292,7 @@ fn rollback_brings_the_previous_model_back() {
     let cfg = line.cfg.clone();
     let (_, results, _) = line.run(|l| {
         for f in FILES {
-            l.drop_safely(f, &version_bumped(f, "2.1.1"));
+            l.drop_safely(f, &version_bumped(f, "2.2.1"));
         }
         l.wait_for("the swap", |s| s.swaps == 1);
         std::thread::sleep(Duration::from_millis(300));
@@ -306,7 +306,7 @@ fn rollback_brings_the_previous_model_back() {
     });
     let mut v = versions(&results);
     v.dedup();
-    assert_eq!(v, ["2.1.0", "2.1.1", "2.1.0"], "old, new, old again");
+    assert_eq!(v, ["2.2.0", "2.2.1", "2.2.0"], "old, new, old again");
 }
 
 /// Makes a file at the path it is given.
@@ -358,7 +358,7 @@ fn a_fifo_dev_zero_a_huge_file_or_an_endless_loop_are_refused_and_later_swaps_st
         }
         // The swap thread is free: a good file still takes over.
         for f in [FILES[1], FILES[2], FILES[0]] {
-            l.drop_safely(f, &version_bumped(f, "2.1.1"));
+            l.drop_safely(f, &version_bumped(f, "2.2.1"));
         }
         l.wait_for("the swap after the refusals", |s| s.swaps == 1);
     });
@@ -366,7 +366,7 @@ fn a_fifo_dev_zero_a_huge_file_or_an_endless_loop_are_refused_and_later_swaps_st
     // more beside the looping file.
     assert!(report.metrics.model_loads_refused >= 4, "{}", report.metrics.model_loads_refused);
     assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
-    assert_eq!(versions(&results).last().map(String::as_str), Some("2.1.1"));
+    assert_eq!(versions(&results).last().map(String::as_str), Some("2.2.1"));
 }
 
 /// Threads of this process named `name` (the station runs in-process here).
@@ -410,13 +410,13 @@ fn a_file_whose_session_takes_minutes_to_build_is_refused_and_leaves_nothing_run
         assert_eq!(vetting_children(), 0, "a vetting process is still running");
         // The swap thread is free: a good file still takes over.
         for f in [FILES[1], FILES[2], FILES[0]] {
-            l.drop_safely(f, &version_bumped(f, "2.1.1"));
+            l.drop_safely(f, &version_bumped(f, "2.2.1"));
         }
         l.wait_for("the swap after the refusal", |s| s.swaps == 1);
     });
     assert!(common::edges(&timeline, "alarm").is_empty(), "a refused model never sets the alarm");
     assert!(report.metrics.model_loads_refused >= 1);
-    assert_eq!(versions(&results).last().map(String::as_str), Some("2.1.1"));
+    assert_eq!(versions(&results).last().map(String::as_str), Some("2.2.1"));
 }
 
 #[test]
@@ -426,22 +426,22 @@ fn a_new_threshold_is_logged_and_shown_in_the_status() {
     let (_, results, _) = line.run(|l| {
         let v = patched(
             FILES[0],
-            &[(r#""version": "2.1.0""#, r#""version": "2.1.4""#), (r#""ng": 0.45"#, r#""ng": 0.70"#)],
+            &[(r#""version": "2.2.0""#, r#""version": "2.2.4""#), (r#""ng": 0.34"#, r#""ng": 0.70"#)],
         );
         l.drop_safely(FILES[0], &v);
         let st = l.wait_for("the swap", |s| s.swaps == 1);
         assert_eq!(st.active.as_ref().and_then(|a| a.threshold), Some(0.7));
-        assert!(st.events.iter().any(|e| e.event == "threshold" && e.detail == "0.45 -> 0.7"), "{st:#?}");
+        assert!(st.events.iter().any(|e| e.event == "threshold" && e.detail == "0.34 -> 0.7"), "{st:#?}");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cellgate"))
             .args(["models", "status", "--config"])
             .arg(&cfg)
             .output()
             .expect("status");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("threshold 0.7") && stdout.contains("0.45 -> 0.7"), "{stdout}");
+        assert!(stdout.contains("threshold 0.7") && stdout.contains("0.34 -> 0.7"), "{stdout}");
     });
     let last = results.last().expect("results");
-    assert_eq!(last["model"]["version"], "2.1.4");
+    assert_eq!(last["model"]["version"], "2.2.4");
     assert!((last["threshold"].as_f64().expect("threshold") - 0.7).abs() < 1e-6, "{last}");
 }
 
@@ -451,7 +451,7 @@ fn status_and_rollback_work_while_the_model_file_is_missing() {
     let cfg = line.cfg.clone();
     line.run(|l| {
         for f in FILES {
-            l.drop_safely(f, &version_bumped(f, "2.1.1"));
+            l.drop_safely(f, &version_bumped(f, "2.2.1"));
         }
         l.wait_for("the swap", |s| s.swaps == 1);
         std::fs::remove_file(l.models.join(FILES[0])).expect("delete");

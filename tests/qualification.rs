@@ -69,7 +69,7 @@ fn drop_safely(dir: &Path, bytes: &[u8]) {
 /// The shipped full graph under another version (same length: the protobuf stays valid).
 fn version_bumped(to: &str) -> Vec<u8> {
     let mut bytes = std::fs::read(common::model()).expect("model");
-    let from = br#""version": "2.1.0""#;
+    let from = br#""version": "2.2.0""#;
     let to = format!(r#""version": "{to}""#);
     let at = bytes.windows(from.len()).position(|w| w == from).expect("manifest version");
     bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
@@ -120,9 +120,9 @@ fn a_model_worse_on_the_golden_set_is_refused_with_its_figures_and_one_as_good_t
             assert!(shown.contains("accuracy 83.33% < model_updates.min_accuracy 90.00%"), "{shown}");
             std::thread::sleep(Duration::from_millis(600));
             // The same weights as a new version: as good, so it takes over.
-            drop_safely(dir, &version_bumped("2.1.7"));
+            drop_safely(dir, &version_bumped("2.2.7"));
             let st = wait_for(dir, "the swap", |s| s.swaps == 1);
-            assert_eq!(st.active.as_ref().map(|a| a.version.as_str()), Some("2.1.7"));
+            assert_eq!(st.active.as_ref().map(|a| a.version.as_str()), Some("2.2.7"));
             assert!(st.events.iter().any(|e| e.event == "qualified" && e.detail.starts_with("accuracy 100.00%")));
             std::thread::sleep(Duration::from_millis(600));
         }
@@ -131,9 +131,9 @@ fn a_model_worse_on_the_golden_set_is_refused_with_its_figures_and_one_as_good_t
     let results = common::read_jsonl(&dir.join("results.jsonl"));
     assert!(results.len() >= 15, "{} parts", results.len());
     let versions: Vec<&str> = results.iter().map(|r| r["model"]["version"].as_str().unwrap_or("none")).collect();
-    let first_new = versions.iter().position(|v| *v == "2.1.7").expect("parts judged by the new model");
-    assert!(versions[..first_new].iter().all(|v| *v == "2.1.0"), "{versions:?}");
-    assert!(versions[first_new..].iter().all(|v| *v == "2.1.7"), "{versions:?}");
+    let first_new = versions.iter().position(|v| *v == "2.2.7").expect("parts judged by the new model");
+    assert!(versions[..first_new].iter().all(|v| *v == "2.2.0"), "{versions:?}");
+    assert!(versions[first_new..].iter().all(|v| *v == "2.2.7"), "{versions:?}");
     assert!(results.iter().all(|r| r["model"]["name"] == "seal-siamese-attention"), "the refused model judged a part");
     // The qualifications ran beside inspection at the demo's rate: no part was late or went unjudged.
     assert!(results.iter().all(|r| r["late"] == false && r["verdict"] != "error"), "{results:#?}");

@@ -157,17 +157,17 @@ fn the_status_line_names_the_model_in_use_after_a_swap() {
     let mut manager = Manager::bind(&socket);
     let mut child = start(&cfg, &socket, &stderr);
     assert!(manager.wait_for(Duration::from_secs(30), |m| m.contains("READY=1")), "no READY=1");
-    assert!(manager.wait_for(Duration::from_secs(10), |m| m.starts_with("STATUS=parts ") && m.contains(" 2.1.0 ")));
+    assert!(manager.wait_for(Duration::from_secs(10), |m| m.starts_with("STATUS=parts ") && m.contains(" 2.2.0 ")));
     // A new version, the same length in the manifest, dropped the safe way.
     let bytes = std::fs::read(common::model()).expect("model");
-    let (from, to) = (br#""version": "2.1.0""#, br#""version": "2.1.7""#);
+    let (from, to) = (br#""version": "2.2.0""#, br#""version": "2.2.7""#);
     let at = bytes.windows(from.len()).position(|w| w == from).expect("version in the manifest");
     let mut new = bytes.clone();
     new[at..at + from.len()].copy_from_slice(to);
     let tmp = models.join(".incoming");
     std::fs::write(&tmp, new).expect("write");
     std::fs::rename(&tmp, &model).expect("rename");
-    let named = manager.wait_for(Duration::from_secs(20), |m| m.starts_with("STATUS=parts ") && m.contains(" 2.1.7 "));
+    let named = manager.wait_for(Duration::from_secs(20), |m| m.starts_with("STATUS=parts ") && m.contains(" 2.2.7 "));
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
     let _ = child.wait();
     assert!(named, "STATUS never named the new model: {:?}", manager.messages.last());

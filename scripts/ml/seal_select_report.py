@@ -1,5 +1,5 @@
 """What a candidate seal checkpoint does on the selection sets (choosing data, never test data), as used to
-choose 2.1.0 over 2.0.0: accuracy at the checkpoint's threshold, and the share of wrong-reference pairs it
+choose 2.1.0 over 2.0.0 and 2.2.0 over 2.1.0: accuracy at the checkpoint's threshold, and the share of wrong-reference pairs it
 calls NG: every OK pair of work/seal/select against each other fixed recipe's reference (look-alike
 recipes), and 600 OK pairs of pool-select against the most alike of 8 other references.
 

@@ -2,10 +2,10 @@
 //! discriminate: a model that calls everything OK (a constant graph, broken weights) loads, keeps every
 //! contract and would pass every part, so a known-good image must come out OK *and* a known-bad one NG.
 //!
-//! Measured on the shipped classifier (`cargo test --test hostile_models self_test`): 2.1.0 gives p_ng
+//! Measured on the shipped classifier (`cargo test --test hostile_models self_test`): 2.2.0 gives p_ng
 //! 1.0000 to the drawn crack on each demo recipe's reference and on vivid's horizontal colour bars (the
-//! HIL test's reference), against 0.0010..0.0020 and 0.06 for the references themselves (threshold
-//! 0.45); (2.0.0 scored a 16x16 checkers reference 0.45-0.51 against itself).
+//! HIL test's reference), against 0.0001..0.0013 and 0.03 for the references themselves (threshold
+//! 0.34); (2.0.0 scored a 16x16 checkers reference 0.45-0.51 against itself).
 
 use crate::inspect::output_check::OutputError;
 use crate::inspect::synthetic::{seal_defect, SealDefect};
