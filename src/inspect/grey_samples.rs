@@ -1,6 +1,6 @@
 //! The frame checks' view of a frame: grey levels on a sparse grid, read in one pass that feeds every
-//! check (exposure statistics, the reference layout). A frame arrives cold from the camera's buffer, so
-//! what a check costs is mostly the memory it touches: one pass touches it once.
+//! check (exposure statistics, the reference layout), so that both checks see the same pixels and the
+//! frame, cold from the camera's buffer, is fetched once.
 
 use crate::sources::{Frame, PixelFormat};
 
@@ -48,7 +48,7 @@ mod tests {
     }
 
     #[test]
-    fn a_small_frame_is_read_whole_and_a_large_one_on_at_most_4096_pixels_of_every_part() {
+    fn a_small_frame_is_read_whole_and_a_large_one_on_at_most_4096_pixels_spanning_it() {
         let small = Frame::still(64, 48, PixelFormat::Gray8, vec![51; 64 * 48]);
         let got = visited(&small);
         assert_eq!(got.len(), 64 * 48);
