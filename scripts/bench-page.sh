@@ -13,7 +13,7 @@
 # no page, the same clients polling another server on the box (Python's http.server in the idle class,
 # answers of the page's sizes): what any such traffic on the machine costs the reject timing, page or not.
 #
-#   [POLL_S=1] [CLIENTS_NICE=19|CLIENTS_IDLE=1] bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]   # needs the release build
+#   [POLL_S=1] [CLIENTS=pages] [CLIENTS_NICE=19|CLIENTS_IDLE=1] bash scripts/bench-page.sh [PARTS] [ROUNDS] [RATE]   # needs the release build
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,11 +26,34 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# 20 clients until the station's page stops answering; prints the requests answered.
+# 20 clients until the station's page stops answering; prints the requests answered. CLIENTS=pages makes
+# each client ask as page.html's Live tab does (/api/status every second, /api/rate every 10 s, /api/parts
+# once, then the /events stream held) and adds one Prometheus scrape of /metrics every 15 s.
 cat >"$WORK/clients.py" <<'EOF2'
 import sys, threading, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
 answered, up = [0], threading.Event()
+def get(path):
+    try:
+        urllib.request.urlopen(base + path, timeout=5).read()
+        answered[0] += 1
+        up.set()
+        return True
+    except OSError:
+        return not up.is_set()
+def tab():
+    while not up.is_set():
+        get("/api/status")
+        time.sleep(0.05)
+    threading.Thread(target=stream).start()
+    get("/api/parts")
+    n = 0
+    while get("/api/status") and (n % 10 or get("/api/rate")):
+        n += 1
+        time.sleep(1.0)
+def scrape():
+    while get("/metrics"):
+        time.sleep(15.0)
 def poll():
     while True:
         for path in ("/api/status", "/api/parts", "/api/rate", "/metrics"):
@@ -52,7 +75,10 @@ def stream():
                 pass
     except OSError:
         pass
-threads = [threading.Thread(target=poll) for _ in range(20)] + [threading.Thread(target=stream) for _ in range(4)]
+if sys.argv[3] == "pages":
+    threads = [threading.Thread(target=tab) for _ in range(20)] + [threading.Thread(target=scrape)]
+else:
+    threads = [threading.Thread(target=poll) for _ in range(20)] + [threading.Thread(target=stream) for _ in range(4)]
 for t in threads:
     t.start()
 for t in threads:
@@ -80,7 +106,7 @@ run() { # NAME PAGE(none|idle|watched|foreign) ROUND
   if [ "$2" = watched ] || [ "$2" = foreign ]; then
     local sched=(nice -n "${CLIENTS_NICE:-0}")
     [ -z "${CLIENTS_IDLE:-}" ] || sched=(chrt --idle 0)
-    "${sched[@]}" python3 "$WORK/clients.py" "$port" "${POLL_S:-0.1}" >"$WORK/$1.requests" &
+    "${sched[@]}" python3 "$WORK/clients.py" "$port" "${POLL_S:-0.1}" "${CLIENTS:-poll}" >"$WORK/$1.requests" &
     clients=$!
   fi
   "$BIN" replay --config "$WORK/$1/station.json" --images "$ROOT/scripts/demo/seal" \

@@ -5,9 +5,10 @@
 //! asset is compiled into the binary (no CDN, works with no internet).
 //!
 //! Threads: one accepts; each connection is served on a thread of its own (kept and reused: `workers`),
-//! at most `http.max_streams` Live pages plus `SHORT_SLOTS` others at once (one more is answered 503 at
-//! once); every connection is bounded in size and time (`conn`), so a slow, huge or silent client ends and
-//! frees its slot.
+//! at most `http.max_streams` Live pages (one more is answered 503 at once) plus `SHORT_SLOTS` others at
+//! once. While every slot is taken, new connections wait in the kernel's listen queue for one to free;
+//! every connection is bounded in size and time (`conn`), so a slow, huge or silent client ends and frees
+//! its slot.
 
 mod config;
 mod conn;
@@ -32,6 +33,9 @@ use crate::metrics::StationMetrics;
 
 /// Connections other than Live streams served at once.
 const SHORT_SLOTS: usize = 16;
+
+/// How often the accepting thread looks for a free slot while every one is taken.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -114,17 +118,20 @@ impl HttpPage {
         let max_open = self.max_streams + SHORT_SLOTS;
         let mut workers = workers::Workers::new("http-conn");
         while !stop.load(Ordering::Relaxed) {
-            let Some(mut conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "http") else {
+            // Twenty pages asking in the same second outnumber the slots for a moment. Told "busy", a page
+            // shows its technician "station not answering"; left in the listen queue, it waits a
+            // millisecond or two. Only this thread takes slots, so a free one is still free at accept.
+            if slots.open.load(Ordering::SeqCst) >= max_open {
+                std::thread::sleep(SLOT_WAIT);
+                continue;
+            }
+            let Some(conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "http") else {
                 continue;
             };
             if conn.set_nonblocking(false).is_err() {
                 continue;
             }
-            if slots.open.fetch_add(1, Ordering::SeqCst) >= max_open {
-                slots.open.fetch_sub(1, Ordering::SeqCst);
-                let _ = conn::respond(&mut conn, 503, "text/plain", b"busy: try again");
-                continue;
-            }
+            slots.open.fetch_add(1, Ordering::SeqCst);
             let (view, slots2, stop2, max_streams) = (self.view.clone(), slots.clone(), stop.clone(), self.max_streams);
             let spawned = workers.run(Box::new(move || {
                 routes::serve_connection(conn, &view, &slots2.streams, max_streams, stop2);
