@@ -22,6 +22,7 @@ ROUNDS="${2:-3}"
 RATE="${3:-50}"
 BIN="${CELLGATE_BIN:-$ROOT/target/release/cellgate}"
 [ -x "$BIN" ] || { echo "bench-page: $BIN missing: cargo build --release" >&2; exit 1; }
+case "${CLIENTS:-poll}" in poll | pages) ;; *) echo "bench-page: CLIENTS=$CLIENTS: poll or pages" >&2; exit 2 ;; esac
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -253,6 +253,21 @@ fn bad_requests_get_an_error_and_nothing_outside_the_archive_is_served() {
         for c in clients {
             assert_eq!(c.join().expect("client"), [200; 10]);
         }
+        // A client holding every other slot with half-sent requests does not leave a page hanging: it is
+        // told "busy" after the listen queue's wait (1 s), long before those requests time out (5 s).
+        let hogs: Vec<TcpStream> = (0..16)
+            .map(|_| {
+                let mut c = TcpStream::connect(addr).expect("connect");
+                c.write_all(b"GET /api/status HTTP/1.1\r\nHost: h").expect("half a request");
+                c
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let busy = get(addr, "/api/status");
+        assert_eq!(busy.status, 503, "{}", busy.text());
+        assert!(t0.elapsed() < Duration::from_secs(3), "told busy only after {:?}", t0.elapsed());
+        drop(hogs);
         drop(silent);
         let t0 = Instant::now();
         loop {

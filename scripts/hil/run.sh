@@ -26,20 +26,27 @@ accel=${HIL_ACCEL:-tcg}
 # the emulation, not of the station, whose checks then never run. A lockup over 100 s ends the boot then,
 # rather than at the 30-minute timeout.
 boot() {
-  timeout "${HIL_TIMEOUT:-1800}" qemu-system-x86_64 -machine accel=$accel -cpu "${HIL_CPU:-Nehalem}" -smp 2 -m 2048 -nographic \
+  timeout -k 30 "${HIL_TIMEOUT:-1800}" qemu-system-x86_64 -machine accel=$accel -cpu "${HIL_CPU:-Nehalem}" -smp 2 -m 2048 -nographic \
     -no-reboot -kernel .hil/kernel-$abi/boot/vmlinuz-$abi -initrd .hil/initramfs.cpio.gz \
     -append 'console=ttyS0 quiet loglevel=3 panic=-1' > .hil/console.log 2>&1 &
-  local qemu=$!
+  qemu=$!
   while kill -0 $qemu 2>/dev/null; do
     if grep -qE 'soft lockup - CPU#[0-9]+ stuck for [0-9]{3,}s' .hil/console.log; then
       kill $qemu
       wait $qemu
+      qemu=
       return 200
     fi
     sleep 5
   done
   wait $qemu
+  local rc=$?
+  qemu=
+  return $rc
 }
+# A run stopped from outside (CI cancelled, ^C) takes its guest with it.
+qemu=
+trap '[ -z "$qemu" ] || kill $qemu 2>/dev/null || true' EXIT
 echo "hil: booting Debian $abi under qemu ($accel) with vivid and gpio-sim"
 start=$(date +%s)
 set +e
@@ -49,7 +56,8 @@ if [ $qrc = 200 ]; then
   # Booted once more, and only once: the console of the stalled boot is kept, and a second stall fails.
   # (A check that failed before the stall fails the run: no second boot then.)
   cp .hil/console.log .hil/console-stalled.log
-  if tr -d '\r' < .hil/console-stalled.log | grep -q '^HIL FAIL'; then
+  grep -a 'soft lockup' .hil/console-stalled.log | tr -d '\r' | tail -n 4
+  if grep -aq '^HIL FAIL' .hil/console-stalled.log; then
     echo "hil: the guest's kernel stalled after a check had failed (console in .hil/console-stalled.log)"
   else
     echo "hil: the guest's kernel stalled (soft lockup over 100 s; console in .hil/console-stalled.log): booting once more"

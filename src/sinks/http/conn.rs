@@ -49,9 +49,8 @@ impl RequestError {
 
 /// Reads the request head; the body, if any, is never read (the page only answers reads).
 pub fn read_request(stream: &TcpStream) -> Result<Request, RequestError> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    let started = Instant::now();
-    let mut reader = BufReader::new(stream.take(MAX_HEAD));
+    let head = ByDeadline { stream, until: Instant::now() + HEAD_DEADLINE };
+    let mut reader = BufReader::new(head.take(MAX_HEAD));
     let mut first = String::new();
     let mut bearer = None;
     let mut line = String::new();
@@ -64,9 +63,6 @@ pub fn read_request(stream: &TcpStream) -> Result<Request, RequestError> {
         if n == 0 || !line.ends_with('\n') {
             // The limit cut the head short, or the client closed before its blank line.
             return Err(if reader.get_ref().limit() == 0 { RequestError::TooLarge } else { RequestError::Malformed });
-        }
-        if started.elapsed() > HEAD_DEADLINE {
-            return Err(RequestError::Io(std::io::ErrorKind::TimedOut.into()));
         }
         if first.is_empty() {
             first = line.trim_end().to_string();
@@ -108,6 +104,25 @@ fn percent_decode(s: &str) -> Option<String> {
     }
     let text = String::from_utf8(out).ok()?;
     (!text.contains('\0')).then_some(text)
+}
+
+/// The request head's reads, each bounded by what is left of the head's deadline: a client sending a
+/// byte every few seconds inside one line would otherwise meet only the per-read timeout, and hold its
+/// slot for hours.
+struct ByDeadline<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for ByDeadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left.min(IO_TIMEOUT)))?;
+        (&mut &*self.stream).read(buf)
+    }
 }
 
 /// A whole answer; the connection closes after it.
@@ -160,6 +175,33 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_sending_its_head_a_byte_at_a_time_is_dropped_at_the_head_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = std::thread::spawn(move || {
+            let mut c = TcpStream::connect(addr).expect("connect");
+            // One byte every 400 ms, never a line's end: far inside the per-read timeout every time.
+            for b in b"GET /api/status HTTP/1.1 and more and more and more".iter().cycle() {
+                if c.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(400));
+            }
+        });
+        let (conn, _) = listener.accept().expect("accept");
+        let t0 = Instant::now();
+        let refused = read_request(&conn);
+        let took = t0.elapsed();
+        assert!(matches!(refused, Err(RequestError::Io(_))), "{refused:?}");
+        assert!(
+            took >= HEAD_DEADLINE - Duration::from_millis(500) && took < HEAD_DEADLINE + IO_TIMEOUT / 2,
+            "{took:?}"
+        );
+        drop(conn);
+        client.join().expect("client");
+    }
 
     #[test]
     fn names_are_percent_decoded_and_broken_escapes_refused() {

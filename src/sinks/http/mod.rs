@@ -6,9 +6,9 @@
 //!
 //! Threads: one accepts; each connection is served on a thread of its own (kept and reused: `workers`),
 //! at most `http.max_streams` Live pages (one more is answered 503 at once) plus `SHORT_SLOTS` others at
-//! once. While every slot is taken, new connections wait in the kernel's listen queue for one to free;
-//! every connection is bounded in size and time (`conn`), so a slow, huge or silent client ends and frees
-//! its slot.
+//! once. While every slot is taken, new connections wait in the kernel's listen queue for one to free,
+//! for `QUEUE_WAIT` at most (then they are answered 503); every connection is bounded in size and time
+//! (`conn`), so a slow, huge or silent client ends and frees its slot.
 
 mod config;
 mod conn;
@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub use config::HttpConfig;
 pub use live::{Live, LiveFeed};
@@ -35,7 +36,10 @@ use crate::metrics::StationMetrics;
 const SHORT_SLOTS: usize = 16;
 
 /// How often the accepting thread looks for a free slot while every one is taken.
-const SLOT_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+const SLOT_WAIT: Duration = Duration::from_millis(2);
+/// How long every slot may stay taken before newcomers are answered 503 again, one at a time: a burst of
+/// pages is served, a client holding every slot does not leave the page hanging.
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -116,19 +120,28 @@ impl HttpPage {
         crate::listener::stand_beside_the_line("http");
         let slots = Arc::new(Slots { open: AtomicUsize::new(0), streams: AtomicUsize::new(0) });
         let max_open = self.max_streams + SHORT_SLOTS;
-        let mut workers = workers::Workers::new("http-conn");
+        let mut workers = workers::Workers::new("http-conn", max_open);
+        let mut full_since: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             // Twenty pages asking in the same second outnumber the slots for a moment. Told "busy", a page
             // shows its technician "station not answering"; left in the listen queue, it waits a
             // millisecond or two. Only this thread takes slots, so a free one is still free at accept.
-            if slots.open.load(Ordering::SeqCst) >= max_open {
+            let full = slots.open.load(Ordering::SeqCst) >= max_open;
+            if !full {
+                full_since = None;
+            } else if full_since.get_or_insert_with(Instant::now).elapsed() < QUEUE_WAIT {
                 std::thread::sleep(SLOT_WAIT);
                 continue;
             }
-            let Some(conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "http") else {
+            let Some(mut conn) = crate::listener::connection(self.listener.accept().map(|(c, _)| c), "http") else {
                 continue;
             };
             if conn.set_nonblocking(false).is_err() {
+                continue;
+            }
+            if full {
+                let _ = conn::respond(&mut conn, 503, "text/plain", b"busy: try again");
+                conn::linger(&mut conn);
                 continue;
             }
             slots.open.fetch_add(1, Ordering::SeqCst);

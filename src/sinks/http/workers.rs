@@ -20,13 +20,16 @@ pub struct Workers {
     idle: Arc<AtomicUsize>,
     /// Threads started so far.
     started: usize,
+    /// Threads started at most. A job that finds none waiting once all are started is queued for the
+    /// next one to finish: a slot freed by a job's end can be taken before its thread counts itself idle.
+    limit: usize,
     name: &'static str,
 }
 
 impl Workers {
-    pub fn new(name: &'static str) -> Self {
+    pub fn new(name: &'static str, limit: usize) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
-        Workers { tx, rx, idle: Arc::new(AtomicUsize::new(0)), started: 0, name }
+        Workers { tx, rx, idle: Arc::new(AtomicUsize::new(0)), started: 0, limit: limit.max(1), name }
     }
 
     /// Runs `job` on a waiting thread, or on a new one when none waits. The caller bounds how many jobs
@@ -34,8 +37,9 @@ impl Workers {
     /// busy ones end after their job.
     pub fn run(&mut self, job: Job) -> std::io::Result<()> {
         let waiting = self.idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-        if waiting {
-            // A waiting thread holds a receiver until it has taken a job: the send cannot fail.
+        if waiting || self.started >= self.limit {
+            // Every thread holds a receiver until it ends, and they end only with `Workers`: the send
+            // cannot fail.
             return self.tx.send(job).map_err(|_| std::io::Error::other("page workers gone"));
         }
         let (rx, idle) = (self.rx.clone(), self.idle.clone());
@@ -62,7 +66,7 @@ mod tests {
 
     #[test]
     fn requests_one_after_another_reuse_one_thread() {
-        let mut w = Workers::new("test-worker");
+        let mut w = Workers::new("test-worker", 8);
         let (done, finished) = mpsc::channel();
         for i in 0..50 {
             let done = done.clone();
@@ -79,7 +83,7 @@ mod tests {
 
     #[test]
     fn jobs_at_once_get_a_thread_each_and_later_ones_reuse_them() {
-        let mut w = Workers::new("test-worker");
+        let mut w = Workers::new("test-worker", 8);
         let (release_tx, release) = crossbeam_channel::unbounded::<()>();
         let (done, finished) = mpsc::channel();
         let job = |release: crossbeam_channel::Receiver<()>, done: mpsc::Sender<std::thread::ThreadId>| -> Job {
@@ -113,6 +117,29 @@ mod tests {
     }
 
     #[test]
+    fn no_more_threads_than_the_limit_a_job_beyond_it_runs_when_one_is_free() {
+        let mut w = Workers::new("test-worker", 2);
+        let (release_tx, release) = crossbeam_channel::unbounded::<()>();
+        let (done, finished) = mpsc::channel();
+        for i in 0..3 {
+            let (release, done) = (release.clone(), done.clone());
+            w.run(Box::new(move || {
+                release.recv().expect("released");
+                done.send(i).expect("send");
+            }))
+            .expect("run");
+        }
+        assert_eq!(w.started, 2, "the third job waits for a thread");
+        for _ in 0..3 {
+            release_tx.send(()).expect("release");
+        }
+        let mut ran: Vec<i32> =
+            (0..3).map(|_| finished.recv_timeout(Duration::from_secs(5)).expect("job ran")).collect();
+        ran.sort_unstable();
+        assert_eq!((ran, w.started), (vec![0, 1, 2], 2));
+    }
+
+    #[test]
     fn dropping_the_workers_ends_the_waiting_threads() {
         struct Gone(mpsc::Sender<()>);
         impl Drop for Gone {
@@ -121,7 +148,7 @@ mod tests {
             }
         }
         thread_local!(static AT_EXIT: std::cell::RefCell<Option<Gone>> = const { std::cell::RefCell::new(None) });
-        let mut w = Workers::new("test-worker");
+        let mut w = Workers::new("test-worker", 8);
         let (gone_tx, gone) = mpsc::channel();
         // Dropped when the worker thread ends (thread-local destructors run at its exit).
         w.run(Box::new(move || AT_EXIT.with(|g| *g.borrow_mut() = Some(Gone(gone_tx))))).expect("run");
