@@ -50,6 +50,17 @@ fn try_send(addr: SocketAddr, raw: &[u8]) -> Option<Reply> {
     Some(Reply { status, head, body: bytes[at..].to_vec() })
 }
 
+/// `n` connections that sent `raw` and then nothing, held open until dropped.
+fn held(addr: SocketAddr, n: usize, raw: &[u8]) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut c = TcpStream::connect(addr).expect("connect");
+            c.write_all(raw).expect("send");
+            c
+        })
+        .collect()
+}
+
 fn get(addr: SocketAddr, path: &str) -> Reply {
     send(addr, format!("GET {path} HTTP/1.1\r\nHost: station\r\nConnection: close\r\n\r\n").as_bytes())
 }
@@ -228,13 +239,7 @@ fn bad_requests_get_an_error_and_nothing_outside_the_archive_is_served() {
         assert_eq!(send(addr, b"\x00\x01garbage\r\n\r\n").status, 400);
         // As many Live pages as allowed, none of them reading: one more is told so at once, and once
         // they close their slots are free again.
-        let silent: Vec<TcpStream> = (0..8)
-            .map(|_| {
-                let mut c = TcpStream::connect(addr).expect("connect");
-                c.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
-                c
-            })
-            .collect();
+        let silent = held(addr, 8, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
         std::thread::sleep(Duration::from_millis(300));
         let extra = send(addr, b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(extra.status, 503, "{}", extra.text());
@@ -255,13 +260,7 @@ fn bad_requests_get_an_error_and_nothing_outside_the_archive_is_served() {
         }
         // A client holding every other slot with half-sent requests does not leave a page hanging: it is
         // told "busy" after the listen queue's wait (1 s), long before those requests time out (5 s).
-        let hogs: Vec<TcpStream> = (0..16)
-            .map(|_| {
-                let mut c = TcpStream::connect(addr).expect("connect");
-                c.write_all(b"GET /api/status HTTP/1.1\r\nHost: h").expect("half a request");
-                c
-            })
-            .collect();
+        let hogs = held(addr, 16, b"GET /api/status HTTP/1.1\r\nHost: h");
         std::thread::sleep(Duration::from_millis(300));
         let t0 = Instant::now();
         let busy = get(addr, "/api/status");
