@@ -15,10 +15,11 @@ order=()
 add() {
   local m=$1 f dep
   for x in "${order[@]}"; do [ "$x" = "$m" ] && return 0; done
-  f=$(find "$mods" -name "$m.ko" | head -1)
+  f=$(find "$mods" -name "$m.ko" -o -name "$m.ko.xz" | head -1)
   [ -n "$f" ] || { echo "hil: module $m not in the kernel package" >&2; exit 1; }
   for dep in $(/sbin/modinfo -F depends "$f" | tr ',' ' '); do add "$dep"; done
-  cp "$f" "$root/modules/$m.ko"
+  # Debian compresses 6.12's modules; busybox insmod reads them plain.
+  case $f in *.xz) xz -dc "$f" > "$root/modules/$m.ko" ;; *) cp "$f" "$root/modules/$m.ko" ;; esac
   order+=("$m")
 }
 add configfs

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Gets what the hardware-in-the-loop VM boots, into .hil/ (idempotent, cached between runs):
-# - Debian's current amd64 kernel image and its modules (vivid and its dependencies, configfs);
+# - Debian 12's current 6.12 amd64 kernel image (bookworm-security) and its modules (vivid and its
+#   dependencies, configfs). 6.12, not bookworm's 6.1: since 6.9 a GPIO chip can be removed while a
+#   process holds one of its lines (the holder's reads then fail), which is how the HIL kills the
+#   photo-eye under a running station; 6.1 blocks the removal until the line is released.
 # - gpio-sim, which Debian does not build: compiled out of tree for that exact kernel from Debian's
 #   linux-source and linux-headers packages, bundled with the interrupt simulator it needs.
 # Prints the kernel ABI on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 H=.hil
+series=6.12
 mkdir -p $H/cache
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
@@ -15,11 +19,11 @@ if [ ${#need[@]} -gt 0 ]; then
   sudo_ apt-get update -q >/dev/null || true
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
 fi
-abi=$(cat $H/cache/abi 2>/dev/null || true)
+abi=$(cat $H/cache/abi-$series 2>/dev/null || true)
 if [ -z "$abi" ]; then
-  abi=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
-  [ -n "$abi" ] || { echo "hil: cannot tell Debian's current kernel ABI (apt-cache depends linux-image-amd64)" >&2; exit 1; }
-  echo "$abi" > $H/cache/abi
+  abi=$(apt-cache depends linux-image-$series-amd64 | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
+  [ -n "$abi" ] || { echo "hil: cannot tell Debian's current $series kernel ABI (apt-cache depends linux-image-$series-amd64)" >&2; exit 1; }
+  echo "$abi" > $H/cache/abi-$series
 fi
 k=$H/kernel-$abi
 if [ ! -f $k/boot/vmlinuz-$abi ]; then
@@ -28,17 +32,17 @@ if [ ! -f $k/boot/vmlinuz-$abi ]; then
 fi
 dpkg -s "linux-headers-$abi" >/dev/null 2>&1 ||
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "linux-headers-$abi" >/dev/null
-src=$H/gpio-sim-src
+src=$H/gpio-sim-src-$series
 if [ ! -f $src/gpio-sim.c ]; then
-  (cd $H/cache && ls linux-source-6.1_*.deb >/dev/null 2>&1 || apt-get download -q linux-source-6.1 >/dev/null)
-  rm -rf $H/cache/ls && dpkg -x $H/cache/linux-source-6.1_*.deb $H/cache/ls
+  (cd $H/cache && ls linux-source-${series}_*.deb >/dev/null 2>&1 || apt-get download -q linux-source-$series >/dev/null)
+  rm -rf $H/cache/ls && dpkg -x $H/cache/linux-source-${series}_*.deb $H/cache/ls
   mkdir -p $src
-  tar -xJf $H/cache/ls/usr/src/linux-source-6.1.tar.xz -C $src --strip-components=3 --wildcards \
+  tar -xJf $H/cache/ls/usr/src/linux-source-$series.tar.xz -C $src --strip-components=3 --wildcards \
     '*/drivers/gpio/gpio-sim.c' '*/drivers/gpio/gpiolib.h' '*/kernel/irq/irq_sim.c'
-  tar -xJf $H/cache/ls/usr/src/linux-source-6.1.tar.xz -C $src --strip-components=1 --wildcards \
+  tar -xJf $H/cache/ls/usr/src/linux-source-$series.tar.xz -C $src --strip-components=1 --wildcards \
     '*/kernel/irq/irq_sim.c'
-  mv $src/kernel/irq/irq_sim.c $src/ && rm -rf $src/kernel $H/cache/ls $H/cache/linux-source-6.1_*.deb
-  # irq_to_desc() is not exported to modules in 6.1; generic_handle_irq() does the same for a mapped irq.
+  mv $src/kernel/irq/irq_sim.c $src/ && rm -rf $src/kernel $H/cache/ls $H/cache/linux-source-${series}_*.deb
+  # irq_to_desc() is not exported to modules; generic_handle_irq() does the same for a mapped irq.
   sed -i 's/handle_simple_irq(irq_to_desc(irqnum))/generic_handle_irq(irqnum)/' $src/irq_sim.c
   printf 'obj-m := gpio-sim-hil.o\ngpio-sim-hil-y := gpio-sim.o irq_sim.o\n' > $src/Kbuild
 fi

@@ -4,7 +4,8 @@
 //!
 //! A photo-eye that dies must not look like an idle line. The input is lost when reading its events
 //! fails, or when a probe (once a second while no edge comes) finds the chip gone or the line no longer
-//! ours: a blocked event read does not return on every kernel when its chip is removed. The station is
+//! ours (`edges` reads with `poll`, which wakes when the chip goes, but the probe does not depend on how a
+//! kernel reports a removal). The station is
 //! told once (`Lost`: alarm on, ready off, the watchdog starved), and the line is requested again with
 //! backoff until it works (`Back`).
 
@@ -20,6 +21,7 @@ use crate::clock::monotonic_to_instant;
 use crate::gpio_chip::{ChipError, OpenChip};
 
 mod config;
+mod edges;
 pub use config::{GpioTriggerConfig, LineBias, TriggerEdge};
 
 /// The consumer label the kernel shows for the photo-eye line; the probe checks the line is still ours.
@@ -47,12 +49,20 @@ pub enum TriggerError {
     Config(#[from] crate::key_problem::KeyProblem),
 }
 
-/// A requested line and the thread that forwards its edges.
+/// A requested line and the thread that forwards its edges; dropping it ends the thread, which releases
+/// the line.
 struct Live {
     events: Receiver<std::io::Result<Duration>>,
     chip: String,
     offset: u32,
     last_seen: Instant,
+    dropped: edges::Dropped,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.dropped.set();
+    }
 }
 
 /// How the photo-eye reaches its line: the GPIO chip on a station, a scripted line in the tests, so the
@@ -171,21 +181,16 @@ fn request(spec: &GpioTriggerConfig) -> Result<Live, TriggerError> {
     if let Some(b) = spec.bias.bias() {
         opts = opts.bias(b);
     }
-    let mut lines = chip.chip.request_lines(opts).map_err(|e| chip.request_error(offset, &spec.line, e))?;
+    let req = edges::request(&chip.path, opts).map_err(|e| chip.request_error(offset, &spec.line, e))?;
     let (tx, rx) = crossbeam_channel::bounded(64);
-    // `gpiod` reads events blocking, with no timeout; a reader thread forwards them so `wait` can still
-    // see a stop request. The thread ends with the process, at a read error, or when the receiver is gone.
+    let dropped = edges::Dropped::default();
+    let reader = dropped.clone();
+    // A reader thread forwards the edges, so that `wait` can still see a stop request.
     std::thread::Builder::new()
         .name("photo-eye".into())
-        .spawn(move || loop {
-            let ev = lines.read_event().map(|e| e.time);
-            let failed = ev.is_err();
-            if tx.send(ev).is_err() || failed {
-                break;
-            }
-        })
+        .spawn(move || edges::forward(req, tx, reader))
         .map_err(|e| ChipError::Chip { chip: spec.chip.clone(), reason: format!("event thread: {e}") })?;
-    Ok(Live { events: rx, chip: chip.describe(), offset, last_seen: Instant::now() })
+    Ok(Live { events: rx, chip: chip.describe(), offset, last_seen: Instant::now(), dropped })
 }
 
 /// Is the line still requested by us on a chip that still exists?
