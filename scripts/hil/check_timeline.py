@@ -6,7 +6,7 @@ import json
 import sys
 
 # (section prefix, reject delay, pulse length, parts the guest drove)
-STATIONS = [("", 3000.0, 500.0, 10), ("electrode-", 30000.0, 500.0, 2)]
+STATIONS = [("", 3000.0, 500.0, 10), ("eye-", 3000.0, 500.0, 2), ("electrode-", 30000.0, 500.0, 2)]
 # Software emulation (no KVM) is slow and jittery: the tolerance is for the VM, not a station's figure.
 TOLERANCE_MS = 50.0
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Gets what the hardware-in-the-loop VM boots, into .hil/ (idempotent, cached between runs):
 # - Debian 12's current 6.12 amd64 kernel image (bookworm-security) and its modules (vivid and its
-#   dependencies, configfs). 6.12, not bookworm's 6.1: since 6.9 a GPIO chip can be removed while a
-#   process holds one of its lines (the holder's reads then fail), which is how the HIL kills the
-#   photo-eye under a running station; 6.1 blocks the removal until the line is released.
+#   dependencies, configfs): the photo-eye check removes a GPIO chip under the running station, and
+#   6.12's removal path (SRCU since 6.9) is the one current boards run.
 # - gpio-sim, which Debian does not build: compiled out of tree for that exact kernel from Debian's
 #   linux-source and linux-headers packages, bundled with the interrupt simulator it needs.
 # Prints the kernel ABI on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 H=.hil
-series=6.12
+# HIL_KERNEL_SERIES=6.1 boots bookworm's own kernel instead (the photo-eye removal check needs 6.9+).
+series=${HIL_KERNEL_SERIES:-6.12}
 mkdir -p $H/cache
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
@@ -21,8 +21,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 abi=$(cat $H/cache/abi-$series 2>/dev/null || true)
 if [ -z "$abi" ]; then
-  abi=$(apt-cache depends linux-image-$series-amd64 | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
-  [ -n "$abi" ] || { echo "hil: cannot tell Debian's current $series kernel ABI (apt-cache depends linux-image-$series-amd64)" >&2; exit 1; }
+  # bookworm's own kernel has the plain meta-package; a newer series its own (linux-image-6.12-amd64).
+  case $series in 6.1) meta=linux-image-amd64 ;; *) meta=linux-image-$series-amd64 ;; esac
+  abi=$(apt-cache depends $meta | sed -n 's/.*Depends: linux-image-\(.*-amd64\)$/\1/p' | head -1)
+  [ -n "$abi" ] || { echo "hil: cannot tell Debian's current $series kernel ABI (apt-cache depends $meta)" >&2; exit 1; }
   echo "$abi" > $H/cache/abi-$series
 fi
 k=$H/kernel-$abi
@@ -32,9 +34,14 @@ if [ ! -f $k/boot/vmlinuz-$abi ]; then
 fi
 dpkg -s "linux-headers-$abi" >/dev/null 2>&1 ||
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "linux-headers-$abi" >/dev/null
-src=$H/gpio-sim-src-$series
+# gpio-sim's sources from the very release of the image: gpiolib's private structures change within a
+# stable series.
+src=$H/gpio-sim-src-$abi
 if [ ! -f $src/gpio-sim.c ]; then
-  (cd $H/cache && ls linux-source-${series}_*.deb >/dev/null 2>&1 || apt-get download -q linux-source-$series >/dev/null)
+  ver=$(apt-cache show "linux-image-$abi" | sed -n 's/^Version: //p' | head -1)
+  rm -f $H/cache/linux-source-${series}_*.deb
+  (cd $H/cache && apt-get download -q "linux-source-$series=$ver" >/dev/null) ||
+    { echo "hil: linux-source-$series $ver (the image's release) cannot be fetched; remove $H/cache/abi-$series to take the current kernel" >&2; exit 1; }
   rm -rf $H/cache/ls && dpkg -x $H/cache/linux-source-${series}_*.deb $H/cache/ls
   mkdir -p $src
   tar -xJf $H/cache/ls/usr/src/linux-source-$series.tar.xz -C $src --strip-components=3 --wildcards \

@@ -49,20 +49,14 @@ pub enum TriggerError {
     Config(#[from] crate::key_problem::KeyProblem),
 }
 
-/// A requested line and the thread that forwards its edges; dropping it ends the thread, which releases
-/// the line.
+/// A requested line and the thread that forwards its edges; dropping it ends the thread and releases
+/// the line (`None`: a scripted line in the tests).
 struct Live {
     events: Receiver<std::io::Result<Duration>>,
     chip: String,
     offset: u32,
     last_seen: Instant,
-    dropped: edges::Dropped,
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.dropped.set();
-    }
+    _reader: Option<edges::Reader>,
 }
 
 /// How the photo-eye reaches its line: the GPIO chip on a station, a scripted line in the tests, so the
@@ -140,7 +134,7 @@ impl PhotoEye {
         if let Some(old) = kept.take() {
             match self.access.probe(&old) {
                 Ok(()) => return Some(old),
-                // Its reader ends at its next edge, when it finds the receiver gone.
+                // Dropped here: its reader ends and the line is released before it is requested anew.
                 Err(e) => log::debug!("photo-eye: the old request is gone for good: {e}"),
             }
         }
@@ -181,16 +175,12 @@ fn request(spec: &GpioTriggerConfig) -> Result<Live, TriggerError> {
     if let Some(b) = spec.bias.bias() {
         opts = opts.bias(b);
     }
-    let req = edges::request(&chip.path, opts).map_err(|e| chip.request_error(offset, &spec.line, e))?;
+    let req = edges::request(&chip.path, &chip.chip, opts).map_err(|e| chip.request_error(offset, &spec.line, e))?;
     let (tx, rx) = crossbeam_channel::bounded(64);
-    let dropped = edges::Dropped::default();
-    let reader = dropped.clone();
     // A reader thread forwards the edges, so that `wait` can still see a stop request.
-    std::thread::Builder::new()
-        .name("photo-eye".into())
-        .spawn(move || edges::forward(req, tx, reader))
+    let reader = edges::Reader::spawn(req, tx)
         .map_err(|e| ChipError::Chip { chip: spec.chip.clone(), reason: format!("event thread: {e}") })?;
-    Ok(Live { events: rx, chip: chip.describe(), offset, last_seen: Instant::now(), dropped })
+    Ok(Live { events: rx, chip: chip.describe(), offset, last_seen: Instant::now(), _reader: Some(reader) })
 }
 
 /// Is the line still requested by us on a chip that still exists?

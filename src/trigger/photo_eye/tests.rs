@@ -30,7 +30,7 @@ impl LineAccess for Scripted {
         }
         let (tx, rx) = crossbeam_channel::bounded(8);
         s.edges = Some(tx);
-        Ok(Live { events: rx, chip: "sim".into(), offset: 0, last_seen: Instant::now(), dropped: Default::default() })
+        Ok(Live { events: rx, chip: "sim".into(), offset: 0, last_seen: Instant::now(), _reader: None })
     }
     fn probe(&mut self, _: &Live) -> Result<(), TriggerError> {
         let mut s = self.0.lock().expect("script");
