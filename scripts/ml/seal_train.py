@@ -9,8 +9,13 @@ them and no dataset labels them:
 - wrong reference: an OK live image against another recipe's reference (an operator loaded the wrong
   recipe: the part must be rejected, not passed); with `--hard-wrong K` the other reference is the most
   alike of K drawn ones (lines run look-alike recipes; a random other recipe is mostly an easy case);
+  with `--peer-wrong P`, a share P of the wrong references of a `--data` folder's pairs is another
+  recipe of that same folder (a line's own recipes are the ones an operator confuses);
 - blank live frames: black, white, flat grey, pure noise (lens cap, dead lighting, camera pointed away);
 and a few OK pairs of the reference against itself (with fresh noise).
+With `--select-wrong`, the selection set also holds wrong-reference NG pairs (every OK pair of a selection
+folder against each other recipe of that folder, and OK pool pairs against the most alike of 8 other
+references), so the epoch and the threshold are chosen on the fail-safe too.
 Live and reference are mirrored together (left-right and top-bottom), which keeps a pair consistent.
 """
 
@@ -26,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 import seal_pool
-from seal_data import MEAN, STD, concat, load_set, other_reference, thumbnails
+from seal_data import MEAN, STD, SealSet, concat, load_set, other_reference, read_manifest, thumbnails
 from seal_model import SealClassifier, load_checkpoint
 
 MEAN_T = torch.tensor(MEAN).view(1, 3, 1, 1)
@@ -55,8 +60,9 @@ def blank_frames(rng: np.random.Generator, n: int, hw: tuple[int, int]) -> np.nd
 
 
 def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, blank: float, same: float,
-               hard: int = 0, thumbs=None):
-    """Images, references and labels of a batch, with some pairs replaced by made-up NG pairs."""
+               hard: int = 0, thumbs=None, peers=None, peer_wrong: float = 0.0):
+    """Images, references and labels of a batch, with some pairs replaced by made-up NG pairs.
+    `peers[r]`: the (start, end) of the references of r's own folder, or (0, 0) for a pool's."""
     img = data.images[b].copy()
     ref_idx = data.ref_index[b].copy()
     labels = data.labels[b].copy()
@@ -64,7 +70,13 @@ def make_batch(data, b: np.ndarray, rng: np.random.Generator, wrong_ref: float, 
     ok = np.flatnonzero(labels == 0)
     n_wrong = min(len(ok), int(rng.binomial(n, wrong_ref))) if len(data.references) > 1 else 0
     for i in rng.choice(ok, n_wrong, replace=False):
-        ref_idx[i] = other_reference(data, int(ref_idx[i]), rng, hard, thumbs)
+        own = int(ref_idx[i])
+        lo, hi = peers[own] if peers is not None else (0, 0)
+        if hi - lo > 1 and rng.random() < peer_wrong:
+            pick = int(rng.integers(lo, hi - 1))
+            ref_idx[i] = pick if pick < own else pick + 1
+        else:
+            ref_idx[i] = other_reference(data, own, rng, hard, thumbs)
         labels[i] = 1
     # A few OK pairs are the reference itself with fresh sensor noise: an unchanged seal is always OK,
     # whatever the scene (the station's self-test judges the reference against itself).
@@ -118,6 +130,45 @@ def load_sources(dirs: list[Path], pools: list[Path]):
     return concat(sets) if sets else None
 
 
+def peer_ranges(dirs: list[Path], data) -> np.ndarray:
+    """[R,2]: for each reference of `data` (load_sources' order: folders first), the range of its own
+    folder's references; (0, 0) for a pool's (every pool pair has a recipe of its own)."""
+    out = np.zeros((len(data.references), 2), np.int64)
+    start = 0
+    for d in dirs:
+        n = len({r["reference"] for r in read_manifest(Path(d))})
+        out[start : start + n] = (start, start + n)
+        start += n
+    return out
+
+
+def with_wrong_pairs(select, dirs: list[Path], n_pool: int = 600):
+    """The selection set plus wrong-reference NG pairs: each OK pair of a selection folder against every
+    other recipe of its folder, and `n_pool` OK pool pairs against the most alike of 8 other references
+    (seeded: the same pairs for every candidate)."""
+    peers = peer_ranges(dirs, select)
+    imgs, refs = [], []
+    ok = np.flatnonzero(select.labels == 0)
+    for i in ok:
+        own = int(select.ref_index[i])
+        lo, hi = peers[own]
+        for r in range(lo, hi):
+            if r != own:
+                imgs.append(i)
+                refs.append(r)
+    pool_ok = ok[peers[select.ref_index[ok], 1] == 0][:n_pool]
+    rng, thumbs = np.random.default_rng(0), thumbnails(select.references)
+    for i in pool_ok:
+        imgs.append(i)
+        refs.append(other_reference(select, int(select.ref_index[i]), rng, 8, thumbs))
+    imgs, refs = np.asarray(imgs, np.int64), np.asarray(refs, np.int64)
+    return SealSet(root=select.root, images=np.concatenate([select.images, select.images[imgs]]),
+                   ref_index=np.concatenate([select.ref_index, refs]), references=select.references,
+                   labels=np.concatenate([select.labels, np.ones(len(imgs), np.int64)]),
+                   defects=select.defects + ["wrong_reference"] * len(imgs),
+                   image_paths=select.image_paths + [select.image_paths[i] for i in imgs])
+
+
 def train(args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -130,7 +181,11 @@ def train(args) -> dict:
         order = rng.permutation(len(data.labels))
         n_val = max(1, int(len(order) * args.val_fraction))
         select, select_idx, train_idx = data, order[:n_val], order[n_val:]
+        n_labelled = len(data.labels)
     else:
+        n_labelled = len(select.labels)
+        if args.select_wrong:
+            select = with_wrong_pairs(select, args.select_data)
         select_idx, train_idx = np.arange(len(select.labels)), np.arange(len(data.labels))
     if args.max_train:  # quick experiments: a seeded subset
         train_idx = rng.permutation(train_idx)[: args.max_train]
@@ -142,6 +197,7 @@ def train(args) -> dict:
         model = SealClassifier(dim=args.dim, alpha=args.alpha, attention=not args.no_attention,
                                standardise=args.standardise, fine=args.fine, same_pos=args.same_pos)
     thumbs = thumbnails(data.references) if args.hard_wrong > 1 else None
+    peers = peer_ranges(args.data, data)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = (len(train_idx) + args.batch - 1) // args.batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.15)
@@ -154,7 +210,7 @@ def train(args) -> dict:
         total = 0.0
         for s in range(0, len(perm), args.batch):
             img, ref, y = make_batch(data, perm[s : s + args.batch], rng, args.wrong_ref, args.blank, args.same,
-                                   args.hard_wrong, thumbs)
+                                   args.hard_wrong, thumbs, peers, args.peer_wrong)
             loss = F.cross_entropy(model.logits(to_input(img), to_input(ref)), torch.from_numpy(y))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -185,7 +241,10 @@ def train(args) -> dict:
             break
     best_model, ckpt = load_checkpoint(args.out)
     p_best = predict(best_model, select, select_idx)
-    threshold = choose_threshold(p_best, select.labels[select_idx])
+    # The threshold is the operating point for real parts: chosen on the labelled pairs only (a wrong
+    # recipe is an operator's rare mistake, not what a part looks like).
+    labelled = select_idx < n_labelled
+    threshold = choose_threshold(p_best[labelled], select.labels[select_idx][labelled])
     summary = {
         "data": [str(d) for d in args.data] + [str(p) for p in args.pool],
         "select": [str(d) for d in args.select_data] + [str(p) for p in args.select_pool] or "val-fraction split",
@@ -231,6 +290,10 @@ def main() -> None:
     p.add_argument("--wrong-ref", type=float, default=0.1, help="share of pairs made wrong-reference NG")
     p.add_argument("--hard-wrong", type=int, default=0,
                    help="wrong reference = the most alike of this many drawn ones (0/1: any other)")
+    p.add_argument("--peer-wrong", type=float, default=0.0,
+                   help="share of a --data folder's wrong references drawn from that folder's own recipes")
+    p.add_argument("--select-wrong", action="store_true",
+                   help="choose the epoch and threshold on wrong-reference pairs too")
     p.add_argument("--blank", type=float, default=0.04, help="share of pairs made blank-frame NG")
     p.add_argument("--same", type=float, default=0.02, help="share of pairs made reference-vs-itself OK")
     p.add_argument("--val-fraction", type=float, default=0.1)
